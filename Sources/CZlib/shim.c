@@ -1,0 +1,1 @@
+// Intentionally empty: the shim lives in include/CZlib.h.

@@ -1,0 +1,189 @@
+import NIOCore
+
+/// Writes frames into a `ByteBuffer`. Stateless: the caller keeps within the peer's advertised limits (a message
+/// larger than the peer's frame size goes through ``writeMessage(streamID:message:compressed:endStream:maxFrameSize:into:)``).
+public enum FrameEncoder {
+    /// Writes the connection preface.
+    @inlinable
+    public static func writePreface(into buffer: inout ByteBuffer) {
+        Preface.write(into: &buffer)
+    }
+
+    /// Writes one frame.
+    public static func write(_ frame: Frame, into buffer: inout ByteBuffer) {
+        switch frame {
+        case .settings(let settings):
+            writeHeader(length: UInt32(Settings.encodedSize), type: .settings, flags: 0, streamID: 0, into: &buffer)
+            settings.writeEntries(into: &buffer)
+
+        case .callStart(let start):
+            writeCallStart(start, into: &buffer)
+
+        case .message(let message):
+            var flags: UInt8 = 0
+            if message.endStream { flags |= FrameFlags.endStream }
+            if message.more { flags |= FrameFlags.more }
+            if let length = message.messageLength {
+                if message.compressed { flags |= FrameFlags.compressed }
+                writeHeader(
+                    length: UInt32(4 + message.data.readableBytes),
+                    type: .message,
+                    flags: flags,
+                    streamID: message.streamID,
+                    into: &buffer
+                )
+                buffer.writeInteger(length, endianness: .big)
+            } else {
+                writeHeader(
+                    length: UInt32(message.data.readableBytes),
+                    type: .messageContinuation,
+                    flags: flags,
+                    streamID: message.streamID,
+                    into: &buffer
+                )
+            }
+            var data = message.data
+            buffer.writeBuffer(&data)
+
+        case .halfClose(let streamID):
+            writeHeader(length: 0, type: .halfClose, flags: 0, streamID: streamID, into: &buffer)
+
+        case .callEnd(let end):
+            writeCallEnd(end, into: &buffer)
+
+        case .cancel(let streamID, let reason):
+            writeHeader(length: 1, type: .cancel, flags: 0, streamID: streamID, into: &buffer)
+            buffer.writeInteger(reason.rawValue)
+
+        case .credit(let streamID, let bytes):
+            writeHeader(length: 4, type: .credit, flags: 0, streamID: streamID, into: &buffer)
+            buffer.writeInteger(bytes, endianness: .big)
+
+        case .ping(let ping):
+            writeHeader(length: 8, type: .ping, flags: ping.ack ? FrameFlags.ack : 0, streamID: 0, into: &buffer)
+            buffer.writeInteger(ping.payload, endianness: .big)
+
+        case .goAway(let goAway):
+            let reason = Self.truncatedUTF8(goAway.reason, maxBytes: WireLimits.maxReasonLength)
+            writeHeader(length: UInt32(4 + 4 + 2 + reason.count), type: .goAway, flags: 0, streamID: 0, into: &buffer)
+            buffer.writeInteger(goAway.lastStreamID, endianness: .big)
+            buffer.writeInteger(goAway.code.rawValue, endianness: .big)
+            buffer.writeInteger(UInt16(reason.count), endianness: .big)
+            buffer.writeBytes(reason)
+        }
+    }
+
+    /// Writes a whole message, split into one `MESSAGE` frame and as many `MESSAGE_CONTINUATION` frames as the
+    /// peer's frame size needs.
+    public static func writeMessage(
+        streamID: UInt32,
+        message: ByteBuffer,
+        compressed: Bool = false,
+        endStream: Bool = false,
+        maxFrameSize: Int,
+        into buffer: inout ByteBuffer
+    ) {
+        var remaining = message
+        let total = UInt32(message.readableBytes)
+        var first = true
+        repeat {
+            let room = first ? maxFrameSize - 4 : maxFrameSize
+            let chunkSize = min(room, remaining.readableBytes)
+            let chunk = remaining.readSlice(length: chunkSize)!
+            let more = remaining.readableBytes > 0
+            write(
+                .message(
+                    MessageFrame(
+                        streamID: streamID,
+                        messageLength: first ? total : nil,
+                        data: chunk,
+                        more: more,
+                        endStream: endStream && !more,
+                        compressed: first && compressed
+                    )
+                ),
+                into: &buffer
+            )
+            first = false
+        } while remaining.readableBytes > 0
+    }
+
+    /// Writes a frame header.
+    @inlinable
+    public static func writeHeader(
+        length: UInt32,
+        type: FrameType,
+        flags: UInt8,
+        streamID: UInt32,
+        into buffer: inout ByteBuffer
+    ) {
+        buffer.writeMultipleIntegers(length, type.rawValue, flags, streamID, endianness: .big)
+    }
+
+    static func writeCallStart(_ start: CallStart, into buffer: inout ByteBuffer) {
+        let headerIndex = buffer.writerIndex
+        writeHeader(
+            length: 0,
+            type: .callStart,
+            flags: start.budget == nil ? 0 : FrameFlags.hasDeadline,
+            streamID: start.streamID,
+            into: &buffer
+        )
+        let payloadStart = buffer.writerIndex
+        if let budget = start.budget {
+            buffer.writeMultipleIntegers(budget.remainingMicroseconds, budget.originalMicroseconds, endianness: .big)
+        }
+        buffer.writeMultipleIntegers(start.hopCount, start.encoding.rawValue, endianness: .big)
+        let methodLengthIndex = buffer.writerIndex
+        buffer.writeInteger(UInt16(0))
+        let methodBytes = buffer.writeString(start.method)
+        buffer.setInteger(UInt16(truncatingIfNeeded: methodBytes), at: methodLengthIndex, endianness: .big)
+        writeMetadata(start.metadata, into: &buffer)
+        buffer.setInteger(UInt32(buffer.writerIndex - payloadStart), at: headerIndex, endianness: .big)
+    }
+
+    static func writeCallEnd(_ end: CallEnd, into buffer: inout ByteBuffer) {
+        let headerIndex = buffer.writerIndex
+        writeHeader(length: 0, type: .callEnd, flags: 0, streamID: end.streamID, into: &buffer)
+        let payloadStart = buffer.writerIndex
+        buffer.writeInteger(end.status.rawValue)
+        let message = Self.truncatedUTF8(end.message, maxBytes: WireLimits.maxReasonLength)
+        buffer.writeInteger(UInt16(message.count), endianness: .big)
+        buffer.writeBytes(message)
+        writeMetadata(end.metadata, into: &buffer)
+        buffer.setInteger(UInt32(buffer.writerIndex - payloadStart), at: headerIndex, endianness: .big)
+    }
+
+    /// `[u32 block length][u16 count]` then per entry `[u8 key length][key][u16 value length][value]`.
+    static func writeMetadata(_ metadata: Metadata, into buffer: inout ByteBuffer) {
+        let lengthIndex = buffer.writerIndex
+        buffer.writeMultipleIntegers(UInt32(0), UInt16(truncatingIfNeeded: metadata.count), endianness: .big)
+        let entriesStart = buffer.writerIndex
+        for (key, value) in metadata.elements {
+            let keyLengthIndex = buffer.writerIndex
+            buffer.writeInteger(UInt8(0))
+            let keyBytes = buffer.writeString(key)
+            buffer.setInteger(UInt8(truncatingIfNeeded: keyBytes), at: keyLengthIndex)
+            let valueLengthIndex = buffer.writerIndex
+            buffer.writeInteger(UInt16(0))
+            let valueBytes: Int
+            switch value {
+            case .string(let s): valueBytes = buffer.writeString(s)
+            case .binary(let b): valueBytes = buffer.writeBytes(b)
+            }
+            buffer.setInteger(UInt16(truncatingIfNeeded: valueBytes), at: valueLengthIndex, endianness: .big)
+        }
+        buffer.setInteger(UInt32(buffer.writerIndex - entriesStart), at: lengthIndex, endianness: .big)
+    }
+
+    /// The UTF-8 bytes of `string`, cut at a character boundary so they fit `maxBytes`.
+    static func truncatedUTF8(_ string: String, maxBytes: Int) -> [UInt8] {
+        var bytes = Array(string.utf8)
+        if bytes.count <= maxBytes { return bytes }
+        var end = maxBytes
+        // Step back over continuation bytes (10xxxxxx) so a multi-byte character is never split.
+        while end > 0 && bytes[end] & 0xC0 == 0x80 { end -= 1 }
+        bytes.removeSubrange(end...)
+        return bytes
+    }
+}
