@@ -131,6 +131,9 @@ public struct MessageFrame: Sendable, Hashable {
         self.compressed = compressed
     }
 
+    /// `MESSAGE` for the first frame of a message, `MESSAGE_CONTINUATION` for the others.
+    public var type: FrameType { self.messageLength == nil ? .messageContinuation : .message }
+
     /// A whole message in one frame.
     public static func whole(streamID: UInt32, _ data: ByteBuffer, endStream: Bool = false, compressed: Bool = false)
         -> MessageFrame

@@ -1,0 +1,10 @@
+import Wire
+
+/// Request or trailing metadata: typed, validated key-value pairs (see `Wire.Metadata`).
+public typealias Metadata = Wire.Metadata
+/// The typed reason carried by a cancel: client cancelled, deadline exceeded, shutting down, sibling failed, …
+public typealias CancelReason = Wire.CancelReason
+/// A stream's message compression (identity, gzip, deflate).
+public typealias MessageEncoding = Wire.MessageEncoding
+/// Frame, message and metadata size limits enforced on receipt.
+public typealias WireLimits = Wire.WireLimits

@@ -1,0 +1,203 @@
+import Wire
+import Logging
+import NIOCore
+import NIOPosix
+import ServiceLifecycle
+import Synchronization
+
+/// A DeadlineRPC server: listens on TCP, serves the methods of a ``Router``, enforces every call's deadline on its
+/// own clock, and cancels a handler's task the moment its call is cancelled or expires.
+///
+/// ```swift
+/// var router = Router()
+/// router.unary(greet) { request, _ in Greeting(text: "Hello, \(request.text)") }
+/// let server = RPCServer(host: "127.0.0.1", port: 0, router: router)
+/// try await withThrowingDiscardingTaskGroup { group in
+///     group.addTask { try await server.run() }
+///     let address = try await server.listeningAddress
+///     // … serve until done …
+///     server.beginGracefulShutdown()
+/// }
+/// ```
+/// The server is a swift-service-lifecycle `Service`: in a `ServiceGroup`, SIGTERM drains it gracefully.
+/// Each connection and each handler task is owned by ``run()``: when it returns, none is left running.
+public final class RPCServer: Service, Sendable {
+    private enum State {
+        case idle
+        case starting
+        case listening(any Channel, [ObjectIdentifier: NIOLoopBound<ServerConnectionHandler>])
+        case stopping
+        case stopped
+    }
+
+    /// The host to bind.
+    public let host: String
+    /// The port to bind; 0 picks a free one (read it from ``listeningAddress``).
+    public let port: Int
+    /// The behaviour and limits.
+    public let configuration: Configuration
+    private let router: Router
+    private let group: any EventLoopGroup
+    private let metrics: ServerMetrics
+    private let callIDs = CallIDGenerator()
+    private let state = Mutex<State>(.idle)
+    private let address: EventLoopPromise<SocketAddress>
+
+    /// Creates a server; nothing happens until ``run()``.
+    public init(
+        host: String,
+        port: Int,
+        router: Router,
+        configuration: Configuration = Configuration(),
+        eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+    ) {
+        self.host = host
+        self.port = port
+        self.router = router
+        self.configuration = configuration
+        self.group = eventLoopGroup
+        self.metrics = ServerMetrics(prefix: configuration.metricsPrefix)
+        self.address = eventLoopGroup.any().makePromise()
+    }
+
+    /// The address the server listens on, once bound (with the real port when bound to port 0).
+    public var listeningAddress: SocketAddress {
+        get async throws { try await self.address.futureResult.get() }
+    }
+
+    /// Live counters: in-flight handlers, stragglers, shed calls, connections.
+    public var stats: ServerStats { self.metrics.counters.snapshot }
+
+    /// Binds and serves until ``beginGracefulShutdown()`` completes, the task is cancelled, or graceful shutdown is
+    /// triggered by a service group. Returns only when every connection and handler task has finished.
+    public func run() async throws {
+        try self.state.withLock { state in
+            guard case .idle = state else {
+                throw RPCError(code: .failedPrecondition, message: "RPCServer.run() may be called only once.")
+            }
+            state = .starting
+        }
+        let listener: NIOAsyncChannel<ServerConnection, Never>
+        do {
+            listener = try await ServerBootstrap(group: self.group)
+                .serverChannelOption(.backlog, value: 1024)
+                .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+                .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+                .childChannelOption(.writeBufferWaterMark, value: .init(low: 32 * 1024, high: 128 * 1024))
+                .bind(host: self.host, port: self.port) { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        let handler = ServerConnectionHandler(
+                            router: self.router,
+                            configuration: self.configuration,
+                            metrics: self.metrics,
+                            callIDs: self.callIDs,
+                            eventLoop: channel.eventLoop
+                        )
+                        try channel.pipeline.syncOperations.addHandler(handler)
+                        return ServerConnection(channel: channel, handler: NIOLoopBound(handler, eventLoop: channel.eventLoop))
+                    }
+                }
+        } catch {
+            self.state.withLock { $0 = .stopped }
+            self.address.fail(error)
+            throw error
+        }
+        let shutdownEarly = self.state.withLock { state -> Bool in
+            if case .stopping = state { return true }
+            state = .listening(listener.channel, [:])
+            return false
+        }
+        if let local = listener.channel.localAddress { self.address.succeed(local) }
+        if shutdownEarly { listener.channel.close(promise: nil) }
+
+        try await withGracefulShutdownHandler {
+            try await withTaskCancellationHandler {
+                try await withThrowingDiscardingTaskGroup { group in
+                    try await listener.executeThenClose { connections in
+                        for try await connection in connections {
+                            self.register(connection)
+                            group.addTask {
+                                await connection.run()
+                                self.unregister(connection)
+                            }
+                        }
+                    }
+                }
+            } onCancel: {
+                self.closeListener()
+            }
+        } onGracefulShutdown: {
+            self.beginGracefulShutdown()
+        }
+        self.state.withLock { $0 = .stopped }
+    }
+
+    /// Stops accepting connections, sends goaway on every connection, lets in-flight calls finish (within their
+    /// deadlines and the drain timeout), then closes; ``run()`` returns once all is done.
+    public func beginGracefulShutdown() {
+        let connections: [NIOLoopBound<ServerConnectionHandler>] = self.state.withLock { state in
+            switch state {
+            case .listening(let channel, let connections):
+                channel.close(promise: nil)
+                state = .stopping
+                return Array(connections.values)
+            case .idle, .starting:
+                state = .stopping
+                return []
+            case .stopping, .stopped:
+                return []
+            }
+        }
+        for connection in connections {
+            connection.eventLoop.execute { connection.value.beginGracefulShutdown() }
+        }
+    }
+
+    private func closeListener() {
+        self.state.withLock { state in
+            if case .listening(let channel, _) = state { channel.close(promise: nil) }
+        }
+    }
+
+    private func register(_ connection: ServerConnection) {
+        let drainNow = self.state.withLock { state -> Bool in
+            guard case .listening(let channel, var connections) = state else { return true }
+            connections[connection.id] = connection.handler
+            state = .listening(channel, connections)
+            return false
+        }
+        if drainNow {
+            let handler = connection.handler
+            handler.eventLoop.execute { handler.value.beginGracefulShutdown() }
+        }
+    }
+
+    private func unregister(_ connection: ServerConnection) {
+        self.state.withLock { state in
+            guard case .listening(let channel, var connections) = state else { return }
+            connections.removeValue(forKey: connection.id)
+            state = .listening(channel, connections)
+        }
+    }
+}
+
+/// One accepted connection, as seen by the server's task group.
+struct ServerConnection: Sendable {
+    let channel: any Channel
+    let handler: NIOLoopBound<ServerConnectionHandler>
+
+    var id: ObjectIdentifier { ObjectIdentifier(self.channel) }
+
+    /// Waits until the connection has closed and every handler task it started has returned. If the waiting
+    /// task is cancelled (the server is stopping hard), the connection is closed, which cancels its handlers.
+    func run() async {
+        let channel = self.channel
+        let handlersDone = self.handler.eventLoop.flatSubmit { self.handler.value.handlersDone.futureResult }
+        await withTaskCancellationHandler {
+            _ = try? await channel.closeFuture.get()
+            _ = try? await handlersDone.get()
+        } onCancel: {
+            channel.close(promise: nil)
+        }
+    }
+}

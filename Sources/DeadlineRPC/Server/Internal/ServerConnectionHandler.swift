@@ -1,0 +1,705 @@
+import Logging
+import NIOCore
+import ServiceContextModule
+import Synchronization
+import Wire
+
+/// One server connection: decodes frames, runs the streams' state machines, starts and cancels handler tasks,
+/// and writes responses — one handler per connection, no channel or pipeline per call.
+///
+/// Confined to its channel's event loop. Handler tasks it starts are owned by the connection: it cancels them
+/// when their call ends or the connection closes, and ``ServerConnection/run()`` awaits every one of them.
+final class ServerConnectionHandler: ChannelDuplexHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    enum State: Equatable {
+        case awaitingSettings
+        case active
+        /// Goaway sent: no new streams; closes when the last stream is released or the drain timer fires.
+        case draining
+        case closed
+    }
+
+    private let router: Router
+    private let configuration: RPCServer.Configuration
+    private let metrics: ServerMetrics
+    private let taskExecutor: (any TaskExecutor)?
+    private let callIDs: CallIDGenerator
+    private var logger: Logger
+
+    private var context: ChannelHandlerContext!
+    private var decoder: FrameDecoder
+    private var scheduler: OutboundScheduler!
+    private let compressor = MessageCompressor()
+    private var streams: [UInt32: ServerStream] = [:]
+    private var lastStreamID: UInt32 = 0
+    private var peerSettings = Settings.default
+    private(set) var state: State = .awaitingSettings
+    private var prefaceTimer: Scheduled<Void>?
+    private var drainTimer: Scheduled<Void>?
+    private var flushScheduled = false
+    private var runningHandlers = 0
+    private var closeReason: CancelReason = .cancelled
+    /// Completed once the channel is closed and every handler task has returned.
+    let handlersDone: EventLoopPromise<Void>
+
+    init(
+        router: Router,
+        configuration: RPCServer.Configuration,
+        metrics: ServerMetrics,
+        callIDs: CallIDGenerator,
+        eventLoop: any EventLoop
+    ) {
+        self.router = router
+        self.configuration = configuration
+        self.metrics = metrics
+        self.callIDs = callIDs
+        self.logger = configuration.logger
+        self.decoder = FrameDecoder(limits: configuration.limits, expectPreface: true)
+        self.handlersDone = eventLoop.makePromise()
+        switch configuration.handlerExecutor {
+        case .eventLoop: self.taskExecutor = EventLoopTaskExecutor(eventLoop: eventLoop)
+        case .globalConcurrent: self.taskExecutor = nil
+        }
+    }
+
+    // MARK: Channel events
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        self.scheduler = OutboundScheduler(
+            allocator: context.channel.allocator,
+            maxFrameSize: Int(Settings.default.maxFrameSize),
+            initialCredit: Int(Settings.default.initialStreamCredit)
+        )
+        if let remote = context.channel.remoteAddress {
+            self.logger[metadataKey: "drpc.peer"] = "\(remote)"
+        }
+        if context.channel.isActive { self.start(context: context) }
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        self.start(context: context)
+        context.fireChannelActive()
+    }
+
+    private func start(context: ChannelHandlerContext) {
+        guard self.prefaceTimer == nil, case .awaitingSettings = self.state else { return }
+        self.metrics.counters.connections.add(1, ordering: .relaxed)
+        var buffer = context.channel.allocator.buffer(capacity: 64)
+        FrameEncoder.writePreface(into: &buffer)
+        FrameEncoder.write(.settings(self.configuration.settings), into: &buffer)
+        context.writeAndFlush(self.wrapOutboundOut(buffer), promise: nil)
+        let timeout = self.configuration.prefaceTimeout
+        self.prefaceTimer = context.eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds(timeout.nanoseconds)) { [self] in
+            if case .awaitingSettings = self.state {
+                self.connectionError(WireError(.timeout, "The client did not send its preface and settings within \(timeout)."))
+            }
+        }
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard case .closed = self.state else {
+            self.decoder.append(self.unwrapInboundIn(data))
+            self.decodeFrames()
+            return
+        }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        self.flushNow()
+        context.fireChannelReadComplete()
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        self.scheduler.writable = context.channel.isWritable
+        if context.channel.isWritable { self.flushNow() }
+        context.fireChannelWritabilityChanged()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        self.connectionClosed()
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        self.logger.debug("Connection error", metadata: ["error": "\(error)"])
+        context.close(promise: nil)
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.connectionClosed()
+    }
+
+    // MARK: Decoding
+
+    private func decodeFrames() {
+        do {
+            while case .awaitingSettings = self.state, true {
+                guard let decoded = try self.decoder.nextFrame() else { return }
+                self.handle(decoded)
+            }
+            while self.isOpen, let decoded = try self.decoder.nextFrame() {
+                self.handle(decoded)
+            }
+        } catch {
+            self.connectionError(error)
+        }
+    }
+
+    private var isOpen: Bool {
+        switch self.state {
+        case .active, .draining: return true
+        case .awaitingSettings, .closed: return false
+        }
+    }
+
+    private func handle(_ decoded: DecodedFrame) {
+        switch decoded {
+        case .frame(let frame):
+            self.handle(frame)
+        case .streamError(let streamID, let type, let error):
+            self.handleStreamError(streamID: streamID, type: type, error: error)
+        }
+    }
+
+    private func handle(_ frame: Frame) {
+        switch frame {
+        case .settings(let settings):
+            self.peerSettings = settings
+            self.scheduler.maxFrameSize = Int(settings.maxFrameSize)
+            self.scheduler.initialCredit = Int(settings.initialStreamCredit)
+            self.prefaceTimer?.cancel()
+            self.prefaceTimer = nil
+            if case .awaitingSettings = self.state { self.state = .active }
+        case .callStart(let start):
+            self.handleCallStart(start)
+        case .message(let message):
+            self.handleMessage(message)
+        case .halfClose(let streamID):
+            guard let stream = self.openStream(streamID, type: .halfClose) else { return }
+            self.perform(stream.machine.receiveHalfClose(), on: stream)
+        case .cancel(let streamID, let reason):
+            guard let stream = self.openStream(streamID, type: .cancel) else { return }
+            self.perform(stream.machine.receiveCancel(reason), on: stream)
+        case .credit(let streamID, let bytes):
+            guard self.openStream(streamID, type: .credit) != nil else { return }
+            if !self.scheduler.addCredit(streamID: streamID, bytes) {
+                self.connectionError(WireError(.flowControlViolation, "Stream \(streamID)'s credit passed 2^31 - 1."))
+            }
+        case .ping(let ping):
+            if !ping.ack {
+                self.scheduler.writeControl(.ping(PingFrame(payload: ping.payload, ack: true)))
+            }
+        case .goAway:
+            // The client will start no more calls; existing ones finish normally.
+            break
+        case .callEnd:
+            self.connectionError(WireError(.protocolViolation, "A client sent CALL_END on stream \(frame.streamID); only servers end calls."))
+        }
+    }
+
+    /// The stream a frame refers to; nil (frame dropped) for an ended stream, a goaway for one never opened.
+    private func openStream(_ streamID: UInt32, type: FrameType) -> ServerStream? {
+        if let stream = self.streams[streamID] { return stream }
+        if streamID > self.lastStreamID {
+            self.connectionError(WireError(.protocolViolation, "A \(type) frame arrived for stream \(streamID), which was never opened."))
+        }
+        return nil
+    }
+
+    private func handleStreamError(streamID: UInt32, type: FrameType, error: WireError) {
+        let status = Status(code: error.statusCode ?? .internal, message: error.message)
+        if type == .callStart {
+            guard self.acceptNewStreamID(streamID) else { return }
+            self.metrics.callStarted("<invalid>")
+            self.scheduler.enqueue(.callEnd(CallEnd(streamID: streamID, status: status.code, message: status.message)))
+            self.metrics.callFinished("<invalid>", code: status.code, nanoseconds: 0)
+            return
+        }
+        guard let stream = self.openStream(streamID, type: type) else { return }
+        self.perform(stream.machine.streamError(status), on: stream)
+    }
+
+    /// Checks the id rules for a new stream; a violation ends the connection.
+    private func acceptNewStreamID(_ streamID: UInt32) -> Bool {
+        if streamID & 1 == 0 {
+            self.connectionError(WireError(.protocolViolation, "Client stream ids are odd; got \(streamID)."))
+            return false
+        }
+        if streamID <= self.lastStreamID {
+            self.connectionError(WireError(.protocolViolation, "Stream id \(streamID) is not above the last one used (\(self.lastStreamID))."))
+            return false
+        }
+        self.lastStreamID = streamID
+        return true
+    }
+
+    // MARK: Calls
+
+    private func handleCallStart(_ start: CallStart) {
+        guard self.acceptNewStreamID(start.streamID) else { return }
+        let streamID = start.streamID
+        let now = NIODeadline.now()
+
+        func refuse(_ code: Status.Code, _ message: String) {
+            self.scheduler.enqueue(.callEnd(CallEnd(streamID: streamID, status: code, message: message)))
+        }
+
+        if case .draining = self.state {
+            self.metrics.callRefused()
+            refuse(.unavailable, "The server is shutting down and accepts no new calls on this connection.")
+            return
+        }
+        if self.streams.count >= self.configuration.maxConcurrentStreams {
+            self.metrics.callRefused()
+            refuse(.resourceExhausted, "The connection already has \(self.streams.count) calls open, the most this server allows (\(self.configuration.maxConcurrentStreams)).")
+            return
+        }
+        guard let entry = self.router.entries[start.method] else {
+            self.metrics.callStarted(start.method)
+            self.metrics.callFinished(start.method, code: .unimplemented, nanoseconds: 0)
+            refuse(.unimplemented, "Method '\(start.method)' is not implemented on this server.")
+            return
+        }
+        if start.encoding != .identity && !start.encoding.isSupported {
+            refuse(.unimplemented, "Message encoding \(start.encoding) is not supported by this server.")
+            return
+        }
+
+        var deadline: Deadline? = nil
+        var originalBudget: Duration? = nil
+        if let budget = start.budget {
+            var remaining = Duration.microseconds(budget.remainingMicroseconds)
+            if let cap = self.configuration.maxInboundBudget, remaining > cap { remaining = cap }
+            if remaining <= .zero || remaining < self.configuration.minimumBudget {
+                self.metrics.callShed(start.method)
+                refuse(.deadlineExceeded, remaining <= .zero
+                    ? "The call arrived with its budget already spent; the handler was not started."
+                    : "The call arrived with \(remaining) left, below this server's minimum of \(self.configuration.minimumBudget); the handler was not started.")
+                return
+            }
+            deadline = Deadline(uptimeNanoseconds: Int64(now.uptimeNanoseconds)) + remaining
+            if budget.originalMicroseconds > 0 { originalBudget = .microseconds(budget.originalMicroseconds) }
+        }
+
+        let callID = self.callIDs.next()
+        var logger = self.logger
+        logger[metadataKey: "drpc.method"] = "\(start.method)"
+        logger[metadataKey: "drpc.call_id"] = "\(callID)"
+        let context = CallContext(
+            method: start.method,
+            callID: callID,
+            deadline: deadline,
+            metadata: start.metadata,
+            hopCount: Int(start.hopCount),
+            originalBudget: originalBudget,
+            serviceContext: .topLevel,
+            logger: logger
+        )
+        let stream = ServerStream(
+            id: streamID,
+            method: start.method,
+            entry: entry,
+            encoding: start.encoding,
+            startedAt: now,
+            context: context,
+            receiveWindow: self.configuration.initialStreamCredit
+        )
+        self.streams[streamID] = stream
+        self.scheduler.openStream(streamID)
+        self.metrics.callStarted(start.method)
+        if let deadline {
+            stream.deadlineTimer = self.context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline.nioDeadline) { [self] in
+                guard let stream = self.streams[streamID] else { return }
+                stream.deadlineTimer = nil
+                self.perform(stream.machine.deadlineExpired(), on: stream)
+                self.flushSoon()
+            }
+        }
+        if stream.machine.startsHandlerImmediately {
+            self.startHandler(stream, firstMessage: nil)
+        }
+    }
+
+    private func handleMessage(_ frame: MessageFrame) {
+        guard let stream = self.openStream(frame.streamID, type: frame.type) else { return }
+        let size = frame.data.readableBytes
+        stream.receiveWindow -= size
+        if stream.receiveWindow < 0 {
+            self.connectionError(WireError(.flowControlViolation, "Stream \(frame.streamID) sent \(-stream.receiveWindow) bytes beyond its credit."))
+            return
+        }
+        let assembled: MessageAssembler.Message?
+        do throws(WireError) {
+            assembled = try stream.assembler.receive(frame)
+        } catch {
+            self.connectionError(error)
+            return
+        }
+        guard var message = assembled else {
+            // A fragment of a larger message: the handler cannot consume it yet, so grant its bytes back now.
+            self.grantCredit(stream, bytes: size, force: true)
+            return
+        }
+        if message.compressed {
+            guard stream.encoding != .identity else {
+                self.perform(stream.machine.streamError(Status(code: .internal, message: "A message was flagged compressed on a stream whose encoding is identity.")), on: stream)
+                return
+            }
+            do throws(WireError) {
+                message.bytes = try self.compressor.decompress(
+                    message.bytes,
+                    encoding: stream.encoding,
+                    maxSize: self.configuration.limits.maxMessageSize,
+                    allocator: self.context.channel.allocator
+                )
+            } catch {
+                self.perform(stream.machine.streamError(Status(code: error.statusCode ?? .internal, message: error.message)), on: stream)
+                return
+            }
+        }
+        // Credit for a whole message returns when it is consumed: a streaming handler reads it from its queue; a
+        // single-request call ends its inbound side here and needs no more credit.
+        switch stream.machine.receiveMessage(endStream: frame.endStream) {
+        case .startHandler(let closeInbound):
+            if let requests = stream.requests {
+                requests.enqueue(message.bytes)
+                if closeInbound { requests.finish() }
+            } else {
+                self.startHandler(stream, firstMessage: message.bytes)
+            }
+        case .deliver(let closeInbound):
+            stream.requests?.enqueue(message.bytes)
+            if closeInbound { stream.requests?.finish() }
+        case let other:
+            self.perform(other, on: stream)
+        }
+    }
+
+    private func grantCredit(_ stream: ServerStream, bytes: Int, force: Bool) {
+        stream.unreturnedCredit += bytes
+        let threshold = force ? 1 : self.configuration.initialStreamCredit / 2
+        guard stream.unreturnedCredit >= threshold else { return }
+        switch stream.machine.state {
+        case .idle, .active:
+            self.scheduler.writeControl(.credit(streamID: stream.id, bytes: UInt32(stream.unreturnedCredit)))
+            stream.receiveWindow += stream.unreturnedCredit
+            stream.unreturnedCredit = 0
+        case .activeInboundClosed, .endedHandlerRunning, .closed:
+            stream.unreturnedCredit = 0
+        }
+    }
+
+    private func startHandler(_ stream: ServerStream, firstMessage: ByteBuffer?) {
+        let streamID = stream.id
+        let eventLoop = self.context.eventLoop
+        if !stream.entry.kind.singleRequest {
+            let loopBound = NIOLoopBound(self, eventLoop: eventLoop)
+            stream.requests = InboundMessageQueue { consumed in
+                eventLoop.execute {
+                    loopBound.value.requestConsumed(streamID: streamID, bytes: consumed)
+                }
+            }
+        }
+        let call = ServerCall(
+            context: stream.context,
+            streamID: streamID,
+            firstMessage: firstMessage,
+            requests: stream.requests,
+            allocator: self.context.channel.allocator,
+            connection: NIOLoopBound(self, eventLoop: eventLoop)
+        )
+        stream.handlerRunning = true
+        self.runningHandlers += 1
+        self.metrics.handlerStarted()
+        let run = stream.entry.run
+        // Owned by this connection: cancelled when the call ends, awaited by ServerConnection.run() through
+        // `handlersDone` (see handlerFinished and connectionClosed).
+        stream.task = Task(executorPreference: self.taskExecutor) {
+            await run(call)
+        }
+    }
+
+    private func requestConsumed(streamID: UInt32, bytes: Int) {
+        guard let stream = self.streams[streamID] else { return }
+        self.grantCredit(stream, bytes: bytes, force: false)
+        self.flushSoon()
+    }
+
+    /// The handler's outcome arrived (on the event loop).
+    func handlerFinished(streamID: UInt32, response: ByteBuffer?, status: Status, trailers: Metadata) {
+        guard let stream = self.streams[streamID], stream.handlerRunning else { return }
+        let action = stream.machine.handlerFinished(status)
+        stream.handlerRunning = false
+        self.runningHandlers -= 1
+        self.metrics.handlerReturned()
+        if stream.isStraggler, let endedAt = stream.endedAt {
+            let overrun = NIODeadline.now() - endedAt
+            self.metrics.stragglerReturned(overrunNanoseconds: overrun.nanoseconds)
+            stream.context.logger.warning(
+                "Straggler handler returned",
+                metadata: ["drpc.overrun_ms": "\(overrun.nanoseconds / 1_000_000)"]
+            )
+        }
+        switch action {
+        case .endCallAndRelease(let status):
+            if let response {
+                self.sendResponse(stream, response, endStream: false)
+            }
+            self.endCall(stream, status: status, trailers: trailers)
+            self.release(stream)
+        case .release:
+            self.release(stream)
+        default:
+            self.perform(action, on: stream)
+        }
+        self.flushSoon()
+        self.checkDrained()
+        self.checkHandlersDone()
+    }
+
+    /// A streamed response from the handler (on the event loop).
+    func handlerSend(streamID: UInt32, message: ByteBuffer, continuation: CheckedContinuation<Void, any Error>) {
+        guard let stream = self.streams[streamID], stream.machine.handlerWrote() == .write else {
+            continuation.resume(throwing: RPCError(code: .cancelled, message: "The call has already ended; the response was not sent.", cancelReason: self.streams[streamID]?.context.cancelReason))
+            return
+        }
+        self.sendResponse(stream, message, endStream: false)
+        if self.scheduler.queuedBytes(of: streamID) > Self.writerWatermark {
+            stream.writerWaiter = continuation
+        } else {
+            continuation.resume()
+        }
+        self.flushSoon()
+    }
+
+    /// Queued bytes per stream above which a streaming writer waits.
+    static let writerWatermark = 64 * 1024
+
+    private func sendResponse(_ stream: ServerStream, _ message: ByteBuffer, endStream: Bool) {
+        var bytes = message
+        var compressed = false
+        if stream.encoding != .identity && self.peerSettings.accepts(stream.encoding) && bytes.readableBytes >= Self.compressionThreshold {
+            if let compressedBytes = try? self.compressor.compress(bytes, encoding: stream.encoding, allocator: self.context.channel.allocator),
+                compressedBytes.readableBytes < bytes.readableBytes
+            {
+                bytes = compressedBytes
+                compressed = true
+            }
+        }
+        self.scheduler.enqueueMessage(streamID: stream.id, bytes, compressed: compressed, endStream: endStream)
+    }
+
+    /// Messages smaller than this are sent uncompressed even on a compressed stream: zlib would grow them.
+    static let compressionThreshold = 128
+
+    private func endCall(_ stream: ServerStream, status: Status, trailers: Metadata) {
+        self.scheduler.enqueue(
+            .callEnd(CallEnd(streamID: stream.id, status: status.code, message: status.message, metadata: trailers)),
+            last: true
+        )
+        let elapsed = NIODeadline.now() - stream.startedAt
+        self.metrics.callFinished(stream.method, code: status.code, nanoseconds: elapsed.nanoseconds)
+    }
+
+    /// Executes a state machine action.
+    private func perform(_ action: ServerStreamStateMachine.Action, on stream: ServerStream) {
+        switch action {
+        case .none, .write, .startHandler, .deliver:
+            // Messages and handler starts are handled where they arise (they carry data the action does not).
+            break
+        case .closeInbound:
+            stream.requests?.finish()
+        case .endCall(let status, let reason):
+            self.scheduler.dropStream(stream.id)
+            self.endCall(stream, status: status, trailers: Metadata())
+            self.cancelHandler(stream, reason: reason)
+        case .cancelHandler(let reason):
+            self.scheduler.dropStream(stream.id)
+            let elapsed = NIODeadline.now() - stream.startedAt
+            self.metrics.callFinished(stream.method, code: reason.statusCode, nanoseconds: elapsed.nanoseconds)
+            self.cancelHandler(stream, reason: reason)
+        case .endCallAndRelease(let status):
+            self.endCall(stream, status: status, trailers: Metadata())
+            self.release(stream)
+        case .release:
+            self.release(stream)
+        }
+    }
+
+    private func cancelHandler(_ stream: ServerStream, reason: CancelReason) {
+        stream.deadlineTimer?.cancel()
+        stream.deadlineTimer = nil
+        stream.context.control.recordCancel(reason)
+        let error = RPCError.cancelled(reason)
+        stream.requests?.finish(error)
+        if let waiter = stream.writerWaiter {
+            stream.writerWaiter = nil
+            waiter.resume(throwing: error)
+        }
+        stream.task?.cancel()
+        guard stream.handlerRunning else {
+            self.release(stream)
+            return
+        }
+        let now = NIODeadline.now()
+        stream.endedAt = now
+        let streamID = stream.id
+        let grace = self.configuration.stragglerGracePeriod
+        stream.stragglerTimer = self.context.eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds(grace.nanoseconds)) { [self] in
+            guard let stream = self.streams[streamID], stream.handlerRunning else { return }
+            stream.isStraggler = true
+            self.metrics.stragglerDetected(stream.method)
+            stream.context.logger.warning(
+                "Handler still running \(grace) after its call ended (\(reason)): a straggler that ignores cancellation",
+                metadata: ["drpc.cancel_reason": "\(reason)"]
+            )
+        }
+    }
+
+    private func release(_ stream: ServerStream) {
+        stream.deadlineTimer?.cancel()
+        stream.deadlineTimer = nil
+        stream.stragglerTimer?.cancel()
+        stream.stragglerTimer = nil
+        if let waiter = stream.writerWaiter {
+            stream.writerWaiter = nil
+            waiter.resume(throwing: RPCError(code: .cancelled, message: "The call has ended."))
+        }
+        guard !stream.handlerRunning else { return }  // Forgotten when the handler returns.
+        self.streams.removeValue(forKey: stream.id)
+        self.checkDrained()
+    }
+
+    // MARK: Writing
+
+    /// Flushes at the end of this event-loop tick, so every response produced in the tick shares one write.
+    func flushSoon() {
+        guard !self.flushScheduled else { return }
+        self.flushScheduled = true
+        self.context.eventLoop.assumeIsolated().execute { [self] in
+            self.flushScheduled = false
+            self.flushNow()
+        }
+    }
+
+    private func flushNow() {
+        guard let context = self.context, self.state != .closed else { return }
+        if self.scheduler.hasQueuedData && self.scheduler.writable {
+            let progressed = self.scheduler.pump(budget: 64 * 1024)
+            for streamID in progressed {
+                if let stream = self.streams[streamID], let waiter = stream.writerWaiter,
+                    self.scheduler.queuedBytes(of: streamID) <= Self.writerWatermark
+                {
+                    stream.writerWaiter = nil
+                    waiter.resume()
+                }
+            }
+        }
+        guard self.scheduler.hasPendingBytes else { return }
+        context.writeAndFlush(self.wrapOutboundOut(self.scheduler.takePending()), promise: nil)
+        if self.scheduler.hasQueuedData && context.channel.isWritable { self.flushSoon() }
+    }
+
+    // MARK: Connection lifecycle
+
+    /// Ends the connection for a protocol violation: goaway with the reason, then close.
+    private func connectionError(_ error: WireError) {
+        guard self.state != .closed, let context = self.context else { return }
+        self.logger.debug("Closing connection: \(error)")
+        self.closeReason = .streamError
+        self.scheduler.writeControl(
+            .goAway(GoAway(lastStreamID: self.lastStreamID, code: error.goAwayCode ?? .protocolError, reason: error.message))
+        )
+        let bytes = self.scheduler.takePending()
+        self.state = .closed
+        context.writeAndFlush(self.wrapOutboundOut(bytes)).assumeIsolated().whenComplete { _ in
+            context.close(promise: nil)
+        }
+        self.cancelAllStreams(reason: .streamError)
+    }
+
+    /// Graceful shutdown: goaway, no new calls, in-flight calls finish within their deadlines or `drainTimeout`.
+    func beginGracefulShutdown() {
+        guard let context = self.context else { return }
+        switch self.state {
+        case .active, .awaitingSettings:
+            self.state = .draining
+            self.closeReason = .shuttingDown
+            self.scheduler.writeControl(
+                .goAway(GoAway(lastStreamID: self.lastStreamID, code: .noError, reason: "The server is shutting down."))
+            )
+            self.flushNow()
+            let timeout = self.configuration.drainTimeout
+            self.drainTimer = context.eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds(timeout.nanoseconds)) { [self] in
+                for stream in self.streams.values {
+                    self.perform(
+                        stream.machine.abort(Status(code: .unavailable, message: "The server shut down before the call finished."), reason: .shuttingDown),
+                        on: stream
+                    )
+                }
+                self.flushNow()
+                self.close()
+            }
+            self.checkDrained()
+        case .draining, .closed:
+            break
+        }
+    }
+
+    private func checkDrained() {
+        guard case .draining = self.state, self.streams.isEmpty else { return }
+        self.flushNow()
+        self.close()
+    }
+
+    private func close() {
+        guard self.state != .closed, let context = self.context else { return }
+        self.state = .closed
+        context.close(promise: nil)
+    }
+
+    private func cancelAllStreams(reason: CancelReason) {
+        for stream in Array(self.streams.values) {
+            switch stream.machine.connectionClosed(reason) {
+            case .cancelHandler(let reason):
+                let elapsed = NIODeadline.now() - stream.startedAt
+                self.metrics.callFinished(stream.method, code: .unavailable, nanoseconds: elapsed.nanoseconds)
+                self.cancelHandler(stream, reason: reason)
+            case .release:
+                self.release(stream)
+            default:
+                break
+            }
+        }
+    }
+
+    private var closedOnce = false
+
+    private func connectionClosed() {
+        guard !self.closedOnce else { return }
+        self.closedOnce = true
+        self.state = .closed
+        self.prefaceTimer?.cancel()
+        self.drainTimer?.cancel()
+        self.metrics.counters.connections.subtract(1, ordering: .relaxed)
+        self.cancelAllStreams(reason: self.closeReason)
+        self.checkHandlersDone()
+    }
+
+    private func checkHandlersDone() {
+        if self.closedOnce && self.runningHandlers == 0 {
+            self.handlersDone.succeed()
+        }
+    }
+}
+
+/// Process-wide call ids for logs.
+final class CallIDGenerator: Sendable {
+    private let counter = Atomic<UInt64>(0)
+    init() {}
+    func next() -> UInt64 { self.counter.wrappingAdd(1, ordering: .relaxed).newValue }
+}

@@ -1,0 +1,47 @@
+import NIOCore
+import Wire
+
+/// One call on a server connection: its state machine and everything the event loop tracks for it. Confined to
+/// the connection's event loop.
+final class ServerStream {
+    let id: UInt32
+    let method: String
+    let entry: ServerMethodEntry
+    let encoding: MessageEncoding
+    let startedAt: NIODeadline
+    let context: CallContext
+    var machine: ServerStreamStateMachine
+    var assembler = MessageAssembler()
+    /// Bytes the client may still send before it needs more credit.
+    var receiveWindow: Int
+    /// Consumed bytes not yet granted back.
+    var unreturnedCredit = 0
+    var deadlineTimer: Scheduled<Void>?
+    var stragglerTimer: Scheduled<Void>?
+    var task: Task<Void, Never>?
+    var requests: InboundMessageQueue?
+    var writerWaiter: CheckedContinuation<Void, any Error>?
+    /// When the call ended while its handler kept running.
+    var endedAt: NIODeadline?
+    var isStraggler = false
+    var handlerRunning = false
+
+    init(
+        id: UInt32,
+        method: String,
+        entry: ServerMethodEntry,
+        encoding: MessageEncoding,
+        startedAt: NIODeadline,
+        context: CallContext,
+        receiveWindow: Int
+    ) {
+        self.id = id
+        self.method = method
+        self.entry = entry
+        self.encoding = encoding
+        self.startedAt = startedAt
+        self.context = context
+        self.machine = ServerStreamStateMachine(singleRequest: entry.kind.singleRequest)
+        self.receiveWindow = receiveWindow
+    }
+}

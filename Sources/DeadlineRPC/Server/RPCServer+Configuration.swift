@@ -1,0 +1,58 @@
+import Logging
+import Wire
+
+extension RPCServer {
+    /// Where handler tasks run.
+    public enum HandlerExecutor: Sendable, Hashable {
+        /// On the connection's event loop (a task executor): no thread hop between I/O and handler. Best for
+        /// handlers that await rather than compute; a handler that burns CPU delays its connection's I/O.
+        case eventLoop
+        /// On Swift's global concurrent executor: handlers that compute do not hold up I/O, at the price of a
+        /// thread hand-off per call.
+        case globalConcurrent
+    }
+
+    /// How a server behaves; every limit has a default and is advertised to clients exactly as enforced.
+    public struct Configuration: Sendable {
+        /// Frame, message and metadata limits.
+        public var limits: WireLimits = .default
+        /// Streams a client may have open at once on one connection; the call above it is refused with
+        /// `resourceExhausted` and the connection survives. A cancelled handler counts until it returns.
+        public var maxConcurrentStreams: Int = 100
+        /// Message bytes a client may send on a stream before it is granted more.
+        public var initialStreamCredit: Int = 64 * 1024
+        /// Time a new connection has to send its preface and settings.
+        public var prefaceTimeout: Duration = .seconds(10)
+        /// How long graceful shutdown lets in-flight calls run (each still bounded by its own deadline) before
+        /// they are ended with `unavailable`.
+        public var drainTimeout: Duration = .seconds(30)
+        /// Where handler tasks run.
+        public var handlerExecutor: HandlerExecutor = .eventLoop
+        /// The largest budget accepted from a client; longer ones are cut to it (untrusted peers cannot pin
+        /// handlers forever). Nil accepts any budget.
+        public var maxInboundBudget: Duration? = nil
+        /// Calls arriving with less budget than this are answered `deadlineExceeded` without running the handler.
+        public var minimumBudget: Duration = .zero
+        /// A handler still running this long after its call was cancelled or expired is a straggler: counted,
+        /// logged and exported.
+        public var stragglerGracePeriod: Duration = .milliseconds(250)
+        /// Encodings the server can decompress (advertised in settings).
+        public var acceptedEncodings: [MessageEncoding] = [.gzip, .deflate]
+        /// Prefix of every metric name.
+        public var metricsPrefix: String = "drpc"
+        /// Where the server logs; call logs carry `drpc.method` and `drpc.call_id`.
+        public var logger: Logger = Logger(label: "DeadlineRPC.server")
+
+        /// The defaults.
+        public init() {}
+
+        var settings: Settings {
+            Settings(
+                limits: self.limits,
+                maxConcurrentStreams: UInt32(clamping: self.maxConcurrentStreams),
+                initialStreamCredit: UInt32(clamping: min(self.initialStreamCredit, Int(Settings.maxCredit))),
+                acceptedEncodings: self.acceptedEncodings.reduce(0) { $0 | $1.settingsBit }
+            )
+        }
+    }
+}

@@ -1,0 +1,78 @@
+import Wire
+import NIOCore
+
+/// The methods a server serves, each with its handler.
+///
+/// ```swift
+/// var router = Router()
+/// router.unary(greet) { request, context in
+///     Greeting(text: "Hello, \(request.text)")
+/// }
+/// ```
+/// Every handler runs in its own task, with ``CallContext/current`` set; outbound calls made from it inherit its
+/// deadline and are cancelled with it.
+public struct Router: Sendable {
+    var entries: [String: ServerMethodEntry] = [:]
+
+    /// Creates an empty router.
+    public init() {}
+
+    /// The registered method names.
+    public var methodNames: [String] { self.entries.keys.sorted() }
+
+    /// Registers a unary handler: one request in, one response out.
+    public mutating func unary<Request, Response>(
+        _ method: Method<Request, Response>,
+        handler: @escaping @Sendable (Request, CallContext) async throws -> Response
+    ) {
+        precondition(method.kind == .unary, "\(method.name) is \(method.kind), not unary")
+        self.entries[method.name] = ServerMethodEntry(kind: .unary) { call in
+            guard let request = call.decodeFirst(method.requestCodec) else { return }
+            await call.respond(method.responseCodec) { try await handler(request, call.context) }
+        }
+    }
+
+    /// Registers a server-streaming handler: one request in, a stream of responses written to the writer.
+    public mutating func serverStreaming<Request, Response>(
+        _ method: Method<Request, Response>,
+        handler: @escaping @Sendable (Request, ResponseWriter<Response>, CallContext) async throws -> Void
+    ) {
+        precondition(method.kind == .serverStreaming, "\(method.name) is \(method.kind), not server-streaming")
+        self.entries[method.name] = ServerMethodEntry(kind: .serverStreaming) { call in
+            guard let request = call.decodeFirst(method.requestCodec) else { return }
+            let writer = ResponseWriter(call: call, codec: method.responseCodec)
+            await call.respondStreaming { try await handler(request, writer, call.context) }
+        }
+    }
+
+    /// Registers a client-streaming handler: a stream of requests in, one response out.
+    public mutating func clientStreaming<Request, Response>(
+        _ method: Method<Request, Response>,
+        handler: @escaping @Sendable (RequestStream<Request>, CallContext) async throws -> Response
+    ) {
+        precondition(method.kind == .clientStreaming, "\(method.name) is \(method.kind), not client-streaming")
+        self.entries[method.name] = ServerMethodEntry(kind: .clientStreaming) { call in
+            let requests = RequestStream(queue: call.requests!, codec: method.requestCodec)
+            await call.respond(method.responseCodec) { try await handler(requests, call.context) }
+        }
+    }
+
+    /// Registers a bidirectional handler: requests and responses stream both ways.
+    public mutating func bidirectional<Request, Response>(
+        _ method: Method<Request, Response>,
+        handler: @escaping @Sendable (RequestStream<Request>, ResponseWriter<Response>, CallContext) async throws -> Void
+    ) {
+        precondition(method.kind == .bidirectional, "\(method.name) is \(method.kind), not bidirectional")
+        self.entries[method.name] = ServerMethodEntry(kind: .bidirectional) { call in
+            let requests = RequestStream(queue: call.requests!, codec: method.requestCodec)
+            let writer = ResponseWriter(call: call, codec: method.responseCodec)
+            await call.respondStreaming { try await handler(requests, writer, call.context) }
+        }
+    }
+}
+
+/// A registered method, type-erased to bytes.
+struct ServerMethodEntry: Sendable {
+    let kind: CallKind
+    let run: @Sendable (ServerCall) async -> Void
+}

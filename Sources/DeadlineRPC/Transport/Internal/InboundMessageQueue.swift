@@ -1,0 +1,114 @@
+import Wire
+import NIOCore
+import Synchronization
+
+/// Messages received on one stream, produced on the event loop and consumed by a task, with flow control: the
+/// consumer's progress is reported back (`onConsume`) so the connection grants the peer more credit only as the
+/// consumer keeps up. A slow reader therefore holds at most one credit window of bytes.
+final class InboundMessageQueue: Sendable {
+    private struct State {
+        var buffer: CircularBuffer<ByteBuffer> = CircularBuffer(initialCapacity: 4)
+        var waiter: CheckedContinuation<ByteBuffer?, any Error>?
+        var end: Result<Void, RPCError>?
+    }
+
+    private let state = Mutex(State())
+    /// Called (from the consumer's task) with the byte count of each consumed message.
+    private let onConsume: @Sendable (Int) -> Void
+
+    init(onConsume: @escaping @Sendable (Int) -> Void) {
+        self.onConsume = onConsume
+    }
+
+    /// Adds a message (event loop side).
+    func enqueue(_ message: ByteBuffer) {
+        let waiter: CheckedContinuation<ByteBuffer?, any Error>? = self.state.withLock { state in
+            guard state.end == nil else { return nil }
+            if let waiter = state.waiter {
+                state.waiter = nil
+                return waiter
+            }
+            state.buffer.append(message)
+            return nil
+        }
+        if let waiter {
+            waiter.resume(returning: message)
+            self.onConsume(message.readableBytes)
+        }
+    }
+
+    /// Ends the stream: normally (`nil`) after the buffered messages, or at once with an error.
+    func finish(_ error: RPCError? = nil) {
+        let waiter: CheckedContinuation<ByteBuffer?, any Error>? = self.state.withLock { state in
+            guard state.end == nil else { return nil }
+            if let error {
+                state.end = .failure(error)
+                state.buffer.removeAll()
+            } else {
+                state.end = .success(())
+            }
+            let waiter = state.waiter
+            state.waiter = nil
+            return waiter
+        }
+        if let waiter {
+            if let error { waiter.resume(throwing: error) } else { waiter.resume(returning: nil) }
+        }
+    }
+
+    /// The next message, or nil at the end; throws the error the stream ended with, or `cancelled` when the
+    /// consuming task is cancelled.
+    func next() async throws -> ByteBuffer? {
+        enum Immediate { case message(ByteBuffer), end, failure(RPCError), wait }
+        let immediate: Immediate = self.state.withLock { state in
+            if let message = state.buffer.popFirst() { return .message(message) }
+            switch state.end {
+            case .success?: return .end
+            case .failure(let error)?: return .failure(error)
+            case nil: return .wait
+            }
+        }
+        switch immediate {
+        case .message(let message):
+            self.onConsume(message.readableBytes)
+            return message
+        case .end:
+            return nil
+        case .failure(let error):
+            throw error
+        case .wait:
+            break
+        }
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<ByteBuffer?, any Error>) in
+                enum Outcome { case parked, message(ByteBuffer), end, failure(RPCError) }
+                let outcome: Outcome = self.state.withLock { state in
+                    if let message = state.buffer.popFirst() { return .message(message) }
+                    switch state.end {
+                    case .success?: return .end
+                    case .failure(let error)?: return .failure(error)
+                    case nil:
+                        if Task.isCancelled { return .failure(.cancelled(.cancelled)) }
+                        state.waiter = continuation
+                        return .parked
+                    }
+                }
+                switch outcome {
+                case .parked: break
+                case .message(let message):
+                    continuation.resume(returning: message)
+                    self.onConsume(message.readableBytes)
+                case .end: continuation.resume(returning: nil)
+                case .failure(let error): continuation.resume(throwing: error)
+                }
+            }
+        } onCancel: {
+            let waiter = self.state.withLock { state in
+                let waiter = state.waiter
+                state.waiter = nil
+                return waiter
+            }
+            waiter?.resume(throwing: RPCError.cancelled(.cancelled, "The task reading the stream was cancelled."))
+        }
+    }
+}

@@ -1,0 +1,209 @@
+import NIOCore
+import Wire
+
+/// Orders what a connection writes: control frames first, then message data from the streams round-robin, each
+/// stream within the credit its peer granted, split at the peer's frame size so a cancel can always interleave.
+///
+/// Data is handed to the channel only while it is writable, so NIO's own buffer never holds more than about a
+/// watermark of data ahead of a control frame; the rest waits here, per stream, where a cancelled stream's data
+/// can be dropped before it is ever written.
+struct OutboundScheduler {
+    private enum Item {
+        /// The rest of a message: `offset` bytes of `total` were already written.
+        case message(ByteBuffer, total: UInt32, started: Bool, compressed: Bool, endStream: Bool)
+        /// A frame that takes no credit but keeps its place behind the stream's data (call start, end, half-close).
+        case frame(Frame)
+    }
+
+    private struct StreamQueue {
+        var credit: Int
+        var items = CircularBuffer<Item>(initialCapacity: 2)
+        var queuedBytes = 0
+        var scheduled = false
+        /// Remove the queue once it drains (its last item ends the stream for this side).
+        var removeWhenDrained = false
+    }
+
+    /// Encoded bytes ready for the next write.
+    private(set) var pending: ByteBuffer
+    private var streams: [UInt32: StreamQueue] = [:]
+    private var ready = CircularBuffer<UInt32>(initialCapacity: 8)
+    /// The peer's frame size limit.
+    var maxFrameSize: Int
+    /// The credit the peer grants each new stream.
+    var initialCredit: Int
+    /// Whether the channel accepts more data now.
+    var writable = true
+
+    init(allocator: ByteBufferAllocator, maxFrameSize: Int, initialCredit: Int) {
+        self.pending = allocator.buffer(capacity: 1024)
+        self.maxFrameSize = maxFrameSize
+        self.initialCredit = initialCredit
+    }
+
+    var hasPendingBytes: Bool { self.pending.readableBytes > 0 }
+    /// Whether some stream has data waiting that could be sent once credit or writability allows.
+    var hasQueuedData: Bool { !self.ready.isEmpty }
+
+    /// Bytes a stream has queued (not yet encoded): the producer's backpressure signal.
+    func queuedBytes(of streamID: UInt32) -> Int {
+        self.streams[streamID]?.queuedBytes ?? 0
+    }
+
+    /// Takes the bytes to write.
+    mutating func takePending() -> ByteBuffer {
+        let bytes = self.pending
+        self.pending.clear()  // Copy-on-write keeps `bytes` intact; the next frames go to fresh storage.
+        return bytes
+    }
+
+    /// Writes a control frame ahead of all queued data.
+    mutating func writeControl(_ frame: Frame) {
+        FrameEncoder.write(frame, into: &self.pending)
+    }
+
+    /// Registers a stream with the peer's initial credit.
+    mutating func openStream(_ streamID: UInt32) {
+        if self.streams[streamID] == nil {
+            self.streams[streamID] = StreamQueue(credit: self.initialCredit)
+        }
+    }
+
+    /// Forgets a stream and drops its queued data (it was cancelled or ended by the peer).
+    mutating func dropStream(_ streamID: UInt32) {
+        self.streams.removeValue(forKey: streamID)
+    }
+
+    /// Queues a frame that must follow the stream's earlier data; `last` marks the stream's final frame from this
+    /// side, after which the queue is forgotten.
+    mutating func enqueue(_ frame: Frame, last: Bool = false) {
+        let streamID = frame.streamID
+        guard var queue = self.streams[streamID] else {
+            // No queue: nothing of this stream is waiting, so order is kept by writing now.
+            FrameEncoder.write(frame, into: &self.pending)
+            return
+        }
+        if queue.items.isEmpty {
+            FrameEncoder.write(frame, into: &self.pending)
+            if last { self.streams.removeValue(forKey: streamID) }
+            return
+        }
+        queue.items.append(.frame(frame))
+        queue.removeWhenDrained = queue.removeWhenDrained || last
+        self.streams[streamID] = queue
+    }
+
+    /// Queues a message; it is written at once when nothing of the stream waits and credit allows.
+    mutating func enqueueMessage(streamID: UInt32, _ data: ByteBuffer, compressed: Bool, endStream: Bool) {
+        let size = data.readableBytes
+        guard var queue = self.streams[streamID] else { return }  // The stream ended: drop.
+        if queue.items.isEmpty && self.writable && size <= queue.credit && size + 4 <= self.maxFrameSize {
+            queue.credit -= size
+            self.streams[streamID] = queue
+            FrameEncoder.write(
+                .message(.whole(streamID: streamID, data, endStream: endStream, compressed: compressed)),
+                into: &self.pending
+            )
+            return
+        }
+        queue.items.append(
+            .message(data, total: UInt32(size), started: false, compressed: compressed, endStream: endStream)
+        )
+        queue.queuedBytes += size
+        if !queue.scheduled {
+            queue.scheduled = true
+            self.ready.append(streamID)
+        }
+        self.streams[streamID] = queue
+    }
+
+    /// Adds credit the peer granted; returns false when the window would pass 2^31 - 1 (a flow-control error).
+    mutating func addCredit(streamID: UInt32, _ bytes: UInt32) -> Bool {
+        guard var queue = self.streams[streamID] else { return true }  // Ended stream: ignore.
+        queue.credit += Int(bytes)
+        if queue.credit > Int(Settings.maxCredit) { return false }
+        if !queue.items.isEmpty && !queue.scheduled {
+            queue.scheduled = true
+            self.ready.append(streamID)
+        }
+        self.streams[streamID] = queue
+        return true
+    }
+
+    /// Moves queued data into `pending`, one frame per stream per round, until about `budget` bytes were added,
+    /// nothing is sendable, or the channel stops being writable. Returns the streams whose queues shrank, so
+    /// waiting producers can be resumed.
+    mutating func pump(budget: Int) -> [UInt32] {
+        var drained: [UInt32] = []
+        let start = self.pending.writerIndex
+        var rounds = self.ready.count
+        while rounds > 0, self.pending.writerIndex - start < budget, let streamID = self.ready.popFirst() {
+            rounds -= 1
+            guard var queue = self.streams[streamID] else { continue }
+            queue.scheduled = false
+            let progressed = self.writeOneFrame(streamID: streamID, queue: &queue)
+            if progressed { drained.append(streamID) }
+            if queue.items.isEmpty && queue.removeWhenDrained {
+                self.streams.removeValue(forKey: streamID)
+                continue
+            }
+            if !queue.items.isEmpty && (queue.credit > 0 || Self.headIsFrame(queue)) {
+                queue.scheduled = true
+                self.ready.append(streamID)
+            }
+            self.streams[streamID] = queue
+            if rounds == 0 { rounds = self.ready.count }
+        }
+        return drained
+    }
+
+    private static func headIsFrame(_ queue: StreamQueue) -> Bool {
+        if case .frame? = queue.items.first { return true }
+        return false
+    }
+
+    /// Writes the head of the queue (a whole frame item, or one credit-limited fragment of a message).
+    private mutating func writeOneFrame(streamID: UInt32, queue: inout StreamQueue) -> Bool {
+        guard let head = queue.items.first else { return false }
+        switch head {
+        case .frame(let frame):
+            queue.items.removeFirst()
+            FrameEncoder.write(frame, into: &self.pending)
+            return true
+        case .message(var data, let total, let started, let compressed, let endStream):
+            let room = started ? self.maxFrameSize : self.maxFrameSize - 4
+            let chunkSize = min(room, data.readableBytes, queue.credit)
+            // A zero-length message still needs its one frame; otherwise wait for credit.
+            if chunkSize == 0 && data.readableBytes > 0 { return false }
+            let chunk = data.readSlice(length: chunkSize)!
+            let more = data.readableBytes > 0
+            queue.credit -= chunkSize
+            queue.queuedBytes -= chunkSize
+            FrameEncoder.write(
+                .message(
+                    MessageFrame(
+                        streamID: streamID,
+                        messageLength: started ? nil : total,
+                        data: chunk,
+                        more: more,
+                        endStream: endStream && !more,
+                        compressed: !started && compressed
+                    )
+                ),
+                into: &self.pending
+            )
+            if more {
+                queue.items[queue.items.startIndex] = .message(
+                    data,
+                    total: total,
+                    started: true,
+                    compressed: compressed,
+                    endStream: endStream
+                )
+            } else {
+                queue.items.removeFirst()
+            }
+            return true
+        }
+    }
+}
