@@ -10,14 +10,23 @@ final class InboundMessageQueue: Sendable {
         var buffer: CircularBuffer<ByteBuffer> = CircularBuffer(initialCapacity: 4)
         var waiter: CheckedContinuation<ByteBuffer?, any Error>?
         var end: Result<Void, RPCError>?
+        /// Called (from the consumer's task) with the byte count of each consumed message.
+        var onConsume: (@Sendable (Int) -> Void)?
     }
 
-    private let state = Mutex(State())
-    /// Called (from the consumer's task) with the byte count of each consumed message.
-    private let onConsume: @Sendable (Int) -> Void
+    private let state: Mutex<State>
 
-    init(onConsume: @escaping @Sendable (Int) -> Void) {
-        self.onConsume = onConsume
+    init(onConsume: (@Sendable (Int) -> Void)? = nil) {
+        self.state = Mutex(State(onConsume: onConsume))
+    }
+
+    /// Sets the consumption callback (once, before the first message).
+    func setOnConsume(_ onConsume: @escaping @Sendable (Int) -> Void) {
+        self.state.withLock { $0.onConsume = onConsume }
+    }
+
+    private func onConsume(_ bytes: Int) {
+        self.state.withLock { $0.onConsume }?(bytes)
     }
 
     /// Adds a message (event loop side).

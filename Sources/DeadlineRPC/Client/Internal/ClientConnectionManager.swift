@@ -1,0 +1,216 @@
+import Logging
+import NIOCore
+import NIOPosix
+import Wire
+
+/// Owns the client's connection: connects lazily on the first call, queues calls while connecting, reconnects
+/// with exponential backoff and jitter, and fails calls that cannot be sent with `unavailable`.
+///
+/// `@unchecked Sendable` is sound because every mutable property is read and written only on `eventLoop`: each
+/// entry point either runs there already (callbacks from the channel handler) or hops with `onLoop`, and
+/// `assertInEventLoop` checks it in debug builds.
+final class ClientConnectionManager: @unchecked Sendable {
+    private enum State {
+        case idle
+        case connecting(waiting: [ClientCall])
+        case ready(ClientConnectionHandler)
+        /// The last attempt failed; calls fail fast until `until`.
+        case backoff(until: NIODeadline, attempt: Int, error: String)
+        case closed
+    }
+
+    let eventLoop: any EventLoop
+    let host: String
+    let port: Int
+    let configuration: RPCClient.Configuration
+    private var state: State = .idle
+    private var failedAttempts = 0
+    private var draining: [ObjectIdentifier: ClientConnectionHandler] = [:]
+    private var closeWaiters: [CheckedContinuation<Void, Never>] = []
+    private var inFlightCalls = 0
+
+    init(host: String, port: Int, configuration: RPCClient.Configuration, eventLoop: any EventLoop) {
+        self.host = host
+        self.port = port
+        self.configuration = configuration
+        self.eventLoop = eventLoop
+    }
+
+    func onLoop(_ body: @escaping @Sendable () -> Void) {
+        if self.eventLoop.inEventLoop { body() } else { self.eventLoop.execute(body) }
+    }
+
+    /// The current connection's last keepalive round-trip time (event loop only).
+    var roundTripTime: Duration? {
+        if case .ready(let handler) = self.state { return handler.roundTripTime }
+        return nil
+    }
+
+    // MARK: Calls
+
+    /// Starts a call on a connection, connecting if needed (on the event loop).
+    func start(_ call: ClientCall) {
+        self.eventLoop.assertInEventLoop()
+        let loop = call.loop.value
+        if let reason = loop.pendingCancel {
+            loop.complete(.failure(RPCError.cancelled(reason, "The call was cancelled before it was sent.")))
+            return
+        }
+        switch self.state {
+        case .ready(let handler) where handler.acceptsCalls:
+            self.inFlightCalls += 1
+            handler.startCall(call)
+        case .ready(let handler):
+            // Saturated or out of stream ids: retire it (its calls finish) and open a fresh connection.
+            self.draining[ObjectIdentifier(handler)] = handler
+            handler.retire()
+            self.state = .connecting(waiting: [call])
+            self.connect()
+        case .idle:
+            self.state = .connecting(waiting: [call])
+            self.connect()
+        case .connecting(var waiting):
+            guard waiting.count < self.configuration.maxPendingCalls else {
+                loop.complete(.failure(RPCError(code: .unavailable, message: "\(waiting.count) calls are already waiting for the connection to \(self.host):\(self.port); the call was not sent.")))
+                return
+            }
+            waiting.append(call)
+            self.state = .connecting(waiting: waiting)
+        case .backoff(let until, let attempt, let error):
+            if NIODeadline.now() >= until {
+                self.state = .connecting(waiting: [call])
+                self.connect()
+            } else {
+                loop.complete(.failure(RPCError(code: .unavailable, message: "Cannot reach \(self.host):\(self.port) (attempt \(attempt) failed: \(error)); the call was not sent.")))
+            }
+        case .closed:
+            loop.complete(.failure(RPCError(code: .unavailable, message: "The client is closed; the call was not sent.")))
+        }
+    }
+
+    /// The caller cancelled (on the event loop).
+    func cancel(_ call: ClientCall, reason: CancelReason) {
+        self.eventLoop.assertInEventLoop()
+        let loop = call.loop.value
+        if let connection = loop.connection {
+            connection.cancel(call, reason: reason)
+            return
+        }
+        if case .connecting(var waiting) = self.state, let index = waiting.firstIndex(where: { $0 === call }) {
+            waiting.remove(at: index)
+            self.state = .connecting(waiting: waiting)
+            loop.complete(.failure(RPCError.cancelled(reason, "The call was cancelled before it was sent.")))
+            return
+        }
+        if !loop.finished { loop.pendingCancel = reason }
+    }
+
+    func callEnded() {
+        self.inFlightCalls -= 1
+        self.checkClosed()
+    }
+
+    // MARK: Connections
+
+    private func connect() {
+        let timeout = self.configuration.connectTimeout
+        let bootstrap = ClientBootstrap(group: self.eventLoop)
+            .connectTimeout(.nanoseconds(timeout.nanoseconds))
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelOption(.writeBufferWaterMark, value: .init(low: 32 * 1024, high: 128 * 1024))
+            .channelInitializer { [self] channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let handler = ClientConnectionHandler(configuration: self.configuration, manager: self)
+                    try channel.pipeline.syncOperations.addHandler(handler)
+                }
+            }
+        bootstrap.connect(host: self.host, port: self.port).whenComplete { [self] result in
+            switch result {
+            case .success(let channel):
+                // Ready once the server's settings arrive (connectionReady); guard against a silent server.
+                self.eventLoop.scheduleTask(in: .nanoseconds(timeout.nanoseconds)) {
+                    if case .connecting = self.state {
+                        channel.close(promise: nil)
+                    }
+                }
+            case .failure(let error):
+                self.connectFailed("\(error)")
+            }
+        }
+    }
+
+    private func connectFailed(_ error: String) {
+        self.failedAttempts += 1
+        let delay = self.configuration.backoff.delay(attempt: self.failedAttempts)
+        let waiting: [ClientCall]
+        if case .connecting(let calls) = self.state { waiting = calls } else { waiting = [] }
+        if case .closed = self.state { return }
+        self.state = .backoff(until: .now() + .nanoseconds(delay.nanoseconds), attempt: self.failedAttempts, error: error)
+        self.configuration.logger.debug("Connection to \(self.host):\(self.port) failed (\(error)); next attempt allowed in \(delay)")
+        for call in waiting {
+            call.loop.value.complete(.failure(RPCError(code: .unavailable, message: "Cannot reach \(self.host):\(self.port): \(error).")))
+        }
+    }
+
+    func connectionReady(_ handler: ClientConnectionHandler) {
+        self.failedAttempts = 0
+        guard case .connecting(let waiting) = self.state else {
+            handler.close()  // Closed or superseded meanwhile.
+            return
+        }
+        self.state = .ready(handler)
+        for call in waiting { self.start(call) }
+    }
+
+    func connectionDraining(_ handler: ClientConnectionHandler) {
+        if case .ready(let current) = self.state, current === handler {
+            self.state = .idle
+        }
+        self.draining[ObjectIdentifier(handler)] = handler
+    }
+
+    func connectionClosed(_ handler: ClientConnectionHandler, error: RPCError?) {
+        self.draining.removeValue(forKey: ObjectIdentifier(handler))
+        switch self.state {
+        case .ready(let current) where current === handler:
+            self.state = .idle  // The next call reconnects at once.
+        case .connecting:
+            self.connectFailed(error?.message ?? "the connection closed before the server's settings arrived")
+        default:
+            break
+        }
+        self.checkClosed()
+    }
+
+    // MARK: Shutdown
+
+    /// Refuses new calls, closes connections, and returns once every call has ended.
+    func close() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            self.onLoop {
+                let previous = self.state
+                self.state = .closed
+                switch previous {
+                case .ready(let handler):
+                    handler.close()
+                case .connecting(let waiting):
+                    for call in waiting {
+                        call.loop.value.complete(.failure(RPCError(code: .unavailable, message: "The client was closed before the call was sent.")))
+                    }
+                default:
+                    break
+                }
+                for handler in self.draining.values { handler.close() }
+                self.closeWaiters.append(continuation)
+                self.checkClosed()
+            }
+        }
+    }
+
+    private func checkClosed() {
+        guard case .closed = self.state, self.inFlightCalls <= 0, self.draining.isEmpty else { return }
+        let waiters = self.closeWaiters
+        self.closeWaiters = []
+        for waiter in waiters { waiter.resume() }
+    }
+}

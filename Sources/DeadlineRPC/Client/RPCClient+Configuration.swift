@@ -1,0 +1,87 @@
+import Logging
+import Wire
+
+extension RPCClient {
+    /// Reconnection pacing after a failed connection attempt: exponential with jitter.
+    public struct Backoff: Sendable, Hashable {
+        /// Delay after the first failure.
+        public var initial: Duration = .milliseconds(100)
+        /// The cap on the delay.
+        public var maximum: Duration = .seconds(5)
+        /// Growth per further failure.
+        public var multiplier: Double = 1.6
+        /// Fraction of random spread around each delay (0.2 = ±20 %), so clients do not reconnect in lockstep.
+        public var jitter: Double = 0.2
+
+        /// The defaults: 100 ms, ×1.6, capped at 5 s, ±20 %.
+        public init() {}
+
+        /// The delay before attempt `attempt` (1-based) without jitter.
+        func baseDelay(attempt: Int) -> Duration {
+            let factor = pow(self.multiplier, Double(max(0, attempt - 1)))
+            let nanos = min(Double(self.initial.nanoseconds) * factor, Double(self.maximum.nanoseconds))
+            return .nanoseconds(Int64(nanos))
+        }
+
+        /// The delay before attempt `attempt` with jitter applied.
+        func delay(attempt: Int) -> Duration {
+            let base = Double(self.baseDelay(attempt: attempt).nanoseconds)
+            let spread = base * self.jitter
+            return .nanoseconds(Int64(max(0, base + Double.random(in: -spread...spread))))
+        }
+    }
+
+    /// Liveness probing of an otherwise quiet connection.
+    public struct Keepalive: Sendable, Hashable {
+        /// Time between pings.
+        public var interval: Duration
+        /// Time to wait for the answer before the connection is declared dead (its calls fail `unavailable`).
+        public var timeout: Duration
+
+        /// Creates a keepalive policy.
+        public init(interval: Duration, timeout: Duration) {
+            self.interval = interval
+            self.timeout = timeout
+        }
+    }
+
+    /// How a client behaves.
+    public struct Configuration: Sendable {
+        /// Frame, message and metadata limits for what the server sends.
+        public var limits: WireLimits = .default
+        /// Message bytes the server may send on a stream before it is granted more.
+        public var initialStreamCredit: Int = 64 * 1024
+        /// Time allowed to establish the TCP connection and receive the server's settings.
+        public var connectTimeout: Duration = .seconds(5)
+        /// Reconnection pacing.
+        public var backoff: Backoff = Backoff()
+        /// Pings to detect a dead peer; nil disables them.
+        public var keepalive: Keepalive? = nil
+        /// Calls that may wait for a connection being established; more fail `unavailable` at once.
+        public var maxPendingCalls: Int = 10_000
+        /// Encodings the client can decompress (advertised in settings).
+        public var acceptedEncodings: [MessageEncoding] = [.gzip, .deflate]
+        /// Where the client logs.
+        public var logger: Logger = Logger(label: "DeadlineRPC.client")
+
+        /// The defaults.
+        public init() {}
+
+        var settings: Settings {
+            Settings(
+                limits: self.limits,
+                maxConcurrentStreams: 0,  // The server never opens streams.
+                initialStreamCredit: UInt32(clamping: min(self.initialStreamCredit, Int(Settings.maxCredit))),
+                acceptedEncodings: self.acceptedEncodings.reduce(0) { $0 | $1.settingsBit }
+            )
+        }
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif

@@ -1,0 +1,255 @@
+import Logging
+import NIOCore
+import NIOPosix
+import Wire
+
+/// A DeadlineRPC client: one multiplexed TCP connection to a server, opened on the first call and reopened with
+/// backoff when it drops.
+///
+/// Every call carries a deadline when one is known — the earliest of the call's timeout, the method's default and
+/// the deadline of the call being served (``CallContext/current``) — and is cancelled, with a `CANCEL` frame, the
+/// moment the calling task is cancelled or the deadline passes. A call whose budget is already spent fails locally
+/// with `deadlineExceeded` and nothing is sent.
+///
+/// ```swift
+/// let client = RPCClient(host: "127.0.0.1", port: 8080)
+/// let reply = try await client.unary(greet, Greeting(text: "Ada"), options: CallOptions(timeout: .milliseconds(200)))
+/// await client.close()
+/// ```
+public final class RPCClient: Sendable {
+    /// The server's host.
+    public let host: String
+    /// The server's port.
+    public let port: Int
+    /// The behaviour and limits.
+    public let configuration: Configuration
+    private let manager: ClientConnectionManager
+    private let allocator = ByteBufferAllocator()
+
+    /// Creates a client; it connects on the first call.
+    public init(
+        host: String,
+        port: Int,
+        configuration: Configuration = Configuration(),
+        eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+    ) {
+        self.host = host
+        self.port = port
+        self.configuration = configuration
+        self.manager = ClientConnectionManager(
+            host: host,
+            port: port,
+            configuration: configuration,
+            eventLoop: eventLoopGroup.any()
+        )
+    }
+
+    /// Fails new calls, closes the connection (open calls fail `unavailable`), and returns when all have ended.
+    public func close() async {
+        await self.manager.close()
+    }
+
+    // MARK: Calls
+
+    /// Calls a unary method.
+    /// - Throws: `RPCError` — the server's status, `deadlineExceeded`, `cancelled` (with its cause), or
+    ///   `unavailable` when the call could not be sent or the connection dropped.
+    public func unary<Request, Response>(
+        _ method: Method<Request, Response>,
+        _ request: Request,
+        options: CallOptions = .default
+    ) async throws -> Response {
+        precondition(method.kind == .unary, "\(method.name) is \(method.kind), not unary")
+        let call = try self.makeCall(method, request: request, options: options)
+        let bytes = try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<ByteBuffer, any Error>) in
+                call.onLoop {
+                    call.loop.value.single = continuation
+                    self.manager.start(call)
+                }
+            }
+        } onCancel: {
+            self.cancel(call)
+        }
+        return try Self.decode(bytes, method.responseCodec)
+    }
+
+    /// Calls a server-streaming method; `body` reads the responses. Leaving `body` before the stream ends cancels
+    /// the call.
+    public func serverStreaming<Request, Response, Result>(
+        _ method: Method<Request, Response>,
+        _ request: Request,
+        options: CallOptions = .default,
+        _ body: (ResponseStream<Response>) async throws -> Result
+    ) async throws -> Result {
+        precondition(method.kind == .serverStreaming, "\(method.name) is \(method.kind), not server-streaming")
+        let call = try self.makeCall(method, request: request, options: options)
+        let responses = ResponseStream(queue: call.responses!, codec: method.responseCodec)
+        return try await self.withStartedCall(call) {
+            try await body(responses)
+        }
+    }
+
+    /// Calls a client-streaming method; `body` writes the requests, then the request stream is closed for you and
+    /// the response returned.
+    public func clientStreaming<Request, Response>(
+        _ method: Method<Request, Response>,
+        options: CallOptions = .default,
+        _ body: (RequestWriter<Request>) async throws -> Void
+    ) async throws -> Response {
+        precondition(method.kind == .clientStreaming, "\(method.name) is \(method.kind), not client-streaming")
+        let call = try self.makeCall(method, request: nil, options: options)
+        let writer = RequestWriter(call: call, codec: method.requestCodec, allocator: self.allocator)
+        let bytes = try await self.withStartedCall(call) {
+            try await body(writer)
+            return try await self.halfCloseAndAwaitResponse(call)
+        }
+        return try Self.decode(bytes, method.responseCodec)
+    }
+
+    /// Calls a bidirectional method: `requests` writes the requests (in a child task; the stream is closed when it
+    /// returns) while `responses` reads the responses. Returning from `responses` early cancels the call.
+    public func bidirectional<Request, Response, Result: Sendable>(
+        _ method: Method<Request, Response>,
+        options: CallOptions = .default,
+        requests: @escaping @Sendable (RequestWriter<Request>) async throws -> Void,
+        responses: (ResponseStream<Response>) async throws -> Result
+    ) async throws -> Result {
+        precondition(method.kind == .bidirectional, "\(method.name) is \(method.kind), not bidirectional")
+        let call = try self.makeCall(method, request: nil, options: options)
+        let writer = RequestWriter(call: call, codec: method.requestCodec, allocator: self.allocator)
+        let stream = ResponseStream(queue: call.responses!, codec: method.responseCodec)
+        return try await self.withStartedCall(call) {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    try await requests(writer)
+                    call.onLoop { call.loop.value.connection?.halfClose(call) }
+                }
+                let result = try await responses(stream)
+                group.cancelAll()
+                return result
+            }
+        }
+    }
+
+    // MARK: Internals
+
+    /// Builds a call from the method, options and the context of the call being served (if any).
+    private func makeCall<Request, Response>(
+        _ method: Method<Request, Response>,
+        request: Request?,
+        options: CallOptions
+    ) throws -> ClientCall {
+        let parent = CallContext.current
+        if Task.isCancelled {
+            throw RPCError.cancelled(parent?.cancelReason ?? .cancelled, "The calling task was already cancelled; the call was not sent.")
+        }
+        let now = Deadline.now()
+        var deadline = parent?.deadline
+        func tighten(_ candidate: Deadline?) {
+            guard let candidate else { return }
+            deadline = deadline.map { min($0, candidate) } ?? candidate
+        }
+        tighten(options.deadline)
+        tighten(options.timeout.map { now + $0 })
+        tighten(method.defaultTimeout.map { now + $0 })
+        if let deadline, deadline <= now {
+            throw RPCError(
+                code: .deadlineExceeded,
+                message: "The call's budget was spent before it could be sent; nothing was sent.",
+                cancelReason: .deadlineExceeded
+            )
+        }
+        if let error = options.metadata.validate() {
+            throw RPCError(code: .invalidArgument, message: "Invalid request metadata: \(error.message)")
+        }
+        var firstRequest: ByteBuffer? = nil
+        if let request {
+            var buffer = self.allocator.buffer(capacity: 0)
+            do {
+                try method.requestCodec.encode(request, into: &buffer)
+            } catch {
+                throw RPCError(code: .internal, message: "The request message could not be encoded.", cause: error)
+            }
+            firstRequest = buffer
+        }
+        let originalBudget: Duration?
+        if let parent {
+            originalBudget = parent.originalBudget
+        } else {
+            originalBudget = deadline.map { $0 - now }
+        }
+        let responses: InboundMessageQueue? = method.kind.singleResponse ? nil : InboundMessageQueue()
+        let call = ClientCall(
+            eventLoop: self.manager.eventLoop,
+            method: method.name,
+            kind: method.kind,
+            deadline: deadline,
+            originalBudget: originalBudget,
+            hopCount: UInt8(clamping: (parent?.hopCount ?? -1) + 1),
+            metadata: options.metadata,
+            encoding: options.compression,
+            firstRequest: firstRequest,
+            parentControl: parent?.control,
+            responses: responses
+        )
+        responses?.setOnConsume { [weak call] bytes in
+            guard let call else { return }
+            call.onLoop { call.loop.value.connection?.responseConsumed(call, bytes: bytes) }
+        }
+        return call
+    }
+
+    /// Forwards the caller's cancellation, with the cause of the call being served if that is why.
+    private func cancel(_ call: ClientCall) {
+        let reason = call.parentControl?.cancelReason ?? .cancelled
+        call.onLoop { self.manager.cancel(call, reason: reason) }
+    }
+
+    /// Starts a streaming call, runs `body`, and cancels the call if it is still open when `body` ends.
+    private func withStartedCall<Result>(_ call: ClientCall, _ body: () async throws -> Result) async throws -> Result {
+        try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+                call.onLoop {
+                    call.loop.value.startWaiter = continuation
+                    self.manager.start(call)
+                }
+            }
+            do {
+                let result = try await body()
+                call.onLoop { self.manager.cancel(call, reason: .cancelled) }  // No-op when already ended.
+                return result
+            } catch {
+                call.onLoop { self.manager.cancel(call, reason: call.parentControl?.cancelReason ?? .cancelled) }
+                throw error
+            }
+        } onCancel: {
+            self.cancel(call)
+        }
+    }
+
+    private func halfCloseAndAwaitResponse(_ call: ClientCall) async throws -> ByteBuffer {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<ByteBuffer, any Error>) in
+            call.onLoop {
+                let loop = call.loop.value
+                switch loop.outcome {
+                case .success?:
+                    continuation.resume(returning: loop.singleResponse ?? ByteBuffer())
+                case .failure(let error)?:
+                    continuation.resume(throwing: error)
+                case nil:
+                    loop.single = continuation
+                    loop.connection?.halfClose(call)
+                }
+            }
+        }
+    }
+
+    private static func decode<Response>(_ bytes: ByteBuffer, _ codec: any MessageCodec<Response>) throws -> Response {
+        do {
+            return try codec.decode(bytes)
+        } catch {
+            throw RPCError(code: .internal, message: "The response message could not be decoded.", cause: error)
+        }
+    }
+}
