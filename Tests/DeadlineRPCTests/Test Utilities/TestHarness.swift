@@ -1,0 +1,86 @@
+import DeadlineRPC
+import NIOCore
+import Synchronization
+import Testing
+
+/// Runs `body` with a server on 127.0.0.1 (a free port) and a client connected to it; both are stopped and
+/// awaited before it returns, so no task outlives the test.
+func withServerAndClient<T: Sendable>(
+    router: Router,
+    serverConfiguration: RPCServer.Configuration = RPCServer.Configuration(),
+    clientConfiguration: RPCClient.Configuration = RPCClient.Configuration(),
+    _ body: @Sendable (RPCServer, RPCClient) async throws -> T
+) async throws -> T {
+    let server = RPCServer(host: "127.0.0.1", port: 0, router: router, configuration: serverConfiguration)
+    return try await withThrowingTaskGroup(of: Void.self) { group in
+        group.addTask { try await server.run() }
+        let port = try await server.listeningAddress.port!
+        let client = RPCClient(host: "127.0.0.1", port: port, configuration: clientConfiguration)
+        do {
+            let result = try await body(server, client)
+            await client.close()
+            server.beginGracefulShutdown()
+            try await group.waitForAll()
+            return result
+        } catch {
+            await client.close()
+            server.beginGracefulShutdown()
+            try? await group.waitForAll()
+            throw error
+        }
+    }
+}
+
+/// A one-shot signal a test awaits instead of sleeping.
+final class Signal: Sendable {
+    private let state = Mutex<(fired: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
+
+    init() {}
+
+    func fire() {
+        let waiters = self.state.withLock { state -> [CheckedContinuation<Void, Never>] in
+            guard !state.fired else { return [] }
+            state.fired = true
+            defer { state.waiters = [] }
+            return state.waiters
+        }
+        for waiter in waiters { waiter.resume() }
+    }
+
+    var isFired: Bool { self.state.withLock { $0.fired } }
+
+    func wait() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let fired = self.state.withLock { state -> Bool in
+                if state.fired { return true }
+                state.waiters.append(continuation)
+                return false
+            }
+            if fired { continuation.resume() }
+        }
+    }
+}
+
+/// Polls `condition` (with short yields) until it holds or `timeout` passes; for counters updated by the server
+/// after the event a test can observe.
+func eventually(timeout: Duration = .seconds(5), _ condition: () -> Bool) async -> Bool {
+    let deadline = ContinuousClock.now + timeout
+    while ContinuousClock.now < deadline {
+        if condition() { return true }
+        try? await Task.sleep(for: .milliseconds(1))
+    }
+    return condition()
+}
+
+struct Echo: Codable, Sendable, Equatable {
+    var text: String
+}
+
+enum TestMethods {
+    static let echo = Method<Echo, Echo>.unary("test.Echo/Get")
+    static let raw = Method<ByteBuffer, ByteBuffer>.raw("test.Raw/Echo", kind: .unary)
+    static let expand = Method<Echo, Echo>.serverStreaming("test.Echo/Expand")
+    static let collect = Method<Echo, Echo>.clientStreaming("test.Echo/Collect")
+    static let update = Method<Echo, Echo>.bidirectional("test.Echo/Update")
+    static let wait = Method<Echo, Echo>.unary("test.Slow/Wait")
+}
