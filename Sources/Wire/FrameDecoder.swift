@@ -27,6 +27,8 @@ public struct FrameDecoder: Sendable {
     public var limits: WireLimits
     private var state: State
     private var buffer: ByteBuffer
+    /// Whether a `SETTINGS` frame was decoded; a second one is a protocol error (also when decoding bare frames).
+    private var receivedSettings = false
     /// Frames skipped because of an unknown type, plus frames that carried undefined flag bits; the connection
     /// watches it to stop floods of junk.
     public private(set) var ignoredFrameCount: Int = 0
@@ -52,6 +54,7 @@ public struct FrameDecoder: Sendable {
             // Adopting the buffer avoids a copy in the common case of whole frames per read.
             self.buffer = bytes
         } else {
+            self.discardConsumedBytes()
             var bytes = bytes
             self.buffer.writeBuffer(&bytes)
         }
@@ -59,7 +62,17 @@ public struct FrameDecoder: Sendable {
 
     /// Adds bytes from the peer.
     public mutating func append<Bytes: Sequence>(contentsOf bytes: Bytes) where Bytes.Element == UInt8 {
+        self.discardConsumedBytes()
         self.buffer.writeBytes(bytes)
+    }
+
+    /// Drops decoded bytes from the front of the buffer before it grows, so a connection whose reads keep ending
+    /// inside a frame holds about one frame, not everything it ever received. Only when the consumed part is at
+    /// least as large as the rest, so the bytes moved are paid for by the bytes dropped.
+    private mutating func discardConsumedBytes() {
+        if self.buffer.readerIndex > 0 && self.buffer.readerIndex >= self.buffer.readableBytes {
+            self.buffer.discardReadBytes()
+        }
     }
 
     /// Decodes the next complete frame, or returns nil when more bytes are needed.
@@ -150,7 +163,7 @@ public struct FrameDecoder: Sendable {
         }
         switch type {
         case .settings:
-            if case .ready = self.state {
+            if self.receivedSettings {
                 throw WireError(.duplicateSettings, "SETTINGS may be sent only once, right after the preface.")
             }
             if length % 6 != 0 || length > UInt32(Settings.maxEntries * 6) {
@@ -188,6 +201,7 @@ public struct FrameDecoder: Sendable {
         switch type {
         case .settings:
             self.state = .ready
+            self.receivedSettings = true
             return .frame(.settings(try Self.parseSettings(&payload)))
         case .callStart:
             do throws(WireError) {

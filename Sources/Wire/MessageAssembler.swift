@@ -36,10 +36,9 @@ public struct MessageAssembler: Sendable {
             }
             self.expected = Int(length)
             self.pendingCompressed = frame.compressed
-            var buffer = frame.data
-            // Reserve what was declared (already within the message limit) so fragments append without regrowth.
-            buffer.reserveCapacity(minimumWritableBytes: self.expected - buffer.readableBytes)
-            self.pending = buffer
+            // Hold only what arrived; appending grows the buffer by doubling. Reserving the declared length up front
+            // would let a peer make us hold the whole message limit per stream for one small frame, ahead of credit.
+            self.pending = frame.data
             return nil
         }
         guard var buffer = self.pending else {

@@ -20,7 +20,7 @@ public struct Metadata: Sendable, Hashable, Sequence, ExpressibleByDictionaryLit
         public var description: String {
             switch self {
             case .string(let s): return s
-            case .binary(let b): return b.map { String($0, radix: 16) }.joined()
+            case .binary(let b): return b.map { $0 < 0x10 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined()
             }
         }
     }
