@@ -1,0 +1,22 @@
+// swift-tools-version:6.1
+// The fuzz targets for Wire, kept out of the main package so its users never build libFuzzer glue.
+// Build and run commands: README.md beside this file.
+import PackageDescription
+
+let package = Package(
+    name: "FuzzTesting",
+    dependencies: [
+        .package(name: "DeadlineRPC", path: ".."),  // named: the checkout folder may be called anything
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+    ],
+    targets: [
+        .executableTarget(
+            name: "FuzzWireDecoder",
+            dependencies: [
+                .product(name: "Wire", package: "DeadlineRPC"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: [.swiftLanguageMode(.v6), .enableUpcomingFeature("ExistentialAny")]
+        )
+    ]
+)
