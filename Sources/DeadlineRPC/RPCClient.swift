@@ -140,8 +140,8 @@ public final class RPCClient: Sendable {
         request: Request?,
         options: CallOptions
     ) throws -> ClientCall {
-        let parent = CallContext.current
-        if Task.isCancelled {
+        let parent = self.configuration.propagation == .enabled ? CallContext.current : nil
+        if Task.isCancelled && self.configuration.propagation == .enabled {
             throw RPCError.cancelled(parent?.cancelReason ?? .cancelled, "The calling task was already cancelled; the call was not sent.")
         }
         let now = Deadline.now()
@@ -202,6 +202,8 @@ public final class RPCClient: Sendable {
 
     /// Forwards the caller's cancellation, with the cause of the call being served if that is why.
     private func cancel(_ call: ClientCall) {
+        // With propagation disabled the call outlives its caller's cancellation: the leak, reproduced.
+        guard self.configuration.propagation == .enabled else { return }
         let reason = call.parentControl?.cancelReason ?? .cancelled
         call.onLoop { self.manager.cancel(call, reason: reason) }
     }

@@ -45,6 +45,15 @@ extension RPCClient {
         }
     }
 
+    /// Whether deadlines and cancellation flow from the call being served into outbound calls.
+    public enum Propagation: Sendable, Hashable {
+        /// Outbound calls inherit the remaining deadline and are cancelled with the handler (the default).
+        case enabled
+        /// Reproduces Go's `context.Background()` bug on purpose: outbound calls ignore the call being served —
+        /// no inherited deadline, no cancel cascade. For benchmarks and demos only.
+        case disabledToReproduceLeaks
+    }
+
     /// How a client behaves.
     public struct Configuration: Sendable {
         /// Frame, message and metadata limits for what the server sends.
@@ -61,6 +70,9 @@ extension RPCClient {
         public var maxPendingCalls: Int = 10_000
         /// Encodings the client can decompress (advertised in settings).
         public var acceptedEncodings: [MessageEncoding] = [.gzip, .deflate]
+        /// Whether calls inherit the deadline and cancellation of the call being served. Leave it `.enabled`;
+        /// the other value exists only to measure what the runtime prevents (benchmarks and demos).
+        public var propagation: Propagation = .enabled
         /// Where the client logs.
         public var logger: Logger = Logger(label: "DeadlineRPC.client")
 

@@ -160,7 +160,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
 
     private func handleStreamError(streamID: UInt32, error: WireError) {
         guard let call = self.stream(streamID, type: .callEnd) else { return }
-        let status = Status(code: .internal, message: "The server's reply was malformed: \(error.message)")
+        let status = Status(code: error.statusCode ?? .internal, message: "The server's reply was refused: \(error.message)")
         self.perform(call.loop.value.machine.streamError(status), call: call)
     }
 
@@ -295,7 +295,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
         )
         if let request = call.firstRequest {
             _ = loop.machine.send(end: true)
-            self.writeMessage(call, request, endStream: true)
+            guard self.writeMessage(call, request, endStream: true) else { return }
         }
         if let waiter = loop.startWaiter {
             loop.startWaiter = nil
@@ -311,7 +311,10 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
             continuation.resume(throwing: loop.outcomeError ?? RPCError(code: .failedPrecondition, message: "The request stream is already closed."))
             return
         }
-        self.writeMessage(call, message, endStream: false)
+        guard self.writeMessage(call, message, endStream: false) else {
+            continuation.resume(throwing: loop.outcomeError ?? RPCError(code: .resourceExhausted, message: "The request is too large."))
+            return
+        }
         if self.scheduler.queuedBytes(of: loop.streamID) > ServerConnectionHandler.writerWatermark {
             loop.writerWaiter = continuation
         } else {
@@ -328,7 +331,13 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
         self.flushSoon()
     }
 
-    private func writeMessage(_ call: ClientCall, _ message: ByteBuffer, endStream: Bool) {
+    /// Queues a request; a message larger than the server accepts fails the call locally instead (returns false).
+    private func writeMessage(_ call: ClientCall, _ message: ByteBuffer, endStream: Bool) -> Bool {
+        if message.readableBytes > Int(self.peerSettings.maxMessageSize) {
+            let status = Status(code: .resourceExhausted, message: "The request message is \(message.readableBytes) bytes; the server accepts at most \(self.peerSettings.maxMessageSize).")
+            self.perform(call.loop.value.machine.streamError(status), call: call)
+            return false
+        }
         var bytes = message
         var compressed = false
         if call.encoding != .identity && self.peerSettings.accepts(call.encoding) && bytes.readableBytes >= ServerConnectionHandler.compressionThreshold,
@@ -339,6 +348,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
             compressed = true
         }
         self.scheduler.enqueueMessage(streamID: call.loop.value.streamID, bytes, compressed: compressed, endStream: endStream)
+        return true
     }
 
     /// The caller gave up (task cancelled, or a combinator cancelled it with its own cause).

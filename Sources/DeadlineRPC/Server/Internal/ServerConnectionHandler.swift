@@ -185,7 +185,12 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             guard let stream = self.openStream(streamID, type: .cancel) else { return }
             self.perform(stream.machine.receiveCancel(reason), on: stream)
         case .credit(let streamID, let bytes):
-            guard self.openStream(streamID, type: .credit) != nil else { return }
+            // Credit applies to what is still queued, which can outlive the call's entry (a response being
+            // written after the handler returned).
+            if streamID > self.lastStreamID {
+                self.connectionError(WireError(.protocolViolation, "A CREDIT frame arrived for stream \(streamID), which was never opened."))
+                return
+            }
             if !self.scheduler.addCredit(streamID: streamID, bytes) {
                 self.connectionError(WireError(.flowControlViolation, "Stream \(streamID)'s credit passed 2^31 - 1."))
             }
@@ -445,9 +450,15 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             )
         }
         switch action {
-        case .endCallAndRelease(let status):
+        case .endCallAndRelease(var status):
+            var trailers = trailers
             if let response {
-                self.sendResponse(stream, response, endStream: false)
+                if response.readableBytes > Int(self.peerSettings.maxMessageSize) {
+                    status = Status(code: .resourceExhausted, message: "The response message is \(response.readableBytes) bytes; the client accepts at most \(self.peerSettings.maxMessageSize).")
+                    trailers = Metadata()
+                } else {
+                    self.sendResponse(stream, response, endStream: false)
+                }
             }
             self.endCall(stream, status: status, trailers: trailers)
             self.release(stream)
@@ -463,6 +474,11 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
 
     /// A streamed response from the handler (on the event loop).
     func handlerSend(streamID: UInt32, message: ByteBuffer, continuation: CheckedContinuation<Void, any Error>) {
+        if let stream = self.streams[streamID], message.readableBytes > Int(self.peerSettings.maxMessageSize) {
+            let status = Status(code: .resourceExhausted, message: "A response message is \(message.readableBytes) bytes; the client accepts at most \(self.peerSettings.maxMessageSize).")
+            self.perform(stream.machine.abort(status, reason: .resourceLimit), on: stream)
+            self.flushSoon()
+        }
         guard let stream = self.streams[streamID], stream.machine.handlerWrote() == .write else {
             continuation.resume(throwing: RPCError(code: .cancelled, message: "The call has already ended; the response was not sent.", cancelReason: self.streams[streamID]?.context.cancelReason))
             return

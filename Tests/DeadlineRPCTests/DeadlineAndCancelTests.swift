@@ -1,0 +1,185 @@
+import DeadlineRPC
+import NIOCore
+import Synchronization
+import Testing
+
+/// Records what a handler observed, so a test can await it.
+final class HandlerProbe: Sendable {
+    let started = Signal()
+    let cancelled = Signal()
+    let finished = Signal()
+    private let reason = Mutex<CancelReason?>(nil)
+    private let sawDeadline = Mutex<Deadline?>(nil)
+
+    var observedReason: CancelReason? { self.reason.withLock { $0 } }
+    var observedDeadline: Deadline? { self.sawDeadline.withLock { $0 } }
+
+    /// A handler that signals it started, then waits for its task to be cancelled.
+    func waitForCancellation(_ context: CallContext) async throws -> Echo {
+        self.sawDeadline.withLock { $0 = context.deadline }
+        defer { self.finished.fire() }
+        await withTaskCancellationHandler {
+            self.started.fire()
+            await self.cancelled.wait()
+        } onCancel: {
+            self.reason.withLock { $0 = context.cancelReason }
+            self.cancelled.fire()
+        }
+        throw CancellationError()
+    }
+}
+
+@Suite("Deadlines and cancellation on one hop")
+struct DeadlineAndCancelTests {
+    static func router(_ probe: HandlerProbe) -> Router {
+        var router = Router()
+        router.unary(TestMethods.wait) { _, context in try await probe.waitForCancellation(context) }
+        router.unary(TestMethods.echo) { request, _ in request }
+        return router
+    }
+
+    @Test("Client deadline fails the call with deadlineExceeded and cancels the handler task")
+    func clientDeadline() async throws {
+        let probe = HandlerProbe()
+        try await withServerAndClient(router: Self.router(probe)) { server, client in
+            let started = ContinuousClock.now
+            let error = await #expect(throws: RPCError.self) {
+                try await client.unary(TestMethods.wait, Echo(text: ""), options: CallOptions(timeout: .milliseconds(200)))
+            }
+            let elapsed = ContinuousClock.now - started
+            #expect(error?.code == .deadlineExceeded)
+            #expect(error?.cancelReason == .deadlineExceeded)
+            #expect(elapsed >= .milliseconds(190))
+            #expect(elapsed < .seconds(3))
+            await probe.cancelled.wait()
+            await probe.finished.wait()
+            #expect(probe.observedReason == .deadlineExceeded)
+            #expect(probe.observedDeadline != nil)
+            #expect(await eventually { server.stats.handlersInFlight == 0 })
+        }
+    }
+
+    @Test("The server enforces a deadline on its own clock (budget capped by maxInboundBudget)")
+    func serverDeadline() async throws {
+        let probe = HandlerProbe()
+        var configuration = RPCServer.Configuration()
+        configuration.maxInboundBudget = .milliseconds(150)
+        try await withServerAndClient(router: Self.router(probe), serverConfiguration: configuration) { _, client in
+            let error = await #expect(throws: RPCError.self) {
+                // The client allows 30 s; the server cuts the budget to 150 ms and ends the call itself.
+                try await client.unary(TestMethods.wait, Echo(text: ""), options: CallOptions(timeout: .seconds(30)))
+            }
+            #expect(error?.code == .deadlineExceeded)
+            await probe.cancelled.wait()
+            #expect(probe.observedReason == .deadlineExceeded)
+        }
+    }
+
+    @Test("Cancelling the caller's task cancels the server's handler task, with cause 'cancelled'")
+    func clientCancel() async throws {
+        let probe = HandlerProbe()
+        try await withServerAndClient(router: Self.router(probe)) { server, client in
+            let call = Task {
+                try await client.unary(TestMethods.wait, Echo(text: ""), options: CallOptions(timeout: .seconds(30)))
+            }
+            await probe.started.wait()
+            call.cancel()
+            let result = await call.result
+            guard case .failure(let error as RPCError) = result else {
+                Issue.record("expected an RPCError, got \(result)")
+                return
+            }
+            #expect(error.code == .cancelled)
+            #expect(error.cancelReason == .cancelled)
+            await probe.cancelled.wait()
+            await probe.finished.wait()
+            #expect(probe.observedReason == .cancelled)
+            #expect(await eventually { server.stats.handlersInFlight == 0 })
+        }
+    }
+
+    @Test("A call arriving below the server's minimum budget is shed without running the handler")
+    func shedding() async throws {
+        let probe = HandlerProbe()
+        var configuration = RPCServer.Configuration()
+        configuration.minimumBudget = .seconds(5)
+        try await withServerAndClient(router: Self.router(probe), serverConfiguration: configuration) { server, client in
+            let error = await #expect(throws: RPCError.self) {
+                try await client.unary(TestMethods.wait, Echo(text: ""), options: CallOptions(timeout: .seconds(1)))
+            }
+            #expect(error?.code == .deadlineExceeded)
+            #expect(server.stats.shedCalls == 1)
+            #expect(!probe.started.isFired)
+            // Without a deadline, nothing is shed.
+            let reply = try await client.unary(TestMethods.echo, Echo(text: "ok"))
+            #expect(reply.text == "ok")
+        }
+    }
+
+    @Test("A call whose budget is already spent fails locally and sends nothing")
+    func spentBudgetFailsLocally() async throws {
+        let probe = HandlerProbe()
+        try await withServerAndClient(router: Self.router(probe)) { server, client in
+            let error = await #expect(throws: RPCError.self) {
+                try await client.unary(TestMethods.echo, Echo(text: ""), options: CallOptions(deadline: .now()))
+            }
+            #expect(error?.code == .deadlineExceeded)
+            #expect(server.stats.callsStarted == 0)
+        }
+    }
+
+    @Test("Statuses and trailing metadata cross the wire exactly", arguments: Status.Code.allDefined.filter { $0 != .ok })
+    func statusRoundTrip(code: Status.Code) async throws {
+        var router = Router()
+        router.unary(TestMethods.echo) { request, _ in
+            throw RPCError(code: code, message: "failure \(request.text) ✓", metadata: ["reason": "because", "detail-bin": .binary([0, 1, 255])])
+        }
+        try await withServerAndClient(router: router) { _, client in
+            let error = await #expect(throws: RPCError.self) { try await client.unary(TestMethods.echo, Echo(text: "x")) }
+            #expect(error?.code == code)
+            #expect(error?.message == "failure x ✓")
+            #expect(error?.metadata == ["reason": "because", "detail-bin": .binary([0, 1, 255])])
+        }
+    }
+
+    @Test("Success trailers set by the handler reach the caller's context-free API unchanged")
+    func handlerErrorsThatAreNotRPCErrorsBecomeUnknown() async throws {
+        struct Oops: Error {}
+        var router = Router()
+        router.unary(TestMethods.echo) { _, _ in throw Oops() }
+        try await withServerAndClient(router: router) { _, client in
+            let error = await #expect(throws: RPCError.self) { try await client.unary(TestMethods.echo, Echo(text: "x")) }
+            #expect(error?.code == .unknown)
+        }
+    }
+
+    @Test("A request larger than the server's message limit fails with resourceExhausted")
+    func oversizedRequest() async throws {
+        var configuration = RPCServer.Configuration()
+        configuration.limits.maxMessageSize = 64 * 1024
+        var router = Router()
+        router.unary(TestMethods.raw) { request, _ in request }
+        try await withServerAndClient(router: router, serverConfiguration: configuration) { _, client in
+            // Warm the connection so the server's settings are known.
+            _ = try await client.unary(TestMethods.raw, ByteBuffer(string: "warm"))
+            let error = await #expect(throws: RPCError.self) {
+                try await client.unary(TestMethods.raw, ByteBuffer(repeating: 7, count: 64 * 1024 + 1))
+            }
+            #expect(error?.code == .resourceExhausted)
+            let exact = try await client.unary(TestMethods.raw, ByteBuffer(repeating: 7, count: 64 * 1024))
+            #expect(exact.readableBytes == 64 * 1024)
+        }
+    }
+
+    @Test("A 3 MiB message is split into frames and arrives intact, compressed or not", arguments: [MessageEncoding.identity, .gzip, .deflate])
+    func largeMessage(encoding: MessageEncoding) async throws {
+        var router = Router()
+        router.unary(TestMethods.raw) { request, _ in request }
+        try await withServerAndClient(router: router) { _, client in
+            var payload = ByteBuffer()
+            for i in 0..<(3 * 1024 * 1024 / 4) { payload.writeInteger(UInt32(i % 1000)) }
+            let reply = try await client.unary(TestMethods.raw, payload, options: CallOptions(compression: encoding))
+            #expect(reply == payload)
+        }
+    }
+}
