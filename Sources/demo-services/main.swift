@@ -1,1 +1,69 @@
-print("demo")
+import ArgumentParser
+import DeadlineRPC
+import Logging
+import ServiceLifecycle
+
+/// The demo topology's command-line entry point.
+@main
+struct DemoServices: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "demo-services",
+        abstract: "Services that show DeadlineRPC's deadline propagation end to end.",
+        subcommands: [EchoServer.self]
+    )
+}
+
+/// A single echo service, for multi-process tests and quick trials: prints `listening on PORT`, serves until
+/// SIGTERM or SIGINT, then drains gracefully.
+struct EchoServer: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "echo-server",
+        abstract: "Serve demo.Echo/Get (echo) and demo.Echo/Wait (waits for cancellation) on 127.0.0.1."
+    )
+
+    @Option(help: "Port to listen on (0 picks a free one).")
+    var port: Int = 0
+
+    func run() async throws {
+        var router = Router()
+        router.unary(DemoMethods.echo) { request, _ in request }
+        router.unary(DemoMethods.wait) { request, _ in
+            // Waits until the call is cancelled or expires; its task is cancelled either way.
+            while !Task.isCancelled { try await Task.sleep(for: .milliseconds(5)) }
+            return request
+        }
+        let server = RPCServer(host: "127.0.0.1", port: self.port, router: router)
+        let logger = Logger(label: "demo-services.echo")
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [.init(service: server)],
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger
+            )
+        )
+        try await withThrowingDiscardingTaskGroup { tasks in
+            tasks.addTask { try await group.run() }
+            let address = try await server.listeningAddress
+            print("listening on \(address.port ?? 0)")
+            fflush(nil)  // The parent reads this line through a pipe.
+        }
+    }
+}
+
+/// Methods of the demo services.
+enum DemoMethods {
+    /// Echoes its text.
+    static let echo = Method<DemoMessage, DemoMessage>.unary("demo.Echo/Get")
+    /// Waits until cancelled.
+    static let wait = Method<DemoMessage, DemoMessage>.unary("demo.Echo/Wait")
+}
+
+/// A demo message.
+struct DemoMessage: Codable, Sendable {
+    /// The text.
+    var text: String
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif

@@ -47,8 +47,11 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
     /// Whether the connection can take a new call now.
     var acceptsCalls: Bool {
         self.state == .ready && self.streams.count < Int(self.peerSettings.maxConcurrentStreams)
-            && self.nextStreamID < 0x7FFF_FFFF
+            && !self.outOfStreamIDs
     }
+
+    /// Whether every stream id has been used (a fresh connection is needed).
+    var outOfStreamIDs: Bool { self.nextStreamID >= 0x7FFF_FFFF }
 
     // MARK: Channel events
 
@@ -274,11 +277,6 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
                 remainingMicroseconds: max(1, remaining.microseconds),
                 originalMicroseconds: call.originalBudget?.microseconds ?? remaining.microseconds
             )
-            loop.deadlineTimer = self.context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline.nioDeadline) { [self] in
-                loop.deadlineTimer = nil
-                self.perform(loop.machine.deadlineExpired(), call: call)
-                self.flushSoon()
-            }
         }
         let compressed = call.encoding != .identity && self.peerSettings.accepts(call.encoding)
         self.scheduler.enqueue(
@@ -349,6 +347,12 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
         }
         self.scheduler.enqueueMessage(streamID: call.loop.value.streamID, bytes, compressed: compressed, endStream: endStream)
         return true
+    }
+
+    /// The call's deadline passed on this host's clock: fail it at once and tell the server.
+    func deadlineExpired(_ call: ClientCall) {
+        self.perform(call.loop.value.machine.deadlineExpired(), call: call)
+        self.flushSoon()
     }
 
     /// The caller gave up (task cancelled, or a combinator cancelled it with its own cause).

@@ -28,6 +28,8 @@ final class ClientConnectionManager: @unchecked Sendable {
     private var draining: [ObjectIdentifier: ClientConnectionHandler] = [:]
     private var closeWaiters: [CheckedContinuation<Void, Never>] = []
     private var inFlightCalls = 0
+    /// Calls waiting for a stream because the server's concurrent-stream limit is reached.
+    private var waitingForStream: [ClientCall] = []
 
     init(host: String, port: Int, configuration: RPCClient.Configuration, eventLoop: any EventLoop) {
         self.host = host
@@ -56,16 +58,41 @@ final class ClientConnectionManager: @unchecked Sendable {
             loop.complete(.failure(RPCError.cancelled(reason, "The call was cancelled before it was sent.")))
             return
         }
+        if let deadline = call.deadline, loop.deadlineTimer == nil {
+            // The deadline runs from now, whether the call is sent at once or waits for a connection or a stream.
+            loop.deadlineTimer = self.eventLoop.assumeIsolated().scheduleTask(deadline: deadline.nioDeadline) { [self] in
+                loop.deadlineTimer = nil
+                if let connection = loop.connection {
+                    connection.deadlineExpired(call)
+                } else {
+                    self.removeWaiting(call)
+                    loop.complete(.failure(RPCError(code: .deadlineExceeded, message: "The call's deadline passed while it waited to be sent; nothing was sent.", cancelReason: .deadlineExceeded)))
+                }
+            }
+        }
+        self.dispatch(call)
+    }
+
+    private func dispatch(_ call: ClientCall) {
+        let loop = call.loop.value
+        guard !loop.finished else { return }
         switch self.state {
         case .ready(let handler) where handler.acceptsCalls:
             self.inFlightCalls += 1
             handler.startCall(call)
-        case .ready(let handler):
-            // Saturated or out of stream ids: retire it (its calls finish) and open a fresh connection.
+        case .ready(let handler) where handler.outOfStreamIDs:
+            // Stream ids exhausted: retire it (its calls finish) and open a fresh connection.
             self.draining[ObjectIdentifier(handler)] = handler
             handler.retire()
             self.state = .connecting(waiting: [call])
             self.connect()
+        case .ready:
+            // The server's stream limit is reached: wait for a call to end, within the call's own deadline.
+            guard self.waitingForStream.count < self.configuration.maxPendingCalls else {
+                loop.complete(.failure(RPCError(code: .resourceExhausted, message: "\(self.waitingForStream.count) calls already wait for a free stream on the connection to \(self.host):\(self.port); the call was not sent.")))
+                return
+            }
+            self.waitingForStream.append(call)
         case .idle:
             self.state = .connecting(waiting: [call])
             self.connect()
@@ -96,17 +123,35 @@ final class ClientConnectionManager: @unchecked Sendable {
             connection.cancel(call, reason: reason)
             return
         }
-        if case .connecting(var waiting) = self.state, let index = waiting.firstIndex(where: { $0 === call }) {
-            waiting.remove(at: index)
-            self.state = .connecting(waiting: waiting)
+        if self.removeWaiting(call) {
             loop.complete(.failure(RPCError.cancelled(reason, "The call was cancelled before it was sent.")))
             return
         }
         if !loop.finished { loop.pendingCancel = reason }
     }
 
+    /// Removes a call that waits for a connection or a stream; returns whether it was waiting.
+    @discardableResult
+    private func removeWaiting(_ call: ClientCall) -> Bool {
+        if case .connecting(var waiting) = self.state, let index = waiting.firstIndex(where: { $0 === call }) {
+            waiting.remove(at: index)
+            self.state = .connecting(waiting: waiting)
+            return true
+        }
+        if let index = self.waitingForStream.firstIndex(where: { $0 === call }) {
+            self.waitingForStream.remove(at: index)
+            return true
+        }
+        return false
+    }
+
     func callEnded() {
         self.inFlightCalls -= 1
+        if case .ready(let handler) = self.state {
+            while !self.waitingForStream.isEmpty && handler.acceptsCalls {
+                self.dispatch(self.waitingForStream.removeFirst())
+            }
+        }
         self.checkClosed()
     }
 
@@ -159,7 +204,7 @@ final class ClientConnectionManager: @unchecked Sendable {
             return
         }
         self.state = .ready(handler)
-        for call in waiting { self.start(call) }
+        for call in waiting { self.dispatch(call) }
     }
 
     func connectionDraining(_ handler: ClientConnectionHandler) {
@@ -174,6 +219,9 @@ final class ClientConnectionManager: @unchecked Sendable {
         switch self.state {
         case .ready(let current) where current === handler:
             self.state = .idle  // The next call reconnects at once.
+            let waiting = self.waitingForStream
+            self.waitingForStream = []
+            for call in waiting { self.dispatch(call) }
         case .connecting:
             self.connectFailed(error?.message ?? "the connection closed before the server's settings arrived")
         default:
@@ -201,6 +249,10 @@ final class ClientConnectionManager: @unchecked Sendable {
                     break
                 }
                 for handler in self.draining.values { handler.close() }
+                for call in self.waitingForStream {
+                    call.loop.value.complete(.failure(RPCError(code: .unavailable, message: "The client was closed before the call was sent.")))
+                }
+                self.waitingForStream = []
                 self.closeWaiters.append(continuation)
                 self.checkClosed()
             }
