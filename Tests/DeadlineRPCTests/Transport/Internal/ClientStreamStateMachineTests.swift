@@ -1,0 +1,490 @@
+import NIOCore
+import Testing
+import Wire
+
+@testable import DeadlineRPC
+
+/// The client half of a stream as a pure value: every (state, event) pair is checked against a table written from
+/// docs/PROTOCOL.md §9.3 (client side), §9.3 "Call kinds" and §12.2, for single-response (unary, client-streaming)
+/// and multi-response (server-streaming, bidirectional) calls; then thousands of event sequences check that every
+/// call gets exactly one terminal action.
+///
+/// The machine has a hidden fact besides `state`: whether a response message arrived. The target states spell it
+/// out, so the table can say what a second response or an `OK` without one does.
+@Suite("ClientStreamStateMachine: every (state, event) pair matches PROTOCOL.md §9.3")
+struct ClientStreamStateMachineTests {
+    typealias Machine = ClientStreamStateMachine
+    typealias State = ClientStreamStateMachine.State
+    typealias Action = ClientStreamStateMachine.Action
+
+    // MARK: Reaching each state through real transitions
+
+    enum TargetState: CaseIterable, CustomStringConvertible {
+        /// Open, no response yet.
+        case open
+        /// Open, a response message arrived.
+        case openResponded
+        /// Half-closed by the client, no response yet.
+        case outboundClosed
+        /// Half-closed by the client, a response message arrived.
+        case outboundClosedResponded
+        /// Ended.
+        case closed
+
+        var state: State {
+            switch self {
+            case .open, .openResponded: return .open
+            case .outboundClosed, .outboundClosedResponded: return .outboundClosed
+            case .closed: return .closed
+            }
+        }
+
+        var description: String {
+            switch self {
+            case .open: return "open"
+            case .openResponded: return "open (responded)"
+            case .outboundClosed: return "outboundClosed"
+            case .outboundClosedResponded: return "outboundClosed (responded)"
+            case .closed: return "closed"
+            }
+        }
+    }
+
+    /// A machine in `target`, reached through the transitions a connection drives.
+    static func makeMachine(singleResponse: Bool, target: TargetState) throws -> Machine {
+        var machine = Machine(singleResponse: singleResponse)
+        try #require(machine.state == .open)
+        switch target {
+        case .open:
+            break
+        case .openResponded:
+            try #require(machine.receiveMessage() == .deliver)
+        case .outboundClosed:
+            try #require(machine.send(end: true) == .write)
+        case .outboundClosedResponded:
+            try #require(machine.receiveMessage() == .deliver)
+            try #require(machine.send(end: true) == .write)
+        case .closed:
+            try #require(machine.receiveCallEnd(Self.serverError) == .finish(Self.serverError))
+        }
+        try #require(machine.state == target.state)
+        return machine
+    }
+
+    // MARK: Events
+
+    static let serverError = Status(code: .notFound, message: "No such record.")
+    static let streamErrorStatus = Status(code: .invalidArgument, message: "The server's reply was refused: bad metadata key.")
+    static let connectionLost = Status(code: .unavailable, message: "The connection to the server was lost.")
+    static let cancelReasons: [CancelReason] = (0...6).map { CancelReason(rawValue: $0) } + [CancelReason(rawValue: 7), CancelReason(rawValue: 255)]
+
+    enum Event: Hashable, CustomStringConvertible {
+        case receiveMessage
+        case receiveCallEnd(Status)
+        case receiveCancel(CancelReason)
+        case deadlineExpired
+        case callerCancelled(CancelReason)
+        case streamError(Status)
+        case connectionClosed(Status)
+        case send(end: Bool)
+
+        func apply(to machine: inout Machine) -> Action {
+            switch self {
+            case .receiveMessage: return machine.receiveMessage()
+            case .receiveCallEnd(let status): return machine.receiveCallEnd(status)
+            case .receiveCancel(let reason): return machine.receiveCancel(reason)
+            case .deadlineExpired: return machine.deadlineExpired()
+            case .callerCancelled(let reason): return machine.callerCancelled(reason)
+            case .streamError(let status): return machine.streamError(status)
+            case .connectionClosed(let status): return machine.connectionClosed(status)
+            case .send(let end): return machine.send(end: end)
+            }
+        }
+
+        var description: String {
+            switch self {
+            case .receiveMessage: return "receiveMessage"
+            case .receiveCallEnd(let status): return "receiveCallEnd(\(status.code))"
+            case .receiveCancel(let reason): return "receiveCancel(\(reason))"
+            case .deadlineExpired: return "deadlineExpired"
+            case .callerCancelled(let reason): return "callerCancelled(\(reason))"
+            case .streamError(let status): return "streamError(\(status.code))"
+            case .connectionClosed(let status): return "connectionClosed(\(status.code))"
+            case .send(let end): return "send(end: \(end))"
+            }
+        }
+    }
+
+    static let allEvents: [Event] =
+        [
+            .receiveMessage,
+            .receiveCallEnd(.ok),
+            .receiveCallEnd(Status(code: .ok, message: "fine")),
+            .receiveCallEnd(Self.serverError),
+            .receiveCallEnd(Status(code: .internal)),
+        ]
+        + Self.cancelReasons.map { .receiveCancel($0) }
+        + [.deadlineExpired]
+        + Self.cancelReasons.map { .callerCancelled($0) }
+        + [
+            .streamError(Self.streamErrorStatus),
+            .connectionClosed(Self.connectionLost),
+            .send(end: false),
+            .send(end: true),
+        ]
+
+    static let eventAlphabet: [Event] = [
+        .receiveMessage, .receiveCallEnd(.ok), .receiveCallEnd(Self.serverError), .receiveCancel(.shuttingDown),
+        .deadlineExpired, .callerCancelled(.siblingFailed), .streamError(Self.streamErrorStatus),
+        .connectionClosed(Self.connectionLost), .send(end: false), .send(end: true),
+    ]
+
+    /// §12.2, copied from the spec's table: the status a call cancelled for each reason ends with.
+    static func specStatus(_ reason: CancelReason) -> StatusCode {
+        switch reason.rawValue {
+        case 0: return .cancelled
+        case 1: return .deadlineExceeded
+        case 2: return .unavailable
+        case 3: return .cancelled
+        case 4: return .cancelled
+        case 5: return .resourceExhausted
+        case 6: return .internal
+        default: return .cancelled
+        }
+    }
+
+    // MARK: The expected table
+
+    enum StatusPattern: CustomStringConvertible {
+        case exactly(Status)
+        /// The machine writes the status itself: this code and some message.
+        case code(StatusCode)
+
+        func matches(_ status: Status) -> Bool {
+            switch self {
+            case .exactly(let expected): return status == expected
+            case .code(let code): return status.code == code && !status.message.isEmpty
+            }
+        }
+
+        var description: String {
+            switch self {
+            case .exactly(let status): return "\(status)"
+            case .code(let code): return "\(code): <any message>"
+            }
+        }
+    }
+
+    enum Expected: CustomStringConvertible {
+        case none
+        case deliver
+        case write
+        case finish(Status)
+        case fail(StatusPattern, CancelReason?)
+        case failAndCancel(StatusPattern, CancelReason)
+
+        func matches(_ action: Action) -> Bool {
+            switch (self, action) {
+            case (.none, .none), (.deliver, .deliver), (.write, .write): return true
+            case (.finish(let a), .finish(let b)): return a == b
+            case (.fail(let pattern, let a), .fail(let status, let b)): return a == b && pattern.matches(status)
+            case (.failAndCancel(let pattern, let a), .failAndCancel(let status, let b)): return a == b && pattern.matches(status)
+            default: return false
+            }
+        }
+
+        var description: String {
+            switch self {
+            case .none: return "none"
+            case .deliver: return "deliver"
+            case .write: return "write"
+            case .finish(let status): return "finish(\(status))"
+            case .fail(let status, let reason): return "fail(\(status), \(reason.map { "\($0)" } ?? "nil"))"
+            case .failAndCancel(let status, let reason): return "failAndCancel(\(status), \(reason))"
+            }
+        }
+    }
+
+    struct Outcome {
+        var action: Expected
+        var next: TargetState
+        init(_ action: Expected, _ next: TargetState) {
+            self.action = action
+            self.next = next
+        }
+    }
+
+    struct Row {
+        var open: Outcome
+        var openResponded: Outcome
+        var outboundClosed: Outcome
+        var outboundClosedResponded: Outcome
+        var closed: Outcome
+
+        subscript(target: TargetState) -> Outcome {
+            switch target {
+            case .open: return self.open
+            case .openResponded: return self.openResponded
+            case .outboundClosed: return self.outboundClosed
+            case .outboundClosedResponded: return self.outboundClosedResponded
+            case .closed: return self.closed
+            }
+        }
+
+        /// The same outcome in every open state, dropped when closed.
+        static func whileOpen(_ action: Expected) -> Row {
+            let ends = Outcome(action, .closed)
+            return Row(open: ends, openResponded: ends, outboundClosed: ends, outboundClosedResponded: ends, closed: Outcome(.none, .closed))
+        }
+    }
+
+    static func expectedRow(_ event: Event, singleResponse: Bool) -> Row {
+        switch event {
+        case .receiveMessage:
+            // recv MESSAGE: deliver. Call kinds: a second response on a single-response call → fail INTERNAL and
+            // send CANCEL(stream error) (the stream is still open). Closed: drop quietly.
+            let second = singleResponse
+                ? Outcome(.failAndCancel(.code(.internal), .streamError), .closed)
+                : nil
+            return Row(
+                open: Outcome(.deliver, .openResponded),
+                openResponded: second ?? Outcome(.deliver, .openResponded),
+                outboundClosed: Outcome(.deliver, .outboundClosedResponded),
+                outboundClosedResponded: second ?? Outcome(.deliver, .outboundClosedResponded),
+                closed: Outcome(.none, .closed)
+            )
+        case .receiveCallEnd(let status):
+            // recv CALL_END: complete the call with the status → closed. Call kinds: CALL_END(OK) without a
+            // response on a single-response call → fail INTERNAL; the stream already ended, so no CANCEL.
+            let finish = Outcome(.finish(status), .closed)
+            let noResponse = status.code == .ok && singleResponse ? Outcome(.fail(.code(.internal), nil), .closed) : finish
+            return Row(open: noResponse, openResponded: finish, outboundClosed: noResponse, outboundClosedResponded: finish, closed: Outcome(.none, .closed))
+        case .receiveCancel(let reason):
+            // recv CANCEL: fail with the reason's status (§12.2), send nothing.
+            return .whileOpen(.fail(.code(Self.specStatus(reason)), reason))
+        case .deadlineExpired:
+            // client's deadline passes: fail DEADLINE_EXCEEDED, send CANCEL(deadline exceeded).
+            return .whileOpen(.failAndCancel(.code(.deadlineExceeded), .deadlineExceeded))
+        case .callerCancelled(let reason):
+            // send CANCEL (caller cancelled, …): fail with the reason's status.
+            return .whileOpen(.failAndCancel(.code(Self.specStatus(reason)), reason))
+        case .streamError(let status):
+            // stream error in a received frame: fail with the status, send CANCEL(stream error).
+            return .whileOpen(.failAndCancel(.exactly(status), .streamError))
+        case .connectionClosed(let status):
+            // connection lost / GOAWAY above this id: fail (UNAVAILABLE), nothing can be sent.
+            return .whileOpen(.fail(.exactly(status), nil))
+        case .send(let end):
+            // send MESSAGE / HALF_CLOSE: allowed while open; never after half-close or the end.
+            return Row(
+                open: Outcome(.write, end ? .outboundClosed : .open),
+                openResponded: Outcome(.write, end ? .outboundClosedResponded : .openResponded),
+                outboundClosed: Outcome(.none, .outboundClosed),
+                outboundClosedResponded: Outcome(.none, .outboundClosedResponded),
+                closed: Outcome(.none, .closed)
+            )
+        }
+    }
+
+    // MARK: Tests: the table
+
+    @Test("the helper reaches every target state through real transitions", arguments: [true, false])
+    func helperReachesTargets(singleResponse: Bool) throws {
+        for target in TargetState.allCases {
+            let machine = try Self.makeMachine(singleResponse: singleResponse, target: target)
+            #expect(machine.state == target.state)
+            #expect(machine.isClosed == (target == .closed))
+            #expect(machine.singleResponse == singleResponse)
+        }
+    }
+
+    @Test("every (state, event) pair has the outcome the table gives", arguments: [true, false])
+    func everyStateEveryEvent(singleResponse: Bool) throws {
+        var checked = 0
+        for target in TargetState.allCases {
+            let start = try Self.makeMachine(singleResponse: singleResponse, target: target)
+            for event in Self.allEvents {
+                var machine = start
+                let action = event.apply(to: &machine)
+                let expected = Self.expectedRow(event, singleResponse: singleResponse)[target]
+                #expect(
+                    expected.action.matches(action),
+                    "singleResponse \(singleResponse), \(target) + \(event): got \(action), expected \(expected.action)"
+                )
+                if expected.next == .closed {
+                    #expect(machine.state == .closed, "singleResponse \(singleResponse), \(target) + \(event): went to \(machine.state)")
+                } else {
+                    // Compares the hidden "responded" fact too.
+                    let next = try Self.makeMachine(singleResponse: singleResponse, target: expected.next)
+                    #expect(machine == next, "singleResponse \(singleResponse), \(target) + \(event): expected \(expected.next), got \(machine)")
+                }
+                checked += 1
+            }
+        }
+        #expect(checked == TargetState.allCases.count * Self.allEvents.count)
+    }
+
+    @Test("the reachable machines are exactly the target states", arguments: [true, false])
+    func reachableStates(singleResponse: Bool) throws {
+        var seen: Set<Machine> = [Machine(singleResponse: singleResponse)]
+        var frontier = Array(seen)
+        while let machine = frontier.popLast() {
+            for event in Self.allEvents {
+                var next = machine
+                _ = event.apply(to: &next)
+                if seen.insert(next).inserted { frontier.append(next) }
+            }
+        }
+        let open = try TargetState.allCases.filter { $0 != .closed }.map { try Self.makeMachine(singleResponse: singleResponse, target: $0) }
+        #expect(Set(open).isSubset(of: seen))
+        #expect(Set(seen.filter { !$0.isClosed }) == Set(open))
+        #expect(Set(seen.map(\.state)) == Set(State.allCases))
+    }
+
+    @Test("a single-response call: one response then OK finishes; OK without one, or two, fail INTERNAL")
+    func singleResponseCallKind() {
+        var good = Machine(singleResponse: true)
+        #expect(good.send(end: true) == .write)
+        #expect(good.receiveMessage() == .deliver)
+        #expect(good.receiveCallEnd(.ok) == .finish(.ok))
+
+        var empty = Machine(singleResponse: true)
+        guard case .fail(let status, let reason) = empty.receiveCallEnd(.ok) else {
+            Issue.record("OK without a response did not fail")
+            return
+        }
+        #expect(status.code == .internal)
+        #expect(reason == nil)  // the server already ended the stream: nothing to cancel
+
+        var two = Machine(singleResponse: true)
+        #expect(two.receiveMessage() == .deliver)
+        guard case .failAndCancel(let second, .streamError) = two.receiveMessage() else {
+            Issue.record("a second response did not fail and cancel")
+            return
+        }
+        #expect(second.code == .internal)
+        #expect(two.receiveCallEnd(.ok) == .none)  // the server's CALL_END crosses our CANCEL: dropped
+
+        var errorOnly = Machine(singleResponse: true)
+        #expect(errorOnly.receiveCallEnd(Self.serverError) == .finish(Self.serverError))  // non-OK needs no message
+    }
+
+    @Test("a multi-response call delivers any number of responses, and OK with none finishes")
+    func multiResponseCallKind() {
+        var machine = Machine(singleResponse: false)
+        for _ in 0..<1_000 { #expect(machine.receiveMessage() == .deliver) }
+        #expect(machine.receiveCallEnd(.ok) == .finish(.ok))
+        var none = Machine(singleResponse: false)
+        #expect(none.receiveCallEnd(.ok) == .finish(.ok))
+    }
+
+    // MARK: Tests: exactly one terminal action per call
+
+    struct Lifecycle {
+        let singleResponse: Bool
+        var machine: Machine
+        var terminals = 0
+        var delivers = 0
+        var outboundOpen = true
+        var trace: [Event] = []
+
+        init(singleResponse: Bool) {
+            self.singleResponse = singleResponse
+            self.machine = Machine(singleResponse: singleResponse)
+        }
+
+        mutating func step(_ event: Event) -> String? {
+            self.trace.append(event)
+            let before = self.machine.state
+            let action = event.apply(to: &self.machine)
+            let after = self.machine.state
+            func violation(_ rule: String) -> String {
+                "singleResponse \(self.singleResponse): \(rule); \(before) + \(event) → \(action), \(after); trace \(self.trace)"
+            }
+            if before == .closed && (action != .none || after != .closed) { return violation("an event after the end did something") }
+            switch action {
+            case .none:
+                break
+            case .deliver:
+                self.delivers += 1
+                if self.terminals > 0 { return violation("delivered after the end") }
+                if self.singleResponse && self.delivers > 1 { return violation("delivered a second response on a single-response call") }
+            case .write:
+                guard case .send(let end) = event, self.outboundOpen, self.terminals == 0 else {
+                    return violation("wrote after half-close or the end")
+                }
+                if end { self.outboundOpen = false }
+            case .finish, .fail, .failAndCancel:
+                self.terminals += 1
+                if after != .closed { return violation("a terminal action left the stream open") }
+            }
+            if case .failAndCancel(_, let reason) = action, case .receiveCancel = event {
+                return violation("answered the server's CANCEL with a CANCEL (\(reason))")
+            }
+            if case .failAndCancel = action, case .receiveCallEnd = event {
+                return violation("cancelled a stream the server already ended")
+            }
+            if self.terminals > 1 { return violation("a second terminal action") }
+            if (self.terminals == 1) != (after == .closed) { return violation("terminal-ness disagrees with the state") }
+            if after == .outboundClosed && self.outboundOpen { return violation("half-closed without a write(end:)") }
+            return nil
+        }
+
+        mutating func windDown() -> String? {
+            if let failure = self.step(.connectionClosed(ClientStreamStateMachineTests.connectionLost)) { return failure }
+            if self.terminals != 1 || !self.machine.isClosed {
+                return "singleResponse \(self.singleResponse): \(self.terminals) terminal actions; trace \(self.trace)"
+            }
+            return nil
+        }
+    }
+
+    @Test("random sequences: exactly one terminal action per call, nothing after it", arguments: [true, false])
+    func randomSequences(singleResponse: Bool) {
+        var generator = SeededGenerator(seed: singleResponse ? 0xC11E_0001 : 0xC11E_0002)
+        var failures: [String] = []
+        var endedBeforeWindDown = 0
+        for _ in 0..<5_000 {
+            var lifecycle = Lifecycle(singleResponse: singleResponse)
+            var failure: String? = nil
+            for _ in 0..<Int.random(in: 1...24, using: &generator) {
+                let event = Bool.random(using: &generator)
+                    ? [Event.receiveMessage, .send(end: false), .send(end: true)].randomElement(using: &generator)!
+                    : Self.allEvents.randomElement(using: &generator)!
+                failure = lifecycle.step(event)
+                if failure != nil { break }
+            }
+            if lifecycle.terminals == 1 { endedBeforeWindDown += 1 }
+            if failure == nil { failure = lifecycle.windDown() }
+            if let failure, failures.count < 10 { failures.append(failure) }
+        }
+        #expect(failures.isEmpty, "\(failures.joined(separator: "\n"))")
+        #expect(endedBeforeWindDown > 1_000)
+    }
+
+    @Test("every sequence of up to five events has exactly one terminal action", arguments: [true, false])
+    func exhaustiveShortSequences(singleResponse: Bool) {
+        var failures: [String] = []
+        var sequences = 0
+        func explore(_ lifecycle: Lifecycle, depth: Int) {
+            sequences += 1
+            var ended = lifecycle
+            if let failure = ended.windDown() {
+                if failures.count < 10 { failures.append(failure) }
+                return
+            }
+            guard depth > 0 else { return }
+            for event in Self.eventAlphabet {
+                var next = lifecycle
+                if let failure = next.step(event) {
+                    if failures.count < 10 { failures.append(failure) }
+                    continue
+                }
+                explore(next, depth: depth - 1)
+            }
+        }
+        explore(Lifecycle(singleResponse: singleResponse), depth: 5)
+        #expect(failures.isEmpty, "\(failures.joined(separator: "\n"))")
+        #expect(sequences == (0...5).reduce(0) { total, depth in total + (0..<depth).reduce(1) { value, _ in value * Self.eventAlphabet.count } })
+    }
+}
