@@ -59,6 +59,38 @@ public struct CallContext: Sendable {
     /// Time left before the deadline, or nil when there is none.
     public var timeRemaining: Duration? { self.deadline?.timeRemaining }
 
+    /// The same call seen by a scope with a tighter deadline and/or its own cancellation cause.
+    func narrowed(deadline newDeadline: Deadline?, control: CallControl) -> CallContext {
+        var copy = CallContext(
+            method: self.method,
+            callID: self.callID,
+            deadline: [self.deadline, newDeadline].compactMap { $0 }.min(),
+            metadata: self.metadata,
+            hopCount: self.hopCount,
+            originalBudget: self.originalBudget,
+            serviceContext: self.serviceContext,
+            logger: self.logger,
+            control: control
+        )
+        copy.serviceContext = self.serviceContext
+        return copy
+    }
+
+    /// A context for code that serves no call (a root caller), so combinators can narrow it too.
+    static func root(deadline: Deadline?, control: CallControl) -> CallContext {
+        CallContext(
+            method: "",
+            callID: 0,
+            deadline: deadline,
+            metadata: Metadata(),
+            hopCount: -1,  // Outbound calls from here are hop 0.
+            originalBudget: nil,
+            serviceContext: .topLevel,
+            logger: Logger(label: "DeadlineRPC"),
+            control: control
+        )
+    }
+
     /// Sets the trailing metadata sent when the call ends successfully (errors carry their own).
     public func setTrailingMetadata(_ metadata: Metadata) {
         self.control.setTrailers(metadata)
@@ -72,10 +104,15 @@ final class CallControl: Sendable {
         var trailers = Metadata()
     }
     private let state = Mutex(State())
+    /// The enclosing control (a fan-out group's children have the call's control as parent): its cause applies
+    /// when this one has none of its own.
+    let parent: CallControl?
 
-    init() {}
+    init(parent: CallControl? = nil) {
+        self.parent = parent
+    }
 
-    var cancelReason: CancelReason? { self.state.withLock { $0.cancelReason } }
+    var cancelReason: CancelReason? { self.state.withLock { $0.cancelReason } ?? self.parent?.cancelReason }
 
     /// Records the first cause only: a later one never overwrites why the call ended.
     func recordCancel(_ reason: CancelReason) {
@@ -89,4 +126,35 @@ final class CallControl: Sendable {
     }
 
     var trailers: Metadata { self.state.withLock { $0.trailers } }
+}
+
+extension CallContext {
+    /// Starts work that must outlive the current call, deliberately free of its deadline and cancellation: the
+    /// task sees no `CallContext`, so its outbound calls carry only the timeouts you give them. You own the
+    /// returned task (cancel or await it); the name says what you chose.
+    @discardableResult
+    public static func detachedDeadlineFree<Success: Sendable>(
+        priority: TaskPriority? = nil,
+        _ operation: @escaping @Sendable () async throws -> Success
+    ) -> Task<Success, any Error> {
+        Task.detached(priority: priority) {
+            try await CallContext.$current.withValue(nil) { try await operation() }
+        }
+    }
+
+    /// Captures this call's context (deadline, metadata, hop count, typed values) to run later work under it, on
+    /// purpose: outbound calls made in ``CapturedCallContext/run(_:)`` inherit the captured deadline.
+    public func capture() -> CapturedCallContext {
+        CapturedCallContext(context: self)
+    }
+}
+
+/// A call context captured for later work (see ``CallContext/capture()``).
+public struct CapturedCallContext: Sendable {
+    let context: CallContext
+
+    /// Runs `operation` with the captured context as ``CallContext/current``.
+    public func run<Result>(_ operation: () async throws -> Result) async rethrows -> Result {
+        try await CallContext.$current.withValue(self.context) { try await operation() }
+    }
 }

@@ -25,6 +25,8 @@ public final class RPCClient: Sendable {
     public let configuration: Configuration
     private let manager: ClientConnectionManager
     private let allocator = ByteBufferAllocator()
+    /// Live counters: clamped deadline extensions, strict-mode refusals, calls not started for lack of budget.
+    public let stats: ClientStats
 
     /// Creates a client; it connects on the first call.
     public init(
@@ -36,6 +38,7 @@ public final class RPCClient: Sendable {
         self.host = host
         self.port = port
         self.configuration = configuration
+        self.stats = ClientStats(prefix: configuration.metricsPrefix, logger: configuration.logger)
         self.manager = ClientConnectionManager(
             host: host,
             port: port,
@@ -150,13 +153,28 @@ public final class RPCClient: Sendable {
             guard let candidate else { return }
             deadline = deadline.map { min($0, candidate) } ?? candidate
         }
-        tighten(options.deadline)
-        tighten(options.timeout.map { now + $0 })
+        let inherited = deadline
+        let requested = [options.deadline, options.timeout.map { now + $0 }].compactMap { $0 }.min()
+        tighten(requested)
         tighten(method.defaultTimeout.map { now + $0 })
-        if let deadline, deadline <= now {
+        if let inherited, let requested, requested > inherited {
+            // An option asked for more time than the call being served has left: clamped, never obeyed.
+            self.stats.recordDeadlineClamped(method: method.name, requested: requested - now, inherited: inherited - now)
+        }
+        if deadline == nil && self.configuration.requireDeadline {
+            self.stats.recordRefusedWithoutDeadline()
+            throw RPCError(
+                code: .failedPrecondition,
+                message: "Strict mode refuses calls without a deadline: pass CallOptions(timeout:), give '\(method.name)' a defaultTimeout, or call it from a handler that has a deadline."
+            )
+        }
+        if let deadline, deadline - now < max(self.configuration.minimumBudget, .nanoseconds(1)) {
+            self.stats.recordShedLocally()
             throw RPCError(
                 code: .deadlineExceeded,
-                message: "The call's budget was spent before it could be sent; nothing was sent.",
+                message: deadline <= now
+                    ? "The call's budget was spent before it could be sent; nothing was sent."
+                    : "Only \(deadline - now) of budget is left, below this client's minimum of \(self.configuration.minimumBudget); the call was not started.",
                 cancelReason: .deadlineExceeded
             )
         }

@@ -11,6 +11,12 @@ public struct MessageAssembler: Sendable {
         public var bytes: ByteBuffer
         /// Whether the bytes are compressed with the stream's encoding.
         public var compressed: Bool
+
+        /// Creates a message.
+        public init(bytes: ByteBuffer, compressed: Bool) {
+            self.bytes = bytes
+            self.compressed = compressed
+        }
     }
 
     private var pending: ByteBuffer?

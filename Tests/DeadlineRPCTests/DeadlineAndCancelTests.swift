@@ -12,6 +12,12 @@ final class HandlerProbe: Sendable {
     private let sawDeadline = Mutex<Deadline?>(nil)
 
     var observedReason: CancelReason? { self.reason.withLock { $0 } }
+
+    /// Records the cause a middle hop saw and signals `cancelled` (first call wins).
+    func recordCancel(_ reason: CancelReason?) {
+        self.reason.withLock { if $0 == nil { $0 = reason } }
+        self.cancelled.fire()
+    }
     var observedDeadline: Deadline? { self.sawDeadline.withLock { $0 } }
 
     /// A handler that signals it started, then waits for its task to be cancelled.

@@ -70,6 +70,13 @@ extension RPCClient {
         public var maxPendingCalls: Int = 10_000
         /// Encodings the client can decompress (advertised in settings).
         public var acceptedEncodings: [MessageEncoding] = [.gzip, .deflate]
+        /// Strict mode: refuse (with `failedPrecondition`) any call that would go out without a deadline.
+        public var requireDeadline: Bool = false
+        /// Don't start a call that cannot finish: a call with less budget than this left fails locally with
+        /// `deadlineExceeded` and nothing is sent.
+        public var minimumBudget: Duration = .zero
+        /// Prefix of the client's metric names.
+        public var metricsPrefix: String = "drpc"
         /// Whether calls inherit the deadline and cancellation of the call being served. Leave it `.enabled`;
         /// the other value exists only to measure what the runtime prevents (benchmarks and demos).
         public var propagation: Propagation = .enabled

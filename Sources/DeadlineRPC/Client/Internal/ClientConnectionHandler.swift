@@ -126,6 +126,10 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
         case .callEnd(let end):
             guard let call = self.stream(end.streamID, type: .callEnd) else { return }
             let loop = call.loop.value
+            if loop.assembler.isAssembling {
+                self.connectionError(WireError(.protocolViolation, "The server ended stream \(end.streamID) in the middle of a message."))
+                return
+            }
             loop.trailers = end.metadata
             let code = end.status.isDefined ? end.status : .unknown
             self.perform(loop.machine.receiveCallEnd(Status(code: code, message: end.message)), call: call, metadata: end.metadata)

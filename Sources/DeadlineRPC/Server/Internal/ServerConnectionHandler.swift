@@ -180,9 +180,17 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             self.handleMessage(message)
         case .halfClose(let streamID):
             guard let stream = self.openStream(streamID, type: .halfClose) else { return }
+            if stream.assembler.isAssembling {
+                self.connectionError(WireError(.protocolViolation, "Stream \(streamID) half-closed in the middle of a message."))
+                return
+            }
             self.perform(stream.machine.receiveHalfClose(), on: stream)
         case .cancel(let streamID, let reason):
-            guard let stream = self.openStream(streamID, type: .cancel) else { return }
+            guard let stream = self.openStream(streamID, type: .cancel) else {
+                // The call already ended here, but its response may still be queued: the client wants none of it.
+                if streamID <= self.lastStreamID { self.scheduler.dropStream(streamID) }
+                return
+            }
             self.perform(stream.machine.receiveCancel(reason), on: stream)
         case .credit(let streamID, let bytes):
             // Credit applies to what is still queued, which can outlive the call's entry (a response being
@@ -530,8 +538,17 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         case .closeInbound:
             stream.requests?.finish()
         case .endCall(let status, let reason):
-            self.scheduler.dropStream(stream.id)
-            self.endCall(stream, status: status, trailers: Metadata())
+            if self.scheduler.hasPartialMessage(stream.id) {
+                // Half a message is on the wire: a CALL_END now would break framing, so cancel the stream instead,
+                // with the cause that matches the status.
+                self.scheduler.dropStream(stream.id)
+                self.scheduler.writeControl(.cancel(streamID: stream.id, reason: Self.cancelReason(for: status.code)))
+                let elapsed = NIODeadline.now() - stream.startedAt
+                self.metrics.callFinished(stream.method, code: status.code, nanoseconds: elapsed.nanoseconds)
+            } else {
+                self.scheduler.dropStream(stream.id)
+                self.endCall(stream, status: status, trailers: Metadata())
+            }
             self.cancelHandler(stream, reason: reason)
         case .cancelHandler(let reason):
             self.scheduler.dropStream(stream.id)
@@ -543,6 +560,16 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             self.release(stream)
         case .release:
             self.release(stream)
+        }
+    }
+
+    static func cancelReason(for code: Status.Code) -> CancelReason {
+        switch code {
+        case .deadlineExceeded: return .deadlineExceeded
+        case .resourceExhausted: return .resourceLimit
+        case .unavailable: return .shuttingDown
+        case .cancelled: return .cancelled
+        default: return .streamError
         }
     }
 

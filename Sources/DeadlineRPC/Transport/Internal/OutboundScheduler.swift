@@ -130,15 +130,14 @@ struct OutboundScheduler {
         return true
     }
 
-    /// Moves queued data into `pending`, one frame per stream per round, until about `budget` bytes were added,
-    /// nothing is sendable, or the channel stops being writable. Returns the streams whose queues shrank, so
+    /// Moves queued data into `pending`, one frame per stream per round, until about `budget` bytes were added or
+    /// nothing is sendable (callers check writability first). Returns the streams whose queues shrank, so
     /// waiting producers can be resumed.
     mutating func pump(budget: Int) -> [UInt32] {
         var drained: [UInt32] = []
         let start = self.pending.writerIndex
-        var rounds = self.ready.count
-        while rounds > 0, self.pending.writerIndex - start < budget, let streamID = self.ready.popFirst() {
-            rounds -= 1
+        // Terminates: a popped stream either writes a frame (finitely many) or is not put back.
+        while self.pending.writerIndex - start < budget, let streamID = self.ready.popFirst() {
             guard var queue = self.streams[streamID] else { continue }
             queue.scheduled = false
             let progressed = self.writeOneFrame(streamID: streamID, queue: &queue)
@@ -147,19 +146,31 @@ struct OutboundScheduler {
                 self.streams.removeValue(forKey: streamID)
                 continue
             }
-            if !queue.items.isEmpty && (queue.credit > 0 || Self.headIsFrame(queue)) {
+            if !queue.items.isEmpty && (queue.credit > 0 || Self.headNeedsNoCredit(queue)) {
                 queue.scheduled = true
                 self.ready.append(streamID)
             }
             self.streams[streamID] = queue
-            if rounds == 0 { rounds = self.ready.count }
         }
         return drained
     }
 
-    private static func headIsFrame(_ queue: StreamQueue) -> Bool {
-        if case .frame? = queue.items.first { return true }
-        return false
+    /// Frames and empty messages take no credit, so they can go out with none left.
+    private static func headNeedsNoCredit(_ queue: StreamQueue) -> Bool {
+        switch queue.items.first {
+        case .frame?: return true
+        case .message(let data, _, _, _, _)?: return data.readableBytes == 0
+        case nil: return false
+        }
+    }
+
+    /// Whether part of a message of this stream was written and the rest still waits: ending the stream now with
+    /// anything but `CANCEL` would leave the peer with half a message.
+    func hasPartialMessage(_ streamID: UInt32) -> Bool {
+        guard let queue = self.streams[streamID], case .message(_, _, let started, _, _)? = queue.items.first else {
+            return false
+        }
+        return started
     }
 
     /// Writes the head of the queue (a whole frame item, or one credit-limited fragment of a message).

@@ -1,0 +1,45 @@
+import CoreMetrics
+import Logging
+import Synchronization
+
+/// A client's deadline-hygiene counters, readable at any time, and exported through swift-metrics.
+public final class ClientStats: Sendable {
+    private let clamped = Atomic<Int>(0)
+    private let refused = Atomic<Int>(0)
+    private let shed = Atomic<Int>(0)
+    private let loggedMethods = Mutex<Set<String>>([])
+    private let prefix: String
+    private let logger: Logger
+
+    init(prefix: String, logger: Logger) {
+        self.prefix = prefix
+        self.logger = logger
+    }
+
+    /// Calls whose options tried to extend an inherited deadline (clamped to it, never obeyed).
+    public var clampedDeadlines: Int { self.clamped.load(ordering: .relaxed) }
+    /// Calls strict mode refused because they carried no deadline.
+    public var refusedWithoutDeadline: Int { self.refused.load(ordering: .relaxed) }
+    /// Calls not started because their remaining budget was spent or below the minimum.
+    public var shedLocally: Int { self.shed.load(ordering: .relaxed) }
+
+    func recordDeadlineClamped(method: String, requested: Duration, inherited: Duration) {
+        self.clamped.add(1, ordering: .relaxed)
+        Counter(label: "\(self.prefix)_client_deadline_clamped_total", dimensions: [("method", method)]).increment()
+        let first = self.loggedMethods.withLock { $0.insert(method).inserted }
+        if first {
+            self.logger.warning(
+                "An outbound call asked for more time than the call being served has left; it was clamped to the inherited deadline (logged once per method)",
+                metadata: ["drpc.method": "\(method)", "drpc.requested": "\(requested)", "drpc.inherited": "\(inherited)"]
+            )
+        }
+    }
+
+    func recordRefusedWithoutDeadline() {
+        self.refused.add(1, ordering: .relaxed)
+    }
+
+    func recordShedLocally() {
+        self.shed.add(1, ordering: .relaxed)
+    }
+}

@@ -1,0 +1,212 @@
+import DeadlineRPC
+import Synchronization
+import Testing
+
+/// A chain or tree of servers in one process, each handler calling the next hop through its own client.
+final class Topology: Sendable {
+    let probes: [HandlerProbe]
+    let servers: [RPCServer]
+    let clients: [RPCClient]
+
+    init(probes: [HandlerProbe], servers: [RPCServer], clients: [RPCClient]) {
+        self.probes = probes
+        self.servers = servers
+        self.clients = clients
+    }
+}
+
+@Suite("Cancellation and deadlines across hops")
+struct CascadeTests {
+    static let hop = Method<Echo, Echo>.unary("test.Chain/Hop")
+
+    /// Runs `depth` servers; server i's handler calls server i+1 (the last one waits for cancellation).
+    static func withChain(
+        depth: Int,
+        propagation: RPCClient.Propagation = .enabled,
+        _ body: @Sendable (RPCClient, [HandlerProbe], [RPCServer]) async throws -> Void
+    ) async throws {
+        let probes = (0..<depth).map { _ in HandlerProbe() }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            var servers: [RPCServer] = []
+            var clients: [RPCClient] = []
+            var nextPort: Int? = nil
+            // Build from the last hop up, so each server knows its downstream's port.
+            for index in stride(from: depth - 1, through: 0, by: -1) {
+                let probe = probes[index]
+                var router = Router()
+                if let port = nextPort {
+                    var configuration = RPCClient.Configuration()
+                    configuration.propagation = propagation
+                    let downstream = RPCClient(host: "127.0.0.1", port: port, configuration: configuration)
+                    clients.append(downstream)
+                    router.unary(Self.hop) { request, context in
+                        probe.started.fire()
+                        defer { probe.finished.fire() }
+                        do {
+                            return try await withTaskCancellationHandler {
+                                try await downstream.unary(Self.hop, request)
+                            } onCancel: {
+                                probe.recordCancel(context.cancelReason)
+                            }
+                        } catch {
+                            if Task.isCancelled { probe.recordCancel(context.cancelReason) }
+                            throw error
+                        }
+                    }
+                } else {
+                    router.unary(Self.hop) { _, context in try await probe.waitForCancellation(context) }
+                }
+                var serverConfiguration = RPCServer.Configuration()
+                serverConfiguration.drainTimeout = .milliseconds(500)  // The leak test's hops never finish alone.
+                let server = RPCServer(host: "127.0.0.1", port: 0, router: router, configuration: serverConfiguration)
+                servers.insert(server, at: 0)
+                group.addTask { try await server.run() }
+                nextPort = try await server.listeningAddress.port!
+            }
+            let top = RPCClient(host: "127.0.0.1", port: nextPort!)
+            do {
+                try await body(top, probes, servers)
+            } catch {
+                for server in servers { server.beginGracefulShutdown() }
+                throw error
+            }
+            await top.close()
+            for client in clients { await client.close() }
+            for server in servers { server.beginGracefulShutdown() }
+            try await group.waitForAll()
+        }
+    }
+
+    @Test("Cancelling the top caller cancels every hop's handler task, with cause 'cancelled'")
+    func cancelCascadesThroughFourHops() async throws {
+        try await Self.withChain(depth: 4) { top, probes, servers in
+            let call = Task { try await top.unary(Self.hop, Echo(text: "go"), options: CallOptions(timeout: .seconds(30))) }
+            await probes[3].started.wait()  // The request reached the last hop.
+            call.cancel()
+            let result = await call.result
+            guard case .failure(let error as RPCError) = result else {
+                Issue.record("expected RPCError, got \(result)")
+                return
+            }
+            #expect(error.code == .cancelled)
+            for (hop, probe) in probes.enumerated() {
+                await probe.cancelled.wait()
+                await probe.finished.wait()
+                #expect(probe.observedReason == .cancelled, "hop \(hop)")
+            }
+            for server in servers {
+                #expect(await eventually { server.stats.handlersInFlight == 0 })
+            }
+        }
+    }
+
+    @Test("A budget that runs out mid-chain ends every hop with deadlineExceeded; nothing runs on")
+    func deadlineCascadesThroughFourHops() async throws {
+        try await Self.withChain(depth: 4) { top, probes, servers in
+            let error = await #expect(throws: RPCError.self) {
+                try await top.unary(Self.hop, Echo(text: "go"), options: CallOptions(timeout: .milliseconds(300)))
+            }
+            #expect(error?.code == .deadlineExceeded)
+            for (hop, probe) in probes.enumerated() {
+                await probe.cancelled.wait()
+                await probe.finished.wait()
+                #expect(probe.observedReason == .deadlineExceeded, "hop \(hop)")
+                #expect(probe.observedDeadline != nil || hop < 3, "the last hop saw a deadline")
+            }
+            for server in servers {
+                #expect(await eventually { server.stats.handlersInFlight == 0 })
+            }
+        }
+    }
+
+    @Test("Each hop inherits the remaining deadline: the last hop's deadline is no later than the top's")
+    func deadlineInheritedByEveryHop() async throws {
+        try await Self.withChain(depth: 3) { top, probes, _ in
+            let sent = Deadline.now() + .milliseconds(400)
+            _ = try? await top.unary(Self.hop, Echo(text: ""), options: CallOptions(deadline: sent))
+            await probes[2].finished.wait()
+            let seen = try #require(probes[2].observedDeadline)
+            #expect(seen <= sent + .milliseconds(5))
+            #expect(seen >= sent + .milliseconds(-200))
+        }
+    }
+
+    @Test("Propagation off (the Go bug, on purpose): the last hop never learns the caller gave up")
+    func propagationOffReproducesTheLeak() async throws {
+        try await Self.withChain(depth: 2, propagation: .disabledToReproduceLeaks) { top, probes, servers in
+            let call = Task { try await top.unary(Self.hop, Echo(text: "go")) }
+            await probes[1].started.wait()
+            call.cancel()
+            _ = await call.result
+            await probes[0].cancelled.wait()  // Hop 0's own task was cancelled…
+            #expect(!probes[1].cancelled.isFired, "…but hop 1 got no cancel")
+            #expect(servers[1].stats.handlersInFlight == 1)
+            // Shutting the leaky hop down (drain timeout) is the only way to stop it.
+        }
+    }
+
+    @Test("A 500 ms budget fanned out to three services, each calling two more: all nine handlers stop")
+    func nineHandlersStopWhenTheTopCallerGivesUp() async throws {
+        let leaves = (0..<6).map { _ in HandlerProbe() }
+        let middles = (0..<3).map { _ in HandlerProbe() }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            var servers: [RPCServer] = []
+            var leafPorts: [Int] = []
+            for probe in leaves {
+                var router = Router()
+                router.unary(Self.hop) { _, context in try await probe.waitForCancellation(context) }
+                let server = RPCServer(host: "127.0.0.1", port: 0, router: router)
+                servers.append(server)
+                group.addTask { try await server.run() }
+                leafPorts.append(try await server.listeningAddress.port!)
+            }
+            var clients: [RPCClient] = []
+            var middlePorts: [Int] = []
+            for (index, probe) in middles.enumerated() {
+                let downstream = [leafPorts[2 * index], leafPorts[2 * index + 1]].map { RPCClient(host: "127.0.0.1", port: $0) }
+                clients += downstream
+                var router = Router()
+                router.unary(Self.hop) { request, context in
+                    probe.started.fire()
+                    defer { probe.finished.fire() }
+                    return try await withTaskCancellationHandler {
+                        try await withThrowingTaskGroup(of: Echo.self) { calls in
+                            for client in downstream { calls.addTask { try await client.unary(Self.hop, request) } }
+                            return try await calls.next()!
+                        }
+                    } onCancel: {
+                        probe.recordCancel(context.cancelReason)
+                    }
+                }
+                let server = RPCServer(host: "127.0.0.1", port: 0, router: router)
+                servers.append(server)
+                group.addTask { try await server.run() }
+                middlePorts.append(try await server.listeningAddress.port!)
+            }
+            let tops = middlePorts.map { RPCClient(host: "127.0.0.1", port: $0) }
+            // The top caller: a 500 ms budget, three calls at once, then it gives up.
+            let caller = Task {
+                try await withThrowingTaskGroup(of: Echo.self) { calls in
+                    for client in tops {
+                        calls.addTask { try await client.unary(Self.hop, Echo(text: ""), options: CallOptions(timeout: .milliseconds(500))) }
+                    }
+                    return try await calls.next()!
+                }
+            }
+            for leaf in leaves { await leaf.started.wait() }
+            caller.cancel()
+            _ = await caller.result
+            for probe in middles + leaves {
+                await probe.cancelled.wait()
+                await probe.finished.wait()
+                #expect(probe.observedReason == .cancelled)
+            }
+            for server in servers {
+                #expect(await eventually { server.stats.handlersInFlight == 0 })
+            }
+            for client in tops + clients { await client.close() }
+            for server in servers { server.beginGracefulShutdown() }
+            try await group.waitForAll()
+        }
+    }
+}
