@@ -57,9 +57,21 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // rpcbench's testable core: the bench service, load generator, storm, report, plot.
+        .target(
+            name: "RPCBenchCore",
+            dependencies: [
+                "DeadlineRPC",
+                // Only for `ByteBuffer`, which DeadlineRPC's raw-bytes codec API exposes but does not re-export.
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+            ],
+            swiftSettings: strictSettings
+        ),
         .executableTarget(
             name: "rpcbench",
             dependencies: [
+                "RPCBenchCore",
                 "DeadlineRPC",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
@@ -85,6 +97,15 @@ let package = Package(
             dependencies: [
                 "Wire",
                 .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "RPCBenchTests",
+            dependencies: [
+                "RPCBenchCore",
+                "DeadlineRPC",
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
             ],
             swiftSettings: strictSettings
         ),

@@ -1,0 +1,323 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import DeadlineRPC
+import Foundation
+import NIOCore
+
+/// The library entry point of `rpcbench run`: sets up the target, runs warm-up, the calm phase, the storm and
+/// the storm with propagation off, waits for the servers to settle, and returns the report.
+public enum BenchRunner {
+    /// Runs the bench described by `configuration`; `progress`, when given, is updated as phases go.
+    public static func run(_ configuration: BenchConfiguration, progress: ProgressLine? = nil) async throws -> BenchReport {
+        let startedAt = Date().formatted(.iso8601)
+        switch configuration.target {
+        case .embedded(let hops):
+            return try await withBenchTopology(hops: hops, options: configuration.server) { registry in
+                let session = BenchSession(
+                    configuration: configuration,
+                    target: EmbeddedTarget(registry: registry),
+                    hops: hops,
+                    progress: progress
+                )
+                return try await session.run(startedAt: startedAt)
+            }
+        case .remote(let host, let port):
+            let target = RemoteTarget(host: host, port: port)
+            do {
+                let hops = try await target.snapshot().hops.count
+                let session = BenchSession(configuration: configuration, target: target, hops: max(1, hops), progress: progress)
+                let report = try await session.run(startedAt: startedAt)
+                await target.close()
+                return report
+            } catch {
+                await target.close()
+                throw error
+            }
+        }
+    }
+}
+
+/// One run against one target.
+struct BenchSession: Sendable {
+    let configuration: BenchConfiguration
+    let target: any BenchTarget
+    let hops: Int
+    let progress: ProgressLine?
+    let live: LiveCounters
+    let clients: [RPCClient]
+    let payload: ByteBuffer
+
+    init(configuration: BenchConfiguration, target: any BenchTarget, hops: Int, progress: ProgressLine?) {
+        self.configuration = configuration
+        self.target = target
+        self.hops = hops
+        self.progress = progress
+        self.live = progress?.live ?? LiveCounters()
+        self.clients = (0..<max(1, configuration.connections)).map { _ in
+            RPCClient(host: target.host, port: target.port)
+        }
+        self.payload = ByteBuffer(repeating: UInt8(ascii: "x"), count: max(0, configuration.payloadBytes))
+    }
+
+    func run(startedAt: String) async throws -> BenchReport {
+        do {
+            let report = try await withThrowingTaskGroup(of: Void.self) { group in
+                if let progress = self.progress {
+                    group.addTask { await progress.run() }
+                }
+                do {
+                    let report = try await self.measure(startedAt: startedAt)
+                    group.cancelAll()
+                    return report
+                } catch {
+                    group.cancelAll()
+                    throw error
+                }
+            }
+            await self.closeClients()
+            return report
+        } catch {
+            await self.closeClients()
+            throw error
+        }
+    }
+
+    private func closeClients() async {
+        for client in self.clients { await client.close() }
+    }
+
+    // MARK: Phases
+
+    private func measure(startedAt: String) async throws -> BenchReport {
+        let clock = try await self.checkClock()
+        // One call per connection first, so a wrong target fails fast and connections are open before timing.
+        for client in self.clients {
+            _ = try await client.unary(BenchMethods.echo, BenchRequest(payload: self.payload), options: CallOptions(timeout: .seconds(5)))
+        }
+        if self.configuration.warmup > .zero {
+            self.progress?.begin("warm-up", planned: self.configuration.warmup)
+            let recorders = self.clients.map { _ in LatencyRecorder(live: self.live) }
+            _ = await self.victims(for: self.configuration.warmup, recorders: recorders)
+            _ = await self.settle()
+        }
+        _ = try await self.target.drainRecords()
+        let rssBefore = ProcessMemory.residentBytes
+        let serverBefore = try await self.target.snapshot()
+
+        var phases: [PhaseReport] = []
+        phases.append(try await self.phase("calm", storm: false, propagation: true))
+        if self.configuration.storm.isEnabled {
+            phases.append(try await self.phase("storm", storm: true, propagation: true))
+            if self.configuration.comparePropagation {
+                phases.append(try await self.phase("storm-propagation-off", storm: true, propagation: false))
+            }
+        }
+
+        self.progress?.note("draining")
+        let drain = await self.settle()
+        let final = try await self.target.snapshot()
+        let rssAfter = ProcessMemory.residentBytes
+        let memory = MemoryReport(
+            rssBeforeBytes: rssBefore,
+            rssAfterBytes: rssAfter,
+            rssRatio: Self.ratio(rssAfter, rssBefore),
+            peakRSSBytes: ProcessMemory.peakResidentBytes,
+            serverRSSBeforeBytes: serverBefore.rssBytes,
+            serverRSSAfterBytes: final.rssBytes,
+            serverRSSRatio: Self.ratio(final.rssBytes, serverBefore.rssBytes),
+            serverPeakRSSBytes: final.peakRSSBytes
+        )
+        let afterRun = AfterRun(
+            handlersInFlightByHop: final.hops.map(\.handlersInFlight),
+            handlersInFlight: final.handlersInFlight,
+            stragglersNowByHop: final.hops.map(\.stragglersNow),
+            stragglersTotalByHop: final.hops.map(\.stragglersTotal),
+            shedCallsByHop: final.hops.map(\.shedCalls),
+            refusedCallsByHop: final.hops.map(\.refusedCalls),
+            callsStartedByHop: final.hops.map(\.callsStarted),
+            callsFinishedByHop: final.hops.map(\.callsFinished),
+            drained: drain.drained,
+            drainMilliseconds: drain.milliseconds
+        )
+        return ReportBuilder.report(
+            startedAt: startedAt,
+            target: self.target.label,
+            configuration: self.reportConfiguration,
+            phases: phases,
+            afterRun: afterRun,
+            memory: memory,
+            clock: clock
+        )
+    }
+
+    private func phase(_ name: String, storm: Bool, propagation: Bool) async throws -> PhaseReport {
+        self.live.reset()
+        self.progress?.begin(name, planned: self.configuration.duration)
+        let before = try await self.target.snapshot()
+        let recorders = self.clients.map { _ in LatencyRecorder(live: self.live) }
+        let stormLog = StormLog()
+        let duration = self.configuration.duration
+
+        async let victimRun = self.victims(for: duration, recorders: recorders)
+        if storm {
+            let driver = StormDriver(
+                configuration: self.configuration.storm,
+                host: self.target.host,
+                port: self.target.port,
+                clients: self.clients,
+                hops: self.hops,
+                propagation: propagation,
+                payload: self.payload,
+                log: stormLog,
+                live: self.live
+            )
+            await driver.run(for: duration)
+        }
+        let load = await victimRun
+
+        self.progress?.note("\(name): settling")
+        let settle = await self.settle()
+        let after = try await self.target.snapshot()
+        let handlerRecords = try await self.target.drainRecords()
+        let stormRecords = stormLog.drain()
+
+        let histogram = LatencyHistogram.merged(recorders.map(\.histogram))
+        var errorsByCode: [String: Int] = [:]
+        for recorder in recorders {
+            errorsByCode.merge(recorder.errorsByCode, uniquingKeysWith: +)
+        }
+        let succeeded = recorders.reduce(0) { $0 + $1.succeeded }
+        let failed = recorders.reduce(0) { $0 + $1.failed }
+        let seconds = max(1e-9, Double(load.endedAt - load.startedAt) / 1e9)
+        let victims = VictimReport(
+            calls: load.calls,
+            succeeded: succeeded,
+            errors: failed,
+            errorsByCode: errorsByCode,
+            throughputPerSecond: LatencySummary.round(Double(succeeded) / seconds, digits: 1),
+            latencyMicroseconds: histogram.summary,
+            percentileCurve: histogram.percentileCurve
+        )
+        let sum = { (keyPath: KeyPath<HopSnapshot, Int>, snapshot: TopologySnapshot) in
+            snapshot.hops.reduce(0) { $0 + $1[keyPath: keyPath] }
+        }
+        let server = PhaseServerReport(
+            callsStarted: sum(\.callsStarted, after) - sum(\.callsStarted, before),
+            callsFinished: sum(\.callsFinished, after) - sum(\.callsFinished, before),
+            stragglers: sum(\.stragglersTotal, after) - sum(\.stragglersTotal, before),
+            shedCalls: sum(\.shedCalls, after) - sum(\.shedCalls, before),
+            refusedCalls: sum(\.refusedCalls, after) - sum(\.refusedCalls, before),
+            settleMilliseconds: settle.milliseconds,
+            handlersInFlightAfterSettle: settle.handlersInFlight
+        )
+        return PhaseReport(
+            name: name,
+            storm: storm,
+            propagation: propagation,
+            seconds: LatencySummary.round(seconds),
+            victims: victims,
+            stormResults: storm
+                ? StormAnalysis.report(calls: stormRecords, handlers: handlerRecords, hops: self.hops)
+                : .empty(hops: self.hops),
+            server: server,
+            pacerLatenessMicroseconds: load.pacerLateness.summary
+        )
+    }
+
+    /// Victim calls for `duration`, in the configured shape.
+    private func victims(for duration: Duration, recorders: [LatencyRecorder]) async -> LoadRunSummary {
+        let clients = self.clients
+        let timeout = self.configuration.victimTimeout
+        let base = BenchRequest(workKind: self.configuration.serviceWork, payload: self.payload)
+        let mean = Double(self.configuration.serviceTime.benchNanoseconds)
+        let exponential = self.configuration.serviceTimeDistribution == .exponential
+        return await LoadGenerator(shape: self.configuration.load).run(for: duration, recorders: recorders) { k in
+            var request = base
+            if mean > 0 {
+                request.workNanoseconds = exponential ? Int64(-mean * log(1 - Double.random(in: 0..<1))) : Int64(mean)
+            }
+            let client = clients[k % clients.count]
+            return await CallOutcome.of {
+                _ = try await client.unary(BenchMethods.echo, request, options: CallOptions(timeout: timeout))
+            }
+        }
+    }
+
+    /// Polls the servers (every 2 ms, up to the drain timeout) until no handler is in flight.
+    private func settle() async -> (drained: Bool, milliseconds: Double, handlersInFlight: Int) {
+        let start = BenchClock.now()
+        let limit = start + self.configuration.drainTimeout.benchNanoseconds
+        var inFlight = -1
+        while true {
+            if let snapshot = try? await self.target.snapshot() {
+                inFlight = snapshot.handlersInFlight
+                if inFlight == 0 { break }
+            }
+            if BenchClock.now() >= limit { break }
+            try? await Task.sleep(for: .milliseconds(2))
+        }
+        let milliseconds = LatencySummary.round(Double(BenchClock.now() - start) / 1e6)
+        return (inFlight == 0, milliseconds, max(0, inFlight))
+    }
+
+    /// Compares the server's clock with ours: shared when its reading falls between two of ours.
+    private func checkClock() async throws -> ClockCheck {
+        let before = BenchClock.now()
+        let snapshot = try await self.target.snapshot()
+        let after = BenchClock.now()
+        let midpoint = before + (after - before) / 2
+        return ClockCheck(
+            shared: snapshot.clockNanoseconds >= before && snapshot.clockNanoseconds <= after,
+            offsetMicroseconds: LatencySummary.round(Double(snapshot.clockNanoseconds - midpoint) / 1e3)
+        )
+    }
+
+    private static func ratio(_ numerator: Int, _ denominator: Int) -> Double {
+        denominator > 0 ? LatencySummary.round(Double(numerator) / Double(denominator)) : 0
+    }
+
+    private var reportConfiguration: ReportConfiguration {
+        let c = self.configuration
+        var mode = "open"
+        var rate = 0.0
+        var maxInFlight = 0
+        var concurrency = 0
+        switch c.load {
+        case .open(let r, let cap):
+            rate = r
+            maxInFlight = cap
+        case .closed(let n):
+            mode = "closed"
+            concurrency = n
+        }
+        #if DEBUG
+        let build = "debug"
+        #else
+        let build = "release"
+        #endif
+        return ReportConfiguration(
+            mode: mode,
+            rate: rate,
+            maxInFlight: maxInFlight,
+            concurrency: concurrency,
+            connections: self.clients.count,
+            payloadBytes: c.payloadBytes,
+            serviceTimeMicroseconds: c.serviceTime.benchMicroseconds,
+            serviceTimeDistribution: c.serviceTimeDistribution.rawValue,
+            serviceWork: c.serviceWork.description,
+            warmupSeconds: c.warmup.benchSeconds,
+            durationSeconds: c.duration.benchSeconds,
+            victimTimeoutMilliseconds: c.victimTimeout.benchMicroseconds / 1_000,
+            hops: self.hops,
+            handlerExecutor: c.server.handlerExecutor == .eventLoop ? "event-loop" : "global",
+            maxConcurrentStreams: c.server.maxConcurrentStreams,
+            comparePropagation: c.comparePropagation,
+            storm: StormSettings(c.storm),
+            build: build,
+            cores: ProcessInfo.processInfo.activeProcessorCount
+        )
+    }
+}

@@ -1,0 +1,43 @@
+import Synchronization
+
+/// The handler records of one server, appended by handlers and drained by the bench after each phase.
+public final class HandlerLog: Sendable {
+    private let records = Mutex<[HandlerRecord]>([])
+
+    /// Creates an empty log with room for `capacity` records before it grows.
+    public init(capacity: Int = 16_384) {
+        self.records.withLock { $0.reserveCapacity(capacity) }
+    }
+
+    /// Appends one record.
+    public func append(_ record: HandlerRecord) {
+        self.records.withLock { $0.append(record) }
+    }
+
+    /// Returns every record so far and empties the log (keeping its storage).
+    public func drain() -> [HandlerRecord] {
+        self.records.withLock { records in
+            let drained = records
+            records.removeAll(keepingCapacity: true)
+            return drained
+        }
+    }
+
+    /// The number of records waiting to be drained.
+    public var count: Int { self.records.withLock { $0.count } }
+}
+
+/// Timestamp of a handler task's cancellation, written by its cancellation handler (any thread).
+final class CancellationMark: Sendable {
+    private let instant = Atomic<Int64>(0)
+
+    init() {}
+
+    /// Records now, once.
+    func mark() {
+        _ = self.instant.compareExchange(expected: 0, desired: BenchClock.now(), ordering: .relaxed)
+    }
+
+    /// The recorded instant, or 0.
+    var value: Int64 { self.instant.load(ordering: .relaxed) }
+}

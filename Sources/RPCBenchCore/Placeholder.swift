@@ -1,0 +1,1 @@
+// Placeholder so the package builds until rpcbench's core lands; safe to delete.

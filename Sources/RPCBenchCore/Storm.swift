@@ -1,0 +1,338 @@
+import DeadlineRPC
+import NIOCore
+import Synchronization
+
+/// The kinds of storm call, as reported.
+public enum StormKind: String, Sendable, Hashable, Codable, CaseIterable {
+    /// One hop; the calling task is cancelled after a delay.
+    case cancel
+    /// One hop; the budget (`CallOptions(timeout:)`) is far shorter than the handler needs.
+    case deadline
+    /// One hop; thousands of calls started together and cancelled at once.
+    case burst
+    /// One hop; a client of their own is closed mid-call.
+    case disconnect
+    /// Through the whole chain; the calling task is cancelled after a delay.
+    case chainCancel = "chain-cancel"
+    /// Through the whole chain; a short budget.
+    case chainDeadline = "chain-deadline"
+}
+
+/// One storm call as the client saw it: when it died (the cancel, the deadline instant, the close) and how it
+/// ended.
+public struct StormCallRecord: Sendable, Hashable {
+    /// The tag the handlers recorded too.
+    public var tag: UInt64
+    /// The kind of storm call.
+    public var kind: StormKind
+    /// When the call became dead (``BenchClock`` nanoseconds): the instant just before the client cancelled its
+    /// task or closed its client, or the deadline instant (read just before the call, so never later than the
+    /// runtime's own deadline).
+    public var deadAt: Int64
+    /// The status code it ended with (`ok` if the work finished first).
+    public var outcome: String
+
+    /// Creates a record.
+    public init(tag: UInt64, kind: StormKind, deadAt: Int64, outcome: String) {
+        self.tag = tag
+        self.kind = kind
+        self.deadAt = deadAt
+        self.outcome = outcome
+    }
+}
+
+/// The client-side records of a phase's storm calls.
+public final class StormLog: Sendable {
+    private let records = Mutex<[StormCallRecord]>([])
+    private let tags = Atomic<UInt64>(0)
+
+    /// Creates an empty log.
+    public init() {}
+
+    /// A fresh tag (never 0).
+    public func nextTag() -> UInt64 {
+        self.tags.add(1, ordering: .relaxed).newValue
+    }
+
+    /// Appends one record.
+    public func append(_ record: StormCallRecord) {
+        self.records.withLock { $0.append(record) }
+    }
+
+    /// Returns every record so far and empties the log.
+    public func drain() -> [StormCallRecord] {
+        self.records.withLock { records in
+            defer { records.removeAll(keepingCapacity: true) }
+            return records
+        }
+    }
+}
+
+/// What the storm does; every kind has its own switch and all are on by default.
+public struct StormConfiguration: Sendable, Hashable {
+    /// Calls cancelled mid-flight.
+    public var cancel = true
+    /// Cancelled calls per second.
+    public var cancelRate: Double = 50
+    /// How long after the call starts its task is cancelled.
+    public var cancelAfter: Duration = .milliseconds(2)
+
+    /// Calls whose budget is far shorter than the handler needs.
+    public var deadline = true
+    /// Short-budget calls per second.
+    public var deadlineRate: Double = 50
+    /// Their budget.
+    public var deadlineBudget: Duration = .milliseconds(2)
+
+    /// Bursts of calls cancelled at once.
+    public var burst = true
+    /// Calls per burst.
+    public var burstSize = 1_000
+    /// Time between bursts.
+    public var burstInterval: Duration = .seconds(2)
+    /// How long after a burst starts all of it is cancelled.
+    public var burstCancelAfter: Duration = .milliseconds(20)
+
+    /// Clients that disconnect abruptly mid-call.
+    public var disconnect = true
+    /// Time between disconnecting clients.
+    public var disconnectInterval: Duration = .milliseconds(500)
+    /// Calls each disconnecting client has open when it closes.
+    public var disconnectCalls = 20
+    /// How long after its calls start the client is closed.
+    public var disconnectAfter: Duration = .milliseconds(20)
+
+    /// Calls through the whole chain (needs 2 hops or more), alternately cancelled and given a short budget.
+    public var chain = true
+    /// Chain calls per second.
+    public var chainRate: Double = 10
+    /// Delay before a chain call is cancelled.
+    public var chainCancelAfter: Duration = .milliseconds(2)
+    /// Budget of a short-budget chain call.
+    public var chainBudget: Duration = .milliseconds(2)
+
+    /// The work a storm handler needs to finish (much longer than any cancel delay or budget).
+    public var work: Duration = .milliseconds(50)
+    /// How cancel, deadline and chain handlers spend it (burst and disconnect handlers always park: a thousand
+    /// spinning handlers would measure CPU scheduling, not the runtime).
+    public var workKind: WorkKind = .spin
+    /// The cooperative work slice.
+    public var workUnit: Duration = .microseconds(100)
+
+    /// The defaults.
+    public init() {}
+
+    /// Whether any kind is on.
+    public var isEnabled: Bool { self.cancel || self.deadline || self.burst || self.disconnect || self.chain }
+}
+
+/// Runs a storm against a target for a while, beside the victims, on the victims' own clients (so cancels share
+/// their connections) — except disconnecting clients, which have their own.
+public struct StormDriver: Sendable {
+    /// What to do.
+    public var configuration: StormConfiguration
+    /// The first hop's host.
+    public var host: String
+    /// The first hop's port.
+    public var port: Int
+    /// The shared clients (the victims' connections).
+    public var clients: [RPCClient]
+    /// The chain's length.
+    public var hops: Int
+    /// Whether the hops forward deadline and cancellation.
+    public var propagation: Bool
+    /// The payload of every storm request.
+    public var payload: ByteBuffer
+    /// Where calls are recorded.
+    public var log: StormLog
+    /// Bumped on every storm call, for the progress line.
+    public var live: LiveCounters?
+
+    /// Creates a driver.
+    public init(
+        configuration: StormConfiguration,
+        host: String,
+        port: Int,
+        clients: [RPCClient],
+        hops: Int,
+        propagation: Bool,
+        payload: ByteBuffer,
+        log: StormLog,
+        live: LiveCounters?
+    ) {
+        precondition(!clients.isEmpty, "at least one client")
+        self.configuration = configuration
+        self.host = host
+        self.port = port
+        self.clients = clients
+        self.hops = hops
+        self.propagation = propagation
+        self.payload = payload
+        self.log = log
+        self.live = live
+    }
+
+    /// Runs every enabled kind for `duration`, then waits for their calls to end.
+    public func run(for duration: Duration) async {
+        let c = self.configuration
+        await withDiscardingTaskGroup { group in
+            if c.cancel && c.cancelRate > 0 {
+                group.addTask {
+                    await Self.paced(rate: c.cancelRate, offset: 0, duration: duration) { k in
+                        await self.cancelled(after: c.cancelAfter, kind: .cancel, hops: 1, client: self.client(k))
+                    }
+                }
+            }
+            if c.deadline && c.deadlineRate > 0 {
+                group.addTask {
+                    await Self.paced(rate: c.deadlineRate, offset: 0.5, duration: duration) { k in
+                        await self.shortBudget(c.deadlineBudget, kind: .deadline, hops: 1, client: self.client(k))
+                    }
+                }
+            }
+            if c.burst && c.burstSize > 0 && c.burstInterval > .zero {
+                group.addTask {
+                    await Self.paced(rate: 1 / c.burstInterval.benchSeconds, offset: 0.5, duration: duration) { _ in
+                        await self.burst()
+                    }
+                }
+            }
+            if c.disconnect && c.disconnectCalls > 0 && c.disconnectInterval > .zero {
+                group.addTask {
+                    await Self.paced(rate: 1 / c.disconnectInterval.benchSeconds, offset: 0.25, duration: duration) { _ in
+                        await self.disconnectingClient()
+                    }
+                }
+            }
+            if c.chain && c.chainRate > 0 && self.hops >= 2 {
+                group.addTask {
+                    await Self.paced(rate: c.chainRate, offset: 0.25, duration: duration) { k in
+                        if k % 2 == 0 {
+                            await self.cancelled(after: c.chainCancelAfter, kind: .chainCancel, hops: self.hops, client: self.client(k))
+                        } else {
+                            await self.shortBudget(c.chainBudget, kind: .chainDeadline, hops: self.hops, client: self.client(k))
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    // MARK: Kinds
+
+    private func client(_ k: Int) -> RPCClient {
+        self.clients[k % self.clients.count]
+    }
+
+    private func request(tag: UInt64, hops: Int, kind: WorkKind) -> BenchRequest {
+        BenchRequest(
+            tag: tag,
+            workNanoseconds: self.configuration.work.benchNanoseconds,
+            workKind: kind,
+            workUnitNanoseconds: self.configuration.workUnit.benchNanoseconds,
+            hop: 1,
+            hops: UInt8(clamping: hops),
+            propagation: self.propagation,
+            payload: self.payload
+        )
+    }
+
+    private func record(_ tag: UInt64, _ kind: StormKind, deadAt: Int64, _ outcome: CallOutcome) {
+        self.log.append(StormCallRecord(tag: tag, kind: kind, deadAt: deadAt, outcome: outcome.code))
+        self.live?.stormCompleted()
+    }
+
+    /// A call whose task is cancelled `delay` after it starts.
+    private func cancelled(after delay: Duration, kind: StormKind, hops: Int, client: RPCClient) async {
+        let tag = self.log.nextTag()
+        let request = self.request(tag: tag, hops: hops, kind: self.configuration.workKind)
+        let (outcome, deadAt) = await withTaskGroup(of: CallOutcome.self) { group -> (CallOutcome, Int64) in
+            group.addTask {
+                await CallOutcome.of { _ = try await client.unary(BenchMethods.work, request) }
+            }
+            try? await Task.sleep(for: delay)
+            let deadAt = BenchClock.now()
+            group.cancelAll()
+            return (await group.next() ?? .failed("other"), deadAt)
+        }
+        self.record(tag, kind, deadAt: deadAt, outcome)
+    }
+
+    /// A call whose budget is far shorter than the work.
+    private func shortBudget(_ budget: Duration, kind: StormKind, hops: Int, client: RPCClient) async {
+        let tag = self.log.nextTag()
+        let request = self.request(tag: tag, hops: hops, kind: self.configuration.workKind)
+        let deadAt = BenchClock.now() + budget.benchNanoseconds
+        let outcome = await CallOutcome.of {
+            _ = try await client.unary(BenchMethods.work, request, options: CallOptions(timeout: budget))
+        }
+        self.record(tag, kind, deadAt: deadAt, outcome)
+    }
+
+    /// `burstSize` calls spread over the shared clients, all cancelled at once.
+    private func burst() async {
+        let c = self.configuration
+        await withTaskGroup(of: (UInt64, CallOutcome).self) { group in
+            for i in 0..<c.burstSize {
+                let tag = self.log.nextTag()
+                let request = self.request(tag: tag, hops: 1, kind: .park)
+                let client = self.client(i)
+                group.addTask {
+                    (tag, await CallOutcome.of { _ = try await client.unary(BenchMethods.work, request) })
+                }
+            }
+            try? await Task.sleep(for: c.burstCancelAfter)
+            let deadAt = BenchClock.now()
+            group.cancelAll()
+            for await (tag, outcome) in group {
+                self.record(tag, .burst, deadAt: deadAt, outcome)
+            }
+        }
+    }
+
+    /// A client of its own with calls open, closed abruptly (its connection drops mid-call).
+    private func disconnectingClient() async {
+        let c = self.configuration
+        let client = RPCClient(host: self.host, port: self.port)
+        await withTaskGroup(of: (UInt64, CallOutcome).self) { group in
+            for _ in 0..<c.disconnectCalls {
+                let tag = self.log.nextTag()
+                let request = self.request(tag: tag, hops: 1, kind: .park)
+                group.addTask {
+                    (tag, await CallOutcome.of { _ = try await client.unary(BenchMethods.work, request) })
+                }
+            }
+            try? await Task.sleep(for: c.disconnectAfter)
+            let deadAt = BenchClock.now()
+            await client.close()
+            for await (tag, outcome) in group {
+                self.record(tag, .disconnect, deadAt: deadAt, outcome)
+            }
+        }
+    }
+
+    /// Calls `body(k)` in a child task at `start + (k + offset) / rate` until `duration` has passed, then waits
+    /// for every child.
+    static func paced(
+        rate: Double,
+        offset: Double,
+        duration: Duration,
+        _ body: @escaping @Sendable (Int) async -> Void
+    ) async {
+        let interval = 1e9 / rate
+        let start = BenchClock.now()
+        let end = start + duration.benchNanoseconds
+        await withDiscardingTaskGroup { group in
+            var k = 0
+            while !Task.isCancelled {
+                let due = start + Int64((Double(k) + offset) * interval)
+                if due >= end { break }
+                let wait = due - BenchClock.now()
+                if wait > 0 { try? await Task.sleep(for: .nanoseconds(wait)) }
+                let index = k
+                group.addTask { await body(index) }
+                k += 1
+            }
+        }
+    }
+}

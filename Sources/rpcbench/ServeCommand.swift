@@ -1,0 +1,48 @@
+import ArgumentParser
+import Foundation
+import RPCBenchCore
+
+extension RPCBench {
+    /// `rpcbench serve`: the bench service on a port, for `rpcbench run --target host:port` in another process.
+    struct Serve: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Serve the bench service (a chain of --chain servers in this process) until interrupted."
+        )
+
+        @Option(help: "Address to bind.")
+        var host = "127.0.0.1"
+
+        @Option(help: "Port of the first hop (the others pick free ports).")
+        var port = 50_051
+
+        @Option(help: "Servers in the chain, each calling the next.")
+        var chain = 3
+
+        @Option(help: "Where handler tasks run: event-loop or global.")
+        var handlerExecutor: HandlerExecutorArgument = .global
+
+        @Option(help: "Streams a client may have open on one connection.")
+        var maxStreams = 4_096
+
+        func validate() throws {
+            guard (1...255).contains(self.chain) else { throw ValidationError("--chain must be 1...255") }
+            guard self.port >= 0 && self.port < 65_536 else { throw ValidationError("--port must be 0...65535") }
+        }
+
+        func run() async throws {
+            var options = BenchServerOptions()
+            options.handlerExecutor = self.handlerExecutor.executor
+            options.maxConcurrentStreams = self.maxStreams
+            let chain = self.chain
+            let host = self.host
+            try await withBenchTopology(hops: chain, host: host, port: self.port, options: options) { registry in
+                let ports = registry.snapshot().hops.map { String($0.port) }.joined(separator: " → ")
+                let line = "rpcbench serve: listening on \(host):\(registry.entryPort), \(chain)-hop chain (ports \(ports)); Ctrl-C stops it\n"
+                FileHandle.standardOutput.write(Data(line.utf8))
+                while !Task.isCancelled {
+                    try await Task.sleep(for: .seconds(3_600))
+                }
+            }
+        }
+    }
+}

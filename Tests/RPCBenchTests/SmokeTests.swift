@@ -1,0 +1,52 @@
+import Foundation
+import RPCBenchCore
+import Testing
+
+@Suite("Smoke: a tiny embedded run through the library entry point")
+struct SmokeTests {
+    @Test("All phases run, handlers return to zero, and the JSON has every field", .timeLimit(.minutes(2)))
+    func tinyRun() async throws {
+        var configuration = BenchConfiguration()
+        configuration.target = .embedded(hops: 2)
+        configuration.load = .open(rate: 200, maxInFlight: 100)
+        configuration.warmup = .milliseconds(200)
+        configuration.duration = .milliseconds(500)
+        configuration.drainTimeout = .seconds(5)
+        var storm = StormConfiguration()
+        storm.cancelRate = 20
+        storm.deadlineRate = 20
+        storm.burstSize = 50
+        storm.burstInterval = .milliseconds(250)
+        storm.disconnectInterval = .milliseconds(250)
+        storm.disconnectCalls = 5
+        storm.chainRate = 10
+        storm.work = .milliseconds(20)
+        configuration.storm = storm
+
+        let report = try await BenchRunner.run(configuration)
+
+        #expect(report.phases.map(\.name) == ["calm", "storm", "storm-propagation-off"])
+        #expect(report.afterRun.drained)
+        #expect(report.afterRun.handlersInFlight == 0)
+        #expect(report.afterRun.handlersInFlightByHop == [0, 0])
+        #expect(report.clock.shared)
+        for phase in report.phases {
+            #expect(phase.victims.succeeded > 0)
+            #expect(phase.server.handlersInFlightAfterSettle == 0)
+        }
+        let storm1 = try #require(report.phase("storm"))
+        #expect(storm1.stormResults.totalCalls > 0)
+        #expect(storm1.stormResults.callsByKind.keys.sorted() == ["burst", "cancel", "chain-cancel", "chain-deadline", "deadline", "disconnect"])
+        #expect(storm1.stormResults.cancelToHandlerTask.firstHop.count > 0)
+        #expect(storm1.stormResults.burstCancelToHandlerTask.count > 0)
+        // With propagation off, the second hop runs its work after the call died; with it on, it does not.
+        let off = try #require(report.phase("storm-propagation-off"))
+        #expect(off.stormResults.wastedWork.beyondFirstHopMilliseconds > storm1.stormResults.wastedWork.beyondFirstHopMilliseconds)
+        #expect(off.stormResults.wastedWork.byHop[1].ranToCompletionAfterDeath > 0)
+
+        let json = try JSONSerialization.jsonObject(with: report.json())
+        #expect(missingFields(of: report, in: json) == [])
+        #expect(ReportTable.render(report).contains("Goals"))
+        #expect(PercentilePlot.svg(for: report).contains("<polyline"))
+    }
+}
