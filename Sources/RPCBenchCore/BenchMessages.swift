@@ -153,10 +153,16 @@ public struct HandlerRecord: Sendable, Hashable, Codable {
     }
 }
 
-/// The request of the stats method (empty; kept as a struct so fields can be added).
+/// The request of the stats method.
 public struct StatsRequest: Sendable, Codable, Hashable {
+    /// Whether to return the allocator's free memory to the system before reading RSS (for before/after
+    /// readings; too slow for polling).
+    public var trimMemory: Bool
+
     /// Creates the request.
-    public init() {}
+    public init(trimMemory: Bool = false) {
+        self.trimMemory = trimMemory
+    }
 }
 
 /// One server's live counters (``ServerStats``), as the stats method reports them.

@@ -98,14 +98,13 @@ struct BenchSession: Sendable {
             _ = try await client.unary(BenchMethods.echo, BenchRequest(payload: self.payload), options: CallOptions(timeout: .seconds(5)))
         }
         if self.configuration.warmup > .zero {
-            self.progress?.begin("warm-up", planned: self.configuration.warmup)
-            let recorders = self.clients.map { _ in LatencyRecorder(live: self.live) }
-            _ = await self.victims(for: self.configuration.warmup, recorders: recorders)
-            _ = await self.settle()
+            // Victims and the storm, unrecorded: connections, caches and the allocator's high-water marks settle
+            // before the memory reading that the run is compared against.
+            _ = try await self.phase("warm-up", storm: self.configuration.storm.isEnabled, propagation: true, duration: self.configuration.warmup)
         }
         _ = try await self.target.drainRecords()
-        let rssBefore = ProcessMemory.residentBytes
-        let serverBefore = try await self.target.snapshot()
+        let rssBefore = ProcessMemory.trimmedResidentBytes
+        let serverBefore = try await self.target.snapshot(trimMemory: true)
 
         var phases: [PhaseReport] = []
         phases.append(try await self.phase("calm", storm: false, propagation: true))
@@ -118,8 +117,8 @@ struct BenchSession: Sendable {
 
         self.progress?.note("draining")
         let drain = await self.settle()
-        let final = try await self.target.snapshot()
-        let rssAfter = ProcessMemory.residentBytes
+        let final = try await self.target.snapshot(trimMemory: true)
+        let rssAfter = ProcessMemory.trimmedResidentBytes
         let memory = MemoryReport(
             rssBeforeBytes: rssBefore,
             rssAfterBytes: rssAfter,
@@ -153,13 +152,13 @@ struct BenchSession: Sendable {
         )
     }
 
-    private func phase(_ name: String, storm: Bool, propagation: Bool) async throws -> PhaseReport {
+    private func phase(_ name: String, storm: Bool, propagation: Bool, duration: Duration? = nil) async throws -> PhaseReport {
+        let duration = duration ?? self.configuration.duration
         self.live.reset()
-        self.progress?.begin(name, planned: self.configuration.duration)
+        self.progress?.begin(name, planned: duration)
         let before = try await self.target.snapshot()
         let recorders = self.clients.map { _ in LatencyRecorder(live: self.live) }
         let stormLog = StormLog()
-        let duration = self.configuration.duration
 
         async let victimRun = self.victims(for: duration, recorders: recorders)
         if storm {

@@ -58,11 +58,11 @@ public final class BenchService: Sendable {
         router.unary(BenchMethods.work) { request, _ in
             try await self.work(request)
         }
-        router.unary(BenchMethods.stats) { _, _ in
+        router.unary(BenchMethods.stats) { request, _ in
             guard let topology = self.topology else {
                 throw RPCError(code: .unimplemented, message: "This server does not report its topology.")
             }
-            return topology.snapshot(servingHop: self.hop)
+            return topology.snapshot(servingHop: self.hop, trimMemory: request.trimMemory)
         }
         router.serverStreaming(BenchMethods.records) { _, writer, _ in
             guard let topology = self.topology else {

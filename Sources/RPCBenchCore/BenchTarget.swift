@@ -8,10 +8,17 @@ public protocol BenchTarget: Sendable {
     var port: Int { get }
     /// `embedded` or `host:port`.
     var label: String { get }
-    /// Every hop's counters and the serving process's memory.
-    func snapshot() async throws -> TopologySnapshot
+    /// Every hop's counters and the serving process's memory (trimmed first when `trimMemory`).
+    func snapshot(trimMemory: Bool) async throws -> TopologySnapshot
     /// Every hop's handler records since the last drain.
     func drainRecords() async throws -> [HandlerRecord]
+}
+
+extension BenchTarget {
+    /// Every hop's counters and the serving process's memory, untrimmed (cheap enough to poll).
+    public func snapshot() async throws -> TopologySnapshot {
+        try await self.snapshot(trimMemory: false)
+    }
 }
 
 /// Servers in this process, read directly.
@@ -32,7 +39,9 @@ public struct EmbeddedTarget: BenchTarget {
     }
 
     /// Reads every server's counters directly.
-    public func snapshot() async throws -> TopologySnapshot { self.registry.snapshot() }
+    public func snapshot(trimMemory: Bool) async throws -> TopologySnapshot {
+        self.registry.snapshot(trimMemory: trimMemory)
+    }
 
     /// Drains every server's log directly.
     public func drainRecords() async throws -> [HandlerRecord] { self.registry.drainRecords() }
@@ -60,8 +69,12 @@ public struct RemoteTarget: BenchTarget {
     }
 
     /// Calls the stats method.
-    public func snapshot() async throws -> TopologySnapshot {
-        try await self.control.unary(BenchMethods.stats, StatsRequest(), options: CallOptions(timeout: .seconds(5)))
+    public func snapshot(trimMemory: Bool) async throws -> TopologySnapshot {
+        try await self.control.unary(
+            BenchMethods.stats,
+            StatsRequest(trimMemory: trimMemory),
+            options: CallOptions(timeout: .seconds(5))
+        )
     }
 
     /// Calls the records method and gathers every batch.

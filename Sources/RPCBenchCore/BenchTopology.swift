@@ -52,15 +52,15 @@ public final class TopologyRegistry: Sendable {
     /// The port of the first hop (the one clients call).
     public var entryPort: Int { self.hops.withLock { $0.first?.port ?? 0 } }
 
-    /// Every hop's counters and this process's memory. The handler serving the stats call itself, at
-    /// `servingHop`, is not counted as in flight.
-    public func snapshot(servingHop: Int? = nil) -> TopologySnapshot {
+    /// Every hop's counters and this process's memory (after `malloc_trim` when `trimMemory`). The handler
+    /// serving the stats call itself, at `servingHop`, is not counted as in flight.
+    public func snapshot(servingHop: Int? = nil, trimMemory: Bool = false) -> TopologySnapshot {
         let hops = self.hops.withLock { $0 }
         return TopologySnapshot(
             hops: hops.map {
                 HopSnapshot(hop: $0.hop, port: $0.port, stats: $0.server.stats, excludingHandlers: $0.hop == servingHop ? 1 : 0)
             },
-            rssBytes: ProcessMemory.residentBytes,
+            rssBytes: trimMemory ? ProcessMemory.trimmedResidentBytes : ProcessMemory.residentBytes,
             peakRSSBytes: ProcessMemory.peakResidentBytes,
             clockNanoseconds: BenchClock.now()
         )

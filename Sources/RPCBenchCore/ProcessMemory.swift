@@ -9,6 +9,19 @@ public enum ProcessMemory {
     /// Resident set size now (`VmRSS`), in bytes.
     public static var residentBytes: Int { Self.field("VmRSS:") }
 
+    /// Resident set size after returning the allocator's free memory to the system (`malloc_trim`, glibc), so
+    /// that two readings compare memory in use rather than the allocator's high-water mark.
+    public static var trimmedResidentBytes: Int {
+        #if canImport(Glibc)
+        // `malloc_trim` is not in Swift's Glibc module; it is a plain `int (size_t)` function, looked up by name.
+        typealias MallocTrim = @convention(c) (Int) -> Int32
+        if let symbol = dlsym(nil, "malloc_trim") {
+            _ = unsafeBitCast(symbol, to: MallocTrim.self)(0)
+        }
+        #endif
+        return Self.residentBytes
+    }
+
     /// Peak resident set size (`VmHWM`), in bytes.
     public static var peakResidentBytes: Int { Self.field("VmHWM:") }
 

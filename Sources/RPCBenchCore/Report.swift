@@ -175,7 +175,9 @@ public struct StormSettings: Sendable, Codable, Hashable {
     public var burstSize: Int
     /// Between bursts, ms.
     public var burstIntervalMilliseconds: Double
-    /// Delay before a burst is cancelled, µs.
+    /// Over how long a burst's calls are started, ms.
+    public var burstRampMilliseconds: Double
+    /// Delay after a burst's last start before it is cancelled, µs.
     public var burstCancelAfterMicroseconds: Double
     /// Disconnecting clients on.
     public var disconnect: Bool
@@ -211,6 +213,7 @@ public struct StormSettings: Sendable, Codable, Hashable {
         self.burst = configuration.burst
         self.burstSize = configuration.burstSize
         self.burstIntervalMilliseconds = configuration.burstInterval.benchMicroseconds / 1_000
+        self.burstRampMilliseconds = configuration.burstRamp.benchMicroseconds / 1_000
         self.burstCancelAfterMicroseconds = configuration.burstCancelAfter.benchMicroseconds
         self.disconnect = configuration.disconnect
         self.disconnectIntervalMilliseconds = configuration.disconnectInterval.benchMicroseconds / 1_000
@@ -465,16 +468,20 @@ public struct WastedWork: Sendable, Codable {
     public var beyondFirstHopMilliseconds: Double
     /// Per hop.
     public var byHop: [HopWaste]
+    /// Per storm kind (all hops).
+    public var byKind: [String: KindWaste]
 
     /// Creates a value with every field given.
     public init(
         totalMilliseconds: Double,
         beyondFirstHopMilliseconds: Double,
-        byHop: [HopWaste]
+        byHop: [HopWaste],
+        byKind: [String: KindWaste]
     ) {
         self.totalMilliseconds = totalMilliseconds
         self.beyondFirstHopMilliseconds = beyondFirstHopMilliseconds
         self.byHop = byHop
+        self.byKind = byKind
     }
 
     /// Nothing measured.
@@ -484,7 +491,8 @@ public struct WastedWork: Sendable, Codable {
             beyondFirstHopMilliseconds: 0,
             byHop: (1...max(1, hops)).map {
                 HopWaste(hop: $0, handlers: 0, handlersPastDeath: 0, ranToCompletionAfterDeath: 0, totalMilliseconds: 0, perHandlerMicroseconds: LatencySummary())
-            }
+            },
+            byKind: [:]
         )
     }
 }
@@ -517,6 +525,23 @@ public struct HopWaste: Sendable, Codable, Hashable {
         self.handlers = handlers
         self.handlersPastDeath = handlersPastDeath
         self.ranToCompletionAfterDeath = ranToCompletionAfterDeath
+        self.totalMilliseconds = totalMilliseconds
+        self.perHandlerMicroseconds = perHandlerMicroseconds
+    }
+}
+
+/// Wasted work of one storm kind, over every hop.
+public struct KindWaste: Sendable, Codable, Hashable {
+    /// Storm handlers of this kind.
+    public var handlers: Int
+    /// Handler time after death, ms.
+    public var totalMilliseconds: Double
+    /// Handler time after death per handler, µs.
+    public var perHandlerMicroseconds: LatencySummary
+
+    /// Creates a value with every field given.
+    public init(handlers: Int, totalMilliseconds: Double, perHandlerMicroseconds: LatencySummary) {
+        self.handlers = handlers
         self.totalMilliseconds = totalMilliseconds
         self.perHandlerMicroseconds = perHandlerMicroseconds
     }

@@ -67,6 +67,15 @@ public enum ReportTable {
                         }
                 )
             }
+            for kind in StormKind.allCases where stormPhases.contains(where: { $0.stormResults.wastedWork.byKind[kind.rawValue] != nil }) {
+                storm.append(
+                    ["wasted work, \(kind.rawValue) (ms; p99 µs)"]
+                        + stormPhases.map { phase in
+                            guard let waste = phase.stormResults.wastedWork.byKind[kind.rawValue] else { return "–" }
+                            return "\(fmt(waste.totalMilliseconds)); \(fmt(waste.perHandlerMicroseconds.p99))"
+                        }
+                )
+            }
             storm.append(
                 ["ran to completion after death"]
                     + stormPhases.map { "\($0.stormResults.wastedWork.byHop.reduce(0) { $0 + $1.ranToCompletionAfterDeath })" }

@@ -45,12 +45,13 @@ public struct LatencyHistogram: Sendable {
         self.count == 0 ? 0 : self.histogram.valueAtPercentile(percentile)
     }
 
-    /// p50, p90, p99, p99.9, max and mean, in microseconds.
+    /// min, p50, p90, p99, p99.9, max and mean, in microseconds.
     public var summary: LatencySummary {
         guard self.count > 0 else { return LatencySummary() }
         func us(_ nanoseconds: UInt64) -> Double { LatencySummary.round(Double(nanoseconds) / 1_000) }
         return LatencySummary(
             count: self.count,
+            min: us(self.histogram.min),
             p50: us(self.histogram.valueAtPercentile(50)),
             p90: us(self.histogram.valueAtPercentile(90)),
             p99: us(self.histogram.valueAtPercentile(99)),
@@ -82,6 +83,8 @@ public struct LatencyHistogram: Sendable {
 public struct LatencySummary: Sendable, Hashable, Codable {
     /// Values recorded.
     public var count: Int
+    /// Smallest value, µs.
+    public var min: Double
     /// Median, µs.
     public var p50: Double
     /// 90th percentile, µs.
@@ -96,8 +99,18 @@ public struct LatencySummary: Sendable, Hashable, Codable {
     public var mean: Double
 
     /// Creates a summary (all zero by default: nothing recorded).
-    public init(count: Int = 0, p50: Double = 0, p90: Double = 0, p99: Double = 0, p999: Double = 0, max: Double = 0, mean: Double = 0) {
+    public init(
+        count: Int = 0,
+        min: Double = 0,
+        p50: Double = 0,
+        p90: Double = 0,
+        p99: Double = 0,
+        p999: Double = 0,
+        max: Double = 0,
+        mean: Double = 0
+    ) {
         self.count = count
+        self.min = min
         self.p50 = p50
         self.p90 = p90
         self.p99 = p99

@@ -90,7 +90,10 @@ public struct StormConfiguration: Sendable, Hashable {
     public var burstSize = 1_000
     /// Time between bursts.
     public var burstInterval: Duration = .seconds(2)
-    /// How long after a burst starts all of it is cancelled.
+    /// Over how long a burst's calls are started (evenly; 0 starts them all at once). The cancels still come all
+    /// at once: the ramp keeps a thousand call starts from being measured as a thousand cancels.
+    public var burstRamp: Duration = .milliseconds(200)
+    /// How long after the burst's last call started all of it is cancelled.
     public var burstCancelAfter: Duration = .milliseconds(20)
 
     /// Clients that disconnect abruptly mid-call.
@@ -113,8 +116,8 @@ public struct StormConfiguration: Sendable, Hashable {
 
     /// The work a storm handler needs to finish (much longer than any cancel delay or budget).
     public var work: Duration = .milliseconds(50)
-    /// How cancel, deadline and chain handlers spend it (burst and disconnect handlers always park: a thousand
-    /// spinning handlers would measure CPU scheduling, not the runtime).
+    /// How cancel, deadline and chain handlers spend it. Burst and disconnect handlers always park, for their
+    /// ramp or delay plus this work (a thousand spinning handlers would measure CPU scheduling, not the runtime).
     public var workKind: WorkKind = .spin
     /// The cooperative work slice.
     public var workUnit: Duration = .microseconds(100)
@@ -224,10 +227,10 @@ public struct StormDriver: Sendable {
         self.clients[k % self.clients.count]
     }
 
-    private func request(tag: UInt64, hops: Int, kind: WorkKind) -> BenchRequest {
+    private func request(tag: UInt64, hops: Int, kind: WorkKind, work: Duration? = nil) -> BenchRequest {
         BenchRequest(
             tag: tag,
-            workNanoseconds: self.configuration.work.benchNanoseconds,
+            workNanoseconds: (work ?? self.configuration.work).benchNanoseconds,
             workKind: kind,
             workUnitNanoseconds: self.configuration.workUnit.benchNanoseconds,
             hop: 1,
@@ -269,17 +272,28 @@ public struct StormDriver: Sendable {
         self.record(tag, kind, deadAt: deadAt, outcome)
     }
 
-    /// `burstSize` calls spread over the shared clients, all cancelled at once.
+    /// `burstSize` calls spread over the shared clients and started over `burstRamp`, all cancelled at once.
     private func burst() async {
         let c = self.configuration
         await withTaskGroup(of: (UInt64, CallOutcome).self) { group in
-            for i in 0..<c.burstSize {
-                let tag = self.log.nextTag()
-                let request = self.request(tag: tag, hops: 1, kind: .park)
-                let client = self.client(i)
-                group.addTask {
-                    (tag, await CallOutcome.of { _ = try await client.unary(BenchMethods.work, request) })
+            let start = BenchClock.now()
+            let ramp = Double(max(0, c.burstRamp.benchNanoseconds))
+            var i = 0
+            while i < c.burstSize {
+                // Start every call now due, then sleep (at least 1 ms) until the next one is.
+                let elapsed = Double(BenchClock.now() - start)
+                let due = ramp > 0 ? min(c.burstSize, Int(elapsed / ramp * Double(c.burstSize)) + 1) : c.burstSize
+                while i < due {
+                    let tag = self.log.nextTag()
+                    // Parked until the cancel: longer than the ramp and the delay together.
+                    let request = self.request(tag: tag, hops: 1, kind: .park, work: c.burstRamp + c.burstCancelAfter + c.work)
+                    let client = self.client(i)
+                    group.addTask {
+                        (tag, await CallOutcome.of { _ = try await client.unary(BenchMethods.work, request) })
+                    }
+                    i += 1
                 }
+                if i < c.burstSize { try? await Task.sleep(for: .milliseconds(1)) }
             }
             try? await Task.sleep(for: c.burstCancelAfter)
             let deadAt = BenchClock.now()
@@ -297,7 +311,7 @@ public struct StormDriver: Sendable {
         await withTaskGroup(of: (UInt64, CallOutcome).self) { group in
             for _ in 0..<c.disconnectCalls {
                 let tag = self.log.nextTag()
-                let request = self.request(tag: tag, hops: 1, kind: .park)
+                let request = self.request(tag: tag, hops: 1, kind: .park, work: c.disconnectAfter + c.work)
                 group.addTask {
                     (tag, await CallOutcome.of { _ = try await client.unary(BenchMethods.work, request) })
                 }

@@ -29,6 +29,7 @@ public enum StormAnalysis {
         var pastDeath = Array(repeating: 0, count: hops)
         var ranOn = Array(repeating: 0, count: hops)
         var reachedFirstHop = Set<UInt64>()
+        var kindWaste: [StormKind: (handlers: Int, total: Int64, histogram: LatencyHistogram)] = [:]
 
         for handler in handlers {
             guard let call = byTag[handler.tag] else { continue }
@@ -58,6 +59,11 @@ public enum StormAnalysis {
             wasteTotal[index] += wasted
             if wasted > 0 { pastDeath[index] += 1 }
             if handler.completed && handler.endedAt > dead { ranOn[index] += 1 }
+            var perKind = kindWaste[call.kind] ?? (0, 0, LatencyHistogram())
+            perKind.handlers += 1
+            perKind.total += wasted
+            perKind.histogram.record(nanoseconds: wasted)
+            kindWaste[call.kind] = perKind
         }
 
         var diedBeforeHandler: [String: Int] = [:]
@@ -87,7 +93,19 @@ public enum StormAnalysis {
             wastedWork: WastedWork(
                 totalMilliseconds: LatencySummary.round(Double(wasteTotal.reduce(0, +)) / 1e6),
                 beyondFirstHopMilliseconds: LatencySummary.round(Double(wasteTotal.dropFirst().reduce(0, +)) / 1e6),
-                byHop: byHop
+                byHop: byHop,
+                byKind: Dictionary(
+                    uniqueKeysWithValues: kindWaste.map { kind, waste in
+                        (
+                            kind.rawValue,
+                            KindWaste(
+                                handlers: waste.handlers,
+                                totalMilliseconds: LatencySummary.round(Double(waste.total) / 1e6),
+                                perHandlerMicroseconds: waste.histogram.summary
+                            )
+                        )
+                    }
+                )
             )
         )
     }

@@ -90,7 +90,10 @@ extension RPCBench {
         @Option(help: "Time between bursts.")
         var burstInterval = DurationArgument(.seconds(2))
 
-        @Option(help: "Delay before a burst is cancelled.")
+        @Option(help: "Over how long a burst's calls are started (0: all at once); the cancel is always all at once.")
+        var burstRamp = DurationArgument(.milliseconds(200))
+
+        @Option(help: "Delay after a burst's last call started before all of it is cancelled.")
         var burstCancelAfter = DurationArgument(.milliseconds(20))
 
         @Flag(inversion: .prefixedNo, help: "Clients of their own closed abruptly mid-call.")
@@ -195,6 +198,7 @@ extension RPCBench {
             s.burst = self.burst && !self.noStorm
             s.burstSize = self.burstSize
             s.burstInterval = self.burstInterval.duration
+            s.burstRamp = self.burstRamp.duration
             s.burstCancelAfter = self.burstCancelAfter.duration
             s.disconnect = self.disconnect && !self.noStorm
             s.disconnectInterval = self.disconnectInterval.duration

@@ -1,1 +1,0 @@
-// Placeholder so the package builds until rpcbench's core lands; safe to delete.
