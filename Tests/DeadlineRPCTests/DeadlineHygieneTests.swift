@@ -27,14 +27,14 @@ struct DeadlineHygieneTests {
             box.withLock { $0 = inner }
             let started = ContinuousClock.now
             let error = await #expect(throws: RPCError.self) {
-                try await client.unary(Self.relay, Echo(text: ""), options: CallOptions(timeout: .milliseconds(200)))
+                try await client.unary(Self.relay, Echo(text: ""), options: CallOptions(timeout: .milliseconds(1500)))
             }
             #expect(error?.code == .deadlineExceeded)
             await probe.cancelled.wait()
             #expect(ContinuousClock.now - started < .seconds(10), "the 60 s option was not obeyed")
             #expect(inner.stats.clampedDeadlines == 1)
             let seen = try #require(probe.observedDeadline)
-            #expect(seen.timeRemaining < .seconds(1))
+            #expect(seen.timeRemaining < .seconds(2))
             await inner.close()
         }
     }
@@ -151,7 +151,7 @@ struct DeadlineHygieneTests {
         router.unary(TestMethods.wait) { _, context in try await probe.waitForCancellation(context) }
         try await withServerAndClient(router: router) { _, client in
             let started = ContinuousClock.now
-            let value = try await CallGroup.withFallback(budget: .milliseconds(100)) {
+            let value = try await CallGroup.withFallback(budget: .milliseconds(800)) {
                 try await client.unary(TestMethods.wait, Echo(text: "")).text
             } fallback: {
                 "cached"

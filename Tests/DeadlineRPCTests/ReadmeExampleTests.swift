@@ -25,7 +25,7 @@ func serveAndCall() async throws -> String {
         let port = try await server.listeningAddress.port!
 
         let client = RPCClient(host: "127.0.0.1", port: port)
-        let reply = try await client.unary(greet, Greeting(text: "Ada"), options: CallOptions(timeout: .milliseconds(500)))
+        let reply = try await client.unary(greet, Greeting(text: "Ada"), options: CallOptions(timeout: .seconds(5)))
         await client.close()
         server.beginGracefulShutdown()
         return reply.text

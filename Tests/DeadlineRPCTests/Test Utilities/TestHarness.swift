@@ -1,4 +1,5 @@
 import DeadlineRPC
+import Dispatch
 import NIOCore
 import Synchronization
 import Testing
@@ -33,32 +34,62 @@ func withServerAndClient<T: Sendable>(
 
 /// A one-shot signal a test awaits instead of sleeping.
 final class Signal: Sendable {
-    private let state = Mutex<(fired: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
+    private let state = Mutex<(fired: Bool, waiters: [@Sendable () -> Void])>((false, []))
 
     init() {}
 
     func fire() {
-        let waiters = self.state.withLock { state -> [CheckedContinuation<Void, Never>] in
+        let waiters = self.state.withLock { state -> [@Sendable () -> Void] in
             guard !state.fired else { return [] }
             state.fired = true
             defer { state.waiters = [] }
             return state.waiters
         }
-        for waiter in waiters { waiter.resume() }
+        for waiter in waiters { waiter() }
     }
 
     var isFired: Bool { self.state.withLock { $0.fired } }
 
-    func wait() async {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let fired = self.state.withLock { state -> Bool in
+    /// Waits for the signal; after `timeout` (generous: it only turns a would-be hang into a failure) it records
+    /// an issue and returns false.
+    @discardableResult
+    func wait(timeout: Duration = .seconds(30), sourceLocation: SourceLocation = #_sourceLocation) async -> Bool {
+        let fired = await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
+            let once = ResumeOnce(continuation)
+            let already = self.state.withLock { state -> Bool in
                 if state.fired { return true }
-                state.waiters.append(continuation)
+                state.waiters.append(once.asVoid)
                 return false
             }
-            if fired { continuation.resume() }
+            if already {
+                once.resume(true)
+                return
+            }
+            let nanos = Int(timeout.components.seconds) * 1_000_000_000 + Int(timeout.components.attoseconds / 1_000_000_000)
+            DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(nanos)) { once.resume(false) }
         }
+        if !fired { Issue.record("The awaited event did not happen within \(timeout).", sourceLocation: sourceLocation) }
+        return fired
     }
+}
+
+/// Resumes a continuation at most once, whichever of the event or the timeout comes first.
+final class ResumeOnce: Sendable {
+    private let continuation: Mutex<CheckedContinuation<Bool, Never>?>
+
+    init(_ continuation: CheckedContinuation<Bool, Never>) {
+        self.continuation = Mutex(continuation)
+    }
+
+    func resume(_ value: Bool) {
+        let continuation = self.continuation.withLock { c -> CheckedContinuation<Bool, Never>? in
+            defer { c = nil }
+            return c
+        }
+        continuation?.resume(returning: value)
+    }
+
+    var asVoid: @Sendable () -> Void { { self.resume(true) } }
 }
 
 /// Polls `condition` (with short yields) until it holds or `timeout` passes; for counters updated by the server

@@ -1,0 +1,36 @@
+// swift-tools-version:6.1
+// Benchmarks live in their own package so the product build stays lean.
+import PackageDescription
+
+let package = Package(
+    name: "DeadlineRPCBenchmarks",
+    platforms: [.macOS(.v15)],
+    dependencies: [
+        .package(name: "DeadlineRPC", path: ".."),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
+    ],
+    targets: [
+        // Unary echo of raw bytes over DeadlineRPC, with the same load shapes as ../shared/peers.
+        .executableTarget(
+            name: "echo-bench",
+            dependencies: [
+                .product(name: "DeadlineRPC", package: "DeadlineRPC"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+            ],
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
+        // Encode and decode cost of Wire frames.
+        .executableTarget(
+            name: "wire-bench",
+            dependencies: [
+                .product(name: "Wire", package: "DeadlineRPC"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
+    ]
+)
