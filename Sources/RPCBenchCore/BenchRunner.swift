@@ -40,16 +40,24 @@ public enum BenchRunner {
     }
 }
 
-/// One run against one target.
+/// One run against one target: its clients, its phases, and the report they make.
 struct BenchSession: Sendable {
+    /// The run's settings.
     let configuration: BenchConfiguration
+    /// What it calls.
     let target: any BenchTarget
+    /// The target's chain length.
     let hops: Int
+    /// The progress line, if shown.
     let progress: ProgressLine?
+    /// Counters for the progress line.
     let live: LiveCounters
+    /// The shared clients (victims and storm).
     let clients: [RPCClient]
+    /// Every request's payload.
     let payload: ByteBuffer
 
+    /// Creates the session's clients (they connect on first use).
     init(configuration: BenchConfiguration, target: any BenchTarget, hops: Int, progress: ProgressLine?) {
         self.configuration = configuration
         self.target = target
@@ -62,6 +70,7 @@ struct BenchSession: Sendable {
         self.payload = ByteBuffer(repeating: UInt8(ascii: "x"), count: max(0, configuration.payloadBytes))
     }
 
+    /// Runs every phase with the progress line beside it, closes the clients, and returns the report.
     func run(startedAt: String) async throws -> BenchReport {
         do {
             let report = try await withThrowingTaskGroup(of: Void.self) { group in

@@ -31,6 +31,7 @@ public final class HandlerLog: Sendable {
 final class CancellationMark: Sendable {
     private let instant = Atomic<Int64>(0)
 
+    /// Creates an unset mark.
     init() {}
 
     /// Records now, once.

@@ -144,20 +144,21 @@ public struct LoadGenerator: Sendable {
         )
     }
 
-    /// Runs a closed loop: `concurrency` caller tasks, each looping until `duration` has passed.
+    /// Runs a closed loop: `concurrency` caller tasks, each looping until `duration` has passed since the first
+    /// of them started (so a late start of the tasks does not shorten the run).
     public static func runClosed(
         concurrency: Int,
         duration: Duration,
         recorders: [LatencyRecorder],
         call: @escaping @Sendable (Int) async -> CallOutcome
     ) async -> LoadRunSummary {
-        let start = BenchClock.now()
-        let end = start + duration.benchNanoseconds
         let callers = max(1, concurrency)
         let counters = RunCounters()
+        let length = duration.benchNanoseconds
         await withDiscardingTaskGroup { group in
             for caller in 0..<callers {
                 group.addTask {
+                    let end = counters.begin() + length
                     var k = caller
                     while true {
                         let sentAt = BenchClock.now()
@@ -176,6 +177,7 @@ public struct LoadGenerator: Sendable {
                 }
             }
         }
+        let start = counters.started.load(ordering: .relaxed)
         return LoadRunSummary(
             calls: counters.sent.load(ordering: .relaxed),
             pacerLateness: LatencyHistogram(),
@@ -187,8 +189,19 @@ public struct LoadGenerator: Sendable {
 
 /// Counters shared by a run's caller tasks.
 final class RunCounters: Sendable {
+    /// When the first caller started (0 until then).
+    let started = Atomic<Int64>(0)
+    /// Calls sent.
     let sent = Atomic<Int>(0)
+    /// The latest completion instant.
     let lastCompletion = Atomic<Int64>(0)
+
+    /// The start instant: now for the first caller to ask, the same for every later one.
+    func begin() -> Int64 {
+        let now = BenchClock.now()
+        let (exchanged, original) = self.started.compareExchange(expected: 0, desired: now, ordering: .relaxed)
+        return exchanged ? now : original
+    }
 }
 
 extension Atomic where Value == Int64 {
@@ -212,10 +225,12 @@ final class AsyncSlots: Sendable {
     }
     private let state: Mutex<State>
 
+    /// Creates a semaphore with `limit` free slots.
     init(_ limit: Int) {
         self.state = Mutex(State(available: limit))
     }
 
+    /// Takes a slot, waiting for one if none is free.
     func acquire() async {
         let acquired = self.state.withLock { state -> Bool in
             guard state.available > 0 else { return false }
@@ -236,6 +251,7 @@ final class AsyncSlots: Sendable {
         }
     }
 
+    /// Returns a slot, handing it to the longest waiter if there is one.
     func release() {
         let waiter = self.state.withLock { state -> CheckedContinuation<Void, Never>? in
             if state.head < state.waiters.count {
@@ -261,6 +277,7 @@ final class Pacer: Sendable {
     private let tickets: AsyncStream<Int>.Continuation
     private let latenessHistogram = Mutex(LatencyHistogram())
 
+    /// Creates a pacer that yields due call indices of `schedule` into `tickets`.
     init(schedule: OpenLoopSchedule, tickets: AsyncStream<Int>.Continuation) {
         self.schedule = schedule
         self.tickets = tickets
@@ -269,6 +286,7 @@ final class Pacer: Sendable {
     /// How late each call was released after its intended time.
     var lateness: LatencyHistogram { self.latenessHistogram.withLock { $0 } }
 
+    /// Starts the pacer thread; it finishes `tickets` after the last call.
     func start() {
         let thread = Thread { [self] in self.loop() }
         thread.name = "rpcbench-pacer"

@@ -40,8 +40,11 @@ public struct PlotPanel: Sendable, Hashable {
 
 /// Percentile plots as standalone SVG.
 public enum PercentilePlot {
+    /// One panel's width, px.
     static let panelWidth = 560.0
+    /// One panel's height, px.
     static let panelHeight = 420.0
+    /// Space around a panel's plot area (axis labels, title, legend), px.
     static let margin = (left: 70.0, right: 20.0, top: 50.0, bottom: 110.0)
 
     /// The plot of a report: victims calm vs storm vs storm with propagation off, and cancel/deadline → handler
@@ -164,12 +167,14 @@ public enum PercentilePlot {
         return svg
     }
 
+    /// An axis label for a latency: `100 µs`, `2 ms`, `1 s`.
     static func microsecondsLabel(_ value: Double) -> String {
         if value >= 1_000_000 { return "\(ReportBuilder.format(value / 1_000_000)) s" }
         if value >= 1_000 { return "\(ReportBuilder.format(value / 1_000)) ms" }
         return "\(ReportBuilder.format(value)) µs"
     }
 
+    /// An axis label for a percentile: `0%`, `90%`, `99.9%`.
     static func percentileLabel(_ percentile: Double) -> String {
         if percentile == 0 { return "0%" }
         var text = "\(percentile)"

@@ -69,6 +69,7 @@ public final class ProgressLine: Sendable {
         FileHandle.standardError.write(Data(text.utf8))
     }
 
+    /// A non-negative number with one decimal.
     static func oneDecimal(_ value: Double) -> String {
         let tenths = Int((max(0, value) * 10).rounded())
         return "\(tenths / 10).\(tenths % 10)"

@@ -109,12 +109,15 @@ public enum ReportTable {
 
     // MARK: Formatting
 
+    /// A number for a cell.
     static func fmt(_ value: Double) -> String { ReportBuilder.format(value) }
 
+    /// `p50 / p99  (n=count)`, or `–` when nothing was measured.
     static func pair(_ summary: LatencySummary) -> String {
         summary.count == 0 ? "–" : "\(fmt(summary.p50)) / \(fmt(summary.p99))  (n=\(summary.count))"
     }
 
+    /// The last hop's latency, and how many handlers there never learned of the death.
     static func lastHop(_ latencies: HopLatencies, _ hop: Int) -> String {
         let never = latencies.neverCancelledByHop.indices.contains(hop - 1) ? latencies.neverCancelledByHop[hop - 1] : 0
         if latencies.lastHop.count == 0 {
@@ -123,12 +126,14 @@ public enum ReportTable {
         return pair(latencies.lastHop) + (never > 0 ? ", \(never) never" : "")
     }
 
+    /// Victim errors with their codes.
     static func errors(_ victims: VictimReport) -> String {
         guard victims.errors > 0 else { return "0" }
         let codes = victims.errorsByCode.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
         return "\(victims.errors) (\(codes))"
     }
 
+    /// Bytes as MiB.
     static func mib(_ bytes: Int) -> String { fmt(Double(bytes) / 1_048_576) }
 
     /// Left-aligns the first column and right-aligns the others.

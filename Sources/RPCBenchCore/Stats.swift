@@ -62,18 +62,21 @@ public struct LatencyHistogram: Sendable {
     }
 
     /// The percentile distribution as points for a plot: HdrHistogram's percentile iteration (5 ticks per half
-    /// distance), up to the maximum.
+    /// distance), up to the maximum, which is placed at 1 − 1/count — the highest percentile the sample
+    /// resolves — rather than at 100 %.
     public var percentileCurve: [CurvePoint] {
         guard self.count > 0 else { return [] }
+        let resolvable = 100 * (1 - 1 / Double(self.count))
         var points: [CurvePoint] = []
         for step in self.histogram.percentiles(ticksPerHalfDistance: 5) {
-            let percentile = min(step.percentileLevelIteratedTo, 100)
+            var percentile = min(step.percentileLevelIteratedTo, 100)
+            if percentile >= 100 { percentile = max(resolvable, points.last?.percentile ?? 0) }
             let point = CurvePoint(
                 percentile: LatencySummary.round(percentile, digits: 6),
                 microseconds: LatencySummary.round(Double(self.histogram.highestEquivalentForValue(step.value)) / 1_000)
             )
             if points.last != point { points.append(point) }
-            if percentile >= 100 { break }
+            if step.percentileLevelIteratedTo >= 100 { break }
         }
         return points
     }

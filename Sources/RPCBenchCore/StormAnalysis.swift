@@ -113,9 +113,12 @@ public enum StormAnalysis {
 
 /// One histogram per hop, plus the handlers that never saw the death.
 struct HopHistograms {
+    /// One histogram per hop.
     var histograms: [LatencyHistogram]
+    /// Per hop, handlers that outlived the death without learning of it.
     var never: [Int]
 
+    /// Empty histograms for `hops` hops.
     init(hops: Int) {
         self.histograms = (0..<hops).map { _ in LatencyHistogram() }
         self.never = Array(repeating: 0, count: hops)
@@ -130,6 +133,7 @@ struct HopHistograms {
         }
     }
 
+    /// The report's form: first hop, last hop, every hop, curves.
     var latencies: HopLatencies {
         let first = self.histograms[0]
         let last = self.histograms[self.histograms.count - 1]

@@ -9,12 +9,13 @@ import RPCBenchCore
 /// bench service for a `rpcbench run --target host:port` from another process.
 @main
 struct RPCBench: AsyncParsableCommand {
+    /// The command's name, abstract and subcommands (`run` is the default).
     static let configuration = CommandConfiguration(
         commandName: "rpcbench",
         abstract: "Tail latency of DeadlineRPC under cancellation storms.",
         discussion: """
             With no arguments: an embedded 3-server chain, victims at 2,000 calls/s, a calm phase, a storm phase at \
-            the same rate and the storm again with propagation off on the hop clients (about 25 s in all). See \
+            the same rate and the storm again with propagation off on the hop clients (about 20 s in all). See \
             Sources/rpcbench/README.md for every flag and output field.
             """,
         subcommands: [Run.self, Serve.self],
@@ -24,19 +25,24 @@ struct RPCBench: AsyncParsableCommand {
 
 /// A duration flag: `250us`, `2ms`, `1.5s`, `0`.
 struct DurationArgument: ExpressibleByArgument, Sendable, CustomStringConvertible {
+    /// The duration.
     let duration: Duration
 
+    /// Wraps a duration (for defaults).
     init(_ duration: Duration) {
         self.duration = duration
     }
 
+    /// Parses a flag value.
     init?(argument: String) {
         guard let duration = DurationParsing.parse(argument) else { return nil }
         self.duration = duration
     }
 
+    /// `2ms`, `100us`, `1.5s`.
     var description: String { DurationParsing.format(self.duration) }
 
+    /// The default as shown in `--help`.
     var defaultValueDescription: String { self.description }
 }
 
@@ -58,9 +64,12 @@ extension BenchConfiguration.ServiceTimeDistribution: ExpressibleByArgument {}
 
 /// Where handlers run, as a flag value.
 enum HandlerExecutorArgument: String, ExpressibleByArgument, CaseIterable, Sendable {
+    /// `RPCServer.HandlerExecutor.eventLoop`.
     case eventLoop = "event-loop"
+    /// `RPCServer.HandlerExecutor.globalConcurrent`.
     case global
 
+    /// The runtime's value.
     var executor: RPCServer.HandlerExecutor {
         switch self {
         case .eventLoop: return .eventLoop

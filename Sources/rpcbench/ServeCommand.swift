@@ -5,30 +5,38 @@ import RPCBenchCore
 extension RPCBench {
     /// `rpcbench serve`: the bench service on a port, for `rpcbench run --target host:port` in another process.
     struct Serve: AsyncParsableCommand {
+        /// The subcommand's abstract.
         static let configuration = CommandConfiguration(
             abstract: "Serve the bench service (a chain of --chain servers in this process) until interrupted."
         )
 
+        /// Address to bind.
         @Option(help: "Address to bind.")
         var host = "127.0.0.1"
 
+        /// Port of the first hop (the others pick free ports).
         @Option(help: "Port of the first hop (the others pick free ports).")
         var port = 50_051
 
+        /// Servers in the chain, each calling the next.
         @Option(help: "Servers in the chain, each calling the next.")
         var chain = 3
 
+        /// Where handler tasks run: event-loop or global.
         @Option(help: "Where handler tasks run: event-loop or global.")
         var handlerExecutor: HandlerExecutorArgument = .global
 
+        /// Streams a client may have open on one connection.
         @Option(help: "Streams a client may have open on one connection.")
         var maxStreams = 4_096
 
+        /// Rejects impossible flag values before anything starts.
         func validate() throws {
             guard (1...255).contains(self.chain) else { throw ValidationError("--chain must be 1...255") }
             guard self.port >= 0 && self.port < 65_536 else { throw ValidationError("--port must be 0...65535") }
         }
 
+        /// Runs the subcommand.
         func run() async throws {
             var options = BenchServerOptions()
             options.handlerExecutor = self.handlerExecutor.executor

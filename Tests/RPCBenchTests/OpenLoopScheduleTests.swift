@@ -55,9 +55,10 @@ struct OpenLoopScheduleTests {
         // Call 1 was due at 1 ms and could not start before call 0 ended (~30 ms).
         let sent1 = sendTimes.withLock { $0[1] } ?? 0
         #expect(sent1 - schedule.intendedTime(of: 1) >= 25_000_000)
-        // The histogram holds those waits: its max is ~29 ms, and many calls are above 10 ms.
+        // The histogram holds those waits: call k (due at k ms) went out at ~30 ms, so calls 1...20 carry 10 ms
+        // or more — the top third of the 60 — and the max is ~29 ms. Calls due after the stall carry ~0.
         #expect(histogram.nanoseconds(atPercentile: 100) >= 25_000_000)
-        #expect(histogram.nanoseconds(atPercentile: 25) >= 5_000_000)
+        #expect(histogram.nanoseconds(atPercentile: 75) >= 8_000_000)
     }
 
     @Test("The closed loop keeps its callers busy and times each call from its send")

@@ -20,7 +20,13 @@ struct SmokeTests {
         storm.disconnectInterval = .milliseconds(250)
         storm.disconnectCalls = 5
         storm.chainRate = 10
-        storm.work = .milliseconds(20)
+        // Delays well inside the work, so handlers are running when the cancel comes even in a loaded debug build.
+        storm.cancelAfter = .milliseconds(10)
+        storm.deadlineBudget = .milliseconds(10)
+        storm.chainCancelAfter = .milliseconds(10)
+        storm.chainBudget = .milliseconds(10)
+        storm.burstRamp = .milliseconds(20)
+        storm.work = .milliseconds(40)
         configuration.storm = storm
 
         let report = try await BenchRunner.run(configuration)
