@@ -376,7 +376,9 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
             if status.code == .ok {
                 loop.complete(.success(loop.singleResponse))
             } else {
-                loop.complete(.failure(RPCError(code: status.code, message: status.message, metadata: metadata)))
+                // Whichever side's clock noticed first, a deadline outcome carries the deadline cause.
+                let reason: CancelReason? = status.code == .deadlineExceeded ? .deadlineExceeded : nil
+                loop.complete(.failure(RPCError(code: status.code, message: status.message, metadata: metadata, cancelReason: reason)))
             }
         case .fail(let status, let reason):
             loop.complete(.failure(RPCError(code: status.code, message: status.message, cancelReason: reason)))
