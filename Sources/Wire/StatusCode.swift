@@ -1,6 +1,6 @@
 /// The 17 gRPC status codes with their numbers, so habits carry over; carried in `CALL_END` as one byte.
 ///
-/// Codes a receiver does not know (18...255) are kept as they are and read as `unknown` by the runtime.
+/// Codes a receiver does not know (17...255) are kept as they are and read as `unknown` by the runtime.
 public struct StatusCode: RawRepresentable, Sendable, Hashable, Comparable, CustomStringConvertible {
     /// The byte on the wire.
     public var rawValue: UInt8
