@@ -49,7 +49,13 @@ struct CascadeTests {
                                 probe.recordCancel(context.cancelReason)
                             }
                         } catch {
-                            if Task.isCancelled { probe.recordCancel(context.cancelReason) }
+                            if Task.isCancelled {
+                                probe.recordCancel(context.cancelReason)
+                            } else if let error = error as? RPCError, error.code == .deadlineExceeded {
+                                // The inherited deadline ended the outbound call at the same instant the server's
+                                // timer would cancel this handler: either way this hop stopped at the deadline.
+                                probe.recordCancel(.deadlineExceeded)
+                            }
                             throw error
                         }
                     }

@@ -63,9 +63,8 @@ final class ClientCallLoopState {
     var streamID: UInt32 = 0
     var connection: ClientConnectionHandler?
     var machine: ClientStreamStateMachine
-    var assembler = MessageAssembler()
-    var receiveWindow = 0
-    var unreturnedCredit = 0
+    /// Credit window, reassembly and decompression of the server's messages.
+    var inbound = InboundMessageReader(window: 0)
     var deadlineTimer: Scheduled<Void>?
     /// The caller cancelled before the call reached a connection.
     var pendingCancel: CancelReason?

@@ -126,7 +126,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
         case .callEnd(let end):
             guard let call = self.stream(end.streamID, type: .callEnd) else { return }
             let loop = call.loop.value
-            if loop.assembler.isAssembling {
+            if loop.inbound.isAssembling {
                 self.connectionError(WireError(.protocolViolation, "The server ended stream \(end.streamID) in the middle of a message."))
                 return
             }
@@ -174,46 +174,32 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
     private func handleMessage(_ frame: MessageFrame) {
         guard let call = self.stream(frame.streamID, type: frame.type) else { return }
         let loop = call.loop.value
-        let size = frame.data.readableBytes
-        loop.receiveWindow -= size
-        if loop.receiveWindow < 0 {
-            self.connectionError(WireError(.flowControlViolation, "The server sent \(-loop.receiveWindow) bytes beyond stream \(frame.streamID)'s credit."))
+        let message: ByteBuffer
+        switch loop.inbound.receive(
+            frame,
+            encoding: call.encoding,
+            compressor: self.compressor,
+            maxMessageSize: self.configuration.limits.maxMessageSize,
+            allocator: self.context.channel.allocator
+        ) {
+        case .fragment(let bytes):
+            self.grantCredit(call, bytes: bytes, force: true)
             return
-        }
-        let assembled: MessageAssembler.Message?
-        do throws(WireError) {
-            assembled = try loop.assembler.receive(frame)
-        } catch {
+        case .message(let bytes):
+            message = bytes
+        case .streamError(let status):
+            self.perform(loop.machine.streamError(status), call: call)
+            return
+        case .connectionError(let error):
             self.connectionError(error)
             return
-        }
-        guard var message = assembled else {
-            self.grantCredit(call, bytes: size, force: true)
-            return
-        }
-        if message.compressed {
-            guard call.encoding != .identity else {
-                self.perform(loop.machine.streamError(Status(code: .internal, message: "The server flagged a message compressed on an identity stream.")), call: call)
-                return
-            }
-            do throws(WireError) {
-                message.bytes = try self.compressor.decompress(
-                    message.bytes,
-                    encoding: call.encoding,
-                    maxSize: self.configuration.limits.maxMessageSize,
-                    allocator: self.context.channel.allocator
-                )
-            } catch {
-                self.perform(loop.machine.streamError(Status(code: error.statusCode ?? .internal, message: error.message)), call: call)
-                return
-            }
         }
         switch loop.machine.receiveMessage() {
         case .deliver:
             if let responses = loop.responses {
-                responses.enqueue(message.bytes)
+                responses.enqueue(message)
             } else {
-                loop.singleResponse = message.bytes
+                loop.singleResponse = message
             }
         case let other:
             self.perform(other, call: call)
@@ -223,12 +209,10 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
     private func grantCredit(_ call: ClientCall, bytes: Int, force: Bool) {
         let loop = call.loop.value
         guard !loop.machine.isClosed else { return }
-        loop.unreturnedCredit += bytes
         let threshold = force ? 1 : self.configuration.initialStreamCredit / 2
-        guard loop.unreturnedCredit >= threshold else { return }
-        self.scheduler.writeControl(.credit(streamID: loop.streamID, bytes: UInt32(loop.unreturnedCredit)))
-        loop.receiveWindow += loop.unreturnedCredit
-        loop.unreturnedCredit = 0
+        if let grant = loop.inbound.consumed(bytes, threshold: threshold) {
+            self.scheduler.writeControl(.credit(streamID: loop.streamID, bytes: grant))
+        }
     }
 
     /// The caller consumed a streamed response: grant its bytes back once half a window has been read.
@@ -262,7 +246,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
         self.nextStreamID += 2
         loop.streamID = streamID
         loop.connection = self
-        loop.receiveWindow = self.configuration.initialStreamCredit
+        loop.inbound = InboundMessageReader(window: self.configuration.initialStreamCredit)
         self.streams[streamID] = call
         self.scheduler.openStream(streamID)
 

@@ -180,7 +180,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             self.handleMessage(message)
         case .halfClose(let streamID):
             guard let stream = self.openStream(streamID, type: .halfClose) else { return }
-            if stream.assembler.isAssembling {
+            if stream.inbound.isAssembling {
                 self.connectionError(WireError(.protocolViolation, "Stream \(streamID) half-closed in the middle of a message."))
                 return
             }
@@ -339,53 +339,38 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
 
     private func handleMessage(_ frame: MessageFrame) {
         guard let stream = self.openStream(frame.streamID, type: frame.type) else { return }
-        let size = frame.data.readableBytes
-        stream.receiveWindow -= size
-        if stream.receiveWindow < 0 {
-            self.connectionError(WireError(.flowControlViolation, "Stream \(frame.streamID) sent \(-stream.receiveWindow) bytes beyond its credit."))
+        let message: ByteBuffer
+        switch stream.inbound.receive(
+            frame,
+            encoding: stream.encoding,
+            compressor: self.compressor,
+            maxMessageSize: self.configuration.limits.maxMessageSize,
+            allocator: self.context.channel.allocator
+        ) {
+        case .fragment(let bytes):
+            self.grantCredit(stream, bytes: bytes, force: true)
             return
-        }
-        let assembled: MessageAssembler.Message?
-        do throws(WireError) {
-            assembled = try stream.assembler.receive(frame)
-        } catch {
+        case .message(let bytes):
+            message = bytes
+        case .streamError(let status):
+            self.perform(stream.machine.streamError(status), on: stream)
+            return
+        case .connectionError(let error):
             self.connectionError(error)
             return
-        }
-        guard var message = assembled else {
-            // A fragment of a larger message: the handler cannot consume it yet, so grant its bytes back now.
-            self.grantCredit(stream, bytes: size, force: true)
-            return
-        }
-        if message.compressed {
-            guard stream.encoding != .identity else {
-                self.perform(stream.machine.streamError(Status(code: .internal, message: "A message was flagged compressed on a stream whose encoding is identity.")), on: stream)
-                return
-            }
-            do throws(WireError) {
-                message.bytes = try self.compressor.decompress(
-                    message.bytes,
-                    encoding: stream.encoding,
-                    maxSize: self.configuration.limits.maxMessageSize,
-                    allocator: self.context.channel.allocator
-                )
-            } catch {
-                self.perform(stream.machine.streamError(Status(code: error.statusCode ?? .internal, message: error.message)), on: stream)
-                return
-            }
         }
         // Credit for a whole message returns when it is consumed: a streaming handler reads it from its queue; a
         // single-request call ends its inbound side here and needs no more credit.
         switch stream.machine.receiveMessage(endStream: frame.endStream) {
         case .startHandler(let closeInbound):
             if let requests = stream.requests {
-                requests.enqueue(message.bytes)
+                requests.enqueue(message)
                 if closeInbound { requests.finish() }
             } else {
-                self.startHandler(stream, firstMessage: message.bytes)
+                self.startHandler(stream, firstMessage: message)
             }
         case .deliver(let closeInbound):
-            stream.requests?.enqueue(message.bytes)
+            stream.requests?.enqueue(message)
             if closeInbound { stream.requests?.finish() }
         case let other:
             self.perform(other, on: stream)
@@ -393,16 +378,14 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     }
 
     private func grantCredit(_ stream: ServerStream, bytes: Int, force: Bool) {
-        stream.unreturnedCredit += bytes
-        let threshold = force ? 1 : self.configuration.initialStreamCredit / 2
-        guard stream.unreturnedCredit >= threshold else { return }
         switch stream.machine.state {
         case .idle, .active:
-            self.scheduler.writeControl(.credit(streamID: stream.id, bytes: UInt32(stream.unreturnedCredit)))
-            stream.receiveWindow += stream.unreturnedCredit
-            stream.unreturnedCredit = 0
+            let threshold = force ? 1 : self.configuration.initialStreamCredit / 2
+            if let grant = stream.inbound.consumed(bytes, threshold: threshold) {
+                self.scheduler.writeControl(.credit(streamID: stream.id, bytes: grant))
+            }
         case .activeInboundClosed, .endedHandlerRunning, .closed:
-            stream.unreturnedCredit = 0
+            stream.inbound.dropOwedCredit()  // The client sends nothing more.
         }
     }
 

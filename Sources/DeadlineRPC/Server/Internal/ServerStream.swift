@@ -11,11 +11,8 @@ final class ServerStream {
     let startedAt: NIODeadline
     let context: CallContext
     var machine: ServerStreamStateMachine
-    var assembler = MessageAssembler()
-    /// Bytes the client may still send before it needs more credit.
-    var receiveWindow: Int
-    /// Consumed bytes not yet granted back.
-    var unreturnedCredit = 0
+    /// Credit window, reassembly and decompression of the client's messages.
+    var inbound: InboundMessageReader
     var deadlineTimer: Scheduled<Void>?
     var stragglerTimer: Scheduled<Void>?
     var task: Task<Void, Never>?
@@ -42,6 +39,6 @@ final class ServerStream {
         self.startedAt = startedAt
         self.context = context
         self.machine = ServerStreamStateMachine(singleRequest: entry.kind.singleRequest)
-        self.receiveWindow = receiveWindow
+        self.inbound = InboundMessageReader(window: receiveWindow)
     }
 }

@@ -1,0 +1,77 @@
+import NIOCore
+import Wire
+
+/// One stream's receiving side, shared by client and server: the credit window the peer must stay within, the
+/// reassembly of split messages, and bounded decompression. Pure bookkeeping; the connection acts on the outcome.
+struct InboundMessageReader {
+    enum Outcome {
+        /// A fragment of a larger message arrived: grant its bytes back at once (nothing can consume half a message).
+        case fragment(bytes: Int)
+        /// A whole message, decompressed.
+        case message(ByteBuffer)
+        /// The message is unusable; only this stream ends, with this status.
+        case streamError(Status)
+        /// The peer broke the protocol (credit, fragment rules): the connection ends.
+        case connectionError(WireError)
+    }
+
+    private var assembler = MessageAssembler()
+    /// Bytes the peer may still send before it needs more credit.
+    private(set) var window: Int
+    /// Consumed bytes not granted back yet.
+    private var unreturned = 0
+
+    init(window: Int) {
+        self.window = window
+    }
+
+    /// Whether a message has begun but not completed (ending the stream now breaks framing).
+    var isAssembling: Bool { self.assembler.isAssembling }
+
+    mutating func receive(
+        _ frame: MessageFrame,
+        encoding: MessageEncoding,
+        compressor: MessageCompressor,
+        maxMessageSize: Int,
+        allocator: ByteBufferAllocator
+    ) -> Outcome {
+        let size = frame.data.readableBytes
+        self.window -= size
+        if self.window < 0 {
+            return .connectionError(WireError(.flowControlViolation, "Stream \(frame.streamID) received \(-self.window) bytes beyond its credit."))
+        }
+        let assembled: MessageAssembler.Message?
+        do throws(WireError) {
+            assembled = try self.assembler.receive(frame)
+        } catch {
+            return .connectionError(error)
+        }
+        guard var message = assembled else { return .fragment(bytes: size) }
+        if message.compressed {
+            guard encoding != .identity else {
+                return .streamError(Status(code: .internal, message: "A message was flagged compressed on a stream whose encoding is identity."))
+            }
+            do throws(WireError) {
+                message.bytes = try compressor.decompress(message.bytes, encoding: encoding, maxSize: maxMessageSize, allocator: allocator)
+            } catch {
+                return .streamError(Status(code: error.statusCode ?? .internal, message: error.message))
+            }
+        }
+        return .message(message.bytes)
+    }
+
+    /// Records consumed bytes; returns the credit to grant once at least `threshold` bytes are owed.
+    mutating func consumed(_ bytes: Int, threshold: Int) -> UInt32? {
+        self.unreturned += bytes
+        guard self.unreturned >= threshold else { return nil }
+        let grant = self.unreturned
+        self.window += grant
+        self.unreturned = 0
+        return UInt32(grant)
+    }
+
+    /// Forgets owed credit (the peer will send nothing more on the stream).
+    mutating func dropOwedCredit() {
+        self.unreturned = 0
+    }
+}
