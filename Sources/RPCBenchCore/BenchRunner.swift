@@ -119,7 +119,8 @@ struct BenchSession: Sendable {
         phases.append(try await self.phase("calm", storm: false, propagation: true))
         if self.configuration.storm.isEnabled {
             phases.append(try await self.phase("storm", storm: true, propagation: true))
-            if self.configuration.comparePropagation {
+            // Propagation only matters where a hop calls another: nothing to compare on a single server.
+            if self.configuration.comparePropagation && self.hops >= 2 {
                 phases.append(try await self.phase("storm-propagation-off", storm: true, propagation: false))
             }
         }

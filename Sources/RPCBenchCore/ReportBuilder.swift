@@ -132,7 +132,9 @@ public enum ReportBuilder {
                     GoalCheck(
                         name: "deadline instant → handler task cancelled, p99, every hop",
                         target: "≤ \(us(Goals.deadlineMicroseconds))",
-                        measured: "hop 1 \(us(deadline.firstHop.p99)), hop \(hops) \(deadline.lastHop.count > 0 ? us(deadline.lastHop.p99) : "never")",
+                        measured: hops > 1
+                            ? "hop 1 \(us(deadline.firstHop.p99)), hop \(hops) \(deadline.lastHop.count > 0 ? us(deadline.lastHop.p99) : "never")"
+                            : "hop 1 \(us(deadline.firstHop.p99))",
                         met: worst <= Goals.deadlineMicroseconds && deadline.neverCancelledByHop.allSatisfy { $0 == 0 }
                     )
                 )
