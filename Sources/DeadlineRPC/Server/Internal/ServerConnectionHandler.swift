@@ -296,6 +296,9 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             }
             deadline = Deadline(uptimeNanoseconds: Int64(now.uptimeNanoseconds)) + remaining
             if budget.originalMicroseconds > 0 { originalBudget = .microseconds(budget.originalMicroseconds) }
+        } else if let cap = self.configuration.maxInboundBudget {
+            // A call without a deadline from an untrusted peer gets the cap as its budget: none runs forever.
+            deadline = Deadline(uptimeNanoseconds: Int64(now.uptimeNanoseconds)) + cap
         }
 
         let callID = self.callIDs.next()
