@@ -23,8 +23,19 @@ public struct CallContext: Sendable {
     public let originalBudget: Duration?
     /// Typed context values (`ServiceContext` keys) and the trace context, carried to outbound calls.
     public var serviceContext: ServiceContext
-    /// A logger with `drpc.method` and `drpc.call_id` metadata.
-    public var logger: Logger
+    /// A logger with `drpc.method` and `drpc.call_id` metadata (built when first asked for: most calls never log).
+    public var logger: Logger {
+        get {
+            var logger = self.baseLogger
+            if !self.method.isEmpty {
+                logger[metadataKey: "drpc.method"] = "\(self.method)"
+                logger[metadataKey: "drpc.call_id"] = "\(self.callID)"
+            }
+            return logger
+        }
+        set { self.baseLogger = newValue }
+    }
+    private var baseLogger: Logger
 
     let control: CallControl
 
@@ -49,7 +60,7 @@ public struct CallContext: Sendable {
         self.hopCount = hopCount
         self.originalBudget = originalBudget
         self.serviceContext = serviceContext
-        self.logger = logger
+        self.baseLogger = logger
         self.control = control
     }
 
@@ -69,7 +80,7 @@ public struct CallContext: Sendable {
             hopCount: self.hopCount,
             originalBudget: self.originalBudget,
             serviceContext: self.serviceContext,
-            logger: self.logger,
+            logger: self.baseLogger,
             control: control
         )
         copy.serviceContext = self.serviceContext

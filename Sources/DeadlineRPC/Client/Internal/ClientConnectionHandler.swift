@@ -242,21 +242,12 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
     /// Opens a stream for `call` and writes its start (and its single request, if any).
     func startCall(_ call: ClientCall) {
         let loop = call.loop.value
-        let streamID = self.nextStreamID
-        self.nextStreamID += 2
-        loop.streamID = streamID
-        loop.connection = self
-        loop.inbound = InboundMessageReader(window: self.configuration.initialStreamCredit)
-        self.streams[streamID] = call
-        self.scheduler.openStream(streamID)
-
         var budget: WireBudget? = nil
         if let deadline = call.deadline {
             let remaining = deadline.timeRemaining
             if remaining <= .zero {
-                // The budget ran out before the call could be sent: fail locally, send nothing.
-                self.streams.removeValue(forKey: streamID)
-                self.scheduler.dropStream(streamID)
+                // The budget ran out before the call could be sent: fail locally, send nothing, open no stream
+                // (a later cancel must not name a stream the server never saw).
                 loop.complete(.failure(RPCError(code: .deadlineExceeded, message: "The call's budget was spent before it could be sent.", cancelReason: .deadlineExceeded)))
                 self.manager.callEnded()
                 return
@@ -266,6 +257,13 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
                 originalMicroseconds: call.originalBudget?.microseconds ?? remaining.microseconds
             )
         }
+        let streamID = self.nextStreamID
+        self.nextStreamID += 2
+        loop.streamID = streamID
+        loop.connection = self
+        loop.inbound = InboundMessageReader(window: self.configuration.initialStreamCredit)
+        self.streams[streamID] = call
+        self.scheduler.openStream(streamID)
         let compressed = call.encoding != .identity && self.peerSettings.accepts(call.encoding)
         self.scheduler.enqueue(
             .callStart(
@@ -345,6 +343,8 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
 
     /// The caller gave up (task cancelled, or a combinator cancelled it with its own cause).
     func cancel(_ call: ClientCall, reason: CancelReason) {
+        let loop = call.loop.value
+        guard !loop.finished, self.streams[loop.streamID] === call else { return }  // Already over: nothing to send.
         self.perform(call.loop.value.machine.callerCancelled(reason), call: call)
         self.flushSoon()
     }

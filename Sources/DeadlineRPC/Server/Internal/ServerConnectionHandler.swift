@@ -302,9 +302,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         }
 
         let callID = self.callIDs.next()
-        var logger = self.logger
-        logger[metadataKey: "drpc.method"] = "\(start.method)"
-        logger[metadataKey: "drpc.call_id"] = "\(callID)"
+        let logger = self.logger
         let context = CallContext(
             method: start.method,
             callID: callID,
