@@ -56,7 +56,7 @@ public final class RPCServer: Service, Sendable {
         self.router = router
         self.configuration = configuration
         self.group = eventLoopGroup
-        self.metrics = ServerMetrics(prefix: configuration.metricsPrefix)
+        self.metrics = ServerMetrics(prefix: configuration.metricsPrefix, factory: configuration.metricsFactory)
         self.address = eventLoopGroup.any().makePromise()
     }
 

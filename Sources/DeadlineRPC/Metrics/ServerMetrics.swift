@@ -20,11 +20,15 @@ final class ServerMetrics: Sendable {
     private let stragglerOverrun: Timer
     private let instruments = Mutex<[String: MethodInstruments]>([:])
 
-    init(prefix: String) {
+    private let factory: any MetricsFactory
+
+    init(prefix: String, factory: (any MetricsFactory)? = nil) {
         self.prefix = prefix
-        self.handlersInFlight = Meter(label: "\(prefix)_server_handlers_in_flight")
-        self.stragglersNow = Meter(label: "\(prefix)_server_stragglers")
-        self.stragglerOverrun = Timer(label: "\(prefix)_server_straggler_overrun_seconds", preferredDisplayUnit: .seconds)
+        let factory = factory ?? MetricsSystem.factory
+        self.factory = factory
+        self.handlersInFlight = Meter(label: "\(prefix)_server_handlers_in_flight", dimensions: [], factory: factory)
+        self.stragglersNow = Meter(label: "\(prefix)_server_stragglers", dimensions: [], factory: factory)
+        self.stragglerOverrun = Timer(label: "\(prefix)_server_straggler_overrun_seconds", dimensions: [], factory: factory)
     }
 
     private func withInstruments<T>(_ method: String, _ body: (inout MethodInstruments) -> T) -> T {
@@ -32,10 +36,10 @@ final class ServerMetrics: Sendable {
             if all[method] == nil {
                 let dims = [("method", method)]
                 all[method] = MethodInstruments(
-                    started: Counter(label: "\(prefix)_server_calls_started_total", dimensions: dims),
-                    duration: Timer(label: "\(prefix)_server_call_duration_seconds", dimensions: dims, preferredDisplayUnit: .seconds),
-                    shed: Counter(label: "\(prefix)_server_calls_shed_total", dimensions: dims),
-                    stragglers: Counter(label: "\(prefix)_server_stragglers_total", dimensions: dims),
+                    started: Counter(label: "\(prefix)_server_calls_started_total", dimensions: dims, factory: factory),
+                    duration: Timer(label: "\(prefix)_server_call_duration_seconds", dimensions: dims, factory: factory),
+                    shed: Counter(label: "\(prefix)_server_calls_shed_total", dimensions: dims, factory: factory),
+                    stragglers: Counter(label: "\(prefix)_server_stragglers_total", dimensions: dims, factory: factory),
                     finished: [:]
                 )
             }
@@ -54,7 +58,8 @@ final class ServerMetrics: Sendable {
             if instruments.finished[code] == nil {
                 instruments.finished[code] = Counter(
                     label: "\(prefix)_server_calls_finished_total",
-                    dimensions: [("method", method), ("code", code.description)]
+                    dimensions: [("method", method), ("code", code.description)],
+                    factory: self.factory
                 )
             }
             return (instruments.finished[code]!, instruments.duration)

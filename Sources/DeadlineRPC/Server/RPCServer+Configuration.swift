@@ -1,3 +1,4 @@
+import CoreMetrics
 import Logging
 import Wire
 
@@ -40,6 +41,8 @@ extension RPCServer {
         public var acceptedEncodings: [MessageEncoding] = [.gzip, .deflate]
         /// Prefix of every metric name.
         public var metricsPrefix: String = "drpc"
+        /// Where metrics go; nil uses the process-wide `MetricsSystem` (bootstrap it once, e.g. with Prometheus).
+        public var metricsFactory: (any MetricsFactory)? = nil
         /// Where the server logs; call logs carry `drpc.method` and `drpc.call_id`.
         public var logger: Logger = Logger(label: "DeadlineRPC.server")
 
