@@ -15,12 +15,14 @@ public struct CallContext: Sendable {
     public let callID: UInt64
     /// The deadline on this host's clock, or nil when the call has none.
     public let deadline: Deadline?
-    /// Request metadata.
-    public let metadata: Metadata
+    /// Request metadata (a server interceptor may pass the handler a context with changed metadata).
+    public var metadata: Metadata
     /// How many calls lie above this one in the chain (0 when the caller was not itself serving a call).
     public let hopCount: Int
     /// The budget the chain's first caller set, when known.
     public let originalBudget: Duration?
+    /// When the call arrived on this host (nil outside a server).
+    public let arrival: Deadline?
     /// Typed context values (`ServiceContext` keys) and the trace context, carried to outbound calls.
     public var serviceContext: ServiceContext
     /// A logger with `drpc.method` and `drpc.call_id` metadata (built when first asked for: most calls never log).
@@ -49,10 +51,12 @@ public struct CallContext: Sendable {
         metadata: Metadata,
         hopCount: Int,
         originalBudget: Duration?,
+        arrival: Deadline? = nil,
         serviceContext: ServiceContext,
         logger: Logger,
         control: CallControl = CallControl()
     ) {
+        self.arrival = arrival
         self.method = method
         self.callID = callID
         self.deadline = deadline
@@ -70,6 +74,20 @@ public struct CallContext: Sendable {
     /// Time left before the deadline, or nil when there is none.
     public var timeRemaining: Duration? { self.deadline?.timeRemaining }
 
+    /// Where the chain's budget went so far, as seen from this hop (nil when the call has no deadline or the
+    /// caller sent no original budget).
+    public var budget: BudgetAttribution? {
+        guard let deadline = self.deadline, let originalBudget = self.originalBudget, let arrival = self.arrival else {
+            return nil
+        }
+        return BudgetAttribution(
+            hop: self.hopCount,
+            originalBudget: originalBudget,
+            remainingOnArrival: deadline - arrival,
+            usedHere: Deadline.now() - arrival
+        )
+    }
+
     /// The same call seen by a scope with a tighter deadline and/or its own cancellation cause.
     func narrowed(deadline newDeadline: Deadline?, control: CallControl) -> CallContext {
         var copy = CallContext(
@@ -79,6 +97,7 @@ public struct CallContext: Sendable {
             metadata: self.metadata,
             hopCount: self.hopCount,
             originalBudget: self.originalBudget,
+            arrival: self.arrival,
             serviceContext: self.serviceContext,
             logger: self.baseLogger,
             control: control

@@ -1,3 +1,4 @@
+import Instrumentation
 import Logging
 import NIOCore
 import NIOPosix
@@ -63,18 +64,20 @@ public final class RPCClient: Sendable {
         options: CallOptions = .default
     ) async throws -> Response {
         precondition(method.kind == .unary, "\(method.name) is \(method.kind), not unary")
-        let call = try self.makeCall(method, request: request, options: options)
-        let bytes = try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<ByteBuffer, any Error>) in
-                call.onLoop {
-                    call.loop.value.single = continuation
-                    self.manager.start(call)
+        return try await self.intercepting(method, options) { outbound, parent in
+            let call = try self.makeCall(method, request: request, outbound: outbound, parent: parent)
+            let bytes = try await withTaskCancellationHandler {
+                try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<ByteBuffer, any Error>) in
+                    call.onLoop {
+                        call.loop.value.single = continuation
+                        self.manager.start(call)
+                    }
                 }
+            } onCancel: {
+                self.cancel(call)
             }
-        } onCancel: {
-            self.cancel(call)
+            return try Self.decode(bytes, method.responseCodec)
         }
-        return try Self.decode(bytes, method.responseCodec)
     }
 
     /// Calls a server-streaming method; `body` reads the responses. Leaving `body` before the stream ends cancels
@@ -86,10 +89,12 @@ public final class RPCClient: Sendable {
         _ body: (ResponseStream<Response>) async throws -> Result
     ) async throws -> Result {
         precondition(method.kind == .serverStreaming, "\(method.name) is \(method.kind), not server-streaming")
-        let call = try self.makeCall(method, request: request, options: options)
-        let responses = ResponseStream(queue: call.responses!, codec: method.responseCodec)
-        return try await self.withStartedCall(call) {
-            try await body(responses)
+        return try await self.intercepting(method, options) { outbound, parent in
+            let call = try self.makeCall(method, request: request, outbound: outbound, parent: parent)
+            let responses = ResponseStream(queue: call.responses!, codec: method.responseCodec)
+            return try await self.withStartedCall(call) {
+                try await body(responses)
+            }
         }
     }
 
@@ -101,13 +106,15 @@ public final class RPCClient: Sendable {
         _ body: (RequestWriter<Request>) async throws -> Void
     ) async throws -> Response {
         precondition(method.kind == .clientStreaming, "\(method.name) is \(method.kind), not client-streaming")
-        let call = try self.makeCall(method, request: nil, options: options)
-        let writer = RequestWriter(call: call, codec: method.requestCodec, allocator: self.allocator)
-        let bytes = try await self.withStartedCall(call) {
-            try await body(writer)
-            return try await self.halfCloseAndAwaitResponse(call)
+        return try await self.intercepting(method, options) { outbound, parent in
+            let call = try self.makeCall(method, request: nil, outbound: outbound, parent: parent)
+            let writer = RequestWriter(call: call, codec: method.requestCodec, allocator: self.allocator)
+            let bytes = try await self.withStartedCall(call) {
+                try await body(writer)
+                return try await self.halfCloseAndAwaitResponse(call)
+            }
+            return try Self.decode(bytes, method.responseCodec)
         }
-        return try Self.decode(bytes, method.responseCodec)
     }
 
     /// Calls a bidirectional method: `requests` writes the requests (in a child task; the stream is closed when it
@@ -119,47 +126,79 @@ public final class RPCClient: Sendable {
         responses: (ResponseStream<Response>) async throws -> Result
     ) async throws -> Result {
         precondition(method.kind == .bidirectional, "\(method.name) is \(method.kind), not bidirectional")
-        let call = try self.makeCall(method, request: nil, options: options)
-        let writer = RequestWriter(call: call, codec: method.requestCodec, allocator: self.allocator)
-        let stream = ResponseStream(queue: call.responses!, codec: method.responseCodec)
-        return try await self.withStartedCall(call) {
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask {
-                    try await requests(writer)
-                    call.onLoop { call.loop.value.connection?.halfClose(call) }
+        return try await self.intercepting(method, options) { outbound, parent in
+            let call = try self.makeCall(method, request: nil, outbound: outbound, parent: parent)
+            let writer = RequestWriter(call: call, codec: method.requestCodec, allocator: self.allocator)
+            let stream = ResponseStream(queue: call.responses!, codec: method.responseCodec)
+            return try await self.withStartedCall(call) {
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    group.addTask {
+                        try await requests(writer)
+                        call.onLoop { call.loop.value.connection?.halfClose(call) }
+                    }
+                    let result = try await responses(stream)
+                    group.cancelAll()
+                    return result
                 }
-                let result = try await responses(stream)
-                group.cancelAll()
-                return result
             }
         }
     }
 
     // MARK: Internals
 
-    /// Builds a call from the method, options and the context of the call being served (if any).
-    private func makeCall<Request, Response>(
+    /// Works out the call's deadline from its options, its method and the call being served, then runs the
+    /// interceptors around `attempt` (which builds and runs the call itself).
+    private func intercepting<Request, Response, Result>(
         _ method: Method<Request, Response>,
-        request: Request?,
-        options: CallOptions
-    ) throws -> ClientCall {
+        _ options: CallOptions,
+        _ attempt: (OutboundCall, CallContext?) async throws -> Result
+    ) async throws -> Result {
         let parent = self.configuration.propagation == .enabled ? CallContext.current : nil
         if Task.isCancelled && self.configuration.propagation == .enabled {
             throw RPCError.cancelled(parent?.cancelReason ?? .cancelled, "The calling task was already cancelled; the call was not sent.")
         }
         let now = Deadline.now()
-        var deadline = parent?.deadline
-        func tighten(_ candidate: Deadline?) {
-            guard let candidate else { return }
-            deadline = deadline.map { min($0, candidate) } ?? candidate
-        }
-        let inherited = deadline
+        let inherited = parent?.deadline
         let requested = [options.deadline, options.timeout.map { now + $0 }].compactMap { $0 }.min()
-        tighten(requested)
-        tighten(method.defaultTimeout.map { now + $0 })
+        let deadline = [inherited, requested, method.defaultTimeout.map { now + $0 }].compactMap { $0 }.min()
         if let inherited, let requested, requested > inherited {
             // An option asked for more time than the call being served has left: clamped, never obeyed.
             self.stats.recordDeadlineClamped(method: method.name, requested: requested - now, inherited: inherited - now)
+        }
+        let outbound = OutboundCall(
+            method: method.name,
+            kind: method.kind,
+            isIdempotent: method.isIdempotent,
+            metadata: options.metadata,
+            compression: options.compression,
+            deadline: deadline,
+            inheritedDeadline: deadline,
+            createdAt: now
+        )
+        let interceptors = self.configuration.interceptors
+        if interceptors.isEmpty {
+            return try await attempt(outbound, parent)
+        }
+        return try await interceptors.intercept(outbound) { outbound in try await attempt(outbound, parent) }
+    }
+
+    /// Builds one attempt of a call from what the interceptors passed on and the context of the call being served.
+    private func makeCall<Request, Response>(
+        _ method: Method<Request, Response>,
+        request: Request?,
+        outbound: OutboundCall,
+        parent: CallContext?
+    ) throws -> ClientCall {
+        let now = Deadline.now()
+        var deadline = outbound.deadline
+        if let limit = outbound.inheritedDeadline, deadline.map({ $0 > limit }) ?? true {
+            // An interceptor tried to extend (or drop) the deadline: clamped, never obeyed.
+            self.stats.recordDeadlineClamped(
+                method: method.name,
+                requested: deadline.map { $0 - now } ?? .seconds(Int64.max),
+                inherited: limit - now
+            )
+            deadline = limit
         }
         if deadline == nil && self.configuration.requireDeadline {
             self.stats.recordRefusedWithoutDeadline()
@@ -178,8 +217,13 @@ public final class RPCClient: Sendable {
                 cancelReason: .deadlineExceeded
             )
         }
-        if let error = options.metadata.validate() {
+        var metadata = outbound.metadata
+        if let error = metadata.validate() {
             throw RPCError(code: .invalidArgument, message: "Invalid request metadata: \(error.message)")
+        }
+        if let serviceContext = ServiceContext.current ?? parent?.serviceContext {
+            let instrument = self.configuration.instrument ?? InstrumentationSystem.instrument
+            instrument.inject(serviceContext, into: &metadata, using: MetadataInjector())
         }
         var firstRequest: ByteBuffer? = nil
         if let request {
@@ -195,7 +239,8 @@ public final class RPCClient: Sendable {
         if let parent {
             originalBudget = parent.originalBudget
         } else {
-            originalBudget = deadline.map { $0 - now }
+            // A root call's budget counts from when it was made, so retries do not restart the clock.
+            originalBudget = deadline.map { $0 - outbound.createdAt }
         }
         let responses: InboundMessageQueue? = method.kind.singleResponse ? nil : InboundMessageQueue()
         let call = ClientCall(
@@ -205,8 +250,8 @@ public final class RPCClient: Sendable {
             deadline: deadline,
             originalBudget: originalBudget,
             hopCount: UInt8(clamping: (parent?.hopCount ?? -1) + 1),
-            metadata: options.metadata,
-            encoding: options.compression,
+            metadata: metadata,
+            encoding: outbound.compression,
             firstRequest: firstRequest,
             parentControl: parent?.control,
             responses: responses

@@ -53,7 +53,9 @@ public final class RPCServer: Service, Sendable {
     ) {
         self.host = host
         self.port = port
-        self.router = router
+        self.router = router.with(
+            HandlerEnvironment(interceptors: configuration.interceptors, instrument: configuration.instrument)
+        )
         self.configuration = configuration
         self.group = eventLoopGroup
         self.metrics = ServerMetrics(prefix: configuration.metricsPrefix, factory: configuration.metricsFactory)

@@ -22,3 +22,19 @@ public struct Status: Sendable, Hashable, CustomStringConvertible {
     /// `CODE: message`.
     public var description: String { message.isEmpty ? "\(code)" : "\(code): \(message)" }
 }
+
+extension Status {
+    /// The status the runtime reports for `error`, for interceptors that observe outcomes: an ``RPCError``'s own
+    /// status, the cancel cause's code for a cancelled task, `unknown` for anything else.
+    public init(of error: any Error, cancelReason: CancelReason? = nil) {
+        if let error = error as? RPCError {
+            self = error.status
+        } else if let reason = cancelReason {
+            self = Status(code: reason.statusCode, message: "The call was cancelled (\(reason)).")
+        } else if error is CancellationError {
+            self = Status(code: .cancelled, message: "The handler was cancelled.")
+        } else {
+            self = Status(code: .unknown, message: "The handler threw an error that is not an RPCError.")
+        }
+    }
+}

@@ -1,3 +1,4 @@
+import Instrumentation
 import Logging
 import Wire
 
@@ -82,6 +83,11 @@ extension RPCClient {
         public var propagation: Propagation = .enabled
         /// Where the client logs.
         public var logger: Logger = Logger(label: "DeadlineRPC.client")
+        /// Interceptors around every call, outermost first (e.g. retry, then logging, then credentials).
+        public var interceptors: [any ClientInterceptor] = []
+        /// Writes the trace context (W3C `traceparent`) of `ServiceContext.current` into request metadata; nil uses
+        /// the process-wide `InstrumentationSystem.instrument`.
+        public var instrument: (any Instrument)? = nil
 
         /// The defaults.
         public init() {}

@@ -1,4 +1,5 @@
 import CoreMetrics
+import Instrumentation
 import Logging
 import Wire
 
@@ -45,6 +46,11 @@ extension RPCServer {
         public var metricsFactory: (any MetricsFactory)? = nil
         /// Where the server logs; call logs carry `drpc.method` and `drpc.call_id`.
         public var logger: Logger = Logger(label: "DeadlineRPC.server")
+        /// Interceptors around every handler, outermost first (e.g. auth, then logging, then metrics).
+        public var interceptors: [any ServerInterceptor] = []
+        /// Reads the trace context (W3C `traceparent`) from request metadata into ``CallContext/serviceContext``;
+        /// nil uses the process-wide `InstrumentationSystem.instrument`.
+        public var instrument: (any Instrument)? = nil
 
         /// The defaults.
         public init() {}

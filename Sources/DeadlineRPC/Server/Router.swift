@@ -26,9 +26,10 @@ public struct Router: Sendable {
         handler: @escaping @Sendable (Request, CallContext) async throws -> Response
     ) {
         precondition(method.kind == .unary, "\(method.name) is \(method.kind), not unary")
-        self.entries[method.name] = ServerMethodEntry(kind: .unary) { call in
-            guard let request = call.decodeFirst(method.requestCodec) else { return }
-            await call.respond(method.responseCodec) { try await handler(request, call.context) }
+        self.entries[method.name] = ServerMethodEntry(kind: .unary) { call, environment in
+            await call.respond(method.responseCodec, environment) { context in
+                try await handler(try call.decodeFirst(method.requestCodec), context)
+            }
         }
     }
 
@@ -38,10 +39,11 @@ public struct Router: Sendable {
         handler: @escaping @Sendable (Request, ResponseWriter<Response>, CallContext) async throws -> Void
     ) {
         precondition(method.kind == .serverStreaming, "\(method.name) is \(method.kind), not server-streaming")
-        self.entries[method.name] = ServerMethodEntry(kind: .serverStreaming) { call in
-            guard let request = call.decodeFirst(method.requestCodec) else { return }
-            let writer = ResponseWriter(call: call, codec: method.responseCodec)
-            await call.respondStreaming { try await handler(request, writer, call.context) }
+        self.entries[method.name] = ServerMethodEntry(kind: .serverStreaming) { call, environment in
+            await call.respondStreaming(environment) { context in
+                let request = try call.decodeFirst(method.requestCodec)
+                try await handler(request, ResponseWriter(call: call, codec: method.responseCodec), context)
+            }
         }
     }
 
@@ -51,9 +53,9 @@ public struct Router: Sendable {
         handler: @escaping @Sendable (RequestStream<Request>, CallContext) async throws -> Response
     ) {
         precondition(method.kind == .clientStreaming, "\(method.name) is \(method.kind), not client-streaming")
-        self.entries[method.name] = ServerMethodEntry(kind: .clientStreaming) { call in
+        self.entries[method.name] = ServerMethodEntry(kind: .clientStreaming) { call, environment in
             let requests = RequestStream(queue: call.requests!, codec: method.requestCodec)
-            await call.respond(method.responseCodec) { try await handler(requests, call.context) }
+            await call.respond(method.responseCodec, environment) { context in try await handler(requests, context) }
         }
     }
 
@@ -63,16 +65,38 @@ public struct Router: Sendable {
         handler: @escaping @Sendable (RequestStream<Request>, ResponseWriter<Response>, CallContext) async throws -> Void
     ) {
         precondition(method.kind == .bidirectional, "\(method.name) is \(method.kind), not bidirectional")
-        self.entries[method.name] = ServerMethodEntry(kind: .bidirectional) { call in
+        self.entries[method.name] = ServerMethodEntry(kind: .bidirectional) { call, environment in
             let requests = RequestStream(queue: call.requests!, codec: method.requestCodec)
             let writer = ResponseWriter(call: call, codec: method.responseCodec)
-            await call.respondStreaming { try await handler(requests, writer, call.context) }
+            await call.respondStreaming(environment) { context in try await handler(requests, writer, context) }
         }
+    }
+}
+
+extension Router {
+    /// The same methods, each run inside `environment` (interceptors, trace extraction).
+    func with(_ environment: HandlerEnvironment) -> Router {
+        var copy = self
+        for name in copy.entries.keys { copy.entries[name]!.environment = environment }
+        return copy
     }
 }
 
 /// A registered method, type-erased to bytes.
 struct ServerMethodEntry: Sendable {
     let kind: CallKind
-    let run: @Sendable (ServerCall) async -> Void
+    let handle: @Sendable (ServerCall, HandlerEnvironment) async -> Void
+    var environment = HandlerEnvironment()
+
+    init(kind: CallKind, handle: @escaping @Sendable (ServerCall, HandlerEnvironment) async -> Void) {
+        self.kind = kind
+        self.handle = handle
+    }
+
+    /// Runs the handler for `call` in this entry's environment.
+    var run: @Sendable (ServerCall) async -> Void {
+        let handle = self.handle
+        let environment = self.environment
+        return { call in await handle(call, environment) }
+    }
 }

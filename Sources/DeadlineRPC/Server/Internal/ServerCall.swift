@@ -1,5 +1,6 @@
 import Wire
 import NIOCore
+import Instrumentation
 
 /// The handler task's side of one server stream: the request(s), the context, and the way back to the
 /// connection's event loop for responses and the outcome.
@@ -39,20 +40,30 @@ final class ServerCall: Sendable {
         }
     }
 
-    /// Decodes the single request, or ends the call with `internal` when it cannot be decoded.
-    func decodeFirst<Request>(_ codec: any MessageCodec<Request>) -> Request? {
+    /// Decodes the single request; a failure ends the call with `internal`.
+    func decodeFirst<Request>(_ codec: any MessageCodec<Request>) throws -> Request {
         do {
             return try codec.decode(self.firstMessage ?? ByteBuffer())
         } catch {
-            self.finish(response: nil, status: Status(code: .internal, message: "The request message could not be decoded."), trailers: Metadata())
-            return nil
+            throw RPCError(code: .internal, message: "The request message could not be decoded.", cause: error)
         }
     }
 
-    /// Runs a single-response handler body with the call context set, then reports its outcome.
-    func respond<Response>(_ codec: any MessageCodec<Response>, _ body: () async throws -> Response) async {
+    /// Runs a single-response handler body inside the interceptors, with the call context set, then reports the
+    /// outcome.
+    func respond<Response>(
+        _ codec: any MessageCodec<Response>,
+        _ environment: HandlerEnvironment,
+        _ body: (CallContext) async throws -> Response
+    ) async {
+        var response: Response? = nil
         do {
-            let response = try await CallContext.$current.withValue(self.context) { try await body() }
+            try await self.run(environment) { context in response = try await body(context) }
+            guard let response else {
+                // Only an interceptor that returned without calling `next` gets here.
+                self.finish(response: nil, status: Status(code: .internal, message: "An interceptor ended the call without running the handler or throwing a status."), trailers: Metadata())
+                return
+            }
             var buffer = self.allocator.buffer(capacity: 0)
             do {
                 try codec.encode(response, into: &buffer)
@@ -67,10 +78,11 @@ final class ServerCall: Sendable {
         }
     }
 
-    /// Runs a streaming-response handler body with the call context set, then reports its outcome.
-    func respondStreaming(_ body: () async throws -> Void) async {
+    /// Runs a streaming-response handler body inside the interceptors, with the call context set, then reports the
+    /// outcome.
+    func respondStreaming(_ environment: HandlerEnvironment, _ body: (CallContext) async throws -> Void) async {
         do {
-            try await CallContext.$current.withValue(self.context) { try await body() }
+            try await self.run(environment, body)
             self.finish(response: nil, status: .ok, trailers: self.context.control.trailers)
         } catch {
             let (status, trailers) = self.outcome(of: error)
@@ -78,18 +90,29 @@ final class ServerCall: Sendable {
         }
     }
 
+    /// Extracts the trace context, then runs `body` inside the interceptor chain with ``CallContext/current`` and
+    /// `ServiceContext.current` set to what the innermost interceptor passed on.
+    private func run(_ environment: HandlerEnvironment, _ body: (CallContext) async throws -> Void) async throws {
+        var context = self.context
+        let instrument = environment.instrument ?? InstrumentationSystem.instrument
+        instrument.extract(context.metadata, into: &context.serviceContext, using: MetadataExtractor())
+        func handler(_ context: CallContext) async throws {
+            try await ServiceContext.withValue(context.serviceContext) {
+                try await CallContext.$current.withValue(context) { try await body(context) }
+            }
+        }
+        if environment.interceptors.isEmpty {
+            try await handler(context)
+        } else {
+            try await CallContext.$current.withValue(context) {
+                try await environment.interceptors.intercept(context, terminal: handler)
+            }
+        }
+    }
+
     /// Maps what a handler threw to the status the caller sees; only `RPCError` text crosses the wire.
     private func outcome(of error: any Error) -> (Status, Metadata) {
-        if let error = error as? RPCError {
-            return (error.status, error.metadata)
-        }
-        if let reason = self.context.control.cancelReason {
-            return (Status(code: reason.statusCode, message: "The call was cancelled (\(reason))."), Metadata())
-        }
-        if error is CancellationError {
-            return (Status(code: .cancelled, message: "The handler was cancelled."), Metadata())
-        }
-        return (Status(code: .unknown, message: "The handler threw an error that is not an RPCError."), Metadata())
+        (Status(of: error, cancelReason: self.context.control.cancelReason), (error as? RPCError)?.metadata ?? Metadata())
     }
 
     /// Reports the handler's outcome (exactly once per call; the connection ignores it if the call already ended).

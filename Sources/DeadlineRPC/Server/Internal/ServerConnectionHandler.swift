@@ -310,6 +310,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             metadata: start.metadata,
             hopCount: Int(start.hopCount),
             originalBudget: originalBudget,
+            arrival: Deadline(uptimeNanoseconds: Int64(now.uptimeNanoseconds)),
             serviceContext: .topLevel,
             logger: logger
         )
