@@ -9,7 +9,7 @@ struct DemoServices: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "demo-services",
         abstract: "Services that show DeadlineRPC's deadline propagation end to end.",
-        subcommands: [EchoServer.self]
+        subcommands: [EchoServer.self, ChainHop.self]
     )
 }
 

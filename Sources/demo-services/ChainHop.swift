@@ -1,0 +1,97 @@
+import ArgumentParser
+import DeadlineRPC
+import Logging
+import ServiceLifecycle
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One hop of a call chain in its own process, for the multi-process cascade tests: `chain.Hop/Call` calls the next
+/// hop (or, at the last hop, works cooperatively until cancelled); `chain.Hop/Stats` reports what its handlers saw,
+/// so a test in another process can check that every hop stopped, and why.
+struct ChainHop: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "chain-hop",
+        abstract: "Serve one hop of a call chain (chain.Hop/Call, chain.Hop/Stats) on 127.0.0.1."
+    )
+
+    @Option(help: "Port to listen on (0 picks a free one).")
+    var port: Int = 0
+
+    @Option(help: "Port of the next hop on 127.0.0.1; without it this is the last hop.")
+    var next: Int?
+
+    @Option(help: "Timeout (ms) this hop puts on its outbound call: a budget that runs out halfway down the chain.")
+    var outboundTimeoutMs: Int?
+
+    func run() async throws {
+        let stats = ChainHopStats()
+        let downstream = self.next.map { RPCClient(host: "127.0.0.1", port: $0) }
+        let outboundTimeout = self.outboundTimeoutMs.map { Duration.milliseconds($0) }
+        var router = Router()
+        router.unary(ChainHopMethods.call) { request, context in
+            stats.started()
+            defer { stats.returned(context.cancelReason) }
+            if let downstream {
+                return try await downstream.unary(ChainHopMethods.call, request, options: CallOptions(timeout: outboundTimeout))
+            }
+            // The last hop: cooperative work in 1 ms slices until the call is cancelled or expires.
+            while !Task.isCancelled { try? await Task.sleep(for: .milliseconds(1)) }
+            return request
+        }
+        router.unary(ChainHopMethods.stats) { _, _ in stats.snapshot }
+        let server = RPCServer(host: "127.0.0.1", port: self.port, router: router)
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [.init(service: server)],
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: Logger(label: "demo-services.chain-hop")
+            )
+        )
+        try await withThrowingDiscardingTaskGroup { tasks in
+            tasks.addTask { try await group.run() }
+            let address = try await server.listeningAddress
+            print("listening on \(address.port ?? 0)")
+            fflush(nil)  // The parent reads this line through a pipe.
+        }
+        await downstream?.close()
+    }
+}
+
+/// The chain hop's methods.
+enum ChainHopMethods {
+    /// Calls the next hop, or waits for cancellation at the last one.
+    static let call = Method<DemoMessage, DemoMessage>.unary("chain.Hop/Call")
+    /// What this hop's handlers saw.
+    static let stats = Method<DemoMessage, ChainHopReport>.unary("chain.Hop/Stats")
+}
+
+/// What one hop's `chain.Hop/Call` handlers saw.
+struct ChainHopReport: Codable, Sendable {
+    /// Handlers started.
+    var started: Int
+    /// Handlers still running.
+    var running: Int
+    /// Handlers that returned, by the cancel cause their call carried ("none" when it was not cancelled).
+    var returnedByCause: [String: Int]
+}
+
+/// Counters behind ``ChainHopReport``.
+final class ChainHopStats: Sendable {
+    private let state = Mutex(ChainHopReport(started: 0, running: 0, returnedByCause: [:]))
+
+    func started() {
+        self.state.withLock { $0.started += 1; $0.running += 1 }
+    }
+
+    func returned(_ cause: CancelReason?) {
+        self.state.withLock { state in
+            state.running -= 1
+            state.returnedByCause[cause.map { "\($0)" } ?? "none", default: 0] += 1
+        }
+    }
+
+    var snapshot: ChainHopReport { self.state.withLock { $0 } }
+}
