@@ -23,6 +23,16 @@ let package = Package(
             ],
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),
+        // Memory per in-flight call: thousands of calls parked at once on one connection.
+        .executableTarget(
+            name: "inflight-bench",
+            dependencies: [
+                .product(name: "DeadlineRPC", package: "DeadlineRPC"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
         // Encode and decode cost of Wire frames.
         .executableTarget(
             name: "wire-bench",

@@ -308,15 +308,15 @@ struct InterceptorTests {
             #expect(timeout?.code == .deadlineExceeded)
             #expect(attempts.load(ordering: .relaxed) == 1)
 
-            // 700 ms budget: after a 300 ms backoff less than the 500 ms floor would be left, so no second attempt.
+            // 700 ms budget: after a 300 ms backoff less than the 500 ms floor would be left, so no second attempt —
+            // the caller gets the attempt's own `unavailable`, not a `deadlineExceeded` from a retry that ran out.
             attempts.store(0, ordering: .relaxed)
-            let started = ContinuousClock.now
             let floor = await #expect(throws: RPCError.self) {
                 try await client.unary(Self.flaky, Echo(text: ""), options: CallOptions(timeout: .milliseconds(700)))
             }
             #expect(floor?.code == .unavailable)
+            #expect(floor?.message == "down")
             #expect(attempts.load(ordering: .relaxed) == 1)
-            #expect(ContinuousClock.now - started < .milliseconds(650), "it gave up at once instead of sleeping")
 
             // Plenty of budget: every attempt runs.
             attempts.store(0, ordering: .relaxed)

@@ -3,7 +3,7 @@ import Wire
 
 /// One outbound call: what the caller decided (immutable, shared with the caller's task) and, in
 /// ``ClientCallLoopState``, what the connection tracks on its event loop.
-final class ClientCall: Sendable {
+final class ClientCall: Sendable, DeadlineQueueEntry {
     let eventLoop: any EventLoop
     let method: String
     let kind: CallKind
@@ -52,6 +52,12 @@ final class ClientCall: Sendable {
         )
     }
 
+    /// Where the call sits in its client's ``DeadlineQueue`` (event loop only).
+    var deadlineQueueIndex: Int {
+        get { self.loop.value.deadlineQueueIndex }
+        set { self.loop.value.deadlineQueueIndex = newValue }
+    }
+
     /// Runs `body` on the event loop (at once when already there).
     func onLoop(_ body: @escaping @Sendable () -> Void) {
         if self.eventLoop.inEventLoop { body() } else { self.eventLoop.execute(body) }
@@ -65,7 +71,10 @@ final class ClientCallLoopState {
     var machine: ClientStreamStateMachine
     /// Credit window, reassembly and decompression of the server's messages.
     var inbound = InboundMessageReader(window: 0)
-    var deadlineTimer: Scheduled<Void>?
+    /// Where the call sits in its client's deadline queue (-1 when not queued), and that client, so ending the call
+    /// takes its deadline out at once.
+    var deadlineQueueIndex = -1
+    var deadlineOwner: ClientConnectionManager?
     /// The caller cancelled before the call reached a connection.
     var pendingCancel: CancelReason?
     var finished = false
@@ -93,8 +102,10 @@ final class ClientCallLoopState {
     func complete(_ result: Result<ByteBuffer?, RPCError>) {
         guard !self.finished else { return }
         self.finished = true
-        self.deadlineTimer?.cancel()
-        self.deadlineTimer = nil
+        if let owner = self.deadlineOwner {
+            self.deadlineOwner = nil
+            owner.removeDeadline(atIndex: self.deadlineQueueIndex)
+        }
         switch result {
         case .success(let response):
             self.outcome = .success(())

@@ -30,6 +30,9 @@ final class ClientConnectionManager: @unchecked Sendable {
     private var inFlightCalls = 0
     /// Calls waiting for a stream because the server's concurrent-stream limit is reached.
     private var waitingForStream: [ClientCall] = []
+    /// Every started call's deadline, behind one timer.
+    private var deadlines = DeadlineQueue<ClientCall>()
+    private var deadlineTimer: Scheduled<Void>?
 
     init(host: String, port: Int, configuration: RPCClient.Configuration, eventLoop: any EventLoop) {
         self.host = host
@@ -58,19 +61,46 @@ final class ClientConnectionManager: @unchecked Sendable {
             loop.complete(.failure(RPCError.cancelled(reason, "The call was cancelled before it was sent.")))
             return
         }
-        if let deadline = call.deadline, loop.deadlineTimer == nil {
+        if let deadline = call.deadline, loop.deadlineOwner == nil {
             // The deadline runs from now, whether the call is sent at once or waits for a connection or a stream.
-            loop.deadlineTimer = self.eventLoop.assumeIsolated().scheduleTask(deadline: deadline.nioDeadline) { [self] in
-                loop.deadlineTimer = nil
-                if let connection = loop.connection {
-                    connection.deadlineExpired(call)
-                } else {
-                    self.removeWaiting(call)
-                    loop.complete(.failure(RPCError(code: .deadlineExceeded, message: "The call's deadline passed while it waited to be sent; nothing was sent.", cancelReason: .deadlineExceeded)))
-                }
+            loop.deadlineOwner = self
+            if let armAt = self.deadlines.insert(call, deadline: deadline.uptimeNanoseconds) {
+                self.armDeadlineTimer(at: armAt)
             }
         }
         self.dispatch(call)
+    }
+
+    // MARK: Deadlines
+
+    /// A call ended before its deadline (event loop only).
+    func removeDeadline(atIndex index: Int) {
+        self.deadlines.remove(atIndex: index)
+    }
+
+    private func armDeadlineTimer(at uptimeNanoseconds: Int64) {
+        self.deadlineTimer?.cancel()
+        let when = NIODeadline.uptimeNanoseconds(UInt64(max(0, uptimeNanoseconds)))
+        self.deadlineTimer = self.eventLoop.assumeIsolated().scheduleTask(deadline: when) { [self] in
+            self.deadlineTimer = nil
+            self.deadlinesDue()
+        }
+    }
+
+    /// The deadline timer fired: every call whose deadline came fails with `deadlineExceeded` (sending `CANCEL` when
+    /// it reached the server).
+    private func deadlinesDue() {
+        for call in self.deadlines.timerFired(now: Int64(NIODeadline.now().uptimeNanoseconds)) {
+            let loop = call.loop.value
+            loop.deadlineOwner = nil
+            if let connection = loop.connection {
+                connection.deadlineExpired(call)
+            } else {
+                self.removeWaiting(call)
+                loop.complete(.failure(RPCError(code: .deadlineExceeded, message: "The call's deadline passed while it waited to be sent; nothing was sent.", cancelReason: .deadlineExceeded)))
+            }
+        }
+        if let armAt = self.deadlines.nextArm() { self.armDeadlineTimer(at: armAt) }
     }
 
     private func dispatch(_ call: ClientCall) {

@@ -38,6 +38,9 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     private var peerSettings = Settings.default
     private(set) var state: State = .awaitingSettings
     private var prefaceTimer: Scheduled<Void>?
+    /// Every open call's deadline and every ended call's straggler check, behind one timer.
+    private var deadlines = DeadlineQueue<ServerStream>()
+    private var deadlineTimer: Scheduled<Void>?
     private var drainTimer: Scheduled<Void>?
     private var flushScheduled = false
     private var runningHandlers = 0
@@ -327,12 +330,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         self.scheduler.openStream(streamID)
         self.metrics.callStarted(start.method)
         if let deadline {
-            stream.deadlineTimer = self.context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline.nioDeadline) { [self] in
-                guard let stream = self.streams[streamID] else { return }
-                stream.deadlineTimer = nil
-                self.perform(stream.machine.deadlineExpired(), on: stream)
-                self.flushSoon()
-            }
+            self.queueDeadline(stream, at: deadline)
         }
         if stream.machine.startsHandlerImmediately {
             self.startHandler(stream, firstMessage: nil)
@@ -432,6 +430,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         guard let stream = self.streams[streamID], stream.handlerRunning else { return }
         let action = stream.machine.handlerFinished(status)
         stream.handlerRunning = false
+        self.deadlines.remove(stream)  // Its deadline, or its straggler check: neither matters once it returned.
         self.runningHandlers -= 1
         self.metrics.handlerReturned()
         if stream.isStraggler, let endedAt = stream.endedAt {
@@ -559,8 +558,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     }
 
     private func cancelHandler(_ stream: ServerStream, reason: CancelReason) {
-        stream.deadlineTimer?.cancel()
-        stream.deadlineTimer = nil
+        self.deadlines.remove(stream)
         stream.context.control.recordCancel(reason)
         let error = RPCError.cancelled(reason)
         stream.requests?.finish(error)
@@ -575,24 +573,26 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         }
         let now = NIODeadline.now()
         stream.endedAt = now
-        let streamID = stream.id
-        let grace = self.configuration.stragglerGracePeriod
-        stream.stragglerTimer = self.context.eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds(grace.nanoseconds)) { [self] in
-            guard let stream = self.streams[streamID], stream.handlerRunning else { return }
-            stream.isStraggler = true
-            self.metrics.stragglerDetected(stream.method)
-            stream.context.logger.warning(
-                "Handler still running \(grace) after its call ended (\(reason)): a straggler that ignores cancellation",
-                metadata: ["drpc.cancel_reason": "\(reason)"]
-            )
-        }
+        stream.endReason = reason
+        self.queueDeadline(stream, at: Deadline(uptimeNanoseconds: Int64(now.uptimeNanoseconds)) + self.configuration.stragglerGracePeriod)
+    }
+
+    /// The handler of a call that ended is still running a grace period later: a straggler.
+    private func stragglerCheck(_ stream: ServerStream) {
+        guard self.streams[stream.id] === stream, stream.handlerRunning else { return }
+        stream.isStraggler = true
+        self.metrics.stragglerDetected(stream.method)
+        let reason = stream.endReason ?? .cancelled
+        stream.context.logger.warning(
+            "Handler still running \(self.configuration.stragglerGracePeriod) after its call ended (\(reason)): a straggler that ignores cancellation",
+            metadata: ["drpc.cancel_reason": "\(reason)"]
+        )
     }
 
     private func release(_ stream: ServerStream) {
-        stream.deadlineTimer?.cancel()
-        stream.deadlineTimer = nil
-        stream.stragglerTimer?.cancel()
-        stream.stragglerTimer = nil
+        if stream.endedAt == nil || !stream.handlerRunning {
+            self.deadlines.remove(stream)  // A running handler keeps its straggler check.
+        }
         if let waiter = stream.writerWaiter {
             stream.writerWaiter = nil
             waiter.resume(throwing: RPCError(code: .cancelled, message: "The call has ended."))
@@ -600,6 +600,38 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         guard !stream.handlerRunning else { return }  // Forgotten when the handler returns.
         self.streams.removeValue(forKey: stream.id)
         self.checkDrained()
+    }
+
+    // MARK: Deadlines
+
+    /// Queues the stream's deadline (or straggler check) behind the connection's one deadline timer.
+    private func queueDeadline(_ stream: ServerStream, at deadline: Deadline) {
+        if let armAt = self.deadlines.insert(stream, deadline: deadline.uptimeNanoseconds) {
+            self.armDeadlineTimer(at: armAt)
+        }
+    }
+
+    private func armDeadlineTimer(at uptimeNanoseconds: Int64) {
+        self.deadlineTimer?.cancel()
+        let when = NIODeadline.uptimeNanoseconds(UInt64(max(0, uptimeNanoseconds)))
+        self.deadlineTimer = self.context.eventLoop.assumeIsolated().scheduleTask(deadline: when) { [self] in
+            self.deadlineTimer = nil
+            self.deadlinesDue()
+        }
+    }
+
+    /// The deadline timer fired: expire the calls whose deadline came, check the handlers whose grace period ran out.
+    private func deadlinesDue() {
+        let due = self.deadlines.timerFired(now: Int64(NIODeadline.now().uptimeNanoseconds))
+        for stream in due where self.streams[stream.id] === stream {
+            if stream.endedAt != nil {
+                self.stragglerCheck(stream)
+            } else {
+                self.perform(stream.machine.deadlineExpired(), on: stream)
+            }
+        }
+        if let armAt = self.deadlines.nextArm() { self.armDeadlineTimer(at: armAt) }
+        if !due.isEmpty { self.flushSoon() }
     }
 
     // MARK: Writing
@@ -720,6 +752,9 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
 
     private func checkHandlersDone() {
         if self.closedOnce && self.runningHandlers == 0 {
+            self.deadlineTimer?.cancel()
+            self.deadlineTimer = nil
+            self.deadlines.removeAll()
             self.handlersDone.succeed()
         }
     }

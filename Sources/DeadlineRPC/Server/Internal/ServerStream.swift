@@ -3,7 +3,7 @@ import Wire
 
 /// One call on a server connection: its state machine and everything the event loop tracks for it. Confined to
 /// the connection's event loop.
-final class ServerStream {
+final class ServerStream: DeadlineQueueEntry {
     let id: UInt32
     let method: String
     let entry: ServerMethodEntry
@@ -13,8 +13,11 @@ final class ServerStream {
     var machine: ServerStreamStateMachine
     /// Credit window, reassembly and decompression of the client's messages.
     var inbound: InboundMessageReader
-    var deadlineTimer: Scheduled<Void>?
-    var stragglerTimer: Scheduled<Void>?
+    /// Where the stream sits in its connection's ``DeadlineQueue``: queued for its deadline while the call is open,
+    /// then — when the call ends with the handler still running — for the straggler check.
+    var deadlineQueueIndex = -1
+    /// Why the call ended while its handler kept running (for the straggler log).
+    var endReason: CancelReason?
     var task: Task<Void, Never>?
     var requests: InboundMessageQueue?
     var writerWaiter: CheckedContinuation<Void, any Error>?

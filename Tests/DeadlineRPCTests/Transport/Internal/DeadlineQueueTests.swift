@@ -1,0 +1,111 @@
+import Testing
+
+@testable import DeadlineRPC
+
+/// A queued thing with a name.
+private final class Item: DeadlineQueueEntry, CustomStringConvertible {
+    let name: Int
+    var deadlineQueueIndex = -1
+    init(_ name: Int) { self.name = name }
+    var description: String { "#\(self.name)" }
+}
+
+@Suite("DeadlineQueue: one timer per connection, O(log n) removal")
+struct DeadlineQueueTests {
+    @Test("The timer is armed for the first deadline and re-armed only when a new one is earlier")
+    func arming() {
+        var queue = DeadlineQueue<Item>()
+        let a = Item(1), b = Item(2), c = Item(3)
+        #expect(queue.insert(a, deadline: 100) == 100)
+        #expect(queue.insert(b, deadline: 200) == nil, "later than the armed timer: no re-arm")
+        #expect(queue.insert(c, deadline: 50) == 50, "earlier: re-arm")
+        #expect(queue.armedAt == 50)
+        #expect(queue.earliest == 50)
+    }
+
+    @Test("An entry queued while the timer is disarmed arms it for the earliest deadline, not its own")
+    func armingAfterFire() {
+        var queue = DeadlineQueue<Item>()
+        let a = Item(1), b = Item(2), c = Item(3)
+        _ = queue.insert(a, deadline: 10)
+        _ = queue.insert(b, deadline: 90)
+        #expect(queue.timerFired(now: 20).map(\.name) == [1])
+        // Handling the due entry queues another, later one: the timer must still go off at 90.
+        #expect(queue.insert(c, deadline: 300) == 90)
+        #expect(queue.nextArm() == nil)
+    }
+
+    @Test("A fired timer returns what is due in deadline order and where to re-arm")
+    func firing() {
+        var queue = DeadlineQueue<Item>()
+        let items = (0..<5).map(Item.init)
+        for (index, item) in items.enumerated() { _ = queue.insert(item, deadline: Int64(100 - index * 10)) }
+        let expired = queue.timerFired(now: 85)
+        #expect(expired.map(\.name) == [4, 3, 2])
+        #expect(expired.allSatisfy { $0.deadlineQueueIndex == -1 })
+        #expect(queue.nextArm() == 90)
+        #expect(queue.armedAt == 90)
+        #expect(queue.nextArm() == nil, "already armed")
+        let rest = queue.timerFired(now: 1_000)
+        #expect(rest.map(\.name) == [1, 0])
+        #expect(queue.nextArm() == nil)
+        #expect(queue.armedAt == nil)
+        #expect(queue.count == 0)
+    }
+
+    @Test("Removing entries leaves the rest in order; a removed entry is never returned; removal is idempotent")
+    func removal() {
+        var queue = DeadlineQueue<Item>()
+        let items = (0..<8).map(Item.init)
+        for item in items { _ = queue.insert(item, deadline: Int64(item.name * 10)) }
+        queue.remove(items[0])  // the earliest: the armed timer stays, finds nothing due, re-arms
+        queue.remove(items[5])
+        queue.remove(items[5])
+        #expect(items[5].deadlineQueueIndex == -1)
+        #expect(queue.timerFired(now: 0).isEmpty)
+        #expect(queue.nextArm() == 10)
+        #expect(queue.timerFired(now: 1_000).map(\.name) == [1, 2, 3, 4, 6, 7])
+    }
+
+    @Test("Random inserts, removals and firings agree with a sorted reference, and every index stays right")
+    func randomized() {
+        var generator = SeededGenerator(seed: 42)
+        // Plain comparisons collected into one list, checked once: thousands of #expect calls would hog a test thread.
+        var mismatches: [String] = []
+        for round in 0..<100 {
+            var queue = DeadlineQueue<Item>()
+            var reference: [(deadline: Int64, item: Item)] = []
+            var now: Int64 = 0
+            var nextName = 0
+            for step in 0..<200 {
+                switch Int.random(in: 0..<10, using: &generator) {
+                case 0..<5:
+                    let item = Item(nextName)
+                    nextName += 1
+                    let deadline = now + Int64.random(in: 0...1_000, using: &generator)
+                    _ = queue.insert(item, deadline: deadline)
+                    reference.append((deadline, item))
+                case 5..<8:
+                    guard !reference.isEmpty else { continue }
+                    let victim = reference.remove(at: Int.random(in: 0..<reference.count, using: &generator))
+                    queue.remove(victim.item)
+                    if victim.item.deadlineQueueIndex != -1 { mismatches.append("\(round).\(step): removed entry still indexed") }
+                default:
+                    now += Int64.random(in: 0...300, using: &generator)
+                    let due = reference.filter { $0.deadline <= now }
+                    reference.removeAll { $0.deadline <= now }
+                    let expired = queue.timerFired(now: now)
+                    let deadlines = expired.map { item in due.first { $0.item === item }?.deadline ?? -1 }
+                    if Set(expired.map(\.name)) != Set(due.map(\.item.name)) { mismatches.append("\(round).\(step): wrong entries due") }
+                    if deadlines != deadlines.sorted() { mismatches.append("\(round).\(step): due entries out of order") }
+                    if queue.nextArm() != reference.map(\.deadline).min() { mismatches.append("\(round).\(step): wrong re-arm") }
+                }
+                if queue.count != reference.count || queue.earliest != reference.map(\.deadline).min() {
+                    mismatches.append("\(round).\(step): queue and reference disagree")
+                }
+                if let armed = queue.armedAt, let earliest = queue.earliest, armed > earliest { mismatches.append("\(round).\(step): timer armed after the earliest deadline") }
+            }
+        }
+        #expect(mismatches.isEmpty, "\(mismatches.prefix(5))")
+    }
+}
