@@ -194,7 +194,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
             self.connectionError(error)
             return
         }
-        switch loop.machine.receiveMessage() {
+        switch loop.machine.receiveMessage(endStream: frame.endStream) {
         case .deliver:
             if let responses = loop.responses {
                 responses.enqueue(message)

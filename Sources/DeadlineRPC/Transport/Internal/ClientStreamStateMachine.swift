@@ -33,6 +33,8 @@ struct ClientStreamStateMachine: Sendable, Hashable {
     /// Whether at most one response message may arrive.
     let singleResponse: Bool
     private var receivedResponse = false
+    /// The server marked a message `END_STREAM`: no message may follow (PROTOCOL.md §9.3).
+    private var serverEndedStream = false
 
     init(singleResponse: Bool) {
         self.singleResponse = singleResponse
@@ -40,9 +42,18 @@ struct ClientStreamStateMachine: Sendable, Hashable {
 
     var isClosed: Bool { self.state == .closed }
 
-    mutating func receiveMessage() -> Action {
+    /// A complete response message arrived; `endStream` when it carried `END_STREAM`.
+    mutating func receiveMessage(endStream: Bool = false) -> Action {
         switch self.state {
         case .open, .outboundClosed:
+            if self.serverEndedStream {
+                self.state = .closed
+                return .failAndCancel(
+                    Status(code: .internal, message: "The server sent a message after its END_STREAM."),
+                    .streamError
+                )
+            }
+            self.serverEndedStream = endStream
             if self.singleResponse && self.receivedResponse {
                 self.state = .closed
                 return .failAndCancel(

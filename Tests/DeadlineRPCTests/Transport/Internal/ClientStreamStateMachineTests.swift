@@ -369,6 +369,24 @@ struct ClientStreamStateMachineTests {
         #expect(errorOnly.receiveCallEnd(Self.serverError) == .finish(Self.serverError))  // non-OK needs no message
     }
 
+    @Test("a message after the server's END_STREAM ends the call INTERNAL and cancels it (PROTOCOL.md §9.3)", arguments: [true, false])
+    func messageAfterServerEndStream(singleResponse: Bool) {
+        var machine = Machine(singleResponse: singleResponse)
+        #expect(machine.receiveMessage(endStream: true) == .deliver)
+        guard case .failAndCancel(let status, .streamError) = machine.receiveMessage() else {
+            Issue.record("a message after END_STREAM was not refused")
+            return
+        }
+        #expect(status.code == .internal)
+        #expect(status.message == "The server sent a message after its END_STREAM.")
+        #expect(machine.isClosed)
+
+        var streaming = Machine(singleResponse: false)
+        #expect(streaming.receiveMessage(endStream: false) == .deliver)
+        #expect(streaming.receiveMessage(endStream: true) == .deliver)
+        #expect(streaming.receiveCallEnd(.ok) == .finish(.ok), "END_STREAM is optional and CALL_END still ends the call")
+    }
+
     @Test("a multi-response call delivers any number of responses, and OK with none finishes")
     func multiResponseCallKind() {
         var machine = Machine(singleResponse: false)
