@@ -1,0 +1,58 @@
+import ArgumentParser
+import ServiceLifecycle
+
+/// `demo-services` with no subcommand: every service in this process, twice — propagation on and off — then the
+/// scripted scenarios through each front door, printed side by side.
+struct DemoCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "demo",
+        abstract: "Run all services in this process and the scripted scenarios, propagation on vs off (the default)."
+    )
+
+    @OptionGroup var topology: TopologyOptions
+
+    @Option(help: "Which topologies to run: on, off or both (side by side).")
+    var propagation: PropagationChoice = .both
+
+    @Option(name: .customLong("only"), help: "Run only these scenarios (repeatable): all-fast, budget-gone, fallback, straggler, tiny-budget.")
+    var only: [String] = []
+
+    @Option(help: "After the scenarios, keep serving for this many seconds (Ctrl-C stops earlier); 0 stops at once.")
+    var serveFor: Int = 0
+
+    @Flag(help: "Skip the scenarios (use with --serve-for to try the services by hand).")
+    var noScenarios = false
+
+    func run() async throws {
+        let settings = try self.propagation.values.map { try self.topology.settings(propagation: $0) }
+        let scenarios = Scenario.all(settings[0]).filter { self.only.isEmpty || self.only.contains($0.id) }
+        let serveFor = self.serveFor
+        let runScenarios = !self.noScenarios
+        let service = ClosureService {
+            try await InProcessTopology.with(settings) { endpoints in
+                Console.progress("demo-services: \(endpoints.count * ServiceName.allCases.count) services on 127.0.0.1")
+                if runScenarios {
+                    let rows = try await cancelWhenGracefulShutdown {
+                        try await ScenarioSession.run(scenarios, on: endpoints, progress: Console.progress)
+                    }
+                    Console.output("")
+                    Console.output(ScenarioTable.render(rows))
+                }
+                if serveFor > 0 {
+                    Console.output(endpoints.map(\.listing).joined(separator: "\n"))
+                    Console.output("serving for \(serveFor) s (Ctrl-C stops)")
+                    try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(serveFor)) }
+                }
+            }
+        }
+        let group = ServiceGroup(
+            configuration: ServiceGroupConfiguration(
+                // The work ending is the normal way out: it shuts the group down rather than failing it.
+                services: [.init(service: service, successTerminationBehavior: .gracefullyShutdownGroup)],
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: Console.logger("demo-services")
+            )
+        )
+        try await group.run()
+    }
+}
