@@ -9,11 +9,13 @@ struct AlertRule {
     /// Its PromQL expression.
     var expression: String
 
-    /// The metric names the expression reads (identifiers followed by `)` or `[`, i.e. not functions).
+    /// The metric names the expression reads: identifiers between `(` and `)` or `[` once the `by (…)` label
+    /// lists are removed (functions such as `rate` are followed by `(`, so they do not match).
     var metricNames: [String] {
-        let pattern = try! NSRegularExpression(pattern: #"([a-z_][a-z0-9_]*)\s*(\)|\[)"#)
-        let text = self.expression as NSString
-        return pattern.matches(in: self.expression, range: NSRange(location: 0, length: text.length)).map {
+        let withoutGrouping = self.expression.replacingOccurrences(of: #"by \([^)]*\)"#, with: "", options: .regularExpression)
+        let pattern = try! NSRegularExpression(pattern: #"\(\s*([a-z_][a-z0-9_]*)\s*(\)|\[)"#)
+        let text = withoutGrouping as NSString
+        return pattern.matches(in: withoutGrouping, range: NSRange(location: 0, length: text.length)).map {
             text.substring(with: $0.range(at: 1))
         }
     }

@@ -40,6 +40,7 @@ struct AlertRuleTests {
 
             // Every metric the shipped rules read is in the fraud service's scrape, and the straggler counter names
             // the method that leaves stragglers.
+            #expect(Set(rules.flatMap(\.metricNames)) == ["drpc_server_stragglers", "drpc_server_stragglers_total", "drpc_server_handlers_in_flight"])
             for rule in rules {
                 for metric in rule.metricNames {
                     #expect(!during.samples(metric).isEmpty, "\(rule.name) reads \(metric), which the scrape lacks")

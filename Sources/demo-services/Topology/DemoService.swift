@@ -52,6 +52,10 @@ struct DemoService: Sendable {
             let now = Deadline.now().uptimeNanoseconds
             if let reason = context.cancelReason {
                 self.log.finish(ticket, outcome: .cancelled, detail: "\(reason)", at: now)
+            } else if let error = error as? RPCError, let reason = error.cancelReason {
+                // A downstream call inherited this call's deadline or cancellation and reported it first (both
+                // fire at the same instant): the handler stopped for the same cause.
+                self.log.finish(ticket, outcome: .cancelled, detail: "\(reason)", at: now)
             } else if let error = error as? RPCError {
                 self.log.finish(ticket, outcome: .failed, detail: "\(error.code)", at: now)
             } else {
