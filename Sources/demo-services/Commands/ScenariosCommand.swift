@@ -32,7 +32,7 @@ struct ScenariosCommand: AsyncParsableCommand {
             if !http.isEmpty { http[.frontdoor] = front }
             return TopologyEndpoints(propagation: label, front: front, http: http)
         }
-        var all = [endpoints(self.front, self.stats, label: self.offFront == nil ? "(as deployed)" : "on")]
+        var all = [endpoints(self.front, self.stats, label: self.offFront == nil ? "as deployed" : "on")]
         if let offFront = self.offFront { all.append(endpoints(offFront, self.offStats, label: "off")) }
         let settings = try self.topology.settings()
         let scenarios = Scenario.all(settings).filter { self.only.isEmpty || self.only.contains($0.id) }

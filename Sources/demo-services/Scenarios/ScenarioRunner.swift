@@ -19,7 +19,8 @@ struct ScenarioRunner: Sendable {
     /// Runs `scenario` once.
     func run(_ scenario: Scenario) async throws -> ScenarioResult {
         let before = try await self.reports(requestID: "")
-        let requestID = "\(scenario.id)-\(self.endpoints.propagation)-\(UInt32.random(in: 0...UInt32.max))"
+        let tag = self.endpoints.propagation.filter { $0.isLetter || $0.isNumber }
+        let requestID = "\(scenario.id)-\(tag)-\(UInt32.random(in: 0...UInt32.max))"
         var headers = [(FrontDoor.requestIDHeader, requestID)]
         if let budget = scenario.budgetMs { headers.append((FrontDoor.budgetHeader, "\(budget)")) }
         let start = Deadline.now()
