@@ -92,7 +92,7 @@ struct InProcessScenarioTests {
         let (tinyOn, tinyOff) = try #require(results["tiny-budget"])
         for result in [tinyOn, tinyOff] {
             #expect(result.httpStatus == 504)
-            #expect(result.budgetMs == 80)
+            #expect(result.budgetMs == 150)
             #expect(result.hops[.gateway]?.ran == false)
             #expect(result.hops.values.allSatisfy { !$0.ran })
         }

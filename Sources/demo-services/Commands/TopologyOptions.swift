@@ -30,30 +30,3 @@ struct TopologyOptions: ParsableArguments {
         return settings
     }
 }
-
-/// Whether services propagate deadlines and cancellation, as written on the command line.
-enum Propagation: String, CaseIterable, ExpressibleByArgument, Sendable {
-    /// Outbound calls inherit the deadline and are cancelled with the handler (DeadlineRPC's default).
-    case on
-    /// The article's bug, reproduced: outbound calls ignore the call being served.
-    case off
-}
-
-/// Which topologies to run: `on`, `off`, or `both` (side by side).
-enum PropagationChoice: String, CaseIterable, ExpressibleByArgument, Sendable {
-    /// Propagation on only.
-    case on
-    /// Propagation off only.
-    case off
-    /// Both, side by side.
-    case both
-
-    /// The propagation settings to run, in column order.
-    var values: [Propagation] {
-        switch self {
-        case .on: return [.on]
-        case .off: return [.off]
-        case .both: return [.on, .off]
-        }
-    }
-}

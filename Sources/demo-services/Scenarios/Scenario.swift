@@ -43,8 +43,8 @@ struct Scenario: Sendable, Hashable {
                 id: "tiny-budget",
                 title: "A request arrives with too little budget",
                 path: "/checkout?item=book&user=ada&qty=1",
-                budgetMs: 80,
-                story: "The caller asks for 80 ms; the gateway needs at least \(settings.gatewayMinimumBudget.wholeMilliseconds) ms to be worth starting, so the runtime sheds the call."
+                budgetMs: 150,
+                story: "The caller asks for 150 ms; the gateway needs at least \(settings.gatewayMinimumBudget.wholeMilliseconds) ms to be worth starting, so the runtime sheds the call."
             ),
         ]
     }

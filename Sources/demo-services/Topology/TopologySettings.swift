@@ -11,8 +11,9 @@ struct TopologySettings: Sendable, Hashable {
     var budget: Duration = .milliseconds(500)
     /// The most of its budget the gateway spends waiting for recommendations before serving the fallback.
     var recommendationsBudget: Duration = .milliseconds(150)
-    /// The gateway does not start a checkout with less budget than this (the runtime sheds the call).
-    var gatewayMinimumBudget: Duration = .milliseconds(100)
+    /// The gateway does not start a checkout with less budget than this (the runtime sheds the call): a checkout
+    /// may wait up to ``recommendationsBudget`` for recommendations alone.
+    var gatewayMinimumBudget: Duration = .milliseconds(200)
     /// Each service's own timeout on its outbound calls, as teams write them "to be safe". With propagation on,
     /// the inherited budget is shorter, so the runtime clamps it (and counts it); with propagation off it is all
     /// that bounds a call.
@@ -60,15 +61,4 @@ struct TopologySettings: Sendable, Hashable {
 
     /// `on` or `off`, for tables.
     var propagationLabel: String { self.propagation == .enabled ? "on" : "off" }
-}
-
-/// A settings value the command line got wrong, with a sentence saying how to fix it.
-struct SettingsError: Error, CustomStringConvertible {
-    /// What was wrong.
-    var description: String
-
-    /// Creates an error with its explanation.
-    init(_ description: String) {
-        self.description = description
-    }
 }
