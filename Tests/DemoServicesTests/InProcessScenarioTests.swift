@@ -19,7 +19,7 @@ struct InProcessScenarioTests {
             try await ScenarioSession.run(Scenario.all(on), on: endpoints)
         }
         let results = Dictionary(uniqueKeysWithValues: rows.map { ($0.scenario.id, ($0.results[0], $0.results[1])) })
-        print(ScenarioTable.render(rows))
+        print(ScenarioTable.render(rows, settings: on))
 
         // 1. All fast: 200 both ways, every hop on the path answered ok, nothing ran past the budget.
         let (fastOn, fastOff) = try #require(results["all-fast"])

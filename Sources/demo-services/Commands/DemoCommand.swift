@@ -36,7 +36,7 @@ struct DemoCommand: AsyncParsableCommand {
                         try await ScenarioSession.run(scenarios, on: endpoints, progress: Console.progress)
                     }
                     Console.output("")
-                    Console.output(ScenarioTable.render(rows))
+                    Console.output(ScenarioTable.render(rows, settings: settings[0]))
                 }
                 if serveFor > 0 {
                     Console.output(endpoints.map(\.listing).joined(separator: "\n"))

@@ -48,7 +48,7 @@ struct LaunchCommand: AsyncParsableCommand {
                         try await ScenarioSession.run(scenarios, on: endpoints, progress: Console.progress)
                     }
                     Console.output("")
-                    Console.output(ScenarioTable.render(rows))
+                    Console.output(ScenarioTable.render(rows, settings: settings[0]))
                 }
             } catch {
                 failure = error

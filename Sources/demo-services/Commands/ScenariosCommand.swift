@@ -37,6 +37,6 @@ struct ScenariosCommand: AsyncParsableCommand {
         let settings = try self.topology.settings()
         let scenarios = Scenario.all(settings).filter { self.only.isEmpty || self.only.contains($0.id) }
         let rows = try await ScenarioSession.run(scenarios, on: all, progress: Console.progress)
-        Console.output(ScenarioTable.render(rows))
+        Console.output(ScenarioTable.render(rows, settings: settings))
     }
 }

@@ -1,8 +1,8 @@
 /// Renders scenario results as text: one block per scenario, one column per topology (propagation on, off).
 enum ScenarioTable {
     /// The whole report for `rows` (each scenario with its results, one per topology, in column order).
-    static func render(_ rows: [(scenario: Scenario, results: [ScenarioResult])]) -> String {
-        var out: [String] = []
+    static func render(_ rows: [(scenario: Scenario, results: [ScenarioResult])], settings: TopologySettings) -> String {
+        var out = Self.diagram(settings)
         for (index, row) in rows.enumerated() {
             out.append("\(index + 1). \(row.scenario.title) — GET \(row.scenario.path)"
                 + (row.scenario.budgetMs.map { "  (X-Budget-Ms: \($0))" } ?? ""))
@@ -10,7 +10,41 @@ enum ScenarioTable {
             out.append(Self.block(row.results))
             out.append("")
         }
+        out += Self.summary(rows)
         return out.joined(separator: "\n")
+    }
+
+    /// The topology, as a newcomer needs it to read the tables.
+    static func diagram(_ settings: TopologySettings) -> [String] {
+        let head = "  HTTP ─▶ frontdoor (budget \(settings.budget.wholeMilliseconds) ms) ─▶ gateway ─"
+        let indent = String(repeating: " ", count: head.count)
+        return [
+            "The checkout path (each hop's cell: how its handler ended, and +ms it kept running after the budget was gone):",
+            "",
+            head + "┬─▶ catalog",
+            indent + "├─▶ pricing ─▶ inventory ─▶ warehouse (slow: \(settings.latency(.warehouse)))",
+            indent + "├─▶ recommendations (non-critical: fallback after \(settings.recommendationsBudget.wholeMilliseconds) ms)",
+            indent + "└─▶ fraud (orders ≥ \(CheckoutRequest.fraudCheckQuantity); ignores cancellation)",
+            "",
+        ]
+    }
+
+    /// Totals over every scenario, per topology.
+    static func summary(_ rows: [(scenario: Scenario, results: [ScenarioResult])]) -> [String] {
+        guard let columns = rows.first?.results.map(\.propagation), rows.contains(where: { $0.results.contains { !$0.hops.isEmpty } }) else {
+            return []
+        }
+        var lines = ["In all, handlers kept working after their budget was gone:"]
+        for (column, propagation) in columns.enumerated() {
+            let results = rows.compactMap { $0.results.indices.contains(column) ? $0.results[column] : nil }
+            let total = results.map(\.totalRanPastBudget).reduce(.zero, +)
+            let stragglers = results.map(\.stragglers).reduce(0, +)
+            let fraud = results.compactMap { $0.hops[.fraud]?.ranPastBudget }.reduce(.zero, +)
+            lines.append(
+                "   propagation \(propagation): \(total.wholeMilliseconds) ms (\(fraud.wholeMilliseconds) ms of it the fraud service, which ignores cancellation); stragglers caught: \(stragglers)"
+            )
+        }
+        return lines
     }
 
     /// One scenario's table.

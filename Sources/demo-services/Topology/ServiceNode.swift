@@ -34,6 +34,7 @@ final class ServiceNode: Service, Sendable {
         self.settings = settings
         var logger = Logger(label: "demo.\(name.rawValue)") { StreamLogHandler.standardError(label: $0) }
         logger.logLevel = .warning
+        logger[metadataKey: "demo.propagation"] = "\(settings.propagationLabel)"
         let downstreams = Downstreams(endpoints: endpoints, settings: settings, logger: logger)
         self.downstreams = downstreams
         let metrics = ServiceMetrics()
