@@ -11,11 +11,7 @@ struct DemoCommand: AsyncParsableCommand {
 
     @OptionGroup var topology: TopologyOptions
 
-    @Option(help: "Which topologies to run: on, off or both (side by side).")
-    var propagation: PropagationChoice = .both
-
-    @Option(name: .customLong("only"), help: "Run only these scenarios (repeatable): all-fast, budget-gone, fallback, straggler, tiny-budget.")
-    var only: [String] = []
+    @OptionGroup var selection: ScenarioSelection
 
     @Option(help: "After the scenarios, keep serving for this many seconds (Ctrl-C stops earlier); 0 stops at once.")
     var serveFor: Int = 0
@@ -24,8 +20,8 @@ struct DemoCommand: AsyncParsableCommand {
     var noScenarios = false
 
     func run() async throws {
-        let settings = try self.propagation.values.map { try self.topology.settings(propagation: $0) }
-        let scenarios = Scenario.all(settings[0]).filter { self.only.isEmpty || self.only.contains($0.id) }
+        let settings = try self.selection.settings(self.topology)
+        let scenarios = try self.selection.scenarios(settings[0])
         let serveFor = self.serveFor
         let runScenarios = !self.noScenarios
         let service = ClosureService {
@@ -45,14 +41,6 @@ struct DemoCommand: AsyncParsableCommand {
                 }
             }
         }
-        let group = ServiceGroup(
-            configuration: ServiceGroupConfiguration(
-                // The work ending is the normal way out: it shuts the group down rather than failing it.
-                services: [.init(service: service, successTerminationBehavior: .gracefullyShutdownGroup)],
-                gracefulShutdownSignals: [.sigterm, .sigint],
-                logger: Console.logger("demo-services")
-            )
-        )
-        try await group.run()
+        try await service.runUntilSignalled(label: "demo-services")
     }
 }

@@ -12,18 +12,14 @@ struct LaunchCommand: AsyncParsableCommand {
 
     @OptionGroup var topology: TopologyOptions
 
-    @Option(help: "Which topologies to launch: on, off or both (side by side).")
-    var propagation: PropagationChoice = .both
-
-    @Option(name: .customLong("only"), help: "Run only these scenarios (repeatable).")
-    var only: [String] = []
+    @OptionGroup var selection: ScenarioSelection
 
     @Option(help: "Instead of the scenarios, serve for this many seconds (Ctrl-C stops earlier).")
     var duration: Int?
 
     func run() async throws {
-        let settings = try self.propagation.values.map { try self.topology.settings(propagation: $0) }
-        let scenarios = Scenario.all(settings[0]).filter { self.only.isEmpty || self.only.contains($0.id) }
+        let settings = try self.selection.settings(self.topology)
+        let scenarios = try self.selection.scenarios(settings[0])
         let duration = self.duration
         let executable = ProcessTopology.currentExecutable
         let service = ClosureService {
@@ -67,14 +63,6 @@ struct LaunchCommand: AsyncParsableCommand {
                 throw SettingsError("Some processes did not exit cleanly on SIGTERM: \(unclean.map(\.description).joined(separator: ", ")).")
             }
         }
-        let group = ServiceGroup(
-            configuration: ServiceGroupConfiguration(
-                // The work ending is the normal way out: it shuts the group down rather than failing it.
-                services: [.init(service: service, successTerminationBehavior: .gracefullyShutdownGroup)],
-                gracefulShutdownSignals: [.sigterm, .sigint],
-                logger: Console.logger("demo-services.launch")
-            )
-        )
-        try await group.run()
+        try await service.runUntilSignalled(label: "demo-services.launch")
     }
 }

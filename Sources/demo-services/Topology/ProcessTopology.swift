@@ -82,8 +82,7 @@ final class ProcessTopology: Sendable {
                 endpoints: TopologyEndpoints(propagation: settings.propagationLabel, front: http[.frontdoor]!, http: http, rpc: rpc)
             )
         } catch {
-            _ = await ProcessTopology(children: children, endpoints: TopologyEndpoints(propagation: "", front: Endpoint(host: "", port: 0), http: [:]))
-                .terminate()
+            _ = await Self.terminate(children, timeout: .seconds(20))
             throw error
         }
     }
@@ -91,22 +90,26 @@ final class ProcessTopology: Sendable {
     /// Sends SIGTERM to every child (front door first), waits up to `timeout` for all to exit, SIGKILLs the rest,
     /// and reports how each ended.
     func terminate(timeout: Duration = .seconds(20)) async -> [Exit] {
-        for child in self.children.reversed() where child.process.isRunning {
+        await Self.terminate(self.children, timeout: timeout)
+    }
+
+    private static func terminate(_ children: [Child], timeout: Duration) async -> [Exit] {
+        for child in children.reversed() where child.process.isRunning {
             child.process.terminate()
         }
         let giveUp = ContinuousClock.now + timeout
-        while self.children.contains(where: { $0.process.isRunning }) && ContinuousClock.now < giveUp {
+        while children.contains(where: { $0.process.isRunning }) && ContinuousClock.now < giveUp {
             try? await Task.sleep(for: .milliseconds(20))
         }
         var killed: Set<ServiceName> = []
-        for child in self.children where child.process.isRunning {
+        for child in children where child.process.isRunning {
             kill(child.process.processIdentifier, SIGKILL)
             killed.insert(child.name)
         }
-        for child in self.children {
+        for child in children {
             while child.process.isRunning { try? await Task.sleep(for: .milliseconds(20)) }
         }
-        return self.children.map { child in
+        return children.map { child in
             Exit(
                 name: child.name,
                 exited: child.process.terminationReason == .exit,
