@@ -9,18 +9,23 @@ enum DemoTestSupport {
     /// The repository root (three levels above this file).
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
-    /// Test latencies: no jitter, and slow parts slow enough (1.5 s) that "stopped at the deadline" and "kept
-    /// working" are a second apart, far beyond any scheduling delay on a loaded machine — yet below the services'
-    /// 2 s safety-net timeout, which would otherwise end them with propagation off too.
+    /// Test settings, sized so that a machine stalled for a second still tells the outcomes apart: a 1 s budget,
+    /// slow parts of 3.5 s (so "stopped at the deadline" and "kept working" are 2.5 s apart), a 10 s safety-net
+    /// timeout (above every slow part, so with propagation off nothing but the work itself ends them), a 1 s
+    /// straggler grace period (a cooperative handler delayed by a loaded machine is not mistaken for one that
+    /// ignores cancellation), and no jitter.
     static func settings(_ propagation: RPCClient.Propagation) -> TopologySettings {
         var settings = TopologySettings()
         for service in ServiceName.allCases {
             settings.latencies[service] = Latency(fixed: service.defaultLatency.fixed)
         }
-        settings.latencies[.warehouse] = Latency(fixed: .milliseconds(1_500))
-        settings.latencies[.fraud] = Latency(fixed: .milliseconds(1_500))
-        settings.coldRecommendations = Latency(fixed: .milliseconds(1_500))
-        settings.budget = .milliseconds(500)
+        settings.latencies[.warehouse] = Latency(fixed: .milliseconds(3_500))
+        settings.latencies[.fraud] = Latency(fixed: .milliseconds(3_500))
+        settings.coldRecommendations = Latency(fixed: .milliseconds(3_500))
+        settings.budget = .seconds(1)
+        settings.recommendationsBudget = .milliseconds(300)
+        settings.safetyNetTimeout = .seconds(10)
+        settings.stragglerGracePeriod = .seconds(1)
         settings.propagation = propagation
         return settings
     }

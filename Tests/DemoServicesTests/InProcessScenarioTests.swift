@@ -8,8 +8,10 @@ import Testing
 @Suite("Demo scenarios, all services in one process")
 struct InProcessScenarioTests {
     /// A hop that stops at the deadline ends within this of it (a generous bound for a loaded 2-core machine;
-    /// the work it would otherwise do lasts 1 s or more past the deadline).
-    static let stopBound: Duration = .milliseconds(400)
+    /// the work it would otherwise do lasts 2.5 s past the deadline).
+    static let stopBound: Duration = .seconds(1)
+    /// Work that never heard of the deadline runs at least this long past it (2.5 s in fact).
+    static let leakBound: Duration = .milliseconds(1_500)
 
     @Test("Propagation on vs off: 200, 504 mid-chain, degraded fallback, straggler, shed — with per-hop numbers")
     func scenariosOnAndOff() async throws {
@@ -47,11 +49,11 @@ struct InProcessScenarioTests {
         }
         #expect(goneOn.stragglers == 0)
         // Off: the warehouse, inventory and pricing never heard of the budget and finished their work, over a
-        // second after the 504 (the warehouse takes 1.5 s); the gateway waited for them and was counted as a straggler.
+        // second after the 504 (the warehouse takes 3.5 s); the gateway waited for them and was counted as a straggler.
         for service in [ServiceName.pricing, .inventory, .warehouse] {
             let hop = try #require(goneOff.hops[service])
             #expect(hop.outcome == .ok, "\(service)")
-            #expect((hop.ranPastBudget ?? .zero) >= .milliseconds(700), "\(service) ran \(hop.ranPastBudget ?? .zero) past the budget")
+            #expect((hop.ranPastBudget ?? .zero) >= Self.leakBound, "\(service) ran \(hop.ranPastBudget ?? .zero) past the budget")
         }
         #expect(goneOff.hops[.gateway]?.outcome == .cancelled)
         #expect(goneOff.hops[.gateway]?.stragglers == 1)
@@ -64,10 +66,9 @@ struct InProcessScenarioTests {
         let recommendationsOn = try #require(lateOn.hops[.recommendations])
         #expect(recommendationsOn.outcome == .cancelled)
         #expect((recommendationsOn.ranPastBudget ?? .zero) < Self.stopBound)
-        #expect(lateOn.latency < .milliseconds(500))
         #expect(lateOff.httpStatus == 504)
         #expect(lateOff.hops[.recommendations]?.outcome == .ok)
-        #expect((lateOff.hops[.recommendations]?.ranPastBudget ?? .zero) >= .milliseconds(500))
+        #expect((lateOff.hops[.recommendations]?.ranPastBudget ?? .zero) >= Self.leakBound)
 
         // 4. The fraud service ignores cancellation: 504 both ways, and it runs on past the budget either way.
         // On, its call is cancelled at the deadline, so the runtime counts it as a straggler — while every
@@ -76,7 +77,7 @@ struct InProcessScenarioTests {
         let (stragglerOn, stragglerOff) = try #require(results["straggler"])
         for result in [stragglerOn, stragglerOff] {
             #expect(result.httpStatus == 504)
-            #expect((result.hops[.fraud]?.ranPastBudget ?? .zero) >= .milliseconds(700))
+            #expect((result.hops[.fraud]?.ranPastBudget ?? .zero) >= Self.leakBound)
         }
         let fraudOn = try #require(stragglerOn.hops[.fraud])
         #expect(fraudOn.outcome == .cancelled)

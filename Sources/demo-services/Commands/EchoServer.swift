@@ -40,17 +40,3 @@ struct EchoServer: AsyncParsableCommand {
         }
     }
 }
-
-/// The echo server's methods.
-enum EchoMethods {
-    /// Echoes its text.
-    static let echo = Method<DemoMessage, DemoMessage>.unary("demo.Echo/Get")
-    /// Waits until cancelled.
-    static let wait = Method<DemoMessage, DemoMessage>.unary("demo.Echo/Wait")
-}
-
-/// The echo server's message.
-struct DemoMessage: Codable, Sendable {
-    /// The text.
-    var text: String
-}

@@ -55,6 +55,8 @@ struct TopologySettings: Sendable, Hashable {
         arguments += ["--latency", "recommendations-cold=\(self.coldRecommendations.argument)"]
         arguments += ["--budget-ms", "\(self.budget.wholeMilliseconds)"]
         arguments += ["--fallback-budget-ms", "\(self.recommendationsBudget.wholeMilliseconds)"]
+        arguments += ["--safety-net-ms", "\(self.safetyNetTimeout.wholeMilliseconds)"]
+        arguments += ["--straggler-grace-ms", "\(self.stragglerGracePeriod.wholeMilliseconds)"]
         arguments += ["--propagation", self.propagation == .enabled ? "on" : "off"]
         return arguments
     }

@@ -57,7 +57,7 @@ final class FrontDoor: Sendable {
                 deadlineNanoseconds: (start + budget).uptimeNanoseconds
             )
         )
-        var headers: HTTPHeaders = [Self.requestIDHeader: requestID, "x-budget-ms": "\(budget.wholeMilliseconds)"]
+        var headers: HTTPHeaders = [Self.requestIDHeader: requestID, Self.budgetHeader: "\(budget.wholeMilliseconds)"]
         let response: HTTPResponse
         do {
             // The front door is a root caller: its budget is an explicit timeout, so it applies whether or not
