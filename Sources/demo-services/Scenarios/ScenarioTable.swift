@@ -40,9 +40,8 @@ enum ScenarioTable {
             let total = results.map(\.totalRanPastBudget).reduce(.zero, +)
             let stragglers = results.map(\.stragglers).reduce(0, +)
             let fraud = results.compactMap { $0.hops[.fraud]?.ranPastBudget }.reduce(.zero, +)
-            lines.append(
-                "   propagation \(propagation): \(total.wholeMilliseconds) ms (\(fraud.wholeMilliseconds) ms of it the fraud service, which ignores cancellation); stragglers caught: \(stragglers)"
-            )
+            let fraudShare = fraud > .zero ? " (\(fraud.wholeMilliseconds) ms of it the fraud service, which ignores cancellation)" : ""
+            lines.append("   propagation \(propagation): \(total.wholeMilliseconds) ms\(fraudShare); stragglers caught: \(stragglers)")
         }
         return lines
     }
