@@ -110,6 +110,16 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // The demo's scenarios in one process, its alert rule against a scrape, and its services as processes.
+        .testTarget(
+            name: "DemoServicesTests",
+            dependencies: [
+                "demo-services",
+                "DeadlineRPC",
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: strictSettings
+        ),
         .testTarget(
             name: "DeadlineRPCTests",
             dependencies: [

@@ -1,17 +1,8 @@
 import ArgumentParser
+import Foundation
 import DeadlineRPC
 import Logging
 import ServiceLifecycle
-
-/// The demo topology's command-line entry point.
-@main
-struct DemoServices: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "demo-services",
-        abstract: "Services that show DeadlineRPC's deadline propagation end to end.",
-        subcommands: [EchoServer.self, ChainHop.self]
-    )
-}
 
 /// A single echo service, for multi-process tests and quick trials: prints `listening on PORT`, serves until
 /// SIGTERM or SIGINT, then drains gracefully.
@@ -26,8 +17,8 @@ struct EchoServer: AsyncParsableCommand {
 
     func run() async throws {
         var router = Router()
-        router.unary(DemoMethods.echo) { request, _ in request }
-        router.unary(DemoMethods.wait) { request, _ in
+        router.unary(EchoMethods.echo) { request, _ in request }
+        router.unary(EchoMethods.wait) { request, _ in
             // Waits until the call is cancelled or expires; its task is cancelled either way.
             while !Task.isCancelled { try await Task.sleep(for: .milliseconds(5)) }
             return request
@@ -49,21 +40,3 @@ struct EchoServer: AsyncParsableCommand {
         }
     }
 }
-
-/// Methods of the demo services.
-enum DemoMethods {
-    /// Echoes its text.
-    static let echo = Method<DemoMessage, DemoMessage>.unary("demo.Echo/Get")
-    /// Waits until cancelled.
-    static let wait = Method<DemoMessage, DemoMessage>.unary("demo.Echo/Wait")
-}
-
-/// A demo message.
-struct DemoMessage: Codable, Sendable {
-    /// The text.
-    var text: String
-}
-
-#if canImport(Glibc)
-import Glibc
-#endif

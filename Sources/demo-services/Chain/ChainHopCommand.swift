@@ -63,9 +63,9 @@ struct ChainHop: AsyncParsableCommand {
 /// The chain hop's methods.
 enum ChainHopMethods {
     /// Calls the next hop, or waits for cancellation at the last one.
-    static let call = Method<DemoMessage, DemoMessage>.unary("chain.Hop/Call")
+    static let call = Method<EchoMessage, EchoMessage>.unary("chain.Hop/Call")
     /// What this hop's handlers saw.
-    static let stats = Method<DemoMessage, ChainHopReport>.unary("chain.Hop/Stats")
+    static let stats = Method<EchoMessage, ChainHopReport>.unary("chain.Hop/Stats")
 }
 
 /// What one hop's `chain.Hop/Call` handlers saw.

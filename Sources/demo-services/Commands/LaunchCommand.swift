@@ -1,0 +1,68 @@
+import ArgumentParser
+import Foundation
+import ServiceLifecycle
+
+/// `demo-services launch`: every service as its own process (`serve`, started from this executable), wired by
+/// port; runs the scenarios (or serves for `--duration`), then SIGTERMs every process and checks each exited 0.
+struct LaunchCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "launch",
+        abstract: "Run each service as its own process, wire them, run the scenarios (or serve for --duration), stop them all."
+    )
+
+    @OptionGroup var topology: TopologyOptions
+
+    @OptionGroup var selection: ScenarioSelection
+
+    @Option(help: "Instead of the scenarios, serve for this many seconds (Ctrl-C stops earlier).")
+    var duration: Int?
+
+    func run() async throws {
+        let settings = try self.selection.settings(self.topology)
+        let scenarios = try self.selection.scenarios(settings[0])
+        let duration = self.duration
+        let executable = ProcessTopology.currentExecutable
+        let service = ClosureService {
+            var topologies: [ProcessTopology] = []
+            var failure: (any Error)? = nil
+            do {
+                for topology in settings {
+                    Console.progress("launching \(ServiceName.allCases.count) processes (propagation \(topology.propagationLabel))…")
+                    topologies.append(try await ProcessTopology.launch(
+                        executable: executable,
+                        settings: topology,
+                        selfStop: .seconds((duration ?? 0) + 600)
+                    ))
+                }
+                for topology in topologies { Console.output(topology.endpoints.listing) }
+                if let duration {
+                    Console.output("serving for \(duration) s (Ctrl-C stops)")
+                    try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(duration)) }
+                } else {
+                    let endpoints = topologies.map(\.endpoints)
+                    let rows = try await cancelWhenGracefulShutdown {
+                        try await ScenarioSession.run(scenarios, on: endpoints, progress: Console.progress)
+                    }
+                    Console.output("")
+                    Console.output(ScenarioTable.render(rows, settings: settings[0]))
+                }
+            } catch {
+                failure = error
+            }
+            var unclean: [ProcessTopology.Exit] = []
+            var count = 0
+            for topology in topologies {
+                let exits = await topology.terminate()
+                count += exits.count
+                unclean += exits.filter { !$0.isClean }
+            }
+            if let failure { throw failure }
+            if unclean.isEmpty {
+                Console.output("SIGTERM: all \(count) processes exited cleanly (status 0).")
+            } else {
+                throw SettingsError("Some processes did not exit cleanly on SIGTERM: \(unclean.map(\.description).joined(separator: ", ")).")
+            }
+        }
+        try await service.runUntilSignalled(label: "demo-services.launch")
+    }
+}

@@ -1,0 +1,73 @@
+import ArgumentParser
+import ServiceLifecycle
+
+/// `demo-services serve NAME`: one service in this process, wired to its downstreams by address. Prints
+/// `ready NAME rpc=PORT http=PORT` once listening; stops on SIGTERM/SIGINT (gracefully) or after `--duration`.
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Run one service: \(ServiceName.allCases.map(\.rawValue).joined(separator: ", "))."
+    )
+
+    @Argument(help: "The service to run.")
+    var name: ServiceName
+
+    @Option(help: "The RPC port (for the front door: its HTTP port). 0 picks a free one.")
+    var port: Int = 0
+
+    @Option(help: "The HTTP port for /metrics and /stats (not used by the front door, which serves them on --port). 0 picks a free one.")
+    var metricsPort: Int = 0
+
+    @Option(help: ArgumentHelp("Where a service this one calls listens (repeatable).", valueName: "name=host:port"))
+    var downstream: [NamedEndpoint] = []
+
+    @Option(help: "Whether outbound calls inherit the deadline and cancellation of the call being served.")
+    var propagation: Propagation = .on
+
+    @Option(help: "Stop by itself after this many seconds.")
+    var duration: Int?
+
+    @OptionGroup var topology: TopologyOptions
+
+    func run() async throws {
+        let settings = try self.topology.settings(propagation: self.propagation)
+        let endpoints = Dictionary(self.downstream.map { ($0.service, $0.endpoint) }, uniquingKeysWith: { $1 })
+        for missing in self.name.downstreams where endpoints[missing] == nil {
+            Console.progress("\(self.name.rawValue): no --downstream \(missing.rawValue)=HOST:PORT; its calls will fail unavailable")
+        }
+        let node = ServiceNode(
+            name: self.name,
+            settings: settings,
+            downstreams: endpoints,
+            rpcPort: self.name == .frontdoor ? 0 : self.port,
+            httpPort: self.name == .frontdoor ? self.port : self.metricsPort
+        )
+        let group = ServiceGroup(
+            services: [node],
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: Console.logger("demo.\(self.name.rawValue)")
+        )
+        let name = self.name
+        let duration = self.duration
+        try await withThrowingTaskGroup(of: Bool.self) { tasks in
+            tasks.addTask {
+                try await group.run()
+                return true
+            }
+            tasks.addTask {
+                let rpc = try await node.rpcEndpoint
+                let http = try await node.httpEndpoint
+                Console.output("ready \(name.rawValue) rpc=\(rpc?.port ?? 0) http=\(http.port)")
+                if let duration {
+                    do { try await Task.sleep(for: .seconds(duration)) } catch { return false }
+                    await group.triggerGracefulShutdown()
+                }
+                return false
+            }
+            for try await groupEnded in tasks where groupEnded {
+                tasks.cancelAll()
+                break
+            }
+        }
+    }
+}

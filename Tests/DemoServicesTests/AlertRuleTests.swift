@@ -1,0 +1,81 @@
+import DeadlineRPC
+import Foundation
+import Testing
+
+@testable import demo_services
+
+/// The shipped straggler alert, evaluated against real scrapes of the demo's services.
+@Suite("Straggler alert rule against the demo's /metrics")
+struct AlertRuleTests {
+    @Test("DeadlineRPCStragglers fires on the fraud service while it straggles, not on a cooperative service")
+    func stragglerAlertFires() async throws {
+        let rules = try AlertRule.load(DemoTestSupport.root.appendingPathComponent("docs/alerts/deadlinerpc.rules.yml"))
+        let stragglers = try #require(rules.first { $0.name == "DeadlineRPCStragglers" })
+        let threshold = try #require(stragglers.instantThreshold, "the rule is no longer `sum by (…) (METRIC) > N`: \(stragglers.expression)")
+        #expect(threshold.metric == "drpc_server_stragglers")
+
+        let settings = DemoTestSupport.settings(.enabled)
+        try await InProcessTopology.with([settings]) { endpoints in
+            let topology = endpoints[0]
+            let fraud = try #require(topology.http[.fraud])
+            let catalog = try #require(topology.http[.catalog])
+
+            // Before: every metric the rules read exists in the scrape, and no rule condition holds.
+            let quiet = try await DemoTestSupport.scrape(fraud)
+            #expect(stragglers.fires(on: quiet) == false)
+
+            // An order that needs the fraud check: 504 at the budget, the fraud handler runs on.
+            let scenario = DemoTestSupport.scenario("straggler", settings)
+            let reply = try await HTTPFetch.get(topology.front, scenario.path)
+            #expect(reply.status == 504)
+
+            // While it straggles (from the 1 s grace period after the deadline until it returns, 1.5 s later), the
+            // rule fires.
+            var during = quiet
+            let fired = try await DemoTestSupport.eventually {
+                during = try await DemoTestSupport.scrape(fraud)
+                return stragglers.fires(on: during) == true
+            }
+            #expect(fired, "drpc_server_stragglers never rose above \(threshold.threshold) on the fraud service")
+            #expect(stragglers.fires(on: try await DemoTestSupport.scrape(catalog)) == false)
+
+            // Every metric the shipped rules read is in the fraud service's scrape, and the straggler counter names
+            // the method that leaves stragglers.
+            #expect(Set(rules.flatMap(\.metricNames)) == ["drpc_server_stragglers", "drpc_server_stragglers_total", "drpc_server_handlers_in_flight"])
+            for rule in rules {
+                for metric in rule.metricNames {
+                    #expect(!during.samples(metric).isEmpty, "\(rule.name) reads \(metric), which the scrape lacks")
+                }
+            }
+            #expect(during.sum("drpc_server_stragglers_total", ["method": "demo.Fraud/Check"]) == 1)
+
+            // When the handler finally returns, the gauge goes back to 0 and the rule stops firing.
+            let cleared = try await DemoTestSupport.eventually(timeout: .seconds(20)) {
+                stragglers.fires(on: try await DemoTestSupport.scrape(fraud)) == false
+            }
+            #expect(cleared)
+        }
+    }
+
+    @Test("The other metrics an operator scrapes: calls by method and status, in-flight, shed, clamped deadlines")
+    func operatorMetrics() async throws {
+        let settings = DemoTestSupport.settings(.enabled)
+        try await InProcessTopology.with([settings]) { endpoints in
+            let topology = endpoints[0]
+            let runner = ScenarioRunner(endpoints: topology)
+            _ = try await runner.run(DemoTestSupport.scenario("all-fast", settings))
+            _ = try await runner.run(DemoTestSupport.scenario("tiny-budget", settings))
+
+            let gateway = try await DemoTestSupport.scrape(try #require(topology.http[.gateway]))
+            #expect(gateway.sum("drpc_server_calls_finished_total", ["method": "demo.Gateway/Checkout", "code": "OK"]) == 1)
+            #expect(gateway.sum("drpc_server_calls_shed_total", ["method": "demo.Gateway/Checkout"]) == 1)
+            #expect(gateway.sum("drpc_server_handlers_in_flight") == 0)
+            // The gateway's 2 s safety-net timeout was clamped to the inherited budget on each of its calls.
+            #expect(gateway.sum("drpc_client_deadline_clamped_total", ["method": "demo.Catalog/Product"]) == 1)
+
+            let front = try await DemoTestSupport.scrape(topology.front)
+            #expect(front.sum("demo_http_requests_total", ["code": "200"]) == 1)
+            #expect(front.sum("demo_http_requests_total", ["code": "504"]) == 1)
+        }
+    }
+}
