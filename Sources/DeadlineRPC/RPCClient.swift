@@ -39,7 +39,7 @@ public final class RPCClient: Sendable {
         self.host = host
         self.port = port
         self.configuration = configuration
-        self.stats = ClientStats(prefix: configuration.metricsPrefix, logger: configuration.logger)
+        self.stats = ClientStats(prefix: configuration.metricsPrefix, factory: configuration.metricsFactory, logger: configuration.logger)
         self.manager = ClientConnectionManager(
             host: host,
             port: port,
@@ -201,14 +201,14 @@ public final class RPCClient: Sendable {
             deadline = limit
         }
         if deadline == nil && self.configuration.requireDeadline {
-            self.stats.recordRefusedWithoutDeadline()
+            self.stats.recordRefusedWithoutDeadline(method: method.name)
             throw RPCError(
                 code: .failedPrecondition,
                 message: "Strict mode refuses calls without a deadline: pass CallOptions(timeout:), give '\(method.name)' a defaultTimeout, or call it from a handler that has a deadline."
             )
         }
         if let deadline, deadline - now < max(self.configuration.minimumBudget, .nanoseconds(1)) {
-            self.stats.recordShedLocally()
+            self.stats.recordShedLocally(method: method.name)
             throw RPCError(
                 code: .deadlineExceeded,
                 message: deadline <= now

@@ -51,7 +51,7 @@ struct DeadlineHygieneTests {
             #expect(error?.message.contains("CallOptions(timeout:)") == true)
             #expect(client.stats.refusedWithoutDeadline == 1)
             #expect(server.stats.callsStarted == 0)
-            let reply = try await client.unary(TestMethods.echo, Echo(text: "ok"), options: CallOptions(timeout: .seconds(5)))
+            let reply = try await client.unary(TestMethods.echo, Echo(text: "ok"), options: CallOptions(timeout: .seconds(30)))
             #expect(reply.text == "ok")
         }
     }
@@ -158,7 +158,9 @@ struct DeadlineHygieneTests {
                 "cached"
             }
             #expect(value == "cached")
-            #expect(ContinuousClock.now - started < .seconds(5))
+            // The slow call never returns on its own (its handler waits for cancellation), so any bound proves the
+            // fallback came from the 800 ms sub-budget; 20 s leaves room for a starved 2-core test run.
+            #expect(ContinuousClock.now - started < .seconds(20))
             await probe.cancelled.wait()
             #expect(probe.observedReason == .deadlineExceeded)
         }

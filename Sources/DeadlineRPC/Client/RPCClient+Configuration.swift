@@ -1,3 +1,4 @@
+import CoreMetrics
 import Instrumentation
 import Logging
 import Wire
@@ -78,6 +79,9 @@ extension RPCClient {
         public var minimumBudget: Duration = .zero
         /// Prefix of the client's metric names.
         public var metricsPrefix: String = "drpc"
+        /// Where the client's metrics go (`<prefix>_client_deadline_clamped_total`, `…_calls_shed_total`,
+        /// `…_calls_refused_without_deadline_total`, all by method); nil uses the process-wide `MetricsSystem`.
+        public var metricsFactory: (any MetricsFactory)? = nil
         /// Whether calls inherit the deadline and cancellation of the call being served. Leave it `.enabled`;
         /// the other value exists only to measure what the runtime prevents (benchmarks and demos).
         public var propagation: Propagation = .enabled

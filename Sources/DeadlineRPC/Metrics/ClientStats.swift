@@ -10,9 +10,11 @@ public final class ClientStats: Sendable {
     private let loggedMethods = Mutex<Set<String>>([])
     private let prefix: String
     private let logger: Logger
+    private let factory: any MetricsFactory
 
-    init(prefix: String, logger: Logger) {
+    init(prefix: String, factory: (any MetricsFactory)?, logger: Logger) {
         self.prefix = prefix
+        self.factory = factory ?? MetricsSystem.factory
         self.logger = logger
     }
 
@@ -25,7 +27,7 @@ public final class ClientStats: Sendable {
 
     func recordDeadlineClamped(method: String, requested: Duration, inherited: Duration) {
         self.clamped.add(1, ordering: .relaxed)
-        Counter(label: "\(self.prefix)_client_deadline_clamped_total", dimensions: [("method", method)]).increment()
+        Counter(label: "\(self.prefix)_client_deadline_clamped_total", dimensions: [("method", method)], factory: self.factory).increment()
         let first = self.loggedMethods.withLock { $0.insert(method).inserted }
         if first {
             self.logger.warning(
@@ -35,11 +37,13 @@ public final class ClientStats: Sendable {
         }
     }
 
-    func recordRefusedWithoutDeadline() {
+    func recordRefusedWithoutDeadline(method: String) {
         self.refused.add(1, ordering: .relaxed)
+        Counter(label: "\(self.prefix)_client_calls_refused_without_deadline_total", dimensions: [("method", method)], factory: self.factory).increment()
     }
 
-    func recordShedLocally() {
+    func recordShedLocally(method: String) {
         self.shed.add(1, ordering: .relaxed)
+        Counter(label: "\(self.prefix)_client_calls_shed_total", dimensions: [("method", method)], factory: self.factory).increment()
     }
 }
