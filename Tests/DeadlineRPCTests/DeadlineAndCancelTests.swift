@@ -56,7 +56,7 @@ struct DeadlineAndCancelTests {
             #expect(error?.code == .deadlineExceeded)
             #expect(error?.cancelReason == .deadlineExceeded)
             #expect(elapsed >= .milliseconds(990))
-            #expect(elapsed < .seconds(10))  // Generous: tests share event loops with a debug-build 3 MiB gzip test.
+            #expect(elapsed < .seconds(30))  // Generous: a loaded 2-core run stalls tests for seconds at a time.
             await probe.cancelled.wait()
             await probe.finished.wait()
             #expect(probe.observedReason == .deadlineExceeded)

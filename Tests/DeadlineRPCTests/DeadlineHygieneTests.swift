@@ -27,14 +27,15 @@ struct DeadlineHygieneTests {
             box.withLock { $0 = inner }
             let started = ContinuousClock.now
             let error = await #expect(throws: RPCError.self) {
-                try await client.unary(Self.relay, Echo(text: ""), options: CallOptions(timeout: .milliseconds(1500)))
+                // 4 s: room for the relay to reach the inner handler even when a loaded machine stalls the run.
+                try await client.unary(Self.relay, Echo(text: ""), options: CallOptions(timeout: .seconds(4)))
             }
             #expect(error?.code == .deadlineExceeded)
             await probe.cancelled.wait()
-            #expect(ContinuousClock.now - started < .seconds(10), "the 60 s option was not obeyed")
+            #expect(ContinuousClock.now - started < .seconds(30), "the 60 s option was not obeyed")
             #expect(inner.stats.clampedDeadlines == 1)
             let seen = try #require(probe.observedDeadline)
-            #expect(seen.timeRemaining < .seconds(2))
+            #expect(seen.timeRemaining < .seconds(4))
             await inner.close()
         }
     }

@@ -286,13 +286,13 @@ struct InterceptorTests {
         }
         var policy = RetryInterceptor.Policy()
         policy.maxAttempts = 5
-        policy.initialBackoff = .milliseconds(300)
-        policy.maximumBackoff = .milliseconds(300)
+        policy.initialBackoff = .seconds(6)
+        policy.maximumBackoff = .seconds(6)
         policy.jitter = 0
-        policy.minimumBudgetForAttempt = .milliseconds(500)
+        policy.minimumBudgetForAttempt = .seconds(5)
         var configuration = RPCClient.Configuration()
         configuration.interceptors = [RetryInterceptor(policy: policy)]
-        try await withServerAndClient(router: router, clientConfiguration: configuration) { _, client in
+        try await withServerAndClient(router: router, clientConfiguration: configuration) { server, client in
             // Not idempotent: one attempt.
             let unsafe = await #expect(throws: RPCError.self) {
                 try await client.unary(Self.flakyUnsafe, Echo(text: ""), options: CallOptions(timeout: .seconds(30)))
@@ -308,19 +308,27 @@ struct InterceptorTests {
             #expect(timeout?.code == .deadlineExceeded)
             #expect(attempts.load(ordering: .relaxed) == 1)
 
-            // 700 ms budget: after a 300 ms backoff less than the 500 ms floor would be left, so no second attempt —
-            // the caller gets the attempt's own `unavailable`, not a `deadlineExceeded` from a retry that ran out.
+            // 10 s budget: after a 6 s backoff less than the 5 s floor would be left, so no second attempt — the
+            // caller gets the attempt's own `unavailable`, not a `deadlineExceeded` from a retry that ran out.
             attempts.store(0, ordering: .relaxed)
             let floor = await #expect(throws: RPCError.self) {
-                try await client.unary(Self.flaky, Echo(text: ""), options: CallOptions(timeout: .milliseconds(700)))
+                try await client.unary(Self.flaky, Echo(text: ""), options: CallOptions(timeout: .seconds(10)))
             }
             #expect(floor?.code == .unavailable)
             #expect(floor?.message == "down")
             #expect(attempts.load(ordering: .relaxed) == 1)
 
-            // Plenty of budget: every attempt runs.
+            // Without a deadline there is no floor to check: every attempt runs (4 backoffs of 6 s would be slow, so
+            // this part uses a client with short backoffs).
             attempts.store(0, ordering: .relaxed)
-            _ = try? await client.unary(Self.flaky, Echo(text: ""), options: CallOptions(timeout: .seconds(30)))
+            var quick = RetryInterceptor.Policy()
+            quick.maxAttempts = 5
+            quick.initialBackoff = .milliseconds(1)
+            var quickConfiguration = RPCClient.Configuration()
+            quickConfiguration.interceptors = [RetryInterceptor(policy: quick)]
+            let quickClient = RPCClient(host: "127.0.0.1", port: try await server.listeningAddress.port!, configuration: quickConfiguration)
+            _ = try? await quickClient.unary(Self.flaky, Echo(text: ""))
+            await quickClient.close()
             #expect(attempts.load(ordering: .relaxed) == 5)
         }
     }

@@ -20,13 +20,15 @@ struct SmokeTests {
         storm.disconnectInterval = .milliseconds(250)
         storm.disconnectCalls = 5
         storm.chainRate = 10
-        // Delays well inside the work, so handlers are running when the cancel comes even in a loaded debug build.
-        storm.cancelAfter = .milliseconds(10)
-        storm.deadlineBudget = .milliseconds(10)
-        storm.chainCancelAfter = .milliseconds(10)
-        storm.chainBudget = .milliseconds(10)
+        // Delays well inside the work, so handlers are running when the cancel comes even in a debug build on a
+        // loaded machine (a handler that had not started yet gives no cancel→handler sample).
+        storm.cancelAfter = .milliseconds(60)
+        storm.deadlineBudget = .milliseconds(60)
+        storm.chainCancelAfter = .milliseconds(60)
+        storm.chainBudget = .milliseconds(80)
         storm.burstRamp = .milliseconds(20)
-        storm.work = .milliseconds(40)
+        storm.burstCancelAfter = .milliseconds(100)
+        storm.work = .milliseconds(300)
         configuration.storm = storm
 
         let report = try await BenchRunner.run(configuration)
