@@ -2,7 +2,7 @@ import DeadlineRPC
 import NIOCore
 import Testing
 
-@Suite("Call kinds over loopback TCP")
+@Suite("Call kinds over loopback TCP", .timeLimit(.minutes(5)))
 struct CallKindsTests {
     static var router: Router {
         var router = Router()

@@ -7,7 +7,7 @@ import Testing
 import Glibc
 #endif
 
-@Suite("Regression: a call whose budget ran out before it was sent")
+@Suite("Regression: a call whose budget ran out before it was sent", .timeLimit(.minutes(5)))
 struct CancelAfterLocalExpiryTests {
     @Test("Cancelling it afterwards sends nothing, and other calls on the connection are unharmed")
     func cancelAfterLocalExpiryKeepsTheConnection() async throws {

@@ -15,7 +15,7 @@ final class Topology: Sendable {
     }
 }
 
-@Suite("Cancellation and deadlines across hops")
+@Suite("Cancellation and deadlines across hops", .timeLimit(.minutes(5)))
 struct CascadeTests {
     static let hop = Method<Echo, Echo>.unary("test.Chain/Hop")
 

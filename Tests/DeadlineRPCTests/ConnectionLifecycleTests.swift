@@ -5,7 +5,7 @@ import Synchronization
 import Testing
 import Wire
 
-@Suite("Connections: limits, shutdown, failures, reconnects", .serialized)
+@Suite("Connections: limits, shutdown, failures, reconnects", .serialized, .timeLimit(.minutes(5)))
 struct ConnectionLifecycleTests {
     /// A router whose `wait` handler runs until cancelled and whose `gate` handler waits for a signal.
     static func router(probe: HandlerProbe, gate: Signal? = nil) -> Router {

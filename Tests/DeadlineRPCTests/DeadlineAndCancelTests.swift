@@ -35,7 +35,7 @@ final class HandlerProbe: Sendable {
     }
 }
 
-@Suite("Deadlines and cancellation on one hop")
+@Suite("Deadlines and cancellation on one hop", .timeLimit(.minutes(5)))
 struct DeadlineAndCancelTests {
     static func router(_ probe: HandlerProbe) -> Router {
         var router = Router()

@@ -2,7 +2,7 @@ import DeadlineRPC
 import Synchronization
 import Testing
 
-@Suite("Deadline hygiene: clamps, strict mode, admission, escape hatches, combinators")
+@Suite("Deadline hygiene: clamps, strict mode, admission, escape hatches, combinators", .timeLimit(.minutes(5)))
 struct DeadlineHygieneTests {
     static let relay = Method<Echo, Echo>.unary("test.Relay/Forward")
 

@@ -4,7 +4,7 @@ import Testing
 /// The guides' Swift examples are excerpts of code that compiles and runs in the test suite: every ```swift block in
 /// them must appear, line for line (indentation aside), in a file under `Tests/`, so a guide cannot drift from the
 /// API.
-@Suite("Guide examples are compiled code")
+@Suite("Guide examples are compiled code", .timeLimit(.minutes(5)))
 struct GuideExamplesTests {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 

@@ -63,7 +63,7 @@ private struct DeadlineSetter: ClientInterceptor {
     }
 }
 
-@Suite("Interceptors")
+@Suite("Interceptors", .timeLimit(.minutes(5)))
 struct InterceptorTests {
     static let budget = Method<Echo, Echo>.unary("test.Interceptors/Budget")
     static let flaky = Method<Echo, Echo>.unary("test.Interceptors/Flaky", isIdempotent: true)

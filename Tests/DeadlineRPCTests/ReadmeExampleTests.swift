@@ -33,7 +33,7 @@ func serveAndCall() async throws -> String {
 }
 // README-EXAMPLE-END
 
-@Suite("README example")
+@Suite("README example", .timeLimit(.minutes(5)))
 struct ReadmeExampleTests {
     @Test("The README's usage example runs and returns the greeting")
     func example() async throws {

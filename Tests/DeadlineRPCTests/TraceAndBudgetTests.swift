@@ -44,7 +44,7 @@ private struct HopReports: Codable, Sendable {
     var hops: [HopReport]
 }
 
-@Suite("Trace context and budget attribution across hops")
+@Suite("Trace context and budget attribution across hops", .timeLimit(.minutes(5)))
 struct TraceAndBudgetTests {
     fileprivate static let hop = Method<HopReports, HopReports>.unary("test.Chain/Hop")
 

@@ -5,7 +5,7 @@ import Testing
 @testable import demo_services
 
 /// The demo's small parsers: latencies, settings passed to child processes, HTTP queries, the scenario table.
-@Suite("Demo command-line and parsing")
+@Suite("Demo command-line and parsing", .timeLimit(.minutes(5)))
 struct CommandLineTests {
     @Test("Latencies parse as ms or ms:jitter and render back")
     func latency() throws {

@@ -1,7 +1,7 @@
 import RPCBenchCore
 import Testing
 
-@Suite("Latency histograms")
+@Suite("Latency histograms", .timeLimit(.minutes(5)))
 struct HistogramTests {
     @Test("Merging histograms equals recording every value in one")
     func mergeIsLossless() {

@@ -2,7 +2,7 @@ import RPCBenchCore
 import Synchronization
 import Testing
 
-@Suite("Open loop: schedule and coordinated omission")
+@Suite("Open loop: schedule and coordinated omission", .timeLimit(.minutes(5)))
 struct OpenLoopScheduleTests {
     @Test("Intended times are start + k / rate, and due counts follow them exactly")
     func intendedTimes() {

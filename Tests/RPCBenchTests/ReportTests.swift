@@ -121,7 +121,7 @@ func missingFields(of value: Any, in json: Any, path: String = "$") -> [String] 
     }
 }
 
-@Suite("Storm analysis, report, table and plot")
+@Suite("Storm analysis, report, table and plot", .timeLimit(.minutes(5)))
 struct ReportTests {
     @Test("Cancel, deadline, burst and disconnect latencies, per hop, from joined records")
     func stormAnalysis() {

@@ -2,7 +2,7 @@ import Foundation
 import RPCBenchCore
 import Testing
 
-@Suite("Smoke: a tiny embedded run through the library entry point")
+@Suite("Smoke: a tiny embedded run through the library entry point", .timeLimit(.minutes(5)))
 struct SmokeTests {
     @Test("All phases run, handlers return to zero, and the JSON has every field", .timeLimit(.minutes(2)))
     func tinyRun() async throws {

@@ -3,7 +3,7 @@ import Testing
 
 @testable import Wire
 
-@Suite("FrameDecoder: payload rules of CALL_START, MESSAGE and CALL_END")
+@Suite("FrameDecoder: payload rules of CALL_START, MESSAGE and CALL_END", .timeLimit(.minutes(5)))
 struct FrameDecoderPayloadTests {
     // MARK: CALL_START
 

@@ -3,7 +3,7 @@ import Testing
 
 @testable import Wire
 
-@Suite("FrameDecoder: input split anywhere")
+@Suite("FrameDecoder: input split anywhere", .timeLimit(.minutes(5)))
 struct FrameDecoderSplitTests {
     static let limits = WireLimits(maxFrameSize: 1024)
     static let message = patternBuffer(count: 3000, seed: 7)  // three frames at a 1024-byte frame size

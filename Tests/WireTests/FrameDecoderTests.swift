@@ -3,7 +3,7 @@ import Testing
 
 @testable import Wire
 
-@Suite("FrameDecoder: preface, frame header and connection-level errors")
+@Suite("FrameDecoder: preface, frame header and connection-level errors", .timeLimit(.minutes(5)))
 struct FrameDecoderTests {
     // MARK: Preface
 

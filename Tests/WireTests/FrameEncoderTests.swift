@@ -26,7 +26,7 @@ func expectRoundTrip(
     #expect(decoder.ignoredFrameCount == 0, sourceLocation: sourceLocation)
 }
 
-@Suite("FrameEncoder: every frame kind round-trips through FrameDecoder")
+@Suite("FrameEncoder: every frame kind round-trips through FrameDecoder", .timeLimit(.minutes(5)))
 struct FrameEncoderTests {
     // MARK: SETTINGS
 

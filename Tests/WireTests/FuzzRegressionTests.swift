@@ -7,7 +7,7 @@ import Testing
 /// Replays the fuzz target's seed corpus and every minimized crasher (`FuzzTesting/`) through the decoder, the
 /// message assembler and the decompressor, the way `FuzzWireDecoder` does, so a fixed finding stays fixed without a
 /// libFuzzer build. Errors are fine; a crash, or a split or round trip that changes the result, is not.
-@Suite("Fuzz regressions")
+@Suite("Fuzz regressions", .timeLimit(.minutes(5)))
 struct FuzzRegressionTests {
     /// `FuzzTesting/...` paths of every input, relative to the repository root.
     static let inputs: [String] = {

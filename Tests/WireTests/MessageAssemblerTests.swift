@@ -3,7 +3,7 @@ import Testing
 
 @testable import Wire
 
-@Suite("MessageAssembler: fragments add up to exactly the declared length")
+@Suite("MessageAssembler: fragments add up to exactly the declared length", .timeLimit(.minutes(5)))
 struct MessageAssemblerTests {
     static func first(_ bytes: [UInt8], of length: UInt32, more: Bool = true, compressed: Bool = false) -> MessageFrame {
         MessageFrame(streamID: 1, messageLength: length, data: buffer(bytes), more: more, compressed: compressed)

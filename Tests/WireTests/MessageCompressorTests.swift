@@ -3,7 +3,7 @@ import Testing
 
 @testable import Wire
 
-@Suite("MessageCompressor: gzip and deflate, bounded on the way in", .serialized)
+@Suite("MessageCompressor: gzip and deflate, bounded on the way in", .serialized, .timeLimit(.minutes(5)))
 struct MessageCompressorTests {
     static let encodings: [MessageEncoding] = [.gzip, .deflate]
 

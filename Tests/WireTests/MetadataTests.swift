@@ -3,7 +3,7 @@ import Testing
 
 @testable import Wire
 
-@Suite("Metadata: the API, sender-side validation, and the decoder's rules")
+@Suite("Metadata: the API, sender-side validation, and the decoder's rules", .timeLimit(.minutes(5)))
 struct MetadataTests {
     // MARK: API
 

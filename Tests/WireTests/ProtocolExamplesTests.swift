@@ -8,7 +8,7 @@ import Wire
 /// Every fenced block whose info string is `hex <name>` is an example: one field per line, annotations after `#`.
 /// Each test decodes the example's bytes with `FrameDecoder` (whole, and fed one byte at a time), checks every field,
 /// and checks that `FrameEncoder` produces exactly the same bytes.
-@Suite("PROTOCOL.md worked examples")
+@Suite("PROTOCOL.md worked examples", .timeLimit(.minutes(5)))
 struct ProtocolExamplesTests {
     /// Every example the document must contain; an extra or a missing block fails ``documentHasExactlyTheseExamples()``.
     static let expectedNames: Set<String> = [

@@ -3,7 +3,7 @@ import Testing
 
 @testable import Wire
 
-@Suite("Settings and WireLimits")
+@Suite("Settings and WireLimits", .timeLimit(.minutes(5)))
 struct SettingsTests {
     @Test("the defaults are the documented ones, and Settings(limits:) advertises exactly the limits")
     func defaults() {

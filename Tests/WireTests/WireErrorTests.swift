@@ -2,7 +2,7 @@ import Testing
 
 @testable import Wire
 
-@Suite("WireError: every code is either a connection error with a goaway code or a stream error with a status")
+@Suite("WireError: every code is either a connection error with a goaway code or a stream error with a status", .timeLimit(.minutes(5)))
 struct WireErrorTests {
     static let connectionErrors: [(WireError.Code, GoAwayCode)] = [
         (.badPreface, .badPreface),

@@ -2,7 +2,7 @@ import DeadlineRPC
 import MetricsTestKit
 import Testing
 
-@Suite("Client metrics through an injected swift-metrics factory")
+@Suite("Client metrics through an injected swift-metrics factory", .timeLimit(.minutes(5)))
 struct ClientMetricsTests {
     @Test("Clamped deadlines, calls shed locally and strict-mode refusals are counted by method")
     func clientCounters() async throws {

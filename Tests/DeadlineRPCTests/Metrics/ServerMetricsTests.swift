@@ -2,7 +2,7 @@ import DeadlineRPC
 import MetricsTestKit
 import Testing
 
-@Suite("Server metrics through swift-metrics")
+@Suite("Server metrics through swift-metrics", .timeLimit(.minutes(5)))
 struct ServerMetricsTests {
     @Test("Calls by method and status, shed calls, in-flight handlers and stragglers reach the metrics backend")
     func metricsFlow() async throws {

@@ -11,7 +11,7 @@ import Wire
 ///
 /// The machine has a hidden fact besides `state`: whether a response message arrived. The target states spell it
 /// out, so the table can say what a second response or an `OK` without one does.
-@Suite("ClientStreamStateMachine: every (state, event) pair matches PROTOCOL.md §9.3")
+@Suite("ClientStreamStateMachine: every (state, event) pair matches PROTOCOL.md §9.3", .timeLimit(.minutes(5)))
 struct ClientStreamStateMachineTests {
     typealias Machine = ClientStreamStateMachine
     typealias State = ClientStreamStateMachine.State

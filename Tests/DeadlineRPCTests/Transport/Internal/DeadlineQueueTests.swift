@@ -10,7 +10,7 @@ private final class Item: DeadlineQueueEntry, CustomStringConvertible {
     var description: String { "#\(self.name)" }
 }
 
-@Suite("DeadlineQueue: one timer per connection, O(log n) removal")
+@Suite("DeadlineQueue: one timer per connection, O(log n) removal", .timeLimit(.minutes(5)))
 struct DeadlineQueueTests {
     @Test("The timer is armed for the first deadline and re-armed only when a new one is earlier")
     func arming() {

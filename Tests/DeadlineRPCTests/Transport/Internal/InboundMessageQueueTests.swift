@@ -32,7 +32,7 @@ private final class ConsumeLog: Sendable {
     func record(_ size: Int) { self.sizes.withLock { $0.append(size) } }
 }
 
-@Suite("InboundMessageQueue: FIFO, end, failure, flow-control callback and cancellation")
+@Suite("InboundMessageQueue: FIFO, end, failure, flow-control callback and cancellation", .timeLimit(.minutes(5)))
 struct InboundMessageQueueTests {
     static func message(_ size: Int, seed: UInt8 = 0) -> ByteBuffer {
         ByteBuffer(bytes: (0..<size).map { UInt8(truncatingIfNeeded: $0) &+ seed })

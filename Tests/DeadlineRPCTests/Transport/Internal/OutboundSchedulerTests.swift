@@ -7,7 +7,7 @@ import Wire
 /// The outbound scheduler as a pure value: what it puts in `pending` is decoded back with Wire's `FrameDecoder`
 /// and `MessageAssembler`, and checked against docs/PROTOCOL.md §5.3 (splitting), §10.1 (credit), §10.2 and §10.3
 /// (control frames first, per-stream order, round robin, dropping a cancelled stream's data).
-@Suite("OutboundScheduler: write order, splitting and credit match PROTOCOL.md §10")
+@Suite("OutboundScheduler: write order, splitting and credit match PROTOCOL.md §10", .timeLimit(.minutes(5)))
 struct OutboundSchedulerTests {
     static let frameSize = 1024
     static let headerSize = FrameHeader.size

@@ -13,7 +13,7 @@ import Wire
 /// single-request call whose handler waits for its one request message), `activeInboundClosed` is *half-closed
 /// (client)*, and `endedHandlerRunning` and `closed` are both spec *closed* (`endedHandlerRunning` while a cancelled
 /// handler is still returning: the stream slot is held until it does).
-@Suite("ServerStreamStateMachine: every (state, event) pair matches PROTOCOL.md §9.3")
+@Suite("ServerStreamStateMachine: every (state, event) pair matches PROTOCOL.md §9.3", .timeLimit(.minutes(5)))
 struct ServerStreamStateMachineTests {
     typealias Machine = ServerStreamStateMachine
     typealias State = ServerStreamStateMachine.State
