@@ -33,7 +33,13 @@ struct ChainHop: AsyncParsableCommand {
         var router = Router()
         router.unary(ChainHopMethods.call) { request, context in
             stats.started()
-            defer { stats.returned(context.cancelReason) }
+            defer {
+                // At the instant this call's own deadline passes, the outbound call it inherited the deadline to can
+                // fail first, before the server's timer records the cause here: the deadline ended it either way.
+                var cause = context.cancelReason
+                if cause == nil, let deadline = context.deadline, deadline.timeRemaining <= .zero { cause = .deadlineExceeded }
+                stats.returned(cause)
+            }
             if let downstream {
                 return try await downstream.unary(ChainHopMethods.call, request, options: CallOptions(timeout: outboundTimeout))
             }
