@@ -23,6 +23,16 @@ let package = Package(
             ],
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),
+        // Cancel and deadline latency per hop of a chain, and work done after the call died, propagation on/off.
+        .executableTarget(
+            name: "cascade-bench",
+            dependencies: [
+                .product(name: "DeadlineRPC", package: "DeadlineRPC"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
         // Memory per in-flight call: thousands of calls parked at once on one connection.
         .executableTarget(
             name: "inflight-bench",

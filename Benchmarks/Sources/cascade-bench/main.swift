@@ -1,0 +1,311 @@
+import ArgumentParser
+import DeadlineRPC
+import Foundation
+import NIOCore
+import Synchronization
+
+/// Cancel and deadline across a chain of servers (issue: deadlines): per hop, how long after the caller's cancel
+/// (or after the deadline instant) each handler's task was cancelled, and how much work hops did after the call
+/// was dead, with propagation on and off. All servers run in this process, so one monotonic clock serves every hop.
+@main
+struct CascadeBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "cascade-bench")
+
+    @Option(help: "Servers in the chain.") var hops: Int = 4
+    @Option(help: "Calls per experiment.") var calls: Int = 2_000
+    @Option(help: "Calls in flight at once.") var concurrency: Int = 8
+    @Option(help: "Budget (ms) of the deadline experiment's calls.") var budgetMs: Int = 20
+    @Option(help: "Work (ms) the last hop does when nothing stops it (propagation-off experiment).") var workMs: Int = 50
+    @Option(help: "Where handlers run: eventLoop | global") var executor: String = "eventLoop"
+
+    static let hop = Method<ByteBuffer, ByteBuffer>.raw("bench.Cascade/Hop", kind: .unary)
+
+    func run() async throws {
+        let chainOn = Chain(hops: self.hops, propagation: .enabled, executor: self.executor)
+        let chainOff = Chain(hops: self.hops, propagation: .disabledToReproduceLeaks, executor: self.executor)
+        try await withThrowingDiscardingTaskGroup { group in
+            for server in chainOn.servers + chainOff.servers {
+                group.addTask { try await server.run() }
+            }
+            try await chainOn.wire()
+            try await chainOff.wire()
+            print("cascade-bench: \(self.hops) hops, \(self.calls) calls per experiment, \(self.concurrency) in flight, handlers on \(self.executor)")
+
+            let cancel = try await self.experiment(chainOn, mode: .cancel)
+            let deadline = try await self.experiment(chainOn, mode: .deadline)
+            let off = try await self.experiment(chainOff, mode: .cancel)
+            self.printTables(cancel: cancel, deadline: deadline, off: off)
+
+            await chainOn.stop()
+            await chainOff.stop()
+        }
+    }
+
+    func printTables(cancel: Results, deadline: Results, off: Results) {
+        print("")
+        print("| experiment | hop | p50 µs | p90 µs | p99 µs | max µs | samples |")
+        print("|---|---:|---:|---:|---:|---:|---:|")
+        for (name, results) in [("caller cancel → handler task cancelled", cancel), ("deadline instant → handler task cancelled", deadline)] {
+            for hop in 0..<self.hops {
+                let samples = results.latency[hop]
+                print("| \(name) | \(hop + 1) | \(p(samples, 0.5)) | \(p(samples, 0.9)) | \(p(samples, 0.99)) | \(p(samples, 1)) | \(samples.count) |")
+            }
+        }
+        print("")
+        print("| propagation | hop | handlers cancelled | still running after the caller's cancel: p50 µs | p99 µs | max µs |")
+        print("|---|---:|---:|---:|---:|---:|")
+        for (name, results) in [("on", cancel), ("off", off)] {
+            for hop in 0..<self.hops {
+                let wasted = results.wasted[hop]
+                print("| \(name) | \(hop + 1) | \(results.cancelledCount[hop]) of \(self.calls) | \(p(wasted, 0.5)) | \(p(wasted, 0.99)) | \(p(wasted, 1)) |")
+            }
+        }
+    }
+
+    enum Mode: Sendable { case cancel, deadline }
+
+    struct Results: Sendable {
+        /// Per hop: microseconds from the trigger to the handler task's cancellation.
+        var latency: [[Int64]]
+        /// Per hop: microseconds the handler kept running after the trigger (0 when it returned before).
+        var wasted: [[Int64]]
+        var cancelledCount: [Int]
+    }
+
+    func experiment(_ chain: Chain, mode: Mode) async throws -> Results {
+        let state = ExperimentState(hops: self.hops)
+        let budget = Duration.milliseconds(self.budgetMs)
+        let work = UInt32(self.workMs)
+        await withTaskGroup(of: Void.self) { group in
+            for _ in 0..<self.concurrency {
+                group.addTask {
+                    while true {
+                        let index = state.next.add(1, ordering: .relaxed).newValue
+                        guard index <= self.calls else { return }
+                        let tag = UInt64(index) | (mode == .deadline ? 1 << 40 : 0) | (chain.propagation == .enabled ? 0 : 1 << 41)
+                        let probe = chain.log.open(tag: tag, hops: self.hops)
+                        var request = ByteBuffer()
+                        request.writeInteger(tag)
+                        request.writeInteger(work)
+                        let trigger: Int64
+                        switch mode {
+                        case .cancel:
+                            let call = Task {
+                                try await chain.client.unary(Self.hop, request, options: CallOptions(timeout: .seconds(30)))
+                            }
+                            await probe.lastHopStarted.wait()
+                            trigger = now()
+                            call.cancel()
+                            _ = await call.result
+                        case .deadline:
+                            let deadline = Deadline.now() + budget
+                            trigger = deadline.uptimeNanoseconds
+                            _ = try? await chain.client.unary(Self.hop, request, options: CallOptions(deadline: deadline))
+                        }
+                        await probe.allReturned.wait()
+                        let records = chain.log.close(tag: tag)
+                        state.results.withLock { results in
+                            for (hop, record) in records.enumerated() {
+                                if let cancelledAt = record.cancelledAt {
+                                    results.latency[hop].append((cancelledAt - trigger) / 1_000)
+                                    results.cancelledCount[hop] += 1
+                                }
+                                results.wasted[hop].append(max(0, (record.returnedAt - trigger) / 1_000))
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return state.results.withLock { $0 }
+    }
+}
+
+/// A chain of servers in this process; each hop forwards to the next, the last one parks (cooperatively) for the
+/// requested work or until its task is cancelled. The caller runs the servers; ``wire()`` connects the hops.
+final class Chain: Sendable {
+    let servers: [RPCServer]
+    private let downstreams: [ClientSlot]
+    private let entry = Mutex<RPCClient?>(nil)
+    let log = HopLog()
+    let propagation: RPCClient.Propagation
+
+    init(hops: Int, propagation: RPCClient.Propagation, executor: String) {
+        self.propagation = propagation
+        let downstreams = (0..<hops).map { _ in ClientSlot() }
+        self.downstreams = downstreams
+        var configuration = RPCServer.Configuration()
+        configuration.maxConcurrentStreams = 10_000
+        configuration.handlerExecutor = executor == "global" ? .globalConcurrent : .eventLoop
+        let log = self.log
+        self.servers = (0..<hops).map { hop in
+            var router = Router()
+            let isLast = hop == hops - 1
+            router.unary(CascadeBench.hop) { request, _ in
+                let tag = request.getInteger(at: request.readerIndex, as: UInt64.self) ?? 0
+                let work = request.getInteger(at: request.readerIndex + 8, as: UInt32.self) ?? 0
+                log.started(tag: tag, hop: hop)
+                defer { log.returned(tag: tag, hop: hop) }
+                return try await withTaskCancellationHandler {
+                    if !isLast, let downstream = downstreams[hop].client {
+                        return try await downstream.unary(CascadeBench.hop, request)
+                    }
+                    // The last hop: cooperative work in 1 ms slices, stopping when its task is cancelled.
+                    let end = ContinuousClock.now + .milliseconds(Int(work))
+                    while ContinuousClock.now < end && !Task.isCancelled {
+                        try? await Task.sleep(for: .milliseconds(1))
+                    }
+                    return request
+                } onCancel: {
+                    log.cancelled(tag: tag, hop: hop)
+                }
+            }
+            return RPCServer(host: "127.0.0.1", port: 0, router: router, configuration: configuration)
+        }
+    }
+
+    /// The client of the first hop.
+    var client: RPCClient { self.entry.withLock { $0! } }
+
+    /// Gives every hop a client of the next (once all are listening).
+    func wire() async throws {
+        var clientConfiguration = RPCClient.Configuration()
+        clientConfiguration.propagation = self.propagation
+        for hop in 0..<(self.servers.count - 1) {
+            let port = try await self.servers[hop + 1].listeningAddress.port!
+            let client = RPCClient(host: "127.0.0.1", port: port, configuration: clientConfiguration)
+            self.downstreams[hop].client = client
+        }
+        let port = try await self.servers[0].listeningAddress.port!
+        self.entry.withLock { $0 = RPCClient(host: "127.0.0.1", port: port) }
+    }
+
+    /// Closes the clients and drains the servers (their `run()` then returns).
+    func stop() async {
+        await self.client.close()
+        for downstream in self.downstreams {
+            if let client = downstream.client { await client.close() }
+        }
+        for server in self.servers { server.beginGracefulShutdown() }
+    }
+}
+
+/// What the callers of one experiment share: the next call's index and the per-hop samples.
+final class ExperimentState: Sendable {
+    let next = Atomic<Int>(0)
+    let results: Mutex<CascadeBench.Results>
+
+    init(hops: Int) {
+        self.results = Mutex(
+            CascadeBench.Results(
+                latency: Array(repeating: [], count: hops),
+                wasted: Array(repeating: [], count: hops),
+                cancelledCount: Array(repeating: 0, count: hops)
+            )
+        )
+    }
+}
+
+/// A hop's client of the next hop, set once the next hop listens.
+final class ClientSlot: Sendable {
+    private let storage = Mutex<RPCClient?>(nil)
+    var client: RPCClient? {
+        get { self.storage.withLock { $0 } }
+        set { self.storage.withLock { $0 = newValue } }
+    }
+}
+
+/// Per call (tag) and hop: when the handler started, was cancelled and returned.
+final class HopLog: Sendable {
+    struct Record: Sendable {
+        var startedAt: Int64 = 0
+        var cancelledAt: Int64? = nil
+        var returnedAt: Int64 = 0
+        var returned = false
+    }
+
+    final class Probe: Sendable {
+        let lastHopStarted = Flag()
+        let allReturned = Flag()
+    }
+
+    private struct Entry {
+        var records: [Record]
+        let probe: Probe
+    }
+
+    private let entries = Mutex<[UInt64: Entry]>([:])
+
+    func open(tag: UInt64, hops: Int) -> Probe {
+        let probe = Probe()
+        self.entries.withLock { $0[tag] = Entry(records: Array(repeating: Record(), count: hops), probe: probe) }
+        return probe
+    }
+
+    func close(tag: UInt64) -> [Record] {
+        self.entries.withLock { $0.removeValue(forKey: tag)?.records ?? [] }
+    }
+
+    func started(tag: UInt64, hop: Int) {
+        let clock = now()
+        let probe = self.entries.withLock { entries -> Probe? in
+            entries[tag]?.records[hop].startedAt = clock
+            guard let entry = entries[tag], hop == entry.records.count - 1 else { return nil }
+            return entry.probe
+        }
+        probe?.lastHopStarted.set()
+    }
+
+    func cancelled(tag: UInt64, hop: Int) {
+        let clock = now()
+        self.entries.withLock { $0[tag]?.records[hop].cancelledAt = clock }
+    }
+
+    func returned(tag: UInt64, hop: Int) {
+        let clock = now()
+        let probe = self.entries.withLock { entries -> Probe? in
+            guard entries[tag] != nil else { return nil }
+            entries[tag]!.records[hop].returnedAt = clock
+            entries[tag]!.records[hop].returned = true
+            return entries[tag]!.records.allSatisfy(\.returned) ? entries[tag]!.probe : nil
+        }
+        probe?.allReturned.set()
+    }
+}
+
+/// A one-shot event to await (a continuation, resumed once).
+final class Flag: Sendable {
+    private let state = Mutex<(set: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
+
+    func set() {
+        let waiters = self.state.withLock { state -> [CheckedContinuation<Void, Never>] in
+            guard !state.set else { return [] }
+            state.set = true
+            defer { state.waiters = [] }
+            return state.waiters
+        }
+        for waiter in waiters { waiter.resume() }
+    }
+
+    func wait() async {
+        await withCheckedContinuation { continuation in
+            let now = self.state.withLock { state -> Bool in
+                if state.set { return true }
+                state.waiters.append(continuation)
+                return false
+            }
+            if now { continuation.resume() }
+        }
+    }
+}
+
+/// The monotonic clock of DeadlineRPC's `Deadline`, in nanoseconds.
+func now() -> Int64 { Deadline.now().uptimeNanoseconds }
+
+/// The `q` quantile of `samples` in microseconds, as text.
+func p(_ samples: [Int64], _ q: Double) -> String {
+    guard !samples.isEmpty else { return "–" }
+    let sorted = samples.sorted()
+    let index = min(sorted.count - 1, Int((Double(sorted.count) * q).rounded(.up)) - 1)
+    return "\(sorted[max(0, index)])"
+}
