@@ -23,7 +23,7 @@ struct CascadeProcessTests {
         _ body: ([RPCClient]) async throws -> Void
     ) async throws {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        let binary = try ConnectionLifecycleTests.findExecutable("demo-services", root: root)
+        let binary = try ChildProcess.findExecutable("demo-services", root: root)
         var processes: [Process] = []
         defer { for process in processes where process.isRunning { process.interrupt(); process.terminate() } }
         var ports: [Int] = []
@@ -38,7 +38,7 @@ struct CascadeProcessTests {
             process.standardOutput = output
             try process.run()
             processes.append(process)
-            let line = try await ConnectionLifecycleTests.readLine(output.fileHandleForReading)
+            let line = try await ChildProcess.readLine(output.fileHandleForReading)
             ports.insert(try #require(Int(line.replacingOccurrences(of: "listening on ", with: ""))), at: 0)
         }
         let clients = ports.map { RPCClient(host: "127.0.0.1", port: $0) }
@@ -51,12 +51,7 @@ struct CascadeProcessTests {
         for client in clients { await client.close() }
         for process in processes { process.terminate() }  // SIGTERM: each drains and exits.
         for process in processes {
-            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-                DispatchQueue.global().async {
-                    process.waitUntilExit()
-                    continuation.resume()
-                }
-            }
+            await ChildProcess.waitForExit(process)
             #expect(process.terminationReason == .exit)
             #expect(process.terminationStatus == 0)
         }

@@ -223,7 +223,7 @@ struct ConnectionLifecycleTests {
     @Test("A server in a separate process serves calls, enforces deadlines, and exits cleanly on SIGTERM")
     func separateProcess() async throws {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        let binary = try Self.findExecutable("demo-services", root: root)
+        let binary = try ChildProcess.findExecutable("demo-services", root: root)
         let process = Process()
         process.executableURL = binary
         process.arguments = ["echo-server", "--port", "0"]
@@ -231,7 +231,7 @@ struct ConnectionLifecycleTests {
         process.standardOutput = output
         try process.run()
         defer { if process.isRunning { process.terminate() } }
-        let line = try await Self.readLine(output.fileHandleForReading)
+        let line = try await ChildProcess.readLine(output.fileHandleForReading)
         let port = try #require(Int(line.replacingOccurrences(of: "listening on ", with: "")))
 
         let client = RPCClient(host: "127.0.0.1", port: port)
@@ -245,41 +245,8 @@ struct ConnectionLifecycleTests {
         await client.close()
 
         process.terminate()  // SIGTERM: the service group drains and exits.
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            DispatchQueue.global().async {
-                process.waitUntilExit()
-                continuation.resume()
-            }
-        }
+        await ChildProcess.waitForExit(process)
         #expect(process.terminationReason == .exit)
         #expect(process.terminationStatus == 0)
-    }
-
-    static func findExecutable(_ name: String, root: URL) throws -> URL {
-        for configuration in ["debug", "release"] {
-            for triple in ["", "x86_64-unknown-linux-gnu/", "aarch64-unknown-linux-gnu/"] {
-                let url = root.appendingPathComponent(".build/\(triple)\(configuration)/\(name)")
-                if FileManager.default.isExecutableFile(atPath: url.path) { return url }
-            }
-        }
-        // Next to the test bundle (custom scratch paths).
-        let bundleDir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        let sibling = bundleDir.appendingPathComponent(name)
-        if FileManager.default.isExecutableFile(atPath: sibling.path) { return sibling }
-        throw RPCError(code: .notFound, message: "\(name) was not built; run `swift build` first.")
-    }
-
-    static func readLine(_ handle: FileHandle) async throws -> String {
-        try await withCheckedThrowingContinuation { continuation in
-            DispatchQueue.global().async {
-                var data = Data()
-                while true {
-                    let byte = handle.readData(ofLength: 1)
-                    if byte.isEmpty || byte == Data([0x0A]) { break }
-                    data.append(byte)
-                }
-                continuation.resume(returning: String(decoding: data, as: UTF8.self))
-            }
-        }
     }
 }
