@@ -53,6 +53,11 @@ public final class RPCClient: Sendable {
         await self.manager.close()
     }
 
+    /// What the client is doing and waiting for (diagnostics for tests; the format may change).
+    func debugSnapshot() async -> String {
+        await self.manager.debugSnapshot()
+    }
+
     // MARK: Calls
 
     /// Calls a unary method.

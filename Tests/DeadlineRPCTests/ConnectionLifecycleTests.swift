@@ -1,4 +1,4 @@
-import DeadlineRPC
+@testable import DeadlineRPC
 import Foundation
 import NIOCore
 import Synchronization
@@ -173,11 +173,22 @@ struct ConnectionLifecycleTests {
         configuration.backoff.initial = .milliseconds(10)
         configuration.backoff.maximum = .milliseconds(50)
         let client = RPCClient(host: "127.0.0.1", port: port, configuration: configuration)
-        #expect(try await client.unary(TestMethods.echo, Echo(text: "1")).text == "1")
+        let options = CallOptions(timeout: .seconds(30))  // A lost reply fails the test instead of hanging it.
+        let describe: @Sendable () async -> String = { "client: \(await client.debugSnapshot())" }
+        let one = try await watchdog("the first call", describe: describe) {
+            try await client.unary(TestMethods.echo, Echo(text: "1"), options: options)
+        }
+        #expect(one.text == "1")
         first.beginGracefulShutdown()
-        try await firstRun.value
+        try await watchdog("the first server's run() after graceful shutdown", describe: { "first: \(first.stats); \(await describe())" }) {
+            try await firstRun.value
+        }
 
-        let down = await #expect(throws: RPCError.self) { try await client.unary(TestMethods.echo, Echo(text: "down")) }
+        let down = await #expect(throws: RPCError.self) {
+            try await watchdog("the call while no server listens", describe: describe) {
+                try await client.unary(TestMethods.echo, Echo(text: "down"), options: options)
+            }
+        }
         #expect(down?.code == .unavailable)
 
         let second = RPCServer(host: "127.0.0.1", port: port, router: Self.router(probe: probe))
@@ -186,15 +197,19 @@ struct ConnectionLifecycleTests {
         var reply: Echo? = nil
         for _ in 0..<200 where reply == nil {
             do {
-                reply = try await client.unary(TestMethods.echo, Echo(text: "2"))
+                reply = try await watchdog("a call after the restart", describe: describe) {
+                    try await client.unary(TestMethods.echo, Echo(text: "2"), options: options)
+                }
             } catch let error as RPCError where error.code == .unavailable {
                 try await Task.sleep(for: .milliseconds(10))  // Backoff window: try again.
             }
         }
         #expect(reply?.text == "2")
-        await client.close()
+        await watchdog("client.close()", describe: describe) { await client.close() }
         second.beginGracefulShutdown()
-        try await secondRun.value
+        try await watchdog("the second server's run() after graceful shutdown", describe: { "second: \(second.stats)" }) {
+            try await secondRun.value
+        }
     }
 
     @Test("A slow reader of one stream stalls neither other calls nor memory")

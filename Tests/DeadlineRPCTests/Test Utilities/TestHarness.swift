@@ -1,4 +1,4 @@
-import DeadlineRPC
+@testable import DeadlineRPC
 import Dispatch
 import NIOCore
 import Synchronization
@@ -19,9 +19,11 @@ func withServerAndClient<T: Sendable>(
         let client = RPCClient(host: "127.0.0.1", port: port, configuration: clientConfiguration)
         do {
             let result = try await body(server, client)
-            await client.close()
+            await watchdog("client.close()", describe: { await client.debugSnapshot() }) { await client.close() }
             server.beginGracefulShutdown()
-            try await group.waitForAll()
+            try await watchdog("server.run() after graceful shutdown", describe: { "server: \(server.stats)" }) {
+                try await group.waitForAll()
+            }
             return result
         } catch {
             await client.close()
@@ -114,4 +116,22 @@ enum TestMethods {
     static let collect = Method<Echo, Echo>.clientStreaming("test.Echo/Collect")
     static let update = Method<Echo, Echo>.bidirectional("test.Echo/Update")
     static let wait = Method<Echo, Echo>.unary("test.Slow/Wait")
+}
+
+/// Runs `body`; if it has not finished after `limit`, records an issue naming `step` with what `describe` reports
+/// (printed at once, so a run that hangs says where), then keeps waiting for it.
+func watchdog<T>(
+    _ step: String,
+    after limit: Duration = .seconds(60),
+    describe: @escaping @Sendable () async -> String = { "" },
+    sourceLocation: SourceLocation = #_sourceLocation,
+    _ body: () async throws -> T
+) async rethrows -> T {
+    let dog = Task {
+        try await Task.sleep(for: limit)
+        let state = await describe()
+        Issue.record("\(step) has not finished after \(limit). \(state)", sourceLocation: sourceLocation)
+    }
+    defer { dog.cancel() }
+    return try await body()
 }

@@ -53,6 +53,11 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
     /// Whether every stream id has been used (a fresh connection is needed).
     var outOfStreamIDs: Bool { self.nextStreamID >= 0x7FFF_FFFF }
 
+    /// The connection's state and open streams, for diagnostics.
+    var debugSnapshot: String {
+        "connection \(self.state), \(self.streams.count) streams, channel \(self.context?.channel.isActive == true ? "active" : "inactive")"
+    }
+
     // MARK: Channel events
 
     func handlerAdded(context: ChannelHandlerContext) {

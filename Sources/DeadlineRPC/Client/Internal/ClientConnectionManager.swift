@@ -260,6 +260,28 @@ final class ClientConnectionManager: @unchecked Sendable {
         self.checkClosed()
     }
 
+    // MARK: Diagnostics
+
+    /// What the client is doing and waiting for, for diagnosing a stuck `close()` (tests print it).
+    func debugSnapshot() async -> String {
+        await withCheckedContinuation { (continuation: CheckedContinuation<String, Never>) in
+            self.onLoop {
+                let state: String
+                switch self.state {
+                case .idle: state = "idle"
+                case .connecting(let waiting): state = "connecting (\(waiting.count) calls waiting)"
+                case .ready(let handler): state = "ready (\(handler.debugSnapshot))"
+                case .backoff(let until, let attempt, let error): state = "backoff until \(until) after attempt \(attempt): \(error)"
+                case .closed: state = "closed"
+                }
+                let draining = self.draining.values.map(\.debugSnapshot).joined(separator: "; ")
+                continuation.resume(
+                    returning: "state \(state); in flight \(self.inFlightCalls); waiting for a stream \(self.waitingForStream.count); draining [\(draining)]; close waiters \(self.closeWaiters.count); deadlines queued \(self.deadlines.count)"
+                )
+            }
+        }
+    }
+
     // MARK: Shutdown
 
     /// Refuses new calls, closes connections, and returns once every call has ended.
