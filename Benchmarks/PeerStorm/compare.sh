@@ -8,7 +8,8 @@
 #   SMOKE=1 Benchmarks/PeerStorm/compare.sh              # a few seconds at tiny rates: checks the plumbing only
 #
 # Environment: OUT (results folder), PEERS_SRC (../shared/peers), PEERS_BIN (where peer-nio is, built if missing),
-# GRPC_VARIANTS ("task rpc-handle"), QUIET_TIMEOUT (longest wait for a quiet machine, s), FOREIGN_MAX (CPU seconds
+# GRPC_VARIANTS ("task rpc-handle"), SWEEP_RATES ("10 20 50" cancels/s; empty skips the sweep), SWEEP_DURATION
+# (35s per rate: swift-nio-http2 counts stream resets over 30 s windows), QUIET_TIMEOUT (longest wait for a quiet machine, s), FOREIGN_MAX (CPU seconds
 # other processes may use during a run before it is flagged), SKIP_BUILD=1.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -17,6 +18,8 @@ OUT=${OUT:-results/peerstorm-$(date -u +%Y%m%dT%H%M%SZ)}
 PEERS_SRC=${PEERS_SRC:-../shared/peers}
 PEERS_BIN=${PEERS_BIN:-.build-peers/release}
 GRPC_VARIANTS=${GRPC_VARIANTS:-"task rpc-handle"}
+SWEEP_RATES=${SWEEP_RATES-"10 20 50"}
+SWEEP_DURATION=${SWEEP_DURATION:-35s}
 FOREIGN_MAX=${FOREIGN_MAX:-1.0}
 TICK=$(getconf CLK_TCK)
 WORKLOAD=("$@")
@@ -48,6 +51,7 @@ if [[ -n ${SMOKE:-} ]]; then # peer-storm --smoke's settings, spelled out for bo
     --disconnect-calls 5 --chain-rate 10 --cancel-after 10ms --short-budget 10ms --chain-cancel-after 10ms
     --chain-budget 10ms --storm-work 40ms)
   RATE=200 DURATION=1 WARMUP=0.3
+  SWEEP_RATES=${SWEEP_RATES:+20} SWEEP_DURATION=2s
 fi
 
 if [[ -z ${SKIP_BUILD:-} ]]; then
@@ -119,7 +123,18 @@ rss=$(awk -F': ' '/Maximum resident set size/{print $2}' "$timelog")
 rm -f "$timelog"
 grep '^{' "$OUT/floor-run.txt" | tail -1 | jq -c --argjson rss "$rss" '. + {rss_kb: $rss}' >"$OUT/floor.json"
 
+if [[ -n $SWEEP_RATES ]]; then
+  # shellcheck disable=SC2086 # one argument per rate
+  measure sweep .build-peerstorm/release/peer-storm sweep --rates $SWEEP_RATES --duration "$SWEEP_DURATION" \
+    --victim-rate "$RATE" --out "$OUT"
+fi
+
 .build-peerstorm/release/peer-storm compare "${REPORTS[@]}" --floor "$OUT/floor.json" --out "$OUT"
+if [[ -f $OUT/sweep.md ]]; then
+  echo
+  echo "grpc-swift-2, victims beside cancels only on their shared connection, one rate at a time ($OUT/sweep.md):"
+  cat "$OUT/sweep.md"
+fi
 echo
 echo "Foreign CPU seconds per run (other processes; above $FOREIGN_MAX the run is contaminated):"
 cat "$OUT/foreign-cpu.txt"

@@ -56,13 +56,11 @@ func withGRPCConnections<Result: Sendable>(
         var connections: [GRPCBenchConnection] = []
         do {
             for _ in 0..<max(1, count) {
-                var onConnect: (@Sendable () -> Void)?
-                if let watch { onConnect = { watch.connected() } }
                 let client = GRPCClient(
                     transport: try HTTP2ClientTransport.Posix(
                         target: .ipv4(address: host, port: port),
                         transportSecurity: .plaintext,
-                        config: options.clientConfig(onConnect: onConnect)
+                        config: options.clientConfig(watch: watch)
                     )
                 )
                 let closer = ConnectionCloser()

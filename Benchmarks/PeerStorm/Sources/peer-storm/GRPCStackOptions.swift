@@ -21,14 +21,13 @@ struct GRPCStackOptions: Sendable, Hashable {
         }
     }
 
-    /// The client transport's configuration; `onConnect`, when given, is called for every TCP connection the
-    /// client opens.
-    func clientConfig(onConnect: (@Sendable () -> Void)? = nil) -> HTTP2ClientTransport.Posix.Config {
+    /// The client transport's configuration; `watch`, when given, sees every TCP connection the client opens.
+    func clientConfig(watch: ConnectionWatch? = nil) -> HTTP2ClientTransport.Posix.Config {
         .defaults {
             $0.connection.flushCoalescing = self.flushCoalescing ? .defaults : nil
-            if let onConnect {
+            if let watch {
                 $0.channelDebuggingCallbacks.onCreateTCPConnection = { channel in
-                    onConnect()
+                    watch.connected(channel)
                     return channel.eventLoop.makeSucceededVoidFuture()
                 }
             }

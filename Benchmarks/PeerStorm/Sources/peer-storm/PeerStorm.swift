@@ -8,7 +8,7 @@ struct PeerStorm: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "peer-storm",
         abstract: "rpcbench's cancellation-storm workload against grpc-swift-2, and the side-by-side table.",
-        subcommands: [Run.self, Compare.self],
+        subcommands: [Run.self, Compare.self, Sweep.self],
         defaultSubcommand: Run.self
     )
 }
