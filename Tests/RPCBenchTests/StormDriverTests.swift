@@ -26,6 +26,11 @@ final class FakeConnection: BenchConnection {
     }
 
     func close() async { self.closed.store(true, ordering: .relaxed) }
+
+    /// Whether it was closed (a plain value, for `#expect`).
+    var isClosed: Bool { self.closed.load(ordering: .relaxed) }
+    /// Work calls that carried a timeout.
+    var timed: Int { self.timedCalls.load(ordering: .relaxed) }
 }
 
 /// Hands out fresh fake connections and remembers them.
@@ -73,8 +78,9 @@ struct StormDriverTests {
         #expect(byKind[.deadline]?.allSatisfy { $0.outcome == "deadlineExceeded" } == true)
         #expect(byKind[.disconnect]?.allSatisfy { $0.outcome == "unavailable" } == true)
         #expect((byKind[.disconnect]?.count ?? 0) == 3 * connector.opened.withLock { $0.count })
-        #expect(connector.opened.withLock { $0.allSatisfy { $0.closed.load(ordering: .relaxed) } })
-        #expect(!shared.closed.load(ordering: .relaxed))
-        #expect(shared.timedCalls.load(ordering: .relaxed) == byKind[.deadline]?.count)
+        let opened = connector.opened.withLock { $0 }
+        #expect(!opened.isEmpty && opened.allSatisfy(\.isClosed))
+        #expect(!shared.isClosed)
+        #expect(shared.timed == byKind[.deadline]?.count)
     }
 }
