@@ -14,6 +14,29 @@ public final class HandlerLog: Sendable {
         self.records.withLock { $0.append(record) }
     }
 
+    /// Appends the record of a tracked call's handler (tag ≠ 0; victims are not tracked) that ends now.
+    public func record(
+        _ request: BenchRequest,
+        hop: Int,
+        startedAt: Int64,
+        cancelledAt: Int64,
+        outcome: CooperativeWork.Outcome
+    ) {
+        let endedAt = BenchClock.now()
+        guard request.tag != 0 else { return }
+        self.append(
+            HandlerRecord(
+                tag: request.tag,
+                hop: hop,
+                startedAt: startedAt,
+                cancelledAt: cancelledAt,
+                observedAt: outcome.observedCancellationAt,
+                endedAt: endedAt,
+                completed: outcome.completed
+            )
+        )
+    }
+
     /// Returns every record so far and empties the log (keeping its storage).
     public func drain() -> [HandlerRecord] {
         self.records.withLock { records in

@@ -75,20 +75,9 @@ extension RPCBench {
             let configuration = self.benchConfiguration
             let progress = self.workload.quiet ? nil : ProgressLine(live: LiveCounters())
             let where_ = self.target ?? "embedded \(self.chain)-hop chain"
-            Self.log("rpcbench: \(where_), \(configuration.load), phases of \(self.workload.duration) after \(self.workload.warmup) warm-up")
+            ReportOutput.log("rpcbench: \(where_), \(configuration.load), phases of \(self.workload.duration) after \(self.workload.warmup) warm-up")
             let report = try await BenchRunner.run(configuration, progress: progress)
-            print(ReportTable.render(report))
-            let folder = try ResultsFolder.write(report, plot: PercentilePlot.svg(for: report), under: self.workload.results)
-            print("\nResults: \(folder)/  (report.json, plot.svg)")
-            if !report.afterRun.drained || report.afterRun.handlersInFlight != 0 {
-                Self.log("rpcbench: handlers were still in flight after the run (see afterRun in report.json)")
-                throw ExitCode(2)
-            }
-        }
-
-        /// Writes a line to stderr.
-        static func log(_ line: String) {
-            FileHandle.standardError.write(Data((line + "\n").utf8))
+            try ReportOutput.finish(report, tool: "rpcbench", under: self.workload.results)
         }
     }
 }

@@ -81,20 +81,7 @@ final class GRPCBenchService: RegistrableRPCService, Sendable {
                 mark.mark()
             }
         }
-        let endedAt = BenchClock.now()
-        if message.tag != 0 {
-            self.log.append(
-                HandlerRecord(
-                    tag: message.tag,
-                    hop: self.hop,
-                    startedAt: startedAt,
-                    cancelledAt: mark.value,
-                    observedAt: outcome.observedCancellationAt,
-                    endedAt: endedAt,
-                    completed: outcome.completed
-                )
-            )
-        }
+        self.log.record(message, hop: self.hop, startedAt: startedAt, cancelledAt: mark.value, outcome: outcome)
         if !outcome.completed { throw RPCError(code: .cancelled, message: "The work was cancelled.") }
     }
 

@@ -73,7 +73,7 @@ extension PeerStorm {
             let options = GRPCStackOptions(cancellation: self.handlerCancellation, flushCoalescing: self.flushCoalescing)
             let progress = self.workload.quiet ? nil : ProgressLine(live: LiveCounters())
             let watch = ConnectionWatch()
-            Self.log("peer-storm: grpc-swift-2 \(self.chain)-hop chain, \(configuration.load), handler cancellation \(options.cancellation.rawValue)\(self.smoke ? ", smoke" : "")")
+            ReportOutput.log("peer-storm: grpc-swift-2 \(self.chain)-hop chain, \(configuration.load), handler cancellation \(options.cancellation.rawValue)\(self.smoke ? ", smoke" : "")")
             let startedAt = BenchClock.now()
             let report = try await withGRPCTopology(hops: self.chain, options: options) { topology in
                 try await withGRPCConnections(
@@ -95,20 +95,13 @@ extension PeerStorm {
                 }
             }
             let connections = SharedConnections(watch: watch, clients: configuration.connections, runStartedAt: startedAt)
-            print(ReportTable.render(report))
-            print("\nShared connections: \(connections.summary)")
-            let folder = try ResultsFolder.write(report, plot: PercentilePlot.svg(for: report), under: self.workload.results)
-            try connections.json().write(to: URL(fileURLWithPath: "\(folder)/connections.json"))
-            print("\nResults: \(folder)/  (report.json, plot.svg, connections.json)")
-            if !report.afterRun.drained || report.afterRun.handlersInFlight != 0 {
-                Self.log("peer-storm: handlers were still in flight after the run (see afterRun in report.json)")
-                throw ExitCode(2)
-            }
-        }
-
-        /// Writes a line to stderr.
-        static func log(_ line: String) {
-            FileHandle.standardError.write(Data((line + "\n").utf8))
+            try ReportOutput.finish(
+                report,
+                tool: "peer-storm",
+                under: self.workload.results,
+                notes: ["Shared connections: \(connections.summary)"],
+                extraFiles: ["connections.json": try connections.json()]
+            )
         }
     }
 }
