@@ -20,6 +20,7 @@ let package = Package(
             name: "peer-storm",
             dependencies: [
                 .product(name: "RPCBenchCore", package: "DeadlineRPC"),
+                .product(name: "RPCBenchOptions", package: "DeadlineRPC"),
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2Posix", package: "grpc-swift-nio-transport"),
                 .product(name: "NIOCore", package: "swift-nio"),

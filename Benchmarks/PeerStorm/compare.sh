@@ -56,8 +56,10 @@ fi
 
 if [[ -z ${SKIP_BUILD:-} ]]; then
   echo "== building (release)" >&2
-  swift build -c release --product rpcbench
+  # rpcbench comes from the root package, built as PeerStorm's dependency in the same scratch folder: one release
+  # build of NIO, DeadlineRPC and RPCBenchCore serves both tools.
   swift build -c release --package-path Benchmarks/PeerStorm --scratch-path .build-peerstorm
+  swift build -c release --package-path Benchmarks/PeerStorm --scratch-path .build-peerstorm --product rpcbench
   if [[ ! -x $PEERS_BIN/peer-nio ]]; then
     [[ -d .build-peers-src ]] || cp -r "$PEERS_SRC" .build-peers-src
     swift build -c release --package-path .build-peers-src --scratch-path .build-peers --product peer-nio
@@ -107,7 +109,7 @@ measure() {
 }
 results_of() { sed -n 's/^Results: \([^ ]*\)\/ .*/\1/p' "$OUT/$1.txt"; }
 
-measure deadlinerpc .build/release/rpcbench --quiet --results "$OUT/runs" "${WORKLOAD[@]}"
+measure deadlinerpc .build-peerstorm/release/rpcbench --quiet --results "$OUT/runs" "${WORKLOAD[@]}"
 REPORTS=(--report "DeadlineRPC=$(results_of deadlinerpc)/report.json")
 for variant in $GRPC_VARIANTS; do
   measure "grpc-$variant" .build-peerstorm/release/peer-storm --quiet --results "$OUT/runs" \

@@ -65,7 +65,7 @@ func withGRPCConnections<Result: Sendable>(
                 )
                 let closer = ConnectionCloser()
                 group.addTask {
-                    try await withThrowingTaskGroup(of: Void.self) { running in
+                    await withThrowingTaskGroup(of: Void.self) { running in
                         running.addTask { try await client.runConnections() }
                         if await closer.wait() { running.cancelAll() }
                         // An abruptly closed client's runConnections() ends with an error: expected, not a failure.

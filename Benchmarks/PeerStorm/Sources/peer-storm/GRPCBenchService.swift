@@ -1,5 +1,6 @@
 import GRPCCore
 import GRPCNIOTransportHTTP2Posix
+import NIOCore
 import RPCBenchCore
 
 /// rpcbench's bench service served by grpc-swift-2, one instance per server (hop): the victims' echo and the

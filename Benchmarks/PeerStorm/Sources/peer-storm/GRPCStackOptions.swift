@@ -38,7 +38,7 @@ struct GRPCStackOptions: Sendable, Hashable {
     var stackDescription: BenchStackDescription {
         BenchStackDescription(
             name: self.cancellation == .task ? "grpc-swift-2" : "grpc-swift-2 (rpc-handle)",
-            handlerExecutor: "grpc-swift-2 handler task, cancellation: \(self.cancellation.rawValue)",
+            handlerExecutor: "grpc-swift-2's default",
             maxConcurrentStreams: self.maxConcurrentStreams
         )
     }
