@@ -1,6 +1,7 @@
 /// The combined plot of a side-by-side sitting.
 extension PercentilePlot {
-    /// Two panels: every stack's victims calm (dashed) and under the storm (solid), the floor as five points; and
+    /// Two panels: every stack's victims calm (dashed) and under the storm (solid), the floor as five points (legend
+    /// names short enough for the two-column legend; the figures are in the table); and
     /// client cancel → handler task cancelled at hop 1 and the last hop for every stack that ran the storm (a stack
     /// whose handler tasks are never cancelled has no line there).
     public static func svg(sideBySide reports: [(label: String, report: BenchReport)], floor: FloorResult?, title: String) -> String {
@@ -10,10 +11,10 @@ extension PercentilePlot {
         for (index, entry) in reports.enumerated() {
             let color = palette[index % palette.count]
             if let calm = entry.report.phase(ReportBuilder.PhaseName.calm) {
-                victims.append(PlotSeries(name: "\(entry.label) calm (p99 \(ReportBuilder.format(calm.victims.latencyMicroseconds.p99)) µs)", points: calm.victims.percentileCurve, color: color, dashed: true))
+                victims.append(PlotSeries(name: "\(entry.label), calm", points: calm.victims.percentileCurve, color: color, dashed: true))
             }
             if let storm = entry.report.phase(ReportBuilder.PhaseName.storm) {
-                victims.append(PlotSeries(name: "\(entry.label) storm (p99 \(ReportBuilder.format(storm.victims.latencyMicroseconds.p99)) µs)", points: storm.victims.percentileCurve, color: color))
+                victims.append(PlotSeries(name: "\(entry.label), storm", points: storm.victims.percentileCurve, color: color))
                 let results = storm.stormResults
                 cancels.append(PlotSeries(name: "\(entry.label) hop 1", points: results.cancelToHandlerTask.firstHopCurve, color: color))
                 if entry.report.configuration.hops > 1 {
@@ -22,7 +23,7 @@ extension PercentilePlot {
             }
         }
         if let floor {
-            victims.append(PlotSeries(name: "raw NIO floor, no storm (p99 \(ReportBuilder.format(floor.p99)) µs)", points: floor.curve, color: "#4a5568", dashed: true))
+            victims.append(PlotSeries(name: "raw NIO floor, no storm", points: floor.curve, color: "#4a5568", dashed: true))
         }
         return Self.svg(
             title: title,

@@ -83,8 +83,8 @@ struct SideBySideTests {
             floor: floor,
             title: "one sitting"
         )
-        #expect(svg.contains("DeadlineRPC storm"))
-        #expect(svg.contains("grpc-swift-2 calm"))
+        #expect(svg.contains("DeadlineRPC, storm"))
+        #expect(svg.contains("grpc-swift-2, calm"))
         #expect(svg.contains("raw NIO floor"))
         #expect(svg.components(separatedBy: "<polyline").count - 1 >= 5)
     }

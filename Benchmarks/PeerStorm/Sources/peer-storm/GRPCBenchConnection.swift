@@ -9,6 +9,11 @@ struct GRPCBenchConnection: BenchConnection {
     let client: GRPCClient<HTTP2ClientTransport.Posix>
     /// Ends the task running the client.
     let closer: ConnectionCloser
+    /// Whether calls end as `unavailable` when the client is closed abruptly. RPCs grpc-swift-2 still had queued
+    /// (not yet on the wire) when the task running `runConnections()` was cancelled were seen to wait forever, which
+    /// a dropped connection never does; only the disconnect storm's own clients need this (it costs a task per
+    /// call, which the victims' shared connection does not pay).
+    var failsCallsOnClose = false
 
     /// Calls echo with `CallOptions.timeout`.
     func echo(_ request: BenchRequest, timeout: Duration) async -> CallOutcome {
@@ -26,6 +31,20 @@ struct GRPCBenchConnection: BenchConnection {
     }
 
     private func call(_ method: MethodDescriptor, _ request: BenchRequest, timeout: Duration?) async -> CallOutcome {
+        guard self.failsCallsOnClose else { return await self.plainCall(method, request, timeout: timeout) }
+        return await withTaskGroup(of: CallOutcome?.self) { group in
+            group.addTask { await self.plainCall(method, request, timeout: timeout) }
+            group.addTask {
+                await self.closer.abruptlyClosed()
+                return nil
+            }
+            let first = await group.next() ?? nil
+            group.cancelAll()
+            return first ?? .failed("unavailable")
+        }
+    }
+
+    private func plainCall(_ method: MethodDescriptor, _ request: BenchRequest, timeout: Duration?) async -> CallOutcome {
         var options = CallOptions.defaults
         options.timeout = timeout
         return await GRPCOutcome.of {

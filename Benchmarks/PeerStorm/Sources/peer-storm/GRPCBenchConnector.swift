@@ -12,7 +12,9 @@ struct GRPCBenchConnector: BenchConnector {
     /// Runs `body` with a new client; closes it gracefully afterwards unless `body` closed it abruptly.
     func withConnection<Result: Sendable>(_ body: (any BenchConnection) async -> Result) async throws -> Result {
         try await withGRPCConnections(count: 1, host: self.host, port: self.port, options: self.options) { connections in
-            await body(connections[0])
+            var connection = connections[0]
+            connection.failsCallsOnClose = true
+            return await body(connection)
         }
     }
 }
