@@ -8,6 +8,8 @@ struct SweepPoint: Codable, Sendable {
     var seconds: Double
     /// Cancelled calls sent.
     var cancels: Int
+    /// Of those, calls whose handler had started before the cancel (so the cancel reset a stream the server had).
+    var cancelsReachingServer: Int
     /// Victim calls that succeeded.
     var victimsOK: Int
     /// Victim calls that failed, by status code.
@@ -31,6 +33,7 @@ struct SweepPoint: Codable, Sendable {
             ReportBuilder.format(self.cancelRate),
             ReportBuilder.format(self.seconds),
             "\(self.cancels)",
+            "\(self.cancelsReachingServer)",
             "\(self.victimsOK)",
             errors,
             "\(self.connectionsLost)",
@@ -41,7 +44,7 @@ struct SweepPoint: Codable, Sendable {
 
     /// The table's header.
     static let header = [
-        "cancels/s", "seconds", "cancels", "victims ok", "victim errors", "connections lost", "first loss after s",
+        "cancels/s", "seconds", "cancels", "reached the handler", "victims ok", "victim errors", "connections lost", "first loss after s",
         "cancels before first loss",
     ]
 }
