@@ -19,14 +19,14 @@ public struct SideBySideColumn: Sendable, Codable, Hashable {
     public var cancelToTaskFirstHop: LatencySummary?
     /// The same at the last hop (cumulative from the client's cancel), µs.
     public var cancelToTaskLastHop: LatencySummary?
-    /// Handlers that outlived a cancel without their task ever being cancelled, at any hop.
-    public var cancelNeverReachedTask: Int?
+    /// Handlers that outlived a cancel without their task ever being cancelled, by hop (hop 1 first).
+    public var cancelNeverReachedTaskByHop: [Int]?
     /// Deadline instant → handler task cancelled at hop 1, µs.
     public var deadlineToTaskFirstHop: LatencySummary?
     /// The same at the last hop, µs.
     public var deadlineToTaskLastHop: LatencySummary?
-    /// Handlers that outlived a deadline without their task ever being cancelled, at any hop.
-    public var deadlineNeverReachedTask: Int?
+    /// Handlers that outlived a deadline without their task ever being cancelled, by hop (hop 1 first).
+    public var deadlineNeverReachedTaskByHop: [Int]?
     /// Handler time after the call was dead, all hops, ms (storm phase).
     public var wastedWorkMilliseconds: Double?
     /// The part of it beyond hop 1, ms.
@@ -63,10 +63,10 @@ public struct SideBySideColumn: Sendable, Codable, Hashable {
         self.victimErrorsStormByCode = storm.victims.errorsByCode
         self.cancelToTaskFirstHop = results.cancelToHandlerTask.firstHop
         self.cancelToTaskLastHop = results.cancelToHandlerTask.lastHop
-        self.cancelNeverReachedTask = results.cancelToHandlerTask.neverCancelledByHop.reduce(0, +)
+        self.cancelNeverReachedTaskByHop = results.cancelToHandlerTask.neverCancelledByHop
         self.deadlineToTaskFirstHop = results.deadlineToHandlerTask.firstHop
         self.deadlineToTaskLastHop = results.deadlineToHandlerTask.lastHop
-        self.deadlineNeverReachedTask = results.deadlineToHandlerTask.neverCancelledByHop.reduce(0, +)
+        self.deadlineNeverReachedTaskByHop = results.deadlineToHandlerTask.neverCancelledByHop
         self.wastedWorkMilliseconds = results.wastedWork.totalMilliseconds
         self.wastedBeyondFirstHopMilliseconds = results.wastedWork.beyondFirstHopMilliseconds
         let cooperative: [StormKind] = [.cancel, .deadline, .chainCancel, .chainDeadline]

@@ -42,10 +42,10 @@ public struct SideBySideReport: Sendable, Codable {
                 return "\(column.victimErrorsCalm) / \(storm)"
             },
             row("shared connections lost") { $0.sharedConnectionsLost.map(String.init) ?? "not counted" },
-            row("cancel → handler task, hop 1, p50 / p99 µs") { Self.pair($0.cancelToTaskFirstHop, never: nil) },
-            row("cancel → handler task, last hop, p50 / p99 µs") { Self.pair($0.cancelToTaskLastHop, never: $0.cancelNeverReachedTask) },
-            row("deadline → handler task, hop 1, p50 / p99 µs") { Self.pair($0.deadlineToTaskFirstHop, never: nil) },
-            row("deadline → handler task, last hop, p50 / p99 µs") { Self.pair($0.deadlineToTaskLastHop, never: $0.deadlineNeverReachedTask) },
+            row("cancel → handler task, hop 1, p50 / p99 µs") { Self.pair($0.cancelToTaskFirstHop, never: $0.cancelNeverReachedTaskByHop?.first) },
+            row("cancel → handler task, last hop, p50 / p99 µs") { Self.pair($0.cancelToTaskLastHop, never: $0.cancelNeverReachedTaskByHop?.last) },
+            row("deadline → handler task, hop 1, p50 / p99 µs") { Self.pair($0.deadlineToTaskFirstHop, never: $0.deadlineNeverReachedTaskByHop?.first) },
+            row("deadline → handler task, last hop, p50 / p99 µs") { Self.pair($0.deadlineToTaskLastHop, never: $0.deadlineNeverReachedTaskByHop?.last) },
             row("wasted work, all hops / beyond hop 1, ms") { column in
                 guard let total = column.wastedWorkMilliseconds else { return "–" }
                 return "\(Self.f(total)) / \(Self.f(column.wastedBeyondFirstHopMilliseconds ?? 0))"
@@ -103,6 +103,7 @@ public struct SideBySideReport: Sendable, Codable {
 
     static func pair(_ s: LatencySummary?, never: Int?) -> String {
         guard let s else { return "–" }
+        // Handlers that outlived the death without their task being cancelled: the leak, counted.
         let never = (never ?? 0) > 0 ? "\(never ?? 0) never" : ""
         if s.count == 0 { return never.isEmpty ? "–" : never }
         return "\(f(s.p50)) / \(f(s.p99))" + (never.isEmpty ? "" : ", \(never)")

@@ -43,7 +43,7 @@ struct SideBySideTests {
         #expect(column.p99Ratio == report.comparison.victimP99Ratio)
         #expect(column.cancelToTaskFirstHop == storm.stormResults.cancelToHandlerTask.firstHop)
         #expect(column.wastedWorkMilliseconds == storm.stormResults.wastedWork.totalMilliseconds)
-        #expect(column.deadlineNeverReachedTask == 2)
+        #expect(column.deadlineNeverReachedTaskByHop == [0, 1, 1])
         #expect(column.sharedConnectionsLost == 3)
         #expect(column.handlersInFlightAfter == 0)
     }
@@ -61,6 +61,8 @@ struct SideBySideTests {
         #expect(rows[0] == ["figure", "DeadlineRPC", "grpc-swift-2", "raw NIO floor"])
         let storm = try #require(rows.first { $0[0].hasPrefix("victims storm") })
         #expect(storm[3] == "no storm")
+        let deadlineLast = try #require(rows.first { $0[0].hasPrefix("deadline → handler task, last hop") })
+        #expect(deadlineLast[1] == "1 never")
         let errors = try #require(rows.first { $0[0].hasPrefix("victim errors") })
         #expect(errors[2] == "1 / 7 (unavailable 7)")
         #expect(sideBySide.verdicts.count == 1)
