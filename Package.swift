@@ -12,6 +12,10 @@ let package = Package(
     products: [
         .library(name: "Wire", targets: ["Wire"]),
         .library(name: "DeadlineRPC", targets: ["DeadlineRPC"]),
+        // For Benchmarks/PeerStorm, which runs the same workload and flags against grpc-swift-2 and reuses the
+        // analysis, report and plot code.
+        .library(name: "RPCBenchCore", targets: ["RPCBenchCore"]),
+        .library(name: "RPCBenchOptions", targets: ["RPCBenchOptions"]),
         .executable(name: "rpcbench", targets: ["rpcbench"]),
         .executable(name: "demo-services", targets: ["demo-services"]),
     ],
@@ -68,10 +72,20 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // The workload flags rpcbench and Benchmarks/PeerStorm share.
+        .target(
+            name: "RPCBenchOptions",
+            dependencies: [
+                "RPCBenchCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strictSettings
+        ),
         .executableTarget(
             name: "rpcbench",
             dependencies: [
                 "RPCBenchCore",
+                "RPCBenchOptions",
                 "DeadlineRPC",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
@@ -105,6 +119,7 @@ let package = Package(
             name: "RPCBenchTests",
             dependencies: [
                 "RPCBenchCore",
+                "RPCBenchOptions",
                 "DeadlineRPC",
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ],

@@ -188,6 +188,32 @@ public struct HopSnapshot: Sendable, Codable, Hashable {
     /// Connections open now.
     public var connections: Int
 
+    /// Creates a snapshot from counters a server of another stack keeps itself (Benchmarks/PeerStorm); what that
+    /// stack does not have (stragglers, shed and refused calls) is 0.
+    public init(
+        hop: Int,
+        port: Int,
+        callsStarted: Int,
+        callsFinished: Int,
+        handlersInFlight: Int,
+        stragglersNow: Int = 0,
+        stragglersTotal: Int = 0,
+        shedCalls: Int = 0,
+        refusedCalls: Int = 0,
+        connections: Int = 0
+    ) {
+        self.hop = hop
+        self.port = port
+        self.callsStarted = callsStarted
+        self.callsFinished = callsFinished
+        self.handlersInFlight = handlersInFlight
+        self.stragglersNow = stragglersNow
+        self.stragglersTotal = stragglersTotal
+        self.shedCalls = shedCalls
+        self.refusedCalls = refusedCalls
+        self.connections = connections
+    }
+
     /// Copies a server's stats.
     public init(hop: Int, port: Int, stats: ServerStats, excludingHandlers: Int = 0) {
         self.hop = hop

@@ -10,32 +10,75 @@ import NIOCore
 /// The library entry point of `rpcbench run`: sets up the target, runs warm-up, the calm phase, the storm and
 /// the storm with propagation off, waits for the servers to settle, and returns the report.
 public enum BenchRunner {
-    /// Runs the bench described by `configuration`; `progress`, when given, is updated as phases go.
+    /// Runs the bench described by `configuration` over DeadlineRPC; `progress`, when given, is updated as phases go.
     public static func run(_ configuration: BenchConfiguration, progress: ProgressLine? = nil) async throws -> BenchReport {
-        let startedAt = Date().formatted(.iso8601)
         switch configuration.target {
         case .embedded(let hops):
             return try await withBenchTopology(hops: hops, options: configuration.server) { registry in
-                let session = BenchSession(
-                    configuration: configuration,
-                    target: EmbeddedTarget(registry: registry),
-                    hops: hops,
-                    progress: progress
-                )
-                return try await session.run(startedAt: startedAt)
+                try await Self.runDeadlineRPC(configuration, target: EmbeddedTarget(registry: registry), hops: hops, progress: progress)
             }
         case .remote(let host, let port):
             let target = RemoteTarget(host: host, port: port)
             do {
                 let hops = try await target.snapshot().hops.count
-                let session = BenchSession(configuration: configuration, target: target, hops: max(1, hops), progress: progress)
-                let report = try await session.run(startedAt: startedAt)
+                let report = try await Self.runDeadlineRPC(configuration, target: target, hops: max(1, hops), progress: progress)
                 await target.close()
                 return report
             } catch {
                 await target.close()
                 throw error
             }
+        }
+    }
+
+    /// Runs the workload over connections of another stack, which the caller opened and keeps running (they are
+    /// not closed here); `connector` opens the disconnect storm's clients. `configuration.target` is not read:
+    /// `target` and `hops` describe the servers.
+    public static func run(
+        _ configuration: BenchConfiguration,
+        target: any BenchTarget,
+        hops: Int,
+        connections: [any BenchConnection],
+        connector: any BenchConnector,
+        stack: BenchStackDescription,
+        progress: ProgressLine? = nil
+    ) async throws -> BenchReport {
+        precondition(!connections.isEmpty, "at least one connection")
+        let session = BenchSession(
+            configuration: configuration,
+            target: target,
+            hops: hops,
+            clients: connections,
+            connector: connector,
+            stack: stack,
+            progress: progress
+        )
+        return try await session.run(startedAt: Date().formatted(.iso8601))
+    }
+
+    /// Opens `configuration.connections` DeadlineRPC clients to `target`, runs the bench over them, closes them.
+    private static func runDeadlineRPC(
+        _ configuration: BenchConfiguration,
+        target: any BenchTarget,
+        hops: Int,
+        progress: ProgressLine?
+    ) async throws -> BenchReport {
+        let clients = (0..<max(1, configuration.connections)).map { _ in RPCClient(host: target.host, port: target.port) }
+        do {
+            let report = try await Self.run(
+                configuration,
+                target: target,
+                hops: hops,
+                connections: clients,
+                connector: DeadlineRPCConnector(host: target.host, port: target.port),
+                stack: .deadlineRPC(configuration.server),
+                progress: progress
+            )
+            for client in clients { await client.close() }
+            return report
+        } catch {
+            for client in clients { await client.close() }
+            throw error
         }
     }
 }
@@ -52,50 +95,51 @@ struct BenchSession: Sendable {
     let progress: ProgressLine?
     /// Counters for the progress line.
     let live: LiveCounters
-    /// The shared clients (victims and storm).
-    let clients: [RPCClient]
+    /// The shared connections (victims and storm).
+    let clients: [any BenchConnection]
+    /// Opens the disconnect storm's connections.
+    let connector: any BenchConnector
+    /// The stack measured, for the report.
+    let stack: BenchStackDescription
     /// Every request's payload.
     let payload: ByteBuffer
 
-    /// Creates the session's clients (they connect on first use).
-    init(configuration: BenchConfiguration, target: any BenchTarget, hops: Int, progress: ProgressLine?) {
+    /// Creates a session over connections its caller owns.
+    init(
+        configuration: BenchConfiguration,
+        target: any BenchTarget,
+        hops: Int,
+        clients: [any BenchConnection],
+        connector: any BenchConnector,
+        stack: BenchStackDescription,
+        progress: ProgressLine?
+    ) {
         self.configuration = configuration
         self.target = target
         self.hops = hops
         self.progress = progress
         self.live = progress?.live ?? LiveCounters()
-        self.clients = (0..<max(1, configuration.connections)).map { _ in
-            RPCClient(host: target.host, port: target.port)
-        }
+        self.clients = clients
+        self.connector = connector
+        self.stack = stack
         self.payload = ByteBuffer(repeating: UInt8(ascii: "x"), count: max(0, configuration.payloadBytes))
     }
 
-    /// Runs every phase with the progress line beside it, closes the clients, and returns the report.
+    /// Runs every phase with the progress line beside it and returns the report.
     func run(startedAt: String) async throws -> BenchReport {
-        do {
-            let report = try await withThrowingTaskGroup(of: Void.self) { group in
-                if let progress = self.progress {
-                    group.addTask { await progress.run() }
-                }
-                do {
-                    let report = try await self.measure(startedAt: startedAt)
-                    group.cancelAll()
-                    return report
-                } catch {
-                    group.cancelAll()
-                    throw error
-                }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            if let progress = self.progress {
+                group.addTask { await progress.run() }
             }
-            await self.closeClients()
-            return report
-        } catch {
-            await self.closeClients()
-            throw error
+            do {
+                let report = try await self.measure(startedAt: startedAt)
+                group.cancelAll()
+                return report
+            } catch {
+                group.cancelAll()
+                throw error
+            }
         }
-    }
-
-    private func closeClients() async {
-        for client in self.clients { await client.close() }
     }
 
     // MARK: Phases
@@ -104,7 +148,10 @@ struct BenchSession: Sendable {
         let clock = try await self.checkClock()
         // One call per connection first, so a wrong target fails fast and connections are open before timing.
         for client in self.clients {
-            _ = try await client.unary(BenchMethods.echo, BenchRequest(payload: self.payload), options: CallOptions(timeout: .seconds(5)))
+            let outcome = await client.echo(BenchRequest(payload: self.payload), timeout: .seconds(5))
+            guard outcome == .ok else {
+                throw RPCError(code: .unavailable, message: "The first echo to \(self.target.label) failed: \(outcome.code).")
+            }
         }
         if self.configuration.warmup > .zero {
             // Victims and the storm, unrecorded: connections, caches and the allocator's high-water marks settle
@@ -174,9 +221,8 @@ struct BenchSession: Sendable {
         if storm {
             let driver = StormDriver(
                 configuration: self.configuration.storm,
-                host: self.target.host,
-                port: self.target.port,
                 clients: self.clients,
+                connector: self.connector,
                 hops: self.hops,
                 propagation: propagation,
                 payload: self.payload,
@@ -249,9 +295,7 @@ struct BenchSession: Sendable {
                 request.workNanoseconds = exponential ? Int64(-mean * log(1 - Double.random(in: 0..<1))) : Int64(mean)
             }
             let client = clients[k % clients.count]
-            return await CallOutcome.of {
-                _ = try await client.unary(BenchMethods.echo, request, options: CallOptions(timeout: timeout))
-            }
+            return await client.echo(request, timeout: timeout)
         }
     }
 
@@ -321,12 +365,13 @@ struct BenchSession: Sendable {
             durationSeconds: c.duration.benchSeconds,
             victimTimeoutMilliseconds: c.victimTimeout.benchMicroseconds / 1_000,
             hops: self.hops,
-            handlerExecutor: c.server.handlerExecutor == .eventLoop ? "event-loop" : "global",
-            maxConcurrentStreams: c.server.maxConcurrentStreams,
+            handlerExecutor: self.stack.handlerExecutor,
+            maxConcurrentStreams: self.stack.maxConcurrentStreams,
             comparePropagation: c.comparePropagation,
             storm: StormSettings(c.storm),
             build: build,
-            cores: ProcessInfo.processInfo.activeProcessorCount
+            cores: ProcessInfo.processInfo.activeProcessorCount,
+            stack: self.stack.name
         )
     }
 }

@@ -104,20 +104,7 @@ public final class BenchService: Sendable {
         } onCancel: {
             mark.mark()
         }
-        let endedAt = BenchClock.now()
-        if request.tag != 0 {
-            self.log.append(
-                HandlerRecord(
-                    tag: request.tag,
-                    hop: self.hop,
-                    startedAt: startedAt,
-                    cancelledAt: mark.value,
-                    observedAt: outcome.observedCancellationAt,
-                    endedAt: endedAt,
-                    completed: outcome.completed
-                )
-            )
-        }
+        self.log.record(request, hop: self.hop, startedAt: startedAt, cancelledAt: mark.value, outcome: outcome)
         if Task.isCancelled { throw CancellationError() }
         return ByteBuffer()
     }

@@ -6,6 +6,12 @@ public enum CooperativeWork {
         public var completed: Bool
         /// When the work noticed its task was cancelled (``BenchClock`` nanoseconds), or 0.
         public var observedCancellationAt: Int64
+
+        /// Creates an outcome (other stacks' bench services report forwarded calls with it).
+        public init(completed: Bool, observedCancellationAt: Int64) {
+            self.completed = completed
+            self.observedCancellationAt = observedCancellationAt
+        }
     }
 
     /// Spends `nanoseconds` the way `kind` says, checking for cancellation every `unit` (spin) or waking on it at

@@ -14,6 +14,29 @@ public final class HandlerLog: Sendable {
         self.records.withLock { $0.append(record) }
     }
 
+    /// Appends the record of a tracked call's handler (tag ≠ 0; victims are not tracked) that ends now.
+    public func record(
+        _ request: BenchRequest,
+        hop: Int,
+        startedAt: Int64,
+        cancelledAt: Int64,
+        outcome: CooperativeWork.Outcome
+    ) {
+        let endedAt = BenchClock.now()
+        guard request.tag != 0 else { return }
+        self.append(
+            HandlerRecord(
+                tag: request.tag,
+                hop: hop,
+                startedAt: startedAt,
+                cancelledAt: cancelledAt,
+                observedAt: outcome.observedCancellationAt,
+                endedAt: endedAt,
+                completed: outcome.completed
+            )
+        )
+    }
+
     /// Returns every record so far and empties the log (keeping its storage).
     public func drain() -> [HandlerRecord] {
         self.records.withLock { records in
@@ -27,18 +50,19 @@ public final class HandlerLog: Sendable {
     public var count: Int { self.records.withLock { $0.count } }
 }
 
-/// Timestamp of a handler task's cancellation, written by its cancellation handler (any thread).
-final class CancellationMark: Sendable {
+/// Timestamp of a handler task's cancellation, written by its cancellation handler (any thread). Public so other
+/// stacks' bench services (Benchmarks/PeerStorm) record the same instant the same way.
+public final class CancellationMark: Sendable {
     private let instant = Atomic<Int64>(0)
 
     /// Creates an unset mark.
-    init() {}
+    public init() {}
 
     /// Records now, once.
-    func mark() {
+    public func mark() {
         _ = self.instant.compareExchange(expected: 0, desired: BenchClock.now(), ordering: .relaxed)
     }
 
     /// The recorded instant, or 0.
-    var value: Int64 { self.instant.load(ordering: .relaxed) }
+    public var value: Int64 { self.instant.load(ordering: .relaxed) }
 }

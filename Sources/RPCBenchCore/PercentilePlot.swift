@@ -77,7 +77,7 @@ public enum PercentilePlot {
             }
         }
         let c = report.configuration
-        let title = "rpcbench — \(report.target), \(c.hops)-hop chain, \(c.mode == "open" ? "open loop \(ReportBuilder.format(c.rate))/s" : "closed loop ×\(c.concurrency)"), \(report.startedAt)"
+        let title = "rpcbench — \(c.stack), \(report.target), \(c.hops)-hop chain, \(c.mode == "open" ? "open loop \(ReportBuilder.format(c.rate))/s" : "closed loop ×\(c.concurrency)"), \(report.startedAt)"
         return Self.svg(
             title: title,
             panels: [

@@ -110,6 +110,8 @@ public struct ReportConfiguration: Sendable, Codable, Hashable {
     public var build: String
     /// Logical CPUs of this machine.
     public var cores: Int
+    /// The RPC stack measured: `DeadlineRPC` (rpcbench) or a peer (`grpc-swift-2`, from Benchmarks/PeerStorm).
+    public var stack: String
 
     /// Creates a value with every field given.
     public init(
@@ -131,7 +133,8 @@ public struct ReportConfiguration: Sendable, Codable, Hashable {
         comparePropagation: Bool,
         storm: StormSettings,
         build: String,
-        cores: Int
+        cores: Int,
+        stack: String = "DeadlineRPC"
     ) {
         self.mode = mode
         self.rate = rate
@@ -152,6 +155,7 @@ public struct ReportConfiguration: Sendable, Codable, Hashable {
         self.storm = storm
         self.build = build
         self.cores = cores
+        self.stack = stack
     }
 }
 

@@ -6,7 +6,7 @@ public enum ReportTable {
         var out: [String] = []
         let load = c.mode == "open" ? "open loop \(fmt(c.rate))/s" : "closed loop, \(c.concurrency) callers"
         out.append(
-            "rpcbench — DeadlineRPC under a cancellation storm: \(report.target), \(c.hops)-hop chain, \(load), "
+            "rpcbench — \(c.stack) under a cancellation storm: \(report.target), \(c.hops)-hop chain, \(load), "
                 + "\(c.payloadBytes) B, \(c.connections) connection\(c.connections == 1 ? "" : "s"), handlers on \(c.handlerExecutor) executor, "
                 + "\(fmt(c.durationSeconds)) s per phase, \(c.build) build"
         )

@@ -134,12 +134,10 @@ public struct StormConfiguration: Sendable, Hashable {
 public struct StormDriver: Sendable {
     /// What to do.
     public var configuration: StormConfiguration
-    /// The first hop's host.
-    public var host: String
-    /// The first hop's port.
-    public var port: Int
-    /// The shared clients (the victims' connections).
-    public var clients: [RPCClient]
+    /// The shared connections (the victims' own).
+    public var clients: [any BenchConnection]
+    /// Opens the disconnecting clients' connections of their own.
+    public var connector: any BenchConnector
     /// The chain's length.
     public var hops: Int
     /// Whether the hops forward deadline and cancellation.
@@ -151,12 +149,11 @@ public struct StormDriver: Sendable {
     /// Bumped on every storm call, for the progress line.
     public var live: LiveCounters?
 
-    /// Creates a driver.
+    /// Creates a driver over any stack's connections.
     public init(
         configuration: StormConfiguration,
-        host: String,
-        port: Int,
-        clients: [RPCClient],
+        clients: [any BenchConnection],
+        connector: any BenchConnector,
         hops: Int,
         propagation: Bool,
         payload: ByteBuffer,
@@ -165,9 +162,8 @@ public struct StormDriver: Sendable {
     ) {
         precondition(!clients.isEmpty, "at least one client")
         self.configuration = configuration
-        self.host = host
-        self.port = port
         self.clients = clients
+        self.connector = connector
         self.hops = hops
         self.propagation = propagation
         self.payload = payload
@@ -223,7 +219,7 @@ public struct StormDriver: Sendable {
 
     // MARK: Kinds
 
-    private func client(_ k: Int) -> RPCClient {
+    private func client(_ k: Int) -> any BenchConnection {
         self.clients[k % self.clients.count]
     }
 
@@ -246,12 +242,12 @@ public struct StormDriver: Sendable {
     }
 
     /// A call whose task is cancelled `delay` after it starts.
-    private func cancelled(after delay: Duration, kind: StormKind, hops: Int, client: RPCClient) async {
+    private func cancelled(after delay: Duration, kind: StormKind, hops: Int, client: any BenchConnection) async {
         let tag = self.log.nextTag()
         let request = self.request(tag: tag, hops: hops, kind: self.configuration.workKind)
         let (outcome, deadAt) = await withTaskGroup(of: CallOutcome.self) { group -> (CallOutcome, Int64) in
             group.addTask {
-                await CallOutcome.of { _ = try await client.unary(BenchMethods.work, request) }
+                await client.work(request, timeout: nil)
             }
             try? await Task.sleep(for: delay)
             let deadAt = BenchClock.now()
@@ -262,13 +258,11 @@ public struct StormDriver: Sendable {
     }
 
     /// A call whose budget is far shorter than the work.
-    private func shortBudget(_ budget: Duration, kind: StormKind, hops: Int, client: RPCClient) async {
+    private func shortBudget(_ budget: Duration, kind: StormKind, hops: Int, client: any BenchConnection) async {
         let tag = self.log.nextTag()
         let request = self.request(tag: tag, hops: hops, kind: self.configuration.workKind)
         let deadAt = BenchClock.now() + budget.benchNanoseconds
-        let outcome = await CallOutcome.of {
-            _ = try await client.unary(BenchMethods.work, request, options: CallOptions(timeout: budget))
-        }
+        let outcome = await client.work(request, timeout: budget)
         self.record(tag, kind, deadAt: deadAt, outcome)
     }
 
@@ -289,7 +283,7 @@ public struct StormDriver: Sendable {
                     let request = self.request(tag: tag, hops: 1, kind: .park, work: c.burstRamp + c.burstCancelAfter + c.work)
                     let client = self.client(i)
                     group.addTask {
-                        (tag, await CallOutcome.of { _ = try await client.unary(BenchMethods.work, request) })
+                        (tag, await client.work(request, timeout: nil))
                     }
                     i += 1
                 }
@@ -307,20 +301,23 @@ public struct StormDriver: Sendable {
     /// A client of its own with calls open, closed abruptly (its connection drops mid-call).
     private func disconnectingClient() async {
         let c = self.configuration
-        let client = RPCClient(host: self.host, port: self.port)
-        await withTaskGroup(of: (UInt64, CallOutcome).self) { group in
-            for _ in 0..<c.disconnectCalls {
-                let tag = self.log.nextTag()
-                let request = self.request(tag: tag, hops: 1, kind: .park, work: c.disconnectAfter + c.work)
-                group.addTask {
-                    (tag, await CallOutcome.of { _ = try await client.unary(BenchMethods.work, request) })
+        // A client that cannot even be set up has no calls to record (the victims' connection to the same address
+        // is open already, so this does not happen in practice).
+        try? await self.connector.withConnection { client in
+            await withTaskGroup(of: (UInt64, CallOutcome).self) { group in
+                for _ in 0..<c.disconnectCalls {
+                    let tag = self.log.nextTag()
+                    let request = self.request(tag: tag, hops: 1, kind: .park, work: c.disconnectAfter + c.work)
+                    group.addTask {
+                        (tag, await client.work(request, timeout: nil))
+                    }
                 }
-            }
-            try? await Task.sleep(for: c.disconnectAfter)
-            let deadAt = BenchClock.now()
-            await client.close()
-            for await (tag, outcome) in group {
-                self.record(tag, .disconnect, deadAt: deadAt, outcome)
+                try? await Task.sleep(for: c.disconnectAfter)
+                let deadAt = BenchClock.now()
+                await client.close()
+                for await (tag, outcome) in group {
+                    self.record(tag, .disconnect, deadAt: deadAt, outcome)
+                }
             }
         }
     }

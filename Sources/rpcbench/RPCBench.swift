@@ -1,6 +1,7 @@
 import ArgumentParser
 import DeadlineRPC
 import RPCBenchCore
+import RPCBenchOptions
 
 /// `rpcbench`: tail latency of DeadlineRPC under cancellation storms.
 ///
@@ -22,45 +23,6 @@ struct RPCBench: AsyncParsableCommand {
         defaultSubcommand: Run.self
     )
 }
-
-/// A duration flag: `250us`, `2ms`, `1.5s`, `0`.
-struct DurationArgument: ExpressibleByArgument, Sendable, CustomStringConvertible {
-    /// The duration.
-    let duration: Duration
-
-    /// Wraps a duration (for defaults).
-    init(_ duration: Duration) {
-        self.duration = duration
-    }
-
-    /// Parses a flag value.
-    init?(argument: String) {
-        guard let duration = DurationParsing.parse(argument) else { return nil }
-        self.duration = duration
-    }
-
-    /// `2ms`, `100us`, `1.5s`.
-    var description: String { DurationParsing.format(self.duration) }
-
-    /// The default as shown in `--help`.
-    var defaultValueDescription: String { self.description }
-}
-
-extension WorkKind: ExpressibleByArgument {
-    /// Parses `spin` or `park` (the raw values are wire bytes, not names).
-    public init?(argument: String) {
-        guard let kind = WorkKind.allCases.first(where: { $0.description == argument }) else { return nil }
-        self = kind
-    }
-
-    /// `spin`, `park`.
-    public static var allValueStrings: [String] { WorkKind.allCases.map(\.description) }
-
-    /// The name.
-    public var defaultValueDescription: String { self.description }
-}
-
-extension BenchConfiguration.ServiceTimeDistribution: ExpressibleByArgument {}
 
 /// Where handlers run, as a flag value.
 enum HandlerExecutorArgument: String, ExpressibleByArgument, CaseIterable, Sendable {
