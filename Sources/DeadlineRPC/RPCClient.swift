@@ -44,7 +44,8 @@ public final class RPCClient: Sendable {
             host: host,
             port: port,
             configuration: configuration,
-            eventLoop: eventLoopGroup.any()
+            eventLoop: eventLoopGroup.any(),
+            stats: self.stats
         )
     }
 

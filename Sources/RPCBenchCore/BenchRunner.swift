@@ -75,7 +75,12 @@ public enum BenchRunner {
                 progress: progress
             )
             for client in clients { await client.close() }
-            return report
+            var counted = report
+            counted.sharedConnections = SharedConnectionCount(
+                clients: clients.count,
+                opened: clients.reduce(0) { $0 + $1.stats.connectionsOpened }
+            )
+            return counted
         } catch {
             for client in clients { await client.close() }
             throw error

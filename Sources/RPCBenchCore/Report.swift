@@ -29,6 +29,8 @@ public struct BenchReport: Sendable, Codable {
     public var clock: ClockCheck
     /// The project's goals, each checked against this run.
     public var goals: [GoalCheck]
+    /// The shared client connections: how many were opened for how many clients (more means some were lost).
+    public var sharedConnections: SharedConnectionCount = .notCounted
 
     /// The JSON schema name of this version.
     public static let schemaName = "rpcbench/1"
@@ -742,4 +744,31 @@ public struct GoalCheck: Sendable, Codable, Hashable {
         self.measured = measured
         self.met = met
     }
+}
+
+/// The shared connections of a run: a connection opened beyond one per client replaced one that was lost.
+public struct SharedConnectionCount: Sendable, Codable, Hashable {
+    /// Whether the stack's harness counted them (false: the other figures are 0).
+    public var counted: Bool
+    /// Shared clients.
+    public var clients: Int
+    /// Connections they opened.
+    public var opened: Int
+    /// Connections lost and reopened (`opened - clients`, at least 0).
+    public var lost: Int
+
+    /// Creates a count; `lost` follows from the others.
+    public init(clients: Int, opened: Int) {
+        self.counted = true
+        self.clients = clients
+        self.opened = opened
+        self.lost = max(0, opened - clients)
+    }
+
+    /// For stacks whose harness does not count connections.
+    public static let notCounted: SharedConnectionCount = {
+        var count = SharedConnectionCount(clients: 0, opened: 0)
+        count.counted = false
+        return count
+    }()
 }

@@ -92,6 +92,10 @@ public enum ReportTable {
         var after: [[String]] = [["After the run", ""]]
         after.append(["handlers in flight, by hop", a.handlersInFlightByHop.map(String.init).joined(separator: " / ") + (a.drained ? "  (drained in \(fmt(a.drainMilliseconds)) ms)" : "  (NOT drained)")])
         after.append(["stragglers now / ever", "\(a.stragglersNowByHop.reduce(0, +)) / \(a.stragglersTotalByHop.reduce(0, +))"])
+        let shared = report.sharedConnections
+        if shared.counted {
+            after.append(["shared connections", "\(shared.opened) opened for \(shared.clients) clients (\(shared.lost) lost)"])
+        }
         after.append(["RSS before → after (this process)", "\(mib(m.rssBeforeBytes)) → \(mib(m.rssAfterBytes)) MiB (\(fmt(m.rssRatio))×), peak \(mib(m.peakRSSBytes)) MiB"])
         if report.target != "embedded" {
             after.append(["RSS before → after (server)", "\(mib(m.serverRSSBeforeBytes)) → \(mib(m.serverRSSAfterBytes)) MiB (\(fmt(m.serverRSSRatio))×)"])

@@ -54,7 +54,7 @@ public struct SideBySideColumn: Sendable, Codable, Hashable {
         self.handlersInFlightAfter = report.afterRun.handlersInFlight
         self.serverRSSAfterBytes = report.memory.serverRSSAfterBytes
         self.peakRSSBytes = report.memory.serverPeakRSSBytes
-        self.sharedConnectionsLost = sharedConnectionsLost
+        self.sharedConnectionsLost = sharedConnectionsLost ?? (report.sharedConnections.counted ? report.sharedConnections.lost : nil)
         guard let storm else { return }
         let results = storm.stormResults
         self.victimsStorm = storm.victims.latencyMicroseconds

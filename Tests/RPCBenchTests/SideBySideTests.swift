@@ -2,7 +2,7 @@ import Foundation
 import RPCBenchCore
 import Testing
 
-@Suite("Side by side: DeadlineRPC, its peers and the floor in one table")
+@Suite("Side by side: DeadlineRPC, its peers and the floor in one table", .timeLimit(.minutes(5)))
 struct SideBySideTests {
     /// peer-nio's JSON line with the RSS compare.sh adds.
     static let floorLine = """
@@ -89,5 +89,16 @@ struct SideBySideTests {
         #expect(svg.contains("grpc-swift-2, calm"))
         #expect(svg.contains("raw NIO floor"))
         #expect(svg.components(separatedBy: "<polyline").count - 1 >= 5)
+    }
+}
+
+@Suite("Shared connections counted by the DeadlineRPC run", .timeLimit(.minutes(5)))
+struct SharedConnectionCountTests {
+    @Test("Lost connections are those opened beyond one per client; an uncounted stack shows none")
+    func counting() {
+        #expect(SharedConnectionCount(clients: 4, opened: 4).lost == 0)
+        #expect(SharedConnectionCount(clients: 4, opened: 7).lost == 3)
+        #expect(SharedConnectionCount(clients: 4, opened: 2).lost == 0)  // a client that never connected
+        #expect(!SharedConnectionCount.notCounted.counted)
     }
 }

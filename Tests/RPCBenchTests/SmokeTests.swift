@@ -38,6 +38,9 @@ struct SmokeTests {
         #expect(report.afterRun.handlersInFlight == 0)
         #expect(report.afterRun.handlersInFlightByHop == [0, 0])
         #expect(report.clock.shared)
+        // One shared connection, never lost (the storm's disconnects use clients of their own).
+        #expect(report.sharedConnections.counted)
+        #expect(report.sharedConnections.lost == 0)
         for phase in report.phases {
             #expect(phase.victims.succeeded > 0)
             #expect(phase.server.handlersInFlightAfterSettle == 0)

@@ -16,7 +16,7 @@ final class FakeConnection: BenchConnection {
     func work(_ request: BenchRequest, timeout: Duration?) async -> CallOutcome {
         self.workCalls.add(1, ordering: .relaxed)
         if timeout != nil { self.timedCalls.add(1, ordering: .relaxed) }
-        let end = ContinuousClock.now + (timeout ?? .seconds(2))
+        let end = ContinuousClock.now + (timeout ?? .seconds(30))  // "Until cancelled", capped so a bug cannot hang the run
         while ContinuousClock.now < end {
             if Task.isCancelled { return .failed("cancelled") }
             if self.closed.load(ordering: .relaxed) { return .failed("unavailable") }
@@ -44,7 +44,7 @@ final class FakeConnector: BenchConnector {
     }
 }
 
-@Suite("The storm runs over any stack's connections")
+@Suite("The storm runs over any stack's connections", .timeLimit(.minutes(5)))
 struct StormDriverTests {
     @Test("Cancels, short budgets and disconnects go through the connection protocol", .timeLimit(.minutes(1)))
     func stormOverFakeConnections() async {

@@ -2,7 +2,7 @@ import RPCBenchCore
 import RPCBenchOptions
 import Testing
 
-@Suite("The workload flags rpcbench and peer-storm share")
+@Suite("The workload flags rpcbench and peer-storm share", .timeLimit(.minutes(5)))
 struct WorkloadOptionsTests {
     @Test("No flags give the library's defaults")
     func defaults() throws {

@@ -7,6 +7,7 @@ public final class ClientStats: Sendable {
     private let clamped = Atomic<Int>(0)
     private let refused = Atomic<Int>(0)
     private let shed = Atomic<Int>(0)
+    private let opened = Atomic<Int>(0)
     private let loggedMethods = Mutex<Set<String>>([])
     private let prefix: String
     private let logger: Logger
@@ -24,6 +25,14 @@ public final class ClientStats: Sendable {
     public var refusedWithoutDeadline: Int { self.refused.load(ordering: .relaxed) }
     /// Calls not started because their remaining budget was spent or below the minimum.
     public var shedLocally: Int { self.shed.load(ordering: .relaxed) }
+    /// Connections this client has opened (the server's settings arrived); more than one means earlier ones were
+    /// lost or replaced.
+    public var connectionsOpened: Int { self.opened.load(ordering: .relaxed) }
+
+    func recordConnectionOpened() {
+        self.opened.add(1, ordering: .relaxed)
+        Counter(label: "\(self.prefix)_client_connections_opened_total", dimensions: [], factory: self.factory).increment()
+    }
 
     func recordDeadlineClamped(method: String, requested: Duration, inherited: Duration) {
         self.clamped.add(1, ordering: .relaxed)

@@ -34,7 +34,11 @@ final class ClientConnectionManager: @unchecked Sendable {
     private var deadlines = DeadlineQueue<ClientCall>()
     private var deadlineTimer: Scheduled<Void>?
 
-    init(host: String, port: Int, configuration: RPCClient.Configuration, eventLoop: any EventLoop) {
+    /// The owning client's counters (connections opened).
+    private let stats: ClientStats
+
+    init(host: String, port: Int, configuration: RPCClient.Configuration, eventLoop: any EventLoop, stats: ClientStats) {
+        self.stats = stats
         self.host = host
         self.port = port
         self.configuration = configuration
@@ -234,6 +238,7 @@ final class ClientConnectionManager: @unchecked Sendable {
             return
         }
         self.state = .ready(handler)
+        self.stats.recordConnectionOpened()
         for call in waiting { self.dispatch(call) }
     }
 
