@@ -233,12 +233,14 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
         }
         self.state = self.state == .closed ? .closed : .draining
         self.keepaliveTimer?.cancel()
+        // Tell the manager first: failing the last open call below closes the connection on the spot, and a
+        // connection reported draining after it closed would be waited for by close() forever.
+        self.manager.connectionDraining(self)
         // Calls above the last accepted id were never processed: fail them `unavailable`, safe to retry.
         for (streamID, call) in self.streams where streamID > goAway.lastStreamID {
             let status = Status(code: .unavailable, message: "The server is closing the connection (\(goAway.code): \(goAway.reason)); the call was not processed.")
             self.perform(call.loop.value.machine.connectionClosed(status), call: call)
         }
-        self.manager.connectionDraining(self)
         if self.streams.isEmpty { self.context.close(promise: nil) }
     }
 
@@ -458,6 +460,9 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
     }
 
     private var closedOnce = false
+
+    /// Whether the channel has closed and the manager was told (nothing about this connection is pending).
+    var hasClosed: Bool { self.closedOnce }
 
     private func connectionClosed() {
         guard !self.closedOnce else { return }

@@ -246,6 +246,8 @@ final class ClientConnectionManager: @unchecked Sendable {
         if case .ready(let current) = self.state, current === handler {
             self.state = .idle
         }
+        // A connection that already closed has nothing left to drain (close() would wait for it forever).
+        guard !handler.hasClosed else { return }
         self.draining[ObjectIdentifier(handler)] = handler
     }
 
