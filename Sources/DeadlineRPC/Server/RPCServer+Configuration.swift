@@ -45,6 +45,9 @@ extension RPCServer {
         public var metricsFactory: (any MetricsFactory)? = nil
         /// Where the server logs; call logs carry `drpc.method` and `drpc.call_id`.
         public var logger: Logger = Logger(label: "DeadlineRPC.server")
+        /// Per-connection abuse limits: idle timeout, glitch budget, ping policy, control-queue bound, optional
+        /// reset budget (`docs/LIMITS.md`).
+        public var connectionLimits: ConnectionLimits = ConnectionLimits()
 
         /// The defaults.
         public init() {}

@@ -22,6 +22,11 @@ final class ServerStream {
     var endedAt: NIODeadline?
     var isStraggler = false
     var handlerRunning = false
+    /// The handler may start but every handler slot is taken (by handlers of ended calls winding down): it
+    /// starts, with this first message, when a slot frees.
+    var awaitingSlot = false
+    /// The first request message of a single-request call waiting for a handler slot.
+    var pendingFirstMessage: ByteBuffer?
 
     init(
         id: UInt32,
