@@ -103,6 +103,8 @@ struct HostileServer: Sendable {
         static let flood = Method<Echo, Echo>.serverStreaming("test.Hostile/Flood")
         /// Raw-bytes unary echo (no codec): sizes exactly as sent.
         static let raw = TestMethods.raw
+        /// Unary: ignores cancellation for 100 ms (a straggler), then returns.
+        static let stubborn = Method<Echo, Echo>.unary("test.Hostile/Stubborn")
         /// Client streaming: reads every request, answers with their count.
         static let count = Method<Echo, Echo>.clientStreaming("test.Hostile/Count")
     }
@@ -134,6 +136,13 @@ struct HostileServer: Sendable {
             }
         }
         router.unary(Methods.raw) { request, _ in request }
+        router.unary(Methods.stubborn) { request, _ in
+            gauge.enter()
+            defer { gauge.leave() }
+            let until = ContinuousClock.now + .milliseconds(100)
+            while ContinuousClock.now < until { try? await Task.sleep(for: .milliseconds(10)) }
+            return request
+        }
         router.clientStreaming(Methods.count) { requests, _ in
             gauge.enter()
             defer { gauge.leave() }

@@ -43,7 +43,7 @@ extension HostileTests {
                     }
                     workers.addTask {
                         while clock.now < end {
-                            try? await Task.sleep(for: .microseconds(Int.random(in: 500...20_000)))
+                            try? await Task.sleep(for: .milliseconds(Int.random(in: 10...150)))
                             tally.kills.wrappingAdd(proxy.killAll(), ordering: .relaxed)
                         }
                     }

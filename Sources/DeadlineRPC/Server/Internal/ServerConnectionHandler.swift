@@ -40,6 +40,10 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     private var prefaceTimer: Scheduled<Void>?
     private var drainTimer: Scheduled<Void>?
     private var flushScheduled = false
+    /// A later tick will continue decoding the buffered frames.
+    private var decodeScheduled = false
+    /// A socket read was requested while frames were still waiting; it is issued once they are handled.
+    private var readHeld = false
     private var runningHandlers = 0
     /// Streams whose call ended while their handler still runs (cancelled, winding down): they hold a handler
     /// slot but not a stream slot, since the client already counts them closed.
@@ -127,9 +131,20 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard case .closed = self.state else {
             self.decoder.append(self.unwrapInboundIn(data))
-            self.decodeFrames()
+            // While a backlog is being worked off in later ticks, new bytes just join it.
+            if !self.decodeScheduled { self.decodeFrames() }
             return
         }
+    }
+
+    /// Holds the next socket read while decoded-but-unhandled frames remain, so a flooding peer's bytes wait in
+    /// its own socket buffer rather than in our memory or our event loop's time.
+    func read(context: ChannelHandlerContext) {
+        if self.decodeScheduled {
+            self.readHeld = true
+            return
+        }
+        context.read()
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
@@ -160,15 +175,42 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
 
     // MARK: Decoding
 
+    /// Handles buffered frames, at most ``framesPerTick`` per event-loop tick: a peer that pipelines thousands of
+    /// frames (a rapid-reset or ping flood) gets one slice of the loop, then the other connections on the loop
+    /// run before its next slice, and its socket is not read until its backlog is handled.
     private func decodeFrames() {
+        var budget = Self.framesPerTick
         do {
             while self.state != .closed {
+                guard budget > 0 else {
+                    self.scheduleDecode()
+                    return
+                }
                 let decoded = try self.decoder.nextFrame()
-                guard self.chargeIgnoredFrames(), let decoded else { return }
+                guard self.chargeIgnoredFrames(), let decoded else { break }
+                budget -= 1
                 self.handle(decoded)
             }
         } catch {
             self.connectionError(error)
+        }
+        if self.readHeld, let context = self.context, self.state != .closed {
+            self.readHeld = false
+            context.read()
+        }
+    }
+
+    /// Frames handled per event-loop tick before yielding the loop.
+    static let framesPerTick = 256
+
+    /// Continues decoding in a later tick.
+    private func scheduleDecode() {
+        guard !self.decodeScheduled, let context = self.context else { return }
+        self.decodeScheduled = true
+        context.eventLoop.assumeIsolated().execute { [self] in
+            self.decodeScheduled = false
+            self.decodeFrames()
+            self.flushNow()
         }
     }
 
