@@ -17,8 +17,9 @@ extension RPCServer {
     public struct Configuration: Sendable {
         /// Frame, message and metadata limits.
         public var limits: WireLimits = .default
-        /// Streams a client may have open at once on one connection; the call above it is refused with
-        /// `resourceExhausted` and the connection survives. A cancelled handler counts until it returns.
+        /// Streams a client may have open at once on one connection (a call it cancelled stops counting at once);
+        /// the call above it is refused with `resourceExhausted` and the connection survives. Also the most handlers
+        /// that run at once, cancelled ones counting until they return: a call admitted while all are busy waits.
         public var maxConcurrentStreams: Int = 100
         /// Message bytes a client may send on a stream before it is granted more.
         public var initialStreamCredit: Int = 64 * 1024
