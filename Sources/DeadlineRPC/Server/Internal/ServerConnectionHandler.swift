@@ -815,7 +815,15 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             }
         }
         guard self.scheduler.hasPendingBytes else { return }
-        context.writeAndFlush(self.wrapOutboundOut(self.scheduler.takePending()), promise: nil)
+        if context.channel.isWritable {
+            context.writeAndFlush(self.wrapOutboundOut(self.scheduler.takePending()), promise: nil)
+        } else {
+            // Bytes queued behind a full write buffer: once they reach the socket the peer is reading (slowly,
+            // perhaps), so the control frames counted against it are no longer piling up.
+            let written = context.eventLoop.makePromise(of: Void.self)
+            written.futureResult.assumeIsolated().whenSuccess { [self] in self.controlFramesWhileBlocked = 0 }
+            context.writeAndFlush(self.wrapOutboundOut(self.scheduler.takePending()), promise: written)
+        }
         if self.scheduler.hasQueuedData && context.channel.isWritable { self.flushSoon() }
     }
 
