@@ -40,7 +40,11 @@ extension HostileTests {
                 await raw.close()
                 let rest = await raw.awaitClose()
                 #expect(rest.callEnds.filter { $0.streamID == 1 }.isEmpty, "a second CALL_END for stream 1")
-                return HostileOutcome(outcome: "CALL_END(\(budget.status)) once for \(budget.name); handler not started", boundary: "budget ≤ 0 → refused at arrival (the handler never starts for zero)", detection: detection)
+                return HostileOutcome(
+                    outcome: "CALL_END(\(budget.status)) once for \(budget.name)" + (budget.status == .ok ? "; the call runs normally" : "; handler not started"),
+                    boundary: budget.status == .ok ? "the largest budget saturates the deadline arithmetic" : "budget ≤ 0 → refused at arrival (the handler never starts for zero)",
+                    detection: detection
+                )
             }
         }
 

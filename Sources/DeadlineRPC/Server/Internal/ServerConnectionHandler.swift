@@ -690,8 +690,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             .callEnd(CallEnd(streamID: stream.id, status: status.code, message: status.message, metadata: trailers)),
             last: true
         )
-        let elapsed = NIODeadline.now() - stream.startedAt
-        self.metrics.callFinished(stream.method, code: status.code, nanoseconds: elapsed.nanoseconds)
+        self.recordFinished(stream, code: status.code)
     }
 
     /// Executes a state machine action.
@@ -708,8 +707,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
                 // with the cause that matches the status.
                 self.scheduler.dropStream(stream.id)
                 self.writeControl(.cancel(streamID: stream.id, reason: Self.cancelReason(for: status.code)))
-                let elapsed = NIODeadline.now() - stream.startedAt
-                self.metrics.callFinished(stream.method, code: status.code, nanoseconds: elapsed.nanoseconds)
+                self.recordFinished(stream, code: status.code)
             } else {
                 self.scheduler.dropStream(stream.id)
                 self.endCall(stream, status: status, trailers: Metadata())
@@ -719,8 +717,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             if reason == .streamError { self.glitch("calls that failed on their own bytes") }
         case .cancelHandler(let reason):
             self.scheduler.dropStream(stream.id)
-            let elapsed = NIODeadline.now() - stream.startedAt
-            self.metrics.callFinished(stream.method, code: reason.statusCode, nanoseconds: elapsed.nanoseconds)
+            self.recordFinished(stream, code: reason.statusCode)
             self.cancelHandler(stream, reason: reason)
         case .endCallAndRelease(let status):
             self.endCall(stream, status: status, trailers: Metadata())
@@ -774,7 +771,18 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         }
     }
 
+    /// Records the call's end in the metrics, exactly once per stream.
+    private func recordFinished(_ stream: ServerStream, code: Status.Code) {
+        guard !stream.finishRecorded else { return }
+        stream.finishRecorded = true
+        let elapsed = NIODeadline.now() - stream.startedAt
+        self.metrics.callFinished(stream.method, code: code, nanoseconds: elapsed.nanoseconds)
+    }
+
     private func release(_ stream: ServerStream) {
+        // A call released without an end of its own (cancelled, or its connection lost, before its request
+        // message arrived) still ends once in the metrics.
+        self.recordFinished(stream, code: .cancelled)
         stream.deadlineTimer?.cancel()
         stream.deadlineTimer = nil
         stream.stragglerTimer?.cancel()
@@ -892,8 +900,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         for stream in Array(self.streams.values) {
             switch stream.machine.connectionClosed(reason) {
             case .cancelHandler(let reason):
-                let elapsed = NIODeadline.now() - stream.startedAt
-                self.metrics.callFinished(stream.method, code: .unavailable, nanoseconds: elapsed.nanoseconds)
+                self.recordFinished(stream, code: .unavailable)
                 self.cancelHandler(stream, reason: reason)
             case .release:
                 self.release(stream)

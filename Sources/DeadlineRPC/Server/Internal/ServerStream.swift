@@ -21,6 +21,8 @@ final class ServerStream {
     /// When the call ended while its handler kept running.
     var endedAt: NIODeadline?
     var isStraggler = false
+    /// The call's end was recorded in the metrics (it is recorded exactly once).
+    var finishRecorded = false
     var handlerRunning = false
     /// The handler may start but every handler slot is taken (by handlers of ended calls winding down): it
     /// starts, with this first message, when a slot frees.
