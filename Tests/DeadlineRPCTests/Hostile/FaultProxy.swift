@@ -132,6 +132,12 @@ private final class ProxyInbound: ChannelInboundHandler {
         context.fireChannelInactive()
     }
 
+    /// Backpressure: while the client side cannot take more, stop reading the server side.
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        self.outbound?.setOption(.autoRead, value: context.channel.isWritable).whenComplete { _ in }
+        context.fireChannelWritabilityChanged()
+    }
+
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         context.close(promise: nil)
     }
@@ -157,6 +163,12 @@ private final class ProxyOutbound: ChannelInboundHandler {
     func channelInactive(context: ChannelHandlerContext) {
         self.peer.close(promise: nil)
         context.fireChannelInactive()
+    }
+
+    /// Backpressure: while the server side cannot take more, stop reading the client side.
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        self.peer.setOption(.autoRead, value: context.channel.isWritable).whenComplete { _ in }
+        context.fireChannelWritabilityChanged()
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
