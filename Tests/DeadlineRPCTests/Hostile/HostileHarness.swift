@@ -246,7 +246,8 @@ struct HostileFigures: Codable, Sendable {
     var boundary: String
     /// First abusive byte → verdict, in ms.
     var detectionMs: Double?
-    /// RSS growth of the test process across the case, in KiB (process-wide: includes the test's own buffers).
+    /// RSS growth of the test process across the case, in KiB (process-wide, untrimmed: includes the test's own
+    /// buffers and freed memory the allocator kept).
     var memoryGrowthKiB: Int
     /// The concurrent well-behaved connection's p99, in ms.
     var wellBehavedP99Ms: Double
@@ -279,11 +280,18 @@ struct HostileFigures: Codable, Sendable {
 /// This process's resident memory and open file descriptors (Linux `/proc`; zero elsewhere).
 enum ProcessProbe {
     /// Resident set size in bytes, after returning free heap to the system so readings compare memory in use.
-    static var residentBytes: Int {
+    /// `malloc_trim` locks every malloc arena while it works, stalling every thread of the process (other suites'
+    /// deadline tests failed on it), so only the soak, which runs alone, uses this.
+    static var trimmedResidentBytes: Int {
         #if canImport(Glibc)
         typealias MallocTrim = @convention(c) (Int) -> Int32
         if let symbol = dlsym(nil, "malloc_trim") { _ = unsafeBitCast(symbol, to: MallocTrim.self)(0) }
         #endif
+        return Self.residentBytes
+    }
+
+    /// Resident set size in bytes, as the kernel reports it.
+    static var residentBytes: Int {
         guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return 0 }
         for line in status.split(separator: "\n") where line.hasPrefix("VmRSS:") {
             let kib = line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first.flatMap { Int($0) } ?? 0

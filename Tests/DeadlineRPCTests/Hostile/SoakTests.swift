@@ -5,6 +5,8 @@ import Synchronization
 import Testing
 import Wire
 
+@testable import DeadlineRPC
+
 extension HostileTests {
     /// HOSTILE.md "Soak and faults". CI runs the short variants; `scripts/soak.sh` runs the long kill soak
     /// (`DRPC_SOAK_SECONDS`, loopback only).
@@ -32,7 +34,8 @@ extension HostileTests {
                 let client = RPCClient(host: "127.0.0.1", port: proxy.port)
                 _ = try await client.unary(TestMethods.echo, Echo(text: "warm"), options: CallOptions(timeout: .seconds(10)))
                 let descriptorsBefore = ProcessProbe.openFileDescriptors
-                let memoryBefore = ProcessProbe.residentBytes
+                let memoryBefore = ProcessProbe.trimmedResidentBytes
+                let handlersBefore = ServerConnectionHandler.liveInstances.load(ordering: .relaxed)
                 let tally = SoakTally()
                 let duration = Self.soakDuration
                 let clock = ContinuousClock()
@@ -63,13 +66,20 @@ extension HostileTests {
                 await client.close()
                 await proxy.stop()
                 let descriptorsBack = await eventually(timeout: .seconds(30)) { ProcessProbe.openFileDescriptors <= descriptorsBefore + 2 }
-                let memoryAfter = ProcessProbe.residentBytes
+                let memoryAfter = ProcessProbe.trimmedResidentBytes
+                // Killed connections' handlers must be freed (they once stayed alive in a handler↔context cycle).
+                // Process-wide count: exact only when nothing else runs, as under scripts/soak.sh.
+                let handlersAfter = ServerConnectionHandler.liveInstances.load(ordering: .relaxed)
+                if ProcessInfo.processInfo.environment["DRPC_SOAK_SECONDS"] != nil {
+                    #expect(handlersAfter <= handlersBefore, "connection handlers alive: \(handlersBefore) before, \(handlersAfter) after")
+                }
                 let result = tally.result(
                     seconds: duration.milliseconds / 1000,
                     leakedHandlers: gauge.running,
                     descriptors: (descriptorsBefore, ProcessProbe.openFileDescriptors),
                     memoryKiB: (memoryBefore / 1024, memoryAfter / 1024),
-                    serverCalls: (stats.callsStarted, stats.callsFinished)
+                    serverCalls: (stats.callsStarted, stats.callsFinished),
+                    connectionHandlers: (handlersBefore, handlersAfter)
                 )
                 result.record()
                 #expect(result.violations == 0, "calls ended with a code outside unavailable/cancelled/deadlineExceeded/ok: \(result.codes)")
@@ -224,7 +234,8 @@ final class SoakTally: Sendable {
         leakedHandlers: Int,
         descriptors: (Int, Int),
         memoryKiB: (Int, Int),
-        serverCalls: (Int, Int)
+        serverCalls: (Int, Int),
+        connectionHandlers: (Int, Int)
     ) -> SoakResult {
         let codes = self.codes.withLock { $0 }
         let allowed = Set(["ok"] + HostileTests.SoakTests.allowedCodes.map { "\($0)" })
@@ -240,7 +251,9 @@ final class SoakTally: Sendable {
             rssBeforeKiB: memoryKiB.0,
             rssAfterKiB: memoryKiB.1,
             serverCallsStarted: serverCalls.0,
-            serverCallsFinished: serverCalls.1
+            serverCallsFinished: serverCalls.1,
+            connectionHandlersBefore: connectionHandlers.0,
+            connectionHandlersAfter: connectionHandlers.1
         )
     }
 }
@@ -259,6 +272,8 @@ struct SoakResult: Codable, Sendable {
     var rssAfterKiB: Int
     var serverCallsStarted: Int
     var serverCallsFinished: Int
+    var connectionHandlersBefore: Int
+    var connectionHandlersAfter: Int
 
     /// Prints the line.
     func record() {

@@ -67,6 +67,12 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     private var idleTimer: Scheduled<Void>?
     /// Completed once the channel is closed and every handler task has returned.
     let handlersDone: EventLoopPromise<Void>
+    /// Connection handlers alive in the process (created and not yet deinitialized): a leak probe for tests.
+    static let liveInstances = Atomic<Int>(0)
+
+    deinit {
+        Self.liveInstances.wrappingSubtract(1, ordering: .relaxed)
+    }
 
     init(
         router: Router,
@@ -82,6 +88,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         self.logger = configuration.logger
         self.decoder = FrameDecoder(limits: configuration.limits, expectPreface: true)
         self.handlersDone = eventLoop.makePromise()
+        Self.liveInstances.wrappingAdd(1, ordering: .relaxed)
         let now = Self.uptimeNow()
         let limits = configuration.connectionLimits
         self.glitches = GlitchBudget(capacity: limits.glitchBudget, refillPerSecond: limits.glitchRefillPerSecond, now: now)
@@ -568,6 +575,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
 
     /// Starts waiting handlers, oldest first, while slots are free.
     private func startWaitingHandlers() {
+        guard self.state != .closed else { return }  // Calls of a closed connection never start.
         while self.runningHandlers < self.configuration.maxConcurrentStreams, let streamID = self.awaitingSlot.popFirst() {
             guard let stream = self.streams[streamID], stream.awaitingSlot else { continue }
             stream.awaitingSlot = false
@@ -801,9 +809,9 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
 
     /// Flushes at the end of this event-loop tick, so every response produced in the tick shares one write.
     func flushSoon() {
-        guard !self.flushScheduled else { return }
+        guard !self.flushScheduled, let context = self.context else { return }
         self.flushScheduled = true
-        self.context.eventLoop.assumeIsolated().execute { [self] in
+        context.eventLoop.assumeIsolated().execute { [self] in
             self.flushScheduled = false
             self.flushNow()
         }
@@ -927,6 +935,9 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     private func checkHandlersDone() {
         if self.closedOnce && self.runningHandlers == 0 {
             self.handlersDone.succeed()
+            // The handler holds its context and the context its handler: nothing runs on this connection any more,
+            // so break the cycle, or every closed connection (and whatever its queues hold) stays in memory.
+            self.context = nil
         }
     }
 }
