@@ -18,8 +18,9 @@ extension RPCServer {
     public struct Configuration: Sendable {
         /// Frame, message and metadata limits.
         public var limits: WireLimits = .default
-        /// Streams a client may have open at once on one connection; the call above it is refused with
-        /// `resourceExhausted` and the connection survives. A cancelled handler counts until it returns.
+        /// Streams a client may have open at once on one connection (a call it cancelled stops counting at once);
+        /// the call above it is refused with `resourceExhausted` and the connection survives. Also the most handlers
+        /// that run at once, cancelled ones counting until they return: a call admitted while all are busy waits.
         public var maxConcurrentStreams: Int = 100
         /// Message bytes a client may send on a stream before it is granted more.
         public var initialStreamCredit: Int = 64 * 1024
@@ -51,6 +52,9 @@ extension RPCServer {
         /// Reads the trace context (W3C `traceparent`) from request metadata into ``CallContext/serviceContext``;
         /// nil uses the process-wide `InstrumentationSystem.instrument`.
         public var instrument: (any Instrument)? = nil
+        /// Per-connection abuse limits: idle timeout, glitch budget, ping policy, control-queue bound, optional
+        /// reset budget (`docs/LIMITS.md`).
+        public var connectionLimits: ConnectionLimits = ConnectionLimits()
 
         /// The defaults.
         public init() {}

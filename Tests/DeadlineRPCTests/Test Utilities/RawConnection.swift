@@ -53,10 +53,21 @@ final class RawConnection: Sendable {
         self.events = events
     }
 
-    /// Connects; sends the preface and default settings unless told not to.
-    static func connect(port: Int, handshake: Bool = true) async throws -> RawConnection {
+    /// Connects; sends the preface and default settings unless told not to. A hostile peer that never reads
+    /// passes `autoRead: false` (and a small `receiveBufferSize`, so the server's writes back up quickly).
+    static func connect(
+        port: Int,
+        handshake: Bool = true,
+        autoRead: Bool = true,
+        receiveBufferSize: Int? = nil
+    ) async throws -> RawConnection {
         let (events, continuation) = AsyncStream.makeStream(of: Event.self)
-        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+        var bootstrap = ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .channelOption(.autoRead, value: autoRead)
+        if let receiveBufferSize {
+            bootstrap = bootstrap.channelOption(.socketOption(.so_rcvbuf), value: .init(receiveBufferSize))
+        }
+        let channel = try await bootstrap
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(Collector(continuation: continuation))
@@ -95,5 +106,61 @@ final class RawConnection: Sendable {
 
     func close() async {
         try? await self.channel.close()
+    }
+
+    /// Starts reading again after connecting with `autoRead: false`.
+    func startReading() {
+        self.channel.setOption(.autoRead, value: true).whenComplete { _ in self.channel.read() }
+    }
+
+    /// Collects events until `stop` matches one (included) or the connection closes; `timeout` only turns a
+    /// would-be hang into a failure (`matched` false), it is not a timing assertion.
+    func collect(
+        timeout: Duration = .seconds(30),
+        until stop: @escaping @Sendable (Event) -> Bool
+    ) async -> (events: [Event], matched: Bool) {
+        await withTaskGroup(of: ([Event], Bool)?.self) { group in
+            group.addTask {
+                var seen: [Event] = []
+                for await event in self.events {
+                    seen.append(event)
+                    if stop(event) { return (seen, true) }
+                }
+                return (seen, false)
+            }
+            group.addTask {
+                try? await Task.sleep(for: timeout)
+                return nil
+            }
+            let first = await group.next()!
+            group.cancelAll()
+            return first ?? ([], false)
+        }
+    }
+
+    /// Reads until the connection closes: the goaway the server sent (if any), the call ends, and whether the
+    /// close happened within `timeout`.
+    func awaitClose(timeout: Duration = .seconds(30)) async -> (goAway: GoAway?, callEnds: [CallEnd], closed: Bool) {
+        let (events, closed) = await self.collect(timeout: timeout) { if case .closed = $0 { return true }; return false }
+        var goAway: GoAway? = nil
+        var ends: [CallEnd] = []
+        for event in events {
+            switch event {
+            case .frame(.goAway(let frame)): goAway = goAway ?? frame
+            case .frame(.callEnd(let end)): ends.append(end)
+            default: break
+            }
+        }
+        return (goAway, ends, closed)
+    }
+
+    /// Reads until the call end for `streamID` arrives (nil if the connection closed or `timeout` passed first).
+    func awaitCallEnd(_ streamID: UInt32, timeout: Duration = .seconds(30)) async -> CallEnd? {
+        let (events, matched) = await self.collect(timeout: timeout) { event in
+            if case .frame(.callEnd(let end)) = event, end.streamID == streamID { return true }
+            return false
+        }
+        guard matched, case .frame(.callEnd(let end))? = events.last else { return nil }
+        return end
     }
 }

@@ -43,10 +43,39 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     private var deadlineTimer: Scheduled<Void>?
     private var drainTimer: Scheduled<Void>?
     private var flushScheduled = false
+    /// A later tick will continue decoding the buffered frames.
+    private var decodeScheduled = false
+    /// A socket read was requested while frames were still waiting; it is issued once they are handled.
+    private var readHeld = false
     private var runningHandlers = 0
+    /// Streams whose call ended while their handler still runs (cancelled, winding down): they hold a handler
+    /// slot but not a stream slot, since the client already counts them closed.
+    private var windingDown = 0
+    /// Streams whose handler waits for a slot, oldest first (ids of streams that ended meanwhile are skipped).
+    private var awaitingSlot = CircularBuffer<UInt32>()
     private var closeReason: CancelReason = .cancelled
+    /// Junk the peer may still send: unknown frames, undefined flags, empty frames, stream errors it caused.
+    private var glitches: GlitchBudget
+    /// Cancels of open calls the peer may still send, when a reset budget is configured (off by default).
+    private var resets: GlitchBudget?
+    /// Strikes of the ping policy.
+    private var pingPolicy: PingPolicy
+    /// Frames the decoder ignored that were already charged to the glitch budget.
+    private var ignoredFramesCharged = 0
+    /// Control frames written while the channel was not writable, i.e. piling up for a peer that does not read.
+    private var controlFramesWhileBlocked = 0
+    /// When the connection last became idle (no call open, no handler running), in uptime nanoseconds.
+    private var idleSince: Int64?
+    /// Checks the idle timeout; armed lazily so calls on a busy connection schedule no timers.
+    private var idleTimer: Scheduled<Void>?
     /// Completed once the channel is closed and every handler task has returned.
     let handlersDone: EventLoopPromise<Void>
+    /// Connection handlers alive in the process (created and not yet deinitialized): a leak probe for tests.
+    static let liveInstances = Atomic<Int>(0)
+
+    deinit {
+        Self.liveInstances.wrappingSubtract(1, ordering: .relaxed)
+    }
 
     init(
         router: Router,
@@ -62,6 +91,12 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         self.logger = configuration.logger
         self.decoder = FrameDecoder(limits: configuration.limits, expectPreface: true)
         self.handlersDone = eventLoop.makePromise()
+        Self.liveInstances.wrappingAdd(1, ordering: .relaxed)
+        let now = Self.uptimeNow()
+        let limits = configuration.connectionLimits
+        self.glitches = GlitchBudget(capacity: limits.glitchBudget, refillPerSecond: limits.glitchRefillPerSecond, now: now)
+        self.resets = limits.resetBudget.map { GlitchBudget(capacity: $0.burst, refillPerSecond: $0.refillPerSecond, now: now) }
+        self.pingPolicy = PingPolicy(minimumInterval: limits.pingMinimumInterval.nanoseconds, toleratedStrikes: limits.pingStrikesTolerated)
         switch configuration.handlerExecutor {
         case .eventLoop: self.taskExecutor = EventLoopTaskExecutor(eventLoop: eventLoop)
         case .globalConcurrent: self.taskExecutor = nil
@@ -106,9 +141,20 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard case .closed = self.state else {
             self.decoder.append(self.unwrapInboundIn(data))
-            self.decodeFrames()
+            // While a backlog is being worked off in later ticks, new bytes just join it.
+            if !self.decodeScheduled { self.decodeFrames() }
             return
         }
+    }
+
+    /// Holds the next socket read while decoded-but-unhandled frames remain, so a flooding peer's bytes wait in
+    /// its own socket buffer rather than in our memory or our event loop's time.
+    func read(context: ChannelHandlerContext) {
+        if self.decodeScheduled {
+            self.readHeld = true
+            return
+        }
+        context.read()
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
@@ -118,6 +164,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
         self.scheduler.writable = context.channel.isWritable
+        if context.channel.isWritable { self.controlFramesWhileBlocked = 0 }
         if context.channel.isWritable { self.flushNow() }
         context.fireChannelWritabilityChanged()
     }
@@ -138,24 +185,105 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
 
     // MARK: Decoding
 
+    /// Handles buffered frames, at most ``framesPerTick`` per event-loop tick: a peer that pipelines thousands of
+    /// frames (a rapid-reset or ping flood) gets one slice of the loop, then the other connections on the loop
+    /// run before its next slice, and its socket is not read until its backlog is handled.
     private func decodeFrames() {
+        var budget = Self.framesPerTick
         do {
-            while case .awaitingSettings = self.state, true {
-                guard let decoded = try self.decoder.nextFrame() else { return }
-                self.handle(decoded)
-            }
-            while self.isOpen, let decoded = try self.decoder.nextFrame() {
+            while self.state != .closed {
+                guard budget > 0 else {
+                    self.scheduleDecode()
+                    return
+                }
+                let decoded = try self.decoder.nextFrame()
+                guard self.chargeIgnoredFrames(), let decoded else { break }
+                budget -= 1
                 self.handle(decoded)
             }
         } catch {
             self.connectionError(error)
         }
+        if self.readHeld, let context = self.context, self.state != .closed {
+            self.readHeld = false
+            context.read()
+        }
     }
 
-    private var isOpen: Bool {
-        switch self.state {
-        case .active, .draining: return true
-        case .awaitingSettings, .closed: return false
+    /// Frames handled per event-loop tick before yielding the loop.
+    static let framesPerTick = 256
+
+    /// Continues decoding in a later tick.
+    private func scheduleDecode() {
+        guard !self.decodeScheduled, let context = self.context else { return }
+        self.decodeScheduled = true
+        context.eventLoop.assumeIsolated().execute { [self] in
+            self.decodeScheduled = false
+            self.decodeFrames()
+            self.flushNow()
+        }
+    }
+
+    // MARK: Abuse budgets
+
+    /// Now, in uptime nanoseconds: the time base of the budgets.
+    private static func uptimeNow() -> Int64 { Int64(NIODeadline.now().uptimeNanoseconds) }
+
+    /// Charges one glitch for each frame the decoder skipped (unknown type) or found with undefined flags; false
+    /// once the budget is spent and the connection is ending.
+    private func chargeIgnoredFrames() -> Bool {
+        while self.ignoredFramesCharged < self.decoder.ignoredFrameCount {
+            self.ignoredFramesCharged += 1
+            guard self.glitch("frames of unknown type or with undefined flags") else { return false }
+        }
+        return true
+    }
+
+    /// Charges one glitch; when the budget is spent, ends the connection with `ENHANCE_YOUR_CALM` and returns false.
+    @discardableResult
+    private func glitch(_ what: String) -> Bool {
+        guard self.state != .closed else { return false }
+        if self.glitches.spend(now: Self.uptimeNow()) { return true }
+        let limits = self.configuration.connectionLimits
+        self.connectionError(WireError(.enhanceYourCalm, "The peer spent its glitch budget (\(limits.glitchBudget) at once, \(limits.glitchRefillPerSecond) per second), last on \(what)."))
+        return false
+    }
+
+    /// Queues a control frame. While the peer does not read (the channel is not writable) at most
+    /// `maxQueuedControlFrames` may pile up; one more ends the connection with `ENHANCE_YOUR_CALM`.
+    private func writeControl(_ frame: Frame) {
+        self.scheduler.writeControl(frame)
+        guard let context = self.context, !context.channel.isWritable else { return }
+        self.controlFramesWhileBlocked += 1
+        let cap = self.configuration.connectionLimits.maxQueuedControlFrames
+        if self.controlFramesWhileBlocked > cap {
+            self.connectionError(WireError(.enhanceYourCalm, "More than \(cap) control frames are queued for a peer that does not read what it is sent."))
+        }
+    }
+
+    /// The connection has no call open and no handler running: remember since when, and make sure a timer will
+    /// check the idle timeout.
+    private func noteIdle() {
+        guard let timeout = self.configuration.connectionLimits.idleTimeout, case .active = self.state,
+            self.streams.isEmpty, self.runningHandlers == 0, self.idleSince == nil
+        else { return }
+        self.idleSince = Self.uptimeNow()
+        if self.idleTimer == nil { self.scheduleIdleCheck(in: timeout.nanoseconds) }
+    }
+
+    /// Checks the idle timeout after `delay` nanoseconds; a connection that was busy in between is checked again
+    /// when it next becomes idle.
+    private func scheduleIdleCheck(in delay: Int64) {
+        guard let context = self.context, let timeout = self.configuration.connectionLimits.idleTimeout else { return }
+        self.idleTimer = context.eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds(delay)) { [self] in
+            self.idleTimer = nil
+            guard case .active = self.state, let since = self.idleSince else { return }
+            let idleFor = Self.uptimeNow() - since
+            if idleFor >= timeout.nanoseconds {
+                self.connectionError(WireError(.timeout, "The connection had no call open for \(timeout), the idle timeout."))
+            } else {
+                self.scheduleIdleCheck(in: timeout.nanoseconds - idleFor)
+            }
         }
     }
 
@@ -177,6 +305,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             self.prefaceTimer?.cancel()
             self.prefaceTimer = nil
             if case .awaitingSettings = self.state { self.state = .active }
+            self.noteIdle()
         case .callStart(let start):
             self.handleCallStart(start)
         case .message(let message):
@@ -194,8 +323,18 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
                 if streamID <= self.lastStreamID { self.scheduler.dropStream(streamID) }
                 return
             }
+            if var resets = self.resets {
+                let allowed = resets.spend(now: Self.uptimeNow())
+                self.resets = resets
+                if !allowed {
+                    let budget = self.configuration.connectionLimits.resetBudget!
+                    self.connectionError(WireError(.enhanceYourCalm, "The peer cancelled more calls than the reset budget allows (\(budget.burst) at once, \(budget.refillPerSecond) per second)."))
+                    return
+                }
+            }
             self.perform(stream.machine.receiveCancel(reason), on: stream)
         case .credit(let streamID, let bytes):
+            if bytes == 0 && !self.glitch("empty frames (CREDIT 0)") { return }
             // Credit applies to what is still queued, which can outlive the call's entry (a response being
             // written after the handler returned).
             if streamID > self.lastStreamID {
@@ -207,7 +346,11 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             }
         case .ping(let ping):
             if !ping.ack {
-                self.scheduler.writeControl(.ping(PingFrame(payload: ping.payload, ack: true)))
+                guard self.pingPolicy.receivedPing(now: Self.uptimeNow()) else {
+                    self.connectionError(WireError(.tooManyPings, "too many pings"))
+                    return
+                }
+                self.writeControl(.ping(PingFrame(payload: ping.payload, ack: true)))
             }
         case .goAway:
             // The client will start no more calls; existing ones finish normally.
@@ -233,6 +376,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             self.metrics.callStarted("<invalid>")
             self.scheduler.enqueue(.callEnd(CallEnd(streamID: streamID, status: status.code, message: status.message)))
             self.metrics.callFinished("<invalid>", code: status.code, nanoseconds: 0)
+            self.glitch("calls that failed on their own bytes")
             return
         }
         guard let stream = self.openStream(streamID, type: type) else { return }
@@ -269,9 +413,12 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             refuse(.unavailable, "The server is shutting down and accepts no new calls on this connection.")
             return
         }
-        if self.streams.count >= self.configuration.maxConcurrentStreams {
+        // Open calls are counted as the client counts them: a call it cancelled no longer takes a stream slot, even
+        // while its handler winds down (that handler still takes a handler slot, see `admitHandler`).
+        let openCalls = self.streams.count - self.windingDown
+        if openCalls >= self.configuration.maxConcurrentStreams {
             self.metrics.callRefused()
-            refuse(.resourceExhausted, "The connection already has \(self.streams.count) calls open, the most this server allows (\(self.configuration.maxConcurrentStreams)).")
+            refuse(.resourceExhausted, "The connection already has \(openCalls) calls open, the most this server allows (\(self.configuration.maxConcurrentStreams)).")
             return
         }
         guard let entry = self.router.entries[start.method] else {
@@ -327,17 +474,21 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             receiveWindow: self.configuration.initialStreamCredit
         )
         self.streams[streamID] = stream
+        self.idleSince = nil
         self.scheduler.openStream(streamID)
         self.metrics.callStarted(start.method)
         if let deadline {
             self.queueDeadline(stream, at: deadline)
         }
         if stream.machine.startsHandlerImmediately {
-            self.startHandler(stream, firstMessage: nil)
+            self.admitHandler(stream, firstMessage: nil)
         }
     }
 
     private func handleMessage(_ frame: MessageFrame) {
+        if frame.data.readableBytes == 0 && (frame.messageLength == nil || !frame.endStream) {
+            guard self.glitch("empty frames (an empty continuation, or an empty message that does not end the stream)") else { return }
+        }
         guard let stream = self.openStream(frame.streamID, type: frame.type) else { return }
         let message: ByteBuffer
         switch stream.inbound.receive(
@@ -367,7 +518,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
                 requests.enqueue(message)
                 if closeInbound { requests.finish() }
             } else {
-                self.startHandler(stream, firstMessage: message)
+                self.admitHandler(stream, firstMessage: message)
             }
         case .deliver(let closeInbound):
             stream.requests?.enqueue(message)
@@ -382,17 +533,23 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         case .idle, .active:
             let threshold = force ? 1 : self.configuration.initialStreamCredit / 2
             if let grant = stream.inbound.consumed(bytes, threshold: threshold) {
-                self.scheduler.writeControl(.credit(streamID: stream.id, bytes: grant))
+                self.writeControl(.credit(streamID: stream.id, bytes: grant))
             }
         case .activeInboundClosed, .endedHandlerRunning, .closed:
             stream.inbound.dropOwedCredit()  // The client sends nothing more.
         }
     }
 
-    private func startHandler(_ stream: ServerStream, firstMessage: ByteBuffer?) {
-        let streamID = stream.id
-        let eventLoop = self.context.eventLoop
+    /// Starts the handler if a handler slot is free, else queues it: at no instant do more than
+    /// `maxConcurrentStreams` handlers run on a connection, counting cancelled ones until they return. This bounds
+    /// rapid reset by work instead of refusing calls a legitimate client (which counts a cancelled call closed at
+    /// once) is entitled to start. A waiting call is still bounded by its deadline and ended by a cancel.
+    private func admitHandler(_ stream: ServerStream, firstMessage: ByteBuffer?) {
         if !stream.entry.kind.singleRequest {
+            // The request queue exists from the start, so messages that arrive while the handler waits are kept
+            // (bounded by the stream's credit).
+            let streamID = stream.id
+            let eventLoop = self.context.eventLoop
             let loopBound = NIOLoopBound(self, eventLoop: eventLoop)
             stream.requests = InboundMessageQueue { consumed in
                 eventLoop.execute {
@@ -400,6 +557,36 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
                 }
             }
         }
+        self.startWaitingHandlers()  // Older waiters first; also drops ids of calls that ended while waiting.
+        if self.runningHandlers < self.configuration.maxConcurrentStreams && self.awaitingSlot.isEmpty {
+            self.startHandler(stream, firstMessage: firstMessage)
+            return
+        }
+        stream.awaitingSlot = true
+        stream.pendingFirstMessage = firstMessage
+        self.awaitingSlot.append(stream.id)
+        // Live waiters are at most the open calls (≤ the limit), so a longer queue is mostly ids of calls cancelled
+        // while waiting: compact it, or start-and-cancel while every slot is taken would grow it without bound.
+        if self.awaitingSlot.count > 2 * self.configuration.maxConcurrentStreams + 16 {
+            self.awaitingSlot = CircularBuffer(self.awaitingSlot.filter { self.streams[$0]?.awaitingSlot == true })
+        }
+    }
+
+    /// Starts waiting handlers, oldest first, while slots are free.
+    private func startWaitingHandlers() {
+        guard self.state != .closed else { return }  // Calls of a closed connection never start.
+        while self.runningHandlers < self.configuration.maxConcurrentStreams, let streamID = self.awaitingSlot.popFirst() {
+            guard let stream = self.streams[streamID], stream.awaitingSlot else { continue }
+            stream.awaitingSlot = false
+            let message = stream.pendingFirstMessage
+            stream.pendingFirstMessage = nil
+            self.startHandler(stream, firstMessage: message)
+        }
+    }
+
+    private func startHandler(_ stream: ServerStream, firstMessage: ByteBuffer?) {
+        let streamID = stream.id
+        let eventLoop = self.context.eventLoop
         let call = ServerCall(
             context: stream.context,
             streamID: streamID,
@@ -432,6 +619,8 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         stream.handlerRunning = false
         self.deadlines.remove(stream)  // Its deadline, or its straggler check: neither matters once it returned.
         self.runningHandlers -= 1
+        if stream.endedAt != nil { self.windingDown -= 1 }
+        defer { self.startWaitingHandlers() }
         self.metrics.handlerReturned()
         if stream.isStraggler, let endedAt = stream.endedAt {
             let overrun = NIODeadline.now() - endedAt
@@ -509,8 +698,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             .callEnd(CallEnd(streamID: stream.id, status: status.code, message: status.message, metadata: trailers)),
             last: true
         )
-        let elapsed = NIODeadline.now() - stream.startedAt
-        self.metrics.callFinished(stream.method, code: status.code, nanoseconds: elapsed.nanoseconds)
+        self.recordFinished(stream, code: status.code)
     }
 
     /// Executes a state machine action.
@@ -526,18 +714,18 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
                 // Half a message is on the wire: a CALL_END now would break framing, so cancel the stream instead,
                 // with the cause that matches the status.
                 self.scheduler.dropStream(stream.id)
-                self.scheduler.writeControl(.cancel(streamID: stream.id, reason: Self.cancelReason(for: status.code)))
-                let elapsed = NIODeadline.now() - stream.startedAt
-                self.metrics.callFinished(stream.method, code: status.code, nanoseconds: elapsed.nanoseconds)
+                self.writeControl(.cancel(streamID: stream.id, reason: Self.cancelReason(for: status.code)))
+                self.recordFinished(stream, code: status.code)
             } else {
                 self.scheduler.dropStream(stream.id)
                 self.endCall(stream, status: status, trailers: Metadata())
             }
             self.cancelHandler(stream, reason: reason)
+            // A call the peer's own bytes broke (§13.2) is a glitch; charged last, as it may end the connection.
+            if reason == .streamError { self.glitch("calls that failed on their own bytes") }
         case .cancelHandler(let reason):
             self.scheduler.dropStream(stream.id)
-            let elapsed = NIODeadline.now() - stream.startedAt
-            self.metrics.callFinished(stream.method, code: reason.statusCode, nanoseconds: elapsed.nanoseconds)
+            self.recordFinished(stream, code: reason.statusCode)
             self.cancelHandler(stream, reason: reason)
         case .endCallAndRelease(let status):
             self.endCall(stream, status: status, trailers: Metadata())
@@ -558,7 +746,9 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     }
 
     private func cancelHandler(_ stream: ServerStream, reason: CancelReason) {
-        self.deadlines.remove(stream)
+        if stream.endedAt == nil {
+            self.deadlines.remove(stream)  // Its deadline; an ended call's straggler check stays queued.
+        }
         stream.context.control.recordCancel(reason)
         let error = RPCError.cancelled(reason)
         stream.requests?.finish(error)
@@ -568,12 +758,16 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         }
         stream.task?.cancel()
         guard stream.handlerRunning else {
+            stream.awaitingSlot = false  // A call ended while waiting for a slot never starts its handler.
+            stream.pendingFirstMessage = nil
             self.release(stream)
             return
         }
+        guard stream.endedAt == nil else { return }  // Already cancelled: one straggler timer, one count.
         let now = NIODeadline.now()
         stream.endedAt = now
         stream.endReason = reason
+        self.windingDown += 1
         self.queueDeadline(stream, at: Deadline(uptimeNanoseconds: Int64(now.uptimeNanoseconds)) + self.configuration.stragglerGracePeriod)
     }
 
@@ -589,7 +783,18 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         )
     }
 
+    /// Records the call's end in the metrics, exactly once per stream.
+    private func recordFinished(_ stream: ServerStream, code: Status.Code) {
+        guard !stream.finishRecorded else { return }
+        stream.finishRecorded = true
+        let elapsed = NIODeadline.now() - stream.startedAt
+        self.metrics.callFinished(stream.method, code: code, nanoseconds: elapsed.nanoseconds)
+    }
+
     private func release(_ stream: ServerStream) {
+        // A call released without an end of its own (cancelled, or its connection lost, before its request
+        // message arrived) still ends once in the metrics.
+        self.recordFinished(stream, code: .cancelled)
         if stream.endedAt == nil || !stream.handlerRunning {
             self.deadlines.remove(stream)  // A running handler keeps its straggler check.
         }
@@ -600,6 +805,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         guard !stream.handlerRunning else { return }  // Forgotten when the handler returns.
         self.streams.removeValue(forKey: stream.id)
         self.checkDrained()
+        self.noteIdle()
     }
 
     // MARK: Deadlines
@@ -638,9 +844,9 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
 
     /// Flushes at the end of this event-loop tick, so every response produced in the tick shares one write.
     func flushSoon() {
-        guard !self.flushScheduled else { return }
+        guard !self.flushScheduled, let context = self.context else { return }
         self.flushScheduled = true
-        self.context.eventLoop.assumeIsolated().execute { [self] in
+        context.eventLoop.assumeIsolated().execute { [self] in
             self.flushScheduled = false
             self.flushNow()
         }
@@ -660,7 +866,15 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             }
         }
         guard self.scheduler.hasPendingBytes else { return }
-        context.writeAndFlush(self.wrapOutboundOut(self.scheduler.takePending()), promise: nil)
+        if context.channel.isWritable {
+            context.writeAndFlush(self.wrapOutboundOut(self.scheduler.takePending()), promise: nil)
+        } else {
+            // Bytes queued behind a full write buffer: once they reach the socket the peer is reading (slowly,
+            // perhaps), so the control frames counted against it are no longer piling up.
+            let written = context.eventLoop.makePromise(of: Void.self)
+            written.futureResult.assumeIsolated().whenSuccess { [self] in self.controlFramesWhileBlocked = 0 }
+            context.writeAndFlush(self.wrapOutboundOut(self.scheduler.takePending()), promise: written)
+        }
         if self.scheduler.hasQueuedData && context.channel.isWritable { self.flushSoon() }
     }
 
@@ -675,10 +889,13 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             .goAway(GoAway(lastStreamID: self.lastStreamID, code: error.goAwayCode ?? .protocolError, reason: error.message))
         )
         let bytes = self.scheduler.takePending()
+        let peerReads = context.channel.isWritable
         self.state = .closed
         context.writeAndFlush(self.wrapOutboundOut(bytes)).assumeIsolated().whenComplete { _ in
             context.close(promise: nil)
         }
+        // A peer that does not read would keep the flush, and the connection, pending forever.
+        if !peerReads { context.close(promise: nil) }
         self.cancelAllStreams(reason: .streamError)
     }
 
@@ -726,8 +943,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         for stream in Array(self.streams.values) {
             switch stream.machine.connectionClosed(reason) {
             case .cancelHandler(let reason):
-                let elapsed = NIODeadline.now() - stream.startedAt
-                self.metrics.callFinished(stream.method, code: .unavailable, nanoseconds: elapsed.nanoseconds)
+                self.recordFinished(stream, code: .unavailable)
                 self.cancelHandler(stream, reason: reason)
             case .release:
                 self.release(stream)
@@ -745,6 +961,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         self.state = .closed
         self.prefaceTimer?.cancel()
         self.drainTimer?.cancel()
+        self.idleTimer?.cancel()
         self.metrics.counters.connections.subtract(1, ordering: .relaxed)
         self.cancelAllStreams(reason: self.closeReason)
         self.checkHandlersDone()
@@ -756,6 +973,9 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             self.deadlineTimer = nil
             self.deadlines.removeAll()
             self.handlersDone.succeed()
+            // The handler holds its context and the context its handler: nothing runs on this connection any more,
+            // so break the cycle, or every closed connection (and whatever its queues hold) stays in memory.
+            self.context = nil
         }
     }
 }

@@ -24,7 +24,14 @@ final class ServerStream: DeadlineQueueEntry {
     /// When the call ended while its handler kept running.
     var endedAt: NIODeadline?
     var isStraggler = false
+    /// The call's end was recorded in the metrics (it is recorded exactly once).
+    var finishRecorded = false
     var handlerRunning = false
+    /// The handler may start but every handler slot is taken (by handlers of ended calls winding down): it
+    /// starts, with this first message, when a slot frees.
+    var awaitingSlot = false
+    /// The first request message of a single-request call waiting for a handler slot.
+    var pendingFirstMessage: ByteBuffer?
 
     init(
         id: UInt32,

@@ -35,8 +35,14 @@ struct OutboundScheduler {
     /// Whether the channel accepts more data now.
     var writable = true
 
+    /// Where fresh `pending` buffers come from.
+    private let allocator: ByteBufferAllocator
+    /// The capacity of a fresh `pending` buffer; it grows as frames are written into it.
+    static let pendingCapacity = 1024
+
     init(allocator: ByteBufferAllocator, maxFrameSize: Int, initialCredit: Int) {
-        self.pending = allocator.buffer(capacity: 1024)
+        self.allocator = allocator
+        self.pending = allocator.buffer(capacity: Self.pendingCapacity)
         self.maxFrameSize = maxFrameSize
         self.initialCredit = initialCredit
     }
@@ -53,7 +59,10 @@ struct OutboundScheduler {
     /// Takes the bytes to write.
     mutating func takePending() -> ByteBuffer {
         let bytes = self.pending
-        self.pending.clear()  // Copy-on-write keeps `bytes` intact; the next frames go to fresh storage.
+        // A fresh small buffer, not `clear()`: on storage shared with `bytes`, `clear()` allocates new storage as
+        // large as the old one, so after one large burst every later write, however small, would carry a buffer
+        // of that size — and a write buffer's watermark counts bytes, not capacity (the kill soak grew 3.7 GB).
+        self.pending = self.allocator.buffer(capacity: Self.pendingCapacity)
         return bytes
     }
 
