@@ -26,7 +26,7 @@ struct AlertRuleTests {
 
             // An order that needs the fraud check: 504 at the budget, the fraud handler runs on.
             let scenario = DemoTestSupport.scenario("straggler", settings)
-            let reply = try await HTTPFetch.get(topology.front, scenario.path)
+            let reply = try await HTTPFetch.get(topology.front, scenario.path, timeout: .seconds(30))
             #expect(reply.status == 504)
 
             // While it straggles (from the 1 s grace period after the deadline until it returns, 1.5 s later), the

@@ -47,7 +47,7 @@ enum DemoTestSupport {
 
     /// A service's `/metrics`, parsed.
     static func scrape(_ endpoint: Endpoint) async throws -> PrometheusScrape {
-        PrometheusScrape(try await HTTPFetch.get(endpoint, "/metrics").body)
+        PrometheusScrape(try await HTTPFetch.get(endpoint, "/metrics", timeout: .seconds(30)).body)
     }
 
     /// The built `demo-services` executable (as the runtime's multi-process echo test finds it).

@@ -33,7 +33,7 @@ struct MultiProcessTests {
             // budget is 1 s), long before the warehouse's 5 s of work would have ended.
             let scenario = DemoTestSupport.scenario("budget-gone", settings)
             let sentAt = ContinuousClock.now
-            let reply = try await HTTPFetch.get(endpoints.front, scenario.path)
+            let reply = try await HTTPFetch.get(endpoints.front, scenario.path, timeout: .seconds(30))
             #expect(reply.status == 504)
             let idle = try await DemoTestSupport.eventually(timeout: .seconds(20)) {
                 for service in ServiceName.rpcServices {
