@@ -107,6 +107,12 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // Test-only helpers shared by every test target (they all run in one test process).
+        .target(
+            name: "TestSupport",
+            path: "Tests/TestSupport",
+            swiftSettings: strictSettings
+        ),
         .testTarget(
             name: "WireTests",
             dependencies: [
@@ -118,6 +124,7 @@ let package = Package(
         .testTarget(
             name: "RPCBenchTests",
             dependencies: [
+                "TestSupport",
                 "RPCBenchCore",
                 "RPCBenchOptions",
                 "DeadlineRPC",
@@ -129,6 +136,7 @@ let package = Package(
         .testTarget(
             name: "DemoServicesTests",
             dependencies: [
+                "TestSupport",
                 "demo-services",
                 "DeadlineRPC",
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -138,6 +146,7 @@ let package = Package(
         .testTarget(
             name: "DeadlineRPCTests",
             dependencies: [
+                "TestSupport",
                 "DeadlineRPC",
                 "Wire",
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -1,5 +1,6 @@
 import DeadlineRPC
 import Foundation
+import TestSupport
 import Testing
 
 /// What a `demo-services chain-hop` process reports (`chain.Hop/Stats`).
@@ -11,7 +12,7 @@ private struct HopStats: Codable, Sendable {
 
 /// The four-hop cascade with every server in its own process: the cancel and the deadline must cross process
 /// boundaries, each hop enforcing the deadline on its own clock.
-@Suite("Cascade across four processes", .serialized, .timeLimit(.minutes(5)))
+@Suite("Cascade across four processes", .serialized, .timeLimit(.minutes(5)), .heavyweight)
 struct CascadeProcessTests {
     static let call = Method<Echo, Echo>.unary("chain.Hop/Call")
     fileprivate static let stats = Method<Echo, HopStats>.unary("chain.Hop/Stats")

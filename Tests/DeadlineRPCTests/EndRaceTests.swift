@@ -1,6 +1,7 @@
 import DeadlineRPC
 import MetricsTestKit
 import Synchronization
+import TestSupport
 import Testing
 
 /// Reply, cancel and deadline arriving together, a thousand times: every call must end exactly once on each side.
@@ -8,7 +9,7 @@ import Testing
 /// On the client a second ending would resume a checked continuation twice and trap, so finishing the run is itself
 /// part of the check; on the server every started call must be finished exactly once (counters and metrics agree),
 /// with no handler left running and the shared connection still serving.
-@Suite("Reply, cancel and deadline racing", .timeLimit(.minutes(5)))
+@Suite("Reply, cancel and deadline racing", .timeLimit(.minutes(5)), .heavyweight)
 struct EndRaceTests {
     static let racer = Method<Echo, Echo>.unary("test.Race/ReplyAtDeadline")
 

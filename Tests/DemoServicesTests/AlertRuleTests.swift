@@ -1,11 +1,12 @@
 import DeadlineRPC
 import Foundation
+import TestSupport
 import Testing
 
 @testable import demo_services
 
 /// The shipped straggler alert, evaluated against real scrapes of the demo's services.
-@Suite("Straggler alert rule against the demo's /metrics", .timeLimit(.minutes(5)))
+@Suite("Straggler alert rule against the demo's /metrics", .timeLimit(.minutes(5)), .heavyweight)
 struct AlertRuleTests {
     @Test("DeadlineRPCStragglers fires on the fraud service while it straggles, not on a cooperative service")
     func stragglerAlertFires() async throws {

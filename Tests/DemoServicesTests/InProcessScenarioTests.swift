@@ -1,11 +1,12 @@
 import DeadlineRPC
+import TestSupport
 import Testing
 
 @testable import demo_services
 
 /// The scripted scenarios against two all-in-one topologies, propagation on and off, with exact outcomes.
 /// Test latencies make the slow parts seconds long, so "stopped at the deadline" and "kept working" never blur.
-@Suite("Demo scenarios, all services in one process", .timeLimit(.minutes(5)))
+@Suite("Demo scenarios, all services in one process", .timeLimit(.minutes(5)), .heavyweight)
 struct InProcessScenarioTests {
     /// A hop that stops at the deadline ends within this of it (a generous bound for a loaded 2-core machine;
     /// the work it would otherwise do lasts 2.5 s past the deadline).

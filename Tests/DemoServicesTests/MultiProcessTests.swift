@@ -1,11 +1,12 @@
 import DeadlineRPC
 import Foundation
+import TestSupport
 import Testing
 
 @testable import demo_services
 
 /// The services as separate processes (`demo-services serve`, wired by port), driven over loopback HTTP.
-@Suite("Demo services as separate processes", .timeLimit(.minutes(5)))
+@Suite("Demo services as separate processes", .timeLimit(.minutes(5)), .heavyweight)
 struct MultiProcessTests {
     @Test("504 mid-chain with every downstream handler stopped, 200 degraded, and a clean exit on SIGTERM")
     func servicesAsProcesses() async throws {

@@ -1,8 +1,9 @@
 import Foundation
 import RPCBenchCore
+import TestSupport
 import Testing
 
-@Suite("Smoke: a tiny embedded run through the library entry point", .timeLimit(.minutes(5)))
+@Suite("Smoke: a tiny embedded run through the library entry point", .timeLimit(.minutes(5)), .heavyweight)
 struct SmokeTests {
     @Test("All phases run, handlers return to zero, and the JSON has every field", .timeLimit(.minutes(2)))
     func tinyRun() async throws {

@@ -27,7 +27,7 @@ enum HTTPFetch {
         _ endpoint: Endpoint,
         _ path: String,
         headers extra: [(String, String)] = [],
-        timeout: Duration = .seconds(10)
+        timeout: Duration = .seconds(30)
     ) async throws -> Reply {
         let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .connectTimeout(.seconds(5))
@@ -40,7 +40,6 @@ enum HTTPFetch {
         return try await withThrowingTaskGroup(of: Reply?.self) { group in
             group.addTask {
                 try await Task.sleep(for: timeout)
-                channel.channel.close(promise: nil)
                 throw Timeout(description: "GET http://\(endpoint)\(path) got no answer within \(timeout).")
             }
             group.addTask {
@@ -67,7 +66,16 @@ enum HTTPFetch {
                 }
             }
             defer { group.cancelAll() }
-            guard let reply = try await group.next() ?? nil else {
+            let first: Reply??
+            do {
+                first = try await group.next()
+            } catch {
+                // Closed only once the first outcome is known, so a timeout is reported as one rather than as the
+                // exchange's "I/O on closed channel".
+                channel.channel.close(promise: nil)
+                throw error
+            }
+            guard let reply = first ?? nil else {
                 throw Timeout(description: "GET http://\(endpoint)\(path) ended without an answer.")
             }
             return reply

@@ -106,6 +106,9 @@ final class HTTPServer: Service, Sendable {
                         case .body:
                             break  // The demo's endpoints take no body.
                         case .end:
+                            // The request is complete: the timeout bounds a slow *client*, not the handler (whose
+                            // own budget bounds it), so a loaded machine cannot cut an answer off mid-write.
+                            group.cancelAll()
                             guard let head else { return }
                             let response = await self.handler(HTTPRequest(head: head))
                             try await Self.write(response, version: head.version, to: outbound)

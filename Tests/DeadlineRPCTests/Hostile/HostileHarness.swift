@@ -2,6 +2,7 @@ import DeadlineRPC
 import Foundation
 import NIOCore
 import Synchronization
+import TestSupport
 import Testing
 import Wire
 
@@ -319,8 +320,9 @@ func echoBytes(_ text: String = "x") -> [UInt8] {
 }
 
 /// The root of the hostile-peer suites: serialized, so each case's figures (p99, memory) are not mixed with
-/// another hostile case's load. (Other suites of the target may still run alongside.)
-@Suite("Hostile peers (HOSTILE.md A–F)", .serialized)
+/// another hostile case's load, and heavyweight, so no flood runs beside the demo's or the cascade's timed
+/// multi-process tests. (Light suites may still run alongside.)
+@Suite("Hostile peers (HOSTILE.md A–F)", .serialized, .heavyweight)
 enum HostileTests {}
 
 extension RawConnection {
