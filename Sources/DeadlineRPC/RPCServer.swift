@@ -53,12 +53,14 @@ public final class RPCServer: Service, Sendable {
     ) {
         self.host = host
         self.port = port
+        let metrics = ServerMetrics(prefix: configuration.metricsPrefix, factory: configuration.metricsFactory)
         self.router = router.with(
-            HandlerEnvironment(interceptors: configuration.interceptors, instrument: configuration.instrument)
+            HandlerEnvironment(interceptors: configuration.interceptors, instrument: configuration.instrument),
+            metrics: metrics
         )
         self.configuration = configuration
         self.group = eventLoopGroup
-        self.metrics = ServerMetrics(prefix: configuration.metricsPrefix, factory: configuration.metricsFactory)
+        self.metrics = metrics
         self.address = eventLoopGroup.any().makePromise()
     }
 

@@ -147,9 +147,15 @@ public enum FrameEncoder {
         writeHeader(length: 0, type: .callEnd, flags: 0, streamID: end.streamID, into: &buffer)
         let payloadStart = buffer.writerIndex
         buffer.writeInteger(end.status.rawValue)
-        let message = Self.truncatedUTF8(end.message, maxBytes: WireLimits.maxReasonLength)
-        buffer.writeInteger(UInt16(message.count), endianness: .big)
-        buffer.writeBytes(message)
+        if end.message.utf8.count <= WireLimits.maxReasonLength {
+            // The common case (an OK status has no message): written in place, no intermediate array.
+            buffer.writeInteger(UInt16(end.message.utf8.count), endianness: .big)
+            buffer.writeString(end.message)
+        } else {
+            let message = Self.truncatedUTF8(end.message, maxBytes: WireLimits.maxReasonLength)
+            buffer.writeInteger(UInt16(message.count), endianness: .big)
+            buffer.writeBytes(message)
+        }
         writeMetadata(end.metadata, into: &buffer)
         buffer.setInteger(UInt32(buffer.writerIndex - payloadStart), at: headerIndex, endianness: .big)
     }

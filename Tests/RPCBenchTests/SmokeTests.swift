@@ -11,7 +11,7 @@ struct SmokeTests {
         configuration.target = .embedded(hops: 2)
         configuration.load = .open(rate: 200, maxInFlight: 100)
         configuration.warmup = .milliseconds(200)
-        configuration.duration = .milliseconds(500)
+        configuration.duration = .seconds(1)
         configuration.drainTimeout = .seconds(5)
         var storm = StormConfiguration()
         storm.cancelRate = 20
@@ -28,8 +28,9 @@ struct SmokeTests {
         storm.chainCancelAfter = .milliseconds(60)
         storm.chainBudget = .milliseconds(80)
         storm.burstRamp = .milliseconds(20)
-        storm.burstCancelAfter = .milliseconds(100)
-        storm.work = .milliseconds(300)
+        // A loaded CI run once started none of two bursts' 100 handlers within 120 ms: four bursts, 270 ms each.
+        storm.burstCancelAfter = .milliseconds(250)
+        storm.work = .milliseconds(600)
         configuration.storm = storm
 
         let report = try await BenchRunner.run(configuration)

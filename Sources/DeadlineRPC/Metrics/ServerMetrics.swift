@@ -2,23 +2,15 @@ import CoreMetrics
 import Synchronization
 import Wire
 
-/// The server's swift-metrics instruments, created once per method (and status) and reused, so a call costs a
-/// dictionary look-up, not an instrument allocation.
+/// The server's swift-metrics instruments. Per-method instruments are created once per method and reused; the
+/// router's entries carry theirs (``MethodMetrics``), so the hot path never looks them up by name.
 final class ServerMetrics: Sendable {
-    private struct MethodInstruments: Sendable {
-        let started: Counter
-        let duration: Timer
-        let shed: Counter
-        let stragglers: Counter
-        var finished: [StatusCode: Counter]
-    }
-
     let prefix: String
     let counters = ServerCounters()
     private let handlersInFlight: Meter
     private let stragglersNow: Meter
     private let stragglerOverrun: Timer
-    private let instruments = Mutex<[String: MethodInstruments]>([:])
+    private let methods = Mutex<[String: MethodMetrics]>([:])
 
     private let factory: any MetricsFactory
 
@@ -31,46 +23,38 @@ final class ServerMetrics: Sendable {
         self.stragglerOverrun = Timer(label: "\(prefix)_server_straggler_overrun_seconds", dimensions: [], factory: factory)
     }
 
-    private func withInstruments<T>(_ method: String, _ body: (inout MethodInstruments) -> T) -> T {
-        self.instruments.withLock { all in
-            if all[method] == nil {
-                let dims = [("method", method)]
-                all[method] = MethodInstruments(
-                    started: Counter(label: "\(prefix)_server_calls_started_total", dimensions: dims, factory: factory),
-                    duration: Timer(label: "\(prefix)_server_call_duration_seconds", dimensions: dims, factory: factory),
-                    shed: Counter(label: "\(prefix)_server_calls_shed_total", dimensions: dims, factory: factory),
-                    stragglers: Counter(label: "\(prefix)_server_stragglers_total", dimensions: dims, factory: factory),
-                    finished: [:]
-                )
-            }
-            return body(&all[method]!)
+    /// The instruments of `method`, created on first use.
+    func methodMetrics(for method: String) -> MethodMetrics {
+        self.methods.withLock { all in
+            if let metrics = all[method] { return metrics }
+            let metrics = MethodMetrics(method: method, prefix: self.prefix, factory: self.factory)
+            all[method] = metrics
+            return metrics
         }
     }
 
     func callStarted(_ method: String) {
+        self.callStarted(self.methodMetrics(for: method))
+    }
+
+    func callStarted(_ method: MethodMetrics) {
         self.counters.callsStarted.add(1, ordering: .relaxed)
-        self.withInstruments(method) { $0.started }.increment()
+        method.started.increment()
     }
 
     func callFinished(_ method: String, code: StatusCode, nanoseconds: Int64) {
-        self.counters.callsFinished.add(1, ordering: .relaxed)
-        let (counter, timer) = self.withInstruments(method) { instruments -> (Counter, Timer) in
-            if instruments.finished[code] == nil {
-                instruments.finished[code] = Counter(
-                    label: "\(prefix)_server_calls_finished_total",
-                    dimensions: [("method", method), ("code", code.description)],
-                    factory: self.factory
-                )
-            }
-            return (instruments.finished[code]!, instruments.duration)
-        }
-        counter.increment()
-        timer.recordNanoseconds(nanoseconds)
+        self.callFinished(self.methodMetrics(for: method), code: code, nanoseconds: nanoseconds)
     }
 
-    func callShed(_ method: String) {
+    func callFinished(_ method: MethodMetrics, code: StatusCode, nanoseconds: Int64) {
+        self.counters.callsFinished.add(1, ordering: .relaxed)
+        method.finished(code).increment()
+        method.duration.recordNanoseconds(nanoseconds)
+    }
+
+    func callShed(_ method: MethodMetrics) {
         self.counters.shedCalls.add(1, ordering: .relaxed)
-        self.withInstruments(method) { $0.shed }.increment()
+        method.shed.increment()
     }
 
     func callRefused() {
@@ -87,11 +71,11 @@ final class ServerMetrics: Sendable {
         self.handlersInFlight.decrement()
     }
 
-    func stragglerDetected(_ method: String) {
+    func stragglerDetected(_ method: MethodMetrics) {
         self.counters.stragglersNow.add(1, ordering: .relaxed)
         self.counters.stragglersTotal.add(1, ordering: .relaxed)
         self.stragglersNow.increment()
-        self.withInstruments(method) { $0.stragglers }.increment()
+        method.stragglers.increment()
     }
 
     func stragglerReturned(overrunNanoseconds: Int64) {

@@ -74,10 +74,14 @@ public struct Router: Sendable {
 }
 
 extension Router {
-    /// The same methods, each run inside `environment` (interceptors, trace extraction).
-    func with(_ environment: HandlerEnvironment) -> Router {
+    /// The same methods, each run inside `environment` (interceptors, trace extraction) and counted by its own
+    /// instruments from `metrics`.
+    func with(_ environment: HandlerEnvironment, metrics: ServerMetrics) -> Router {
         var copy = self
-        for name in copy.entries.keys { copy.entries[name]!.environment = environment }
+        for name in copy.entries.keys {
+            copy.entries[name]!.environment = environment
+            copy.entries[name]!.metrics = metrics.methodMetrics(for: name)
+        }
         return copy
     }
 }
@@ -87,16 +91,11 @@ struct ServerMethodEntry: Sendable {
     let kind: CallKind
     let handle: @Sendable (ServerCall, HandlerEnvironment) async -> Void
     var environment = HandlerEnvironment()
+    /// Set by ``Router/with(_:metrics:)`` when a server takes the router.
+    var metrics: MethodMetrics?
 
     init(kind: CallKind, handle: @escaping @Sendable (ServerCall, HandlerEnvironment) async -> Void) {
         self.kind = kind
         self.handle = handle
-    }
-
-    /// Runs the handler for `call` in this entry's environment.
-    var run: @Sendable (ServerCall) async -> Void {
-        let handle = self.handle
-        let environment = self.environment
-        return { call in await handle(call, environment) }
     }
 }

@@ -427,6 +427,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             refuse(.unimplemented, "Method '\(start.method)' is not implemented on this server.")
             return
         }
+        let methodMetrics = entry.metrics ?? self.metrics.methodMetrics(for: start.method)
         if start.encoding != .identity && !start.encoding.isSupported {
             refuse(.unimplemented, "Message encoding \(start.encoding) is not supported by this server.")
             return
@@ -438,7 +439,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             var remaining = Duration.microseconds(budget.remainingMicroseconds)
             if let cap = self.configuration.maxInboundBudget, remaining > cap { remaining = cap }
             if remaining <= .zero || remaining < self.configuration.minimumBudget {
-                self.metrics.callShed(start.method)
+                self.metrics.callShed(methodMetrics)
                 refuse(.deadlineExceeded, remaining <= .zero
                     ? "The call arrived with its budget already spent; the handler was not started."
                     : "The call arrived with \(remaining) left, below this server's minimum of \(self.configuration.minimumBudget); the handler was not started.")
@@ -468,6 +469,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             id: streamID,
             method: start.method,
             entry: entry,
+            methodMetrics: methodMetrics,
             encoding: start.encoding,
             startedAt: now,
             context: context,
@@ -476,7 +478,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         self.streams[streamID] = stream
         self.idleSince = nil
         self.scheduler.openStream(streamID)
-        self.metrics.callStarted(start.method)
+        self.metrics.callStarted(methodMetrics)
         if let deadline {
             self.queueDeadline(stream, at: deadline)
         }
@@ -598,11 +600,12 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         stream.handlerRunning = true
         self.runningHandlers += 1
         self.metrics.handlerStarted()
-        let run = stream.entry.run
+        let handle = stream.entry.handle
+        let environment = stream.entry.environment
         // Owned by this connection: cancelled when the call ends, awaited by ServerConnection.run() through
         // `handlersDone` (see handlerFinished and connectionClosed).
         stream.task = Task(executorPreference: self.taskExecutor) {
-            await run(call)
+            await handle(call, environment)
         }
     }
 
@@ -775,7 +778,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     private func stragglerCheck(_ stream: ServerStream) {
         guard self.streams[stream.id] === stream, stream.handlerRunning else { return }
         stream.isStraggler = true
-        self.metrics.stragglerDetected(stream.method)
+        self.metrics.stragglerDetected(stream.methodMetrics)
         let reason = stream.endReason ?? .cancelled
         stream.context.logger.warning(
             "Handler still running \(self.configuration.stragglerGracePeriod) after its call ended (\(reason)): a straggler that ignores cancellation",
@@ -788,7 +791,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         guard !stream.finishRecorded else { return }
         stream.finishRecorded = true
         let elapsed = NIODeadline.now() - stream.startedAt
-        self.metrics.callFinished(stream.method, code: code, nanoseconds: elapsed.nanoseconds)
+        self.metrics.callFinished(stream.methodMetrics, code: code, nanoseconds: elapsed.nanoseconds)
     }
 
     private func release(_ stream: ServerStream) {

@@ -7,6 +7,8 @@ final class ServerStream: DeadlineQueueEntry {
     let id: UInt32
     let method: String
     let entry: ServerMethodEntry
+    /// The method's instruments, resolved once per server rather than looked up per call.
+    let methodMetrics: MethodMetrics
     let encoding: MessageEncoding
     let startedAt: NIODeadline
     let context: CallContext
@@ -37,6 +39,7 @@ final class ServerStream: DeadlineQueueEntry {
         id: UInt32,
         method: String,
         entry: ServerMethodEntry,
+        methodMetrics: MethodMetrics,
         encoding: MessageEncoding,
         startedAt: NIODeadline,
         context: CallContext,
@@ -45,6 +48,7 @@ final class ServerStream: DeadlineQueueEntry {
         self.id = id
         self.method = method
         self.entry = entry
+        self.methodMetrics = methodMetrics
         self.encoding = encoding
         self.startedAt = startedAt
         self.context = context
