@@ -127,9 +127,11 @@ public final class BenchService: Sendable {
         } catch {
             completed = false
         }
+        // A failed next hop is how this hop's code learns of the death when its outbound call hits the shared
+        // deadline before this hop's own deadline timer cancels the task.
         return CooperativeWork.Outcome(
             completed: completed,
-            observedCancellationAt: Task.isCancelled ? BenchClock.now() : 0
+            observedCancellationAt: Task.isCancelled || !completed ? BenchClock.now() : 0
         )
     }
 }

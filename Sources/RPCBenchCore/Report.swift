@@ -430,6 +430,9 @@ public struct HopLatencies: Sendable, Codable {
     public var byHop: [LatencySummary]
     /// Handlers, by hop, that had started before the call died and never saw it (ran on: the leak).
     public var neverCancelledByHop: [Int]
+    /// Handlers, by hop, that stopped short of their work after the death although this instant was never taken:
+    /// a forwarding hop whose outbound call failed at the shared deadline first (it stopped; it did not leak).
+    public var stoppedUnmeasuredByHop: [Int]
     /// The first hop's distribution, for plots.
     public var firstHopCurve: [CurvePoint]
     /// The last hop's distribution, for plots.
@@ -441,6 +444,7 @@ public struct HopLatencies: Sendable, Codable {
         lastHop: LatencySummary,
         byHop: [LatencySummary],
         neverCancelledByHop: [Int],
+        stoppedUnmeasuredByHop: [Int],
         firstHopCurve: [CurvePoint],
         lastHopCurve: [CurvePoint]
     ) {
@@ -448,6 +452,7 @@ public struct HopLatencies: Sendable, Codable {
         self.lastHop = lastHop
         self.byHop = byHop
         self.neverCancelledByHop = neverCancelledByHop
+        self.stoppedUnmeasuredByHop = stoppedUnmeasuredByHop
         self.firstHopCurve = firstHopCurve
         self.lastHopCurve = lastHopCurve
     }
@@ -459,6 +464,7 @@ public struct HopLatencies: Sendable, Codable {
             lastHop: LatencySummary(),
             byHop: Array(repeating: LatencySummary(), count: max(1, hops)),
             neverCancelledByHop: Array(repeating: 0, count: max(1, hops)),
+            stoppedUnmeasuredByHop: Array(repeating: 0, count: max(1, hops)),
             firstHopCurve: [],
             lastHopCurve: []
         )

@@ -51,7 +51,7 @@ public enum ReportTable {
                 storm.append(["cancel → handler task, hop \(last)"] + stormPhases.map { lastHop($0.stormResults.cancelToHandlerTask, last) })
             }
             storm.append(["cancel → handler sees it, hop \(last)"] + stormPhases.map { lastHop($0.stormResults.cancelToHandlerObserved, last) })
-            storm.append(["deadline → handler task, hop 1"] + stormPhases.map { pair($0.stormResults.deadlineToHandlerTask.firstHop) })
+            storm.append(["deadline → handler task, hop 1"] + stormPhases.map { pair($0.stormResults.deadlineToHandlerTask.firstHop) + stopped($0.stormResults.deadlineToHandlerTask, 1) })
             if last > 1 {
                 storm.append(["deadline → handler task, hop \(last)"] + stormPhases.map { lastHop($0.stormResults.deadlineToHandlerTask, last) })
             }
@@ -127,7 +127,14 @@ public enum ReportTable {
         if latencies.lastHop.count == 0 {
             return never > 0 ? "never (\(never) ran on)" : "–"
         }
-        return pair(latencies.lastHop) + (never > 0 ? ", \(never) never" : "")
+        return pair(latencies.lastHop) + (never > 0 ? ", \(never) never" : "") + stopped(latencies, hop)
+    }
+
+    /// `, k stopped by their own call`: handlers that stopped without this instant (see
+    /// ``HopLatencies/stoppedUnmeasuredByHop``).
+    static func stopped(_ latencies: HopLatencies, _ hop: Int) -> String {
+        let stopped = latencies.stoppedUnmeasuredByHop.indices.contains(hop - 1) ? latencies.stoppedUnmeasuredByHop[hop - 1] : 0
+        return stopped > 0 ? ", \(stopped) stopped by their own call" : ""
     }
 
     /// Victim errors with their codes.

@@ -41,11 +41,11 @@ public enum StormAnalysis {
             if startedBeforeDeath {
                 switch call.kind {
                 case .cancel, .chainCancel:
-                    cancelTask.record(index, handler.cancelledAt, after: dead, endedAt: handler.endedAt)
-                    cancelObserved.record(index, handler.observedAt, after: dead, endedAt: handler.endedAt)
+                    cancelTask.record(index, handler.cancelledAt, after: dead, handler)
+                    cancelObserved.record(index, handler.observedAt, after: dead, handler)
                 case .deadline, .chainDeadline:
-                    deadlineTask.record(index, handler.cancelledAt, after: dead, endedAt: handler.endedAt)
-                    deadlineObserved.record(index, handler.observedAt, after: dead, endedAt: handler.endedAt)
+                    deadlineTask.record(index, handler.cancelledAt, after: dead, handler)
+                    deadlineObserved.record(index, handler.observedAt, after: dead, handler)
                 case .burst:
                     if handler.cancelledAt > 0 { burstTask.record(nanoseconds: handler.cancelledAt - dead) }
                 case .disconnect:
@@ -117,19 +117,29 @@ struct HopHistograms {
     var histograms: [LatencyHistogram]
     /// Per hop, handlers that outlived the death without learning of it.
     var never: [Int]
+    /// Per hop, handlers that stopped after the death without that instant being recorded (see
+    /// ``HopLatencies/stoppedUnmeasuredByHop``).
+    var stoppedUnmeasured: [Int]
 
     /// Empty histograms for `hops` hops.
     init(hops: Int) {
         self.histograms = (0..<hops).map { _ in LatencyHistogram() }
         self.never = Array(repeating: 0, count: hops)
+        self.stoppedUnmeasured = Array(repeating: 0, count: hops)
     }
 
-    /// Records `instant - dead`; when `instant` is 0, a handler that outlived the death without seeing it.
-    mutating func record(_ hopIndex: Int, _ instant: Int64, after dead: Int64, endedAt: Int64) {
+    /// Records `instant - dead`. When `instant` is 0 and the handler ended after the death, it either ran its work
+    /// to the end (it never learned: the leak) or stopped short of it some other way — at a forwarding hop, its
+    /// own outbound call failed at the same deadline before this hop's deadline timer cancelled its task.
+    mutating func record(_ hopIndex: Int, _ instant: Int64, after dead: Int64, _ handler: HandlerRecord) {
         if instant > 0 {
             self.histograms[hopIndex].record(nanoseconds: instant - dead)
-        } else if endedAt > dead {
-            self.never[hopIndex] += 1
+        } else if handler.endedAt > dead {
+            if handler.completed {
+                self.never[hopIndex] += 1
+            } else {
+                self.stoppedUnmeasured[hopIndex] += 1
+            }
         }
     }
 
@@ -142,6 +152,7 @@ struct HopHistograms {
             lastHop: last.summary,
             byHop: self.histograms.map(\.summary),
             neverCancelledByHop: self.never,
+            stoppedUnmeasuredByHop: self.stoppedUnmeasured,
             firstHopCurve: first.percentileCurve,
             lastHopCurve: last.percentileCurve
         )

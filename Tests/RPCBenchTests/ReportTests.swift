@@ -227,3 +227,37 @@ struct ReportTests {
         #expect(!folder.contains(":"))
     }
 }
+
+@Suite("Storm analysis: a handler that stopped is not a handler that leaked", .timeLimit(.minutes(5)))
+struct StoppedHandlerTests {
+    @Test("A forwarding hop whose outbound call hit the shared deadline first is counted as stopped, not as never cancelled")
+    func forwardingHopStoppedByItsOwnCall() {
+        let calls = [StormCallRecord(tag: 1, kind: .chainDeadline, deadAt: 1_000_000, outcome: "deadlineExceeded")]
+        let handlers = [
+            // Hop 1: its call to hop 2 failed at the deadline before its own deadline timer ran: never cancelled,
+            // but it stopped 30 µs after the death with its work undone.
+            HandlerRecord(tag: 1, hop: 1, startedAt: 500_000, cancelledAt: 0, observedAt: 1_030_000, endedAt: 1_030_000, completed: false),
+            // Hop 2: cancelled 40 µs after the death.
+            HandlerRecord(tag: 1, hop: 2, startedAt: 600_000, cancelledAt: 1_040_000, observedAt: 1_045_000, endedAt: 1_050_000, completed: false),
+        ]
+        let report = StormAnalysis.report(calls: calls, handlers: handlers, hops: 2)
+        #expect(report.deadlineToHandlerTask.neverCancelledByHop == [0, 0])
+        #expect(report.deadlineToHandlerTask.stoppedUnmeasuredByHop == [1, 0])
+        #expect(report.deadlineToHandlerTask.firstHop.count == 0)
+        #expect(abs(report.deadlineToHandlerTask.lastHop.p50 - 40) < 0.1)
+        // The handler's code learned of the death from its failed call: measured as observed.
+        #expect(abs(report.deadlineToHandlerObserved.firstHop.p50 - 30) < 0.1)
+        #expect(report.deadlineToHandlerObserved.stoppedUnmeasuredByHop == [0, 0])
+    }
+
+    @Test("A handler that ran its work to the end after the death is never cancelled (the leak)")
+    func handlerThatRanOn() {
+        let calls = [StormCallRecord(tag: 1, kind: .deadline, deadAt: 1_000_000, outcome: "deadlineExceeded")]
+        let handlers = [
+            HandlerRecord(tag: 1, hop: 1, startedAt: 500_000, cancelledAt: 0, observedAt: 0, endedAt: 9_000_000, completed: true)
+        ]
+        let report = StormAnalysis.report(calls: calls, handlers: handlers, hops: 1)
+        #expect(report.deadlineToHandlerTask.neverCancelledByHop == [1])
+        #expect(report.deadlineToHandlerTask.stoppedUnmeasuredByHop == [0])
+    }
+}
