@@ -10,7 +10,7 @@ private final class Item: DeadlineQueueEntry, CustomStringConvertible {
     var description: String { "#\(self.name)" }
 }
 
-@Suite("DeadlineQueue: one timer per connection, O(log n) removal", .timeLimit(.minutes(5)))
+@Suite("DeadlineQueue: one timer per connection, O(1) or O(log n) removal", .timeLimit(.minutes(5)))
 struct DeadlineQueueTests {
     @Test("The timer is armed for the first deadline and re-armed only when a new one is earlier")
     func arming() {
@@ -107,5 +107,74 @@ struct DeadlineQueueTests {
             }
         }
         #expect(mismatches.isEmpty, "\(mismatches.prefix(5))")
+    }
+
+    @Test("Deadlines mostly in order (equal budgets) mixed with earlier ones agree with a sorted reference, removal by index included")
+    func mostlyInOrder() {
+        var generator = SeededGenerator(seed: 7)
+        var mismatches: [String] = []
+        for round in 0..<100 {
+            var queue = DeadlineQueue<Item>()
+            var reference: [(deadline: Int64, item: Item)] = []
+            var now: Int64 = 0
+            var nextName = 0
+            for step in 0..<400 {
+                switch Int.random(in: 0..<20, using: &generator) {
+                case 0..<9:
+                    // The common case: the same budget from now (FIFO); now and then a shorter one (heap).
+                    let item = Item(nextName)
+                    nextName += 1
+                    let shorter = Int.random(in: 0..<6, using: &generator) == 0
+                    let deadline = now + (shorter ? Int64.random(in: 0...400, using: &generator) : 500)
+                    _ = queue.insert(item, deadline: deadline)
+                    reference.append((deadline, item))
+                case 9..<14:
+                    guard !reference.isEmpty else { continue }
+                    // Calls mostly end in the order they started: remove from the front more often than elsewhere.
+                    let position = Int.random(in: 0..<3, using: &generator) == 0 ? Int.random(in: 0..<reference.count, using: &generator) : 0
+                    let victim = reference.remove(at: position)
+                    if Bool.random(using: &generator) {
+                        queue.remove(victim.item)
+                    } else {
+                        queue.remove(atIndex: victim.item.deadlineQueueIndex)
+                    }
+                    if victim.item.deadlineQueueIndex != -1 { mismatches.append("\(round).\(step): removed entry still indexed") }
+                case 14..<19:
+                    now += Int64.random(in: 0...60, using: &generator)
+                default:
+                    let due = reference.filter { $0.deadline <= now }
+                    reference.removeAll { $0.deadline <= now }
+                    let expired = queue.timerFired(now: now)
+                    let deadlines = expired.map { item in due.first { $0.item === item }?.deadline ?? -1 }
+                    if Set(expired.map(\.name)) != Set(due.map(\.item.name)) { mismatches.append("\(round).\(step): wrong entries due") }
+                    if deadlines != deadlines.sorted() { mismatches.append("\(round).\(step): due entries out of order") }
+                    if expired.contains(where: { $0.deadlineQueueIndex != -1 }) { mismatches.append("\(round).\(step): expired entry still indexed") }
+                    if queue.nextArm() != reference.map(\.deadline).min() { mismatches.append("\(round).\(step): wrong re-arm") }
+                }
+                if queue.count != reference.count || queue.earliest != reference.map(\.deadline).min() {
+                    mismatches.append("\(round).\(step): queue and reference disagree")
+                }
+            }
+            queue.removeAll()
+            if reference.contains(where: { $0.item.deadlineQueueIndex != -1 }) { mismatches.append("\(round): removeAll left an index") }
+            if queue.count != 0 || queue.earliest != nil { mismatches.append("\(round): removeAll left entries") }
+        }
+        #expect(mismatches.isEmpty, "\(mismatches.prefix(5))")
+    }
+
+    @Test("Holes left by calls that ended are dropped: a long run of in-order calls keeps the queue's storage small")
+    func holesAreDropped() {
+        var queue = DeadlineQueue<Item>()
+        var live: [Item] = []
+        // 64 calls in flight at a time, 100 000 in all, each ending before its deadline, mostly in order.
+        for name in 0..<100_000 {
+            let item = Item(name)
+            _ = queue.insert(item, deadline: Int64(name) + 1_000)
+            live.append(item)
+            if live.count > 64 { queue.remove(live.removeFirst()) }
+        }
+        #expect(queue.count == 64)
+        #expect(queue.storedSlots <= 256, "\(queue.storedSlots) slots held for 64 calls")
+        #expect(queue.timerFired(now: 200_000).map(\.name) == Array(99_936..<100_000))
     }
 }
