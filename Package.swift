@@ -86,6 +86,7 @@ let package = Package(
             dependencies: [
                 "RPCBenchCore",
                 "RPCBenchOptions",
+                "RPCBenchDemo",
                 "DeadlineRPC",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
@@ -93,9 +94,36 @@ let package = Package(
             exclude: ["README.md"],
             swiftSettings: strictSettings
         ),
+        // The demo's checkout path — services, topologies, their stats — shared by `demo-services` and by rpcbench's
+        // `--target demo` (package access only: not a product).
+        .target(
+            name: "DemoTopology",
+            dependencies: [
+                "DeadlineRPC",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        // rpcbench's `--target demo`: the bench's victims and storm as checkouts through the demo topology.
+        .target(
+            name: "RPCBenchDemo",
+            dependencies: [
+                "RPCBenchCore",
+                "DemoTopology",
+                "DeadlineRPC",
+            ],
+            swiftSettings: strictSettings
+        ),
         .executableTarget(
             name: "demo-services",
             dependencies: [
+                "DemoTopology",
                 "DeadlineRPC",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -120,6 +148,7 @@ let package = Package(
             dependencies: [
                 "RPCBenchCore",
                 "RPCBenchOptions",
+                "RPCBenchDemo",
                 "DeadlineRPC",
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ],
@@ -130,6 +159,7 @@ let package = Package(
             name: "DemoServicesTests",
             dependencies: [
                 "demo-services",
+                "DemoTopology",
                 "DeadlineRPC",
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ],

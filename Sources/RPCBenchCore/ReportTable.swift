@@ -18,7 +18,7 @@ public enum ReportTable {
 
         // Victims.
         let phases = report.phases
-        let header = ["Victims (unary echo)"] + phases.map(\.name)
+        let header = [report.target.hasPrefix("demo") ? "Victims (checkouts)" : "Victims (unary echo)"] + phases.map(\.name)
         var rows: [[String]] = [header]
         rows.append(["calls"] + phases.map { "\($0.victims.calls)" })
         rows.append(["throughput /s"] + phases.map { fmt($0.victims.throughputPerSecond) })

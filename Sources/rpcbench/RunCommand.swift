@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import RPCBenchCore
+import RPCBenchDemo
 import RPCBenchOptions
 
 extension RPCBench {
@@ -13,8 +14,8 @@ extension RPCBench {
 
         // MARK: Target
 
-        /// A remote `rpcbench serve` (host:port) instead of the embedded servers.
-        @Option(help: "A remote `rpcbench serve` (host:port) instead of the embedded servers.")
+        /// A remote `rpcbench serve` (host:port), or `demo`: the demo topology, in this process.
+        @Option(help: "A remote `rpcbench serve` (host:port), or `demo`: the demo topology's RPC gateway, started in this process (propagation on and off).")
         var target: String?
 
         /// Embedded servers in the chain, each calling the next (cancel must travel every hop).
@@ -41,10 +42,13 @@ extension RPCBench {
         /// Rejects impossible flag values before anything starts.
         func validate() throws {
             guard (1...255).contains(self.chain) else { throw ValidationError("--chain must be 1...255") }
-            if let target = self.target, Self.parseTarget(target) == nil {
-                throw ValidationError("--target must be host:port")
+            if let target = self.target, !self.isDemo, Self.parseTarget(target) == nil {
+                throw ValidationError("--target must be host:port or demo")
             }
         }
+
+        /// Whether the target is the demo topology.
+        var isDemo: Bool { self.target == "demo" }
 
         /// Splits `host:port`; nil when it is not one.
         static func parseTarget(_ text: String) -> (host: String, port: Int)? {
@@ -57,7 +61,8 @@ extension RPCBench {
 
         /// The library configuration the flags describe.
         var benchConfiguration: BenchConfiguration {
-            var c = BenchConfiguration()
+            // The demo's checkouts take tens of milliseconds: its defaults are scaled to them (flags still win).
+            var c = self.isDemo ? DemoBench.defaultConfiguration : BenchConfiguration()
             if let target = self.target, let parsed = Self.parseTarget(target) {
                 c.target = .remote(host: parsed.host, port: parsed.port)
             } else {
@@ -74,9 +79,12 @@ extension RPCBench {
         func run() async throws {
             let configuration = self.benchConfiguration
             let progress = self.workload.quiet ? nil : ProgressLine(live: LiveCounters())
-            let where_ = self.target ?? "embedded \(self.chain)-hop chain"
+            let where_ = self.isDemo ? "demo topology (gateway demo.Gateway/Checkout)" : self.target ?? "embedded \(self.chain)-hop chain"
             ReportOutput.log("rpcbench: \(where_), \(configuration.load), phases of \(self.workload.duration) after \(self.workload.warmup) warm-up")
-            let report = try await BenchRunner.run(configuration, progress: progress)
+            let report =
+                self.isDemo
+                ? try await DemoBench.run(configuration, progress: progress)
+                : try await BenchRunner.run(configuration, progress: progress)
             try ReportOutput.finish(report, tool: "rpcbench", under: self.workload.results)
         }
     }

@@ -3,6 +3,7 @@ import NIOHTTP1
 import Testing
 
 @testable import demo_services
+import DemoTopology
 
 /// The demo's small parsers: latencies, settings passed to child processes, HTTP queries, the scenario table.
 @Suite("Demo command-line and parsing", .timeLimit(.minutes(5)))

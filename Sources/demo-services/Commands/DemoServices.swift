@@ -1,4 +1,5 @@
 import ArgumentParser
+import DemoTopology
 
 /// The demo's command-line entry point: with no subcommand, runs the scripted scenarios against an all-in-one
 /// topology (propagation on and off side by side) and prints the table.

@@ -1,3 +1,5 @@
+import DemoTopology
+
 /// The echo server's message.
 struct EchoMessage: Codable, Sendable {
     /// The text.

@@ -1,4 +1,5 @@
 import DeadlineRPC
+import DemoTopology
 
 /// The echo server's methods.
 enum EchoMethods {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import DemoTopology
 
 /// Whether services propagate deadlines and cancellation, as written on the command line.
 enum Propagation: String, CaseIterable, ExpressibleByArgument, Sendable {

@@ -4,12 +4,12 @@ import Logging
 /// A service's clients to the services it calls, one `RPCClient` each, built with the topology's propagation
 /// setting. Every call carries the request id and the service's own "safety net" timeout — which, with
 /// propagation on, the runtime clamps to the budget inherited from the call being served.
-final class Downstreams: Sendable {
+package final class Downstreams: Sendable {
     private let clients: [ServiceName: RPCClient]
     private let safetyNetTimeout: Duration
 
     /// Creates clients to `endpoints`; they connect on their first call.
-    init(endpoints: [ServiceName: Endpoint], settings: TopologySettings, logger: Logger) {
+    package init(endpoints: [ServiceName: Endpoint], settings: TopologySettings, logger: Logger) {
         var configuration = RPCClient.Configuration()
         configuration.propagation = settings.propagation
         var clientLogger = logger
@@ -23,7 +23,7 @@ final class Downstreams: Sendable {
 
     /// Calls `service` with `request`, passing `requestID` along as metadata, with `timeout` (by default the
     /// safety net).
-    func call(
+    package func call(
         _ service: ServiceName,
         _ request: CheckoutRequest,
         requestID: String,
@@ -42,14 +42,14 @@ final class Downstreams: Sendable {
     }
 
     /// Copies each client's counters into `metrics`.
-    func bridge(into metrics: ServiceMetrics) {
+    package func bridge(into metrics: ServiceMetrics) {
         for (service, client) in self.clients {
             metrics.bridge(clientStats: client.stats, method: DemoAPI.method(service).name)
         }
     }
 
     /// Closes every client.
-    func close() async {
+    package func close() async {
         for client in self.clients.values { await client.close() }
     }
 }

@@ -1,16 +1,16 @@
 import NIOHTTP1
 
 /// A complete HTTP request as the demo's small HTTP servers see it: the head and the path split from the query.
-struct HTTPRequest: Sendable {
+package struct HTTPRequest: Sendable {
     /// Method, URI, headers.
-    var head: HTTPRequestHead
+    package var head: HTTPRequestHead
     /// The URI's path (`/checkout`).
-    var path: String
+    package var path: String
     /// The URI's query parameters (`item=book&qty=2` → `["item": "book", "qty": "2"]`; no percent-decoding).
-    var query: [String: String]
+    package var query: [String: String]
 
     /// Splits `head.uri` into path and query.
-    init(head: HTTPRequestHead) {
+    package init(head: HTTPRequestHead) {
         self.head = head
         let parts = head.uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)
         self.path = parts.first.map(String.init) ?? "/"
@@ -25,5 +25,5 @@ struct HTTPRequest: Sendable {
     }
 
     /// The first value of a header (case-insensitive), if present.
-    func header(_ name: String) -> String? { self.head.headers.first(name: name) }
+    package func header(_ name: String) -> String? { self.head.headers.first(name: name) }
 }

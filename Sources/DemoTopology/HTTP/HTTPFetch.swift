@@ -4,26 +4,26 @@ import NIOPosix
 
 /// A minimal HTTP/1.1 GET client (NIOHTTP1), used by the scenario runner and the tests to call the front door
 /// and scrape `/metrics` and `/stats` over loopback.
-enum HTTPFetch {
+package enum HTTPFetch {
     /// An HTTP answer.
-    struct Reply: Sendable {
+    package struct Reply: Sendable {
         /// The status code.
-        var status: Int
+        package var status: Int
         /// The response headers.
-        var headers: HTTPHeaders
+        package var headers: HTTPHeaders
         /// The body, as UTF-8 text.
-        var body: String
+        package var body: String
     }
 
     /// The exchange took longer than its timeout; the connection was closed.
-    struct Timeout: Error, CustomStringConvertible {
+    package struct Timeout: Error, CustomStringConvertible {
         /// What timed out.
-        var description: String
+        package var description: String
     }
 
     /// Sends `GET path` to `endpoint` with `headers` and returns the whole answer, or throws ``Timeout`` after
     /// `timeout`.
-    static func get(
+    package static func get(
         _ endpoint: Endpoint,
         _ path: String,
         headers extra: [(String, String)] = [],

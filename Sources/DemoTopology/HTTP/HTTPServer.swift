@@ -10,23 +10,23 @@ import Synchronization
 ///
 /// A lifecycle `Service`: graceful shutdown (or cancelling ``run()``) closes the listener, lets the requests in
 /// progress finish, then returns. A connection that sends no complete request within ``requestTimeout`` is closed.
-final class HTTPServer: Service, Sendable {
+package final class HTTPServer: Service, Sendable {
     /// Answers one request.
-    typealias Handler = @Sendable (HTTPRequest) async -> HTTPResponse
+    package typealias Handler = @Sendable (HTTPRequest) async -> HTTPResponse
 
     /// The host to bind.
-    let host: String
+    package let host: String
     /// The port to bind (0 picks a free one).
-    let port: Int
+    package let port: Int
     /// How long a connection may take to send its request.
-    let requestTimeout: Duration = .seconds(10)
+    package let requestTimeout: Duration = .seconds(10)
     private let handler: Handler
     private let listener = Mutex<(any Channel)?>(nil)
     private let shutdownRequested = Mutex(false)
     private let address: EventLoopPromise<SocketAddress>
 
     /// Creates a server; nothing happens until ``run()``.
-    init(host: String, port: Int, handler: @escaping Handler) {
+    package init(host: String, port: Int, handler: @escaping Handler) {
         self.host = host
         self.port = port
         self.handler = handler
@@ -34,12 +34,12 @@ final class HTTPServer: Service, Sendable {
     }
 
     /// The bound address (with the real port when bound to port 0).
-    var listeningAddress: SocketAddress {
+    package var listeningAddress: SocketAddress {
         get async throws { try await self.address.futureResult.get() }
     }
 
     /// Binds and serves until graceful shutdown or cancellation; returns once every connection has closed.
-    func run() async throws {
+    package func run() async throws {
         let server: NIOAsyncChannel<NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>, Never>
         do {
             server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
@@ -79,7 +79,7 @@ final class HTTPServer: Service, Sendable {
     }
 
     /// Stops accepting connections; requests in progress finish.
-    func beginShutdown() {
+    package func beginShutdown() {
         self.shutdownRequested.withLock { $0 = true }
         self.listener.withLock { $0 }?.close(promise: nil)
     }

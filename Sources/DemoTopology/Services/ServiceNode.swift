@@ -5,21 +5,22 @@ import NIOCore
 import ServiceLifecycle
 
 /// One service of the topology as it runs, in this process: its RPC server (the front door has an HTTP API
-/// instead), an HTTP endpoint with `/metrics` (Prometheus text) and `/stats?request=ID` (JSON), and its clients
+/// instead), an HTTP endpoint with `/metrics` (Prometheus text), `/stats?request=ID` (JSON) and `/tracked` (the
+/// records of rpcbench's calls, drained), and its clients
 /// to the services it calls. A lifecycle `Service`: graceful shutdown drains both servers, then closes the clients.
-final class ServiceNode: Service, Sendable {
+package final class ServiceNode: Service, Sendable {
     /// Which service this is.
-    let name: ServiceName
+    package let name: ServiceName
     /// Latencies, budgets, propagation.
-    let settings: TopologySettings
+    package let settings: TopologySettings
     /// Its Prometheus registry.
-    let metrics: ServiceMetrics
+    package let metrics: ServiceMetrics
     /// Its handler records.
-    let log: HopLog
+    package let log: HopLog
     /// The RPC server (nil for the front door).
-    let rpcServer: RPCServer?
+    package let rpcServer: RPCServer?
     /// The HTTP server: the front door's API, or the service's `/metrics` and `/stats`.
-    let httpServer: HTTPServer
+    package let httpServer: HTTPServer
     private let downstreams: Downstreams
 
     /// Creates the service; nothing listens until ``run()``.
@@ -29,7 +30,7 @@ final class ServiceNode: Service, Sendable {
     ///   - downstreams: Where the services it calls listen (RPC ports).
     ///   - rpcPort: The RPC port (0 picks a free one; unused by the front door).
     ///   - httpPort: The HTTP port (0 picks a free one).
-    init(name: ServiceName, settings: TopologySettings, downstreams endpoints: [ServiceName: Endpoint], rpcPort: Int = 0, httpPort: Int = 0) {
+    package init(name: ServiceName, settings: TopologySettings, downstreams endpoints: [ServiceName: Endpoint], rpcPort: Int = 0, httpPort: Int = 0) {
         self.name = name
         self.settings = settings
         var logger = Logger(label: "demo.\(name.rawValue)") { StreamLogHandler.standardError(label: $0) }
@@ -68,6 +69,7 @@ final class ServiceNode: Service, Sendable {
                     downstreams.bridge(into: metrics)
                     return .text(metrics.render(), contentType: "text/plain; version=0.0.4")
                 case "/stats": return Self.stats(name, settings, server, log, request)
+                case "/tracked": return Self.tracked(log)
                 default: return .notFound(request.path)
                 }
             }
@@ -75,7 +77,7 @@ final class ServiceNode: Service, Sendable {
     }
 
     /// The RPC port, once bound (nil for the front door).
-    var rpcEndpoint: Endpoint? {
+    package var rpcEndpoint: Endpoint? {
         get async throws {
             guard let server = self.rpcServer else { return nil }
             return Endpoint(host: "127.0.0.1", port: try await server.listeningAddress.port ?? 0)
@@ -83,19 +85,19 @@ final class ServiceNode: Service, Sendable {
     }
 
     /// The HTTP port, once bound.
-    var httpEndpoint: Endpoint {
+    package var httpEndpoint: Endpoint {
         get async throws { Endpoint(host: "127.0.0.1", port: try await self.httpServer.listeningAddress.port ?? 0) }
     }
 
     /// Stops accepting calls and requests; the ones in progress finish (within their deadlines), then ``run()``
     /// returns.
-    func beginShutdown() {
+    package func beginShutdown() {
         self.rpcServer?.beginGracefulShutdown()
         self.httpServer.beginShutdown()
     }
 
     /// Serves until graceful shutdown or cancellation, then closes the clients.
-    func run() async throws {
+    package func run() async throws {
         do {
             try await withThrowingDiscardingTaskGroup { group in
                 if let server = self.rpcServer { group.addTask { try await server.run() } }
@@ -113,9 +115,17 @@ final class ServiceNode: Service, Sendable {
             service: name,
             propagation: settings.propagationLabel,
             counters: server.map { StatsReport.Counters($0.stats) },
-            records: log.records(requestID: request.query["request"] ?? "")
+            records: log.records(requestID: request.query["request"] ?? ""),
+            process: ProcessFigures.current(trimMemory: request.query["trim"] == "1")
         )
         let body = (try? JSONEncoder().encode(report)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+        return .json(body + "\n")
+    }
+
+    /// `/tracked`: the finished records of tracked calls (``HopLog/trackedPrefix``) since the last request, as a
+    /// JSON array; they are forgotten once answered.
+    private static func tracked(_ log: HopLog) -> HTTPResponse {
+        let body = (try? JSONEncoder().encode(log.drainTracked())).map { String(decoding: $0, as: UTF8.self) } ?? "[]"
         return .json(body + "\n")
     }
 }

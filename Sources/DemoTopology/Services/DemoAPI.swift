@@ -1,12 +1,12 @@
 import DeadlineRPC
 
 /// The demo's RPC methods: one unary method per service, shared by the service's server and its callers.
-enum DemoAPI {
+package enum DemoAPI {
     /// Metadata key carrying the front door's request id to every hop (for per-request records and logs).
-    static let requestIDKey = "demo-request-id"
+    package static let requestIDKey = "demo-request-id"
 
     /// The method `service` serves (the front door serves HTTP, not RPC; it has none).
-    static func method(_ service: ServiceName) -> Method<CheckoutRequest, ServiceReply> {
+    package static func method(_ service: ServiceName) -> Method<CheckoutRequest, ServiceReply> {
         switch service {
         case .frontdoor, .gateway: return Self.checkout
         case .catalog: return .unary("demo.Catalog/Product")
@@ -19,5 +19,5 @@ enum DemoAPI {
     }
 
     /// The gateway's entry point.
-    static let checkout = Method<CheckoutRequest, ServiceReply>.unary("demo.Gateway/Checkout")
+    package static let checkout = Method<CheckoutRequest, ServiceReply>.unary("demo.Gateway/Checkout")
 }

@@ -2,37 +2,37 @@ import DeadlineRPC
 
 /// Everything that shapes the demo's behaviour, shared by every service of one topology: latencies, budgets and
 /// whether deadlines propagate. The `launch` command hands it to each child process as ``arguments``.
-struct TopologySettings: Sendable, Hashable {
+package struct TopologySettings: Sendable, Hashable {
     /// Each service's simulated work time.
-    var latencies: [ServiceName: Latency] = Dictionary(uniqueKeysWithValues: ServiceName.allCases.map { ($0, $0.defaultLatency) })
+    package var latencies: [ServiceName: Latency] = Dictionary(uniqueKeysWithValues: ServiceName.allCases.map { ($0, $0.defaultLatency) })
     /// How long recommendations take for a new user (a cold cache): longer than the gateway waits for them.
-    var coldRecommendations = Latency(fixed: .milliseconds(900), jitter: .milliseconds(50))
+    package var coldRecommendations = Latency(fixed: .milliseconds(900), jitter: .milliseconds(50))
     /// The front door's budget per request; a request header can ask for less, never more.
-    var budget: Duration = .milliseconds(500)
+    package var budget: Duration = .milliseconds(500)
     /// The most of its budget the gateway spends waiting for recommendations before serving the fallback.
-    var recommendationsBudget: Duration = .milliseconds(150)
+    package var recommendationsBudget: Duration = .milliseconds(150)
     /// The gateway does not start a checkout with less budget than this (the runtime sheds the call): a checkout
     /// may wait up to ``recommendationsBudget`` for recommendations alone.
-    var gatewayMinimumBudget: Duration = .milliseconds(200)
+    package var gatewayMinimumBudget: Duration = .milliseconds(200)
     /// Each service's own timeout on its outbound calls, as teams write them "to be safe". With propagation on,
     /// the inherited budget is shorter, so the runtime clamps it (and counts it); with propagation off it is all
     /// that bounds a call.
-    var safetyNetTimeout: Duration = .seconds(2)
+    package var safetyNetTimeout: Duration = .seconds(2)
     /// How long after its call ended a handler may run before it counts as a straggler.
-    var stragglerGracePeriod: Duration = .milliseconds(250)
+    package var stragglerGracePeriod: Duration = .milliseconds(250)
     /// Whether services' outbound calls inherit the deadline and cancellation of the call they serve.
-    var propagation: RPCClient.Propagation = .enabled
+    package var propagation: RPCClient.Propagation = .enabled
 
     /// The defaults described in the README.
-    init() {}
+    package init() {}
 
     /// The latency of `service`.
-    func latency(_ service: ServiceName) -> Latency {
+    package func latency(_ service: ServiceName) -> Latency {
         self.latencies[service] ?? service.defaultLatency
     }
 
     /// Applies one `--latency NAME=MS[:JITTER]` value (`recommendations-cold` sets the new-user latency).
-    mutating func applyLatency(_ text: String) throws -> Void {
+    package mutating func applyLatency(_ text: String) throws -> Void {
         let parts = text.split(separator: "=", maxSplits: 1).map(String.init)
         guard parts.count == 2, let latency = Latency(parsing: parts[1]) else {
             throw SettingsError("'\(text)' is not NAME=MS or NAME=MS:JITTER, e.g. warehouse=800:50.")
@@ -47,7 +47,7 @@ struct TopologySettings: Sendable, Hashable {
     }
 
     /// The command-line arguments that recreate these settings in a `serve` process.
-    var arguments: [String] {
+    package var arguments: [String] {
         var arguments: [String] = []
         for service in ServiceName.allCases {
             arguments += ["--latency", "\(service.rawValue)=\(self.latency(service).argument)"]
@@ -62,5 +62,5 @@ struct TopologySettings: Sendable, Hashable {
     }
 
     /// `on` or `off`, for tables.
-    var propagationLabel: String { self.propagation == .enabled ? "on" : "off" }
+    package var propagationLabel: String { self.propagation == .enabled ? "on" : "off" }
 }

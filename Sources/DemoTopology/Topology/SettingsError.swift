@@ -1,10 +1,10 @@
 /// A settings value the command line got wrong, with a sentence saying how to fix it.
-struct SettingsError: Error, CustomStringConvertible {
+package struct SettingsError: Error, CustomStringConvertible {
     /// What was wrong.
-    var description: String
+    package var description: String
 
     /// Creates an error with its explanation.
-    init(_ description: String) {
+    package init(_ description: String) {
         self.description = description
     }
 }

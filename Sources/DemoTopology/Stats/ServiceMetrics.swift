@@ -8,21 +8,21 @@ import Synchronization
 ///
 /// Each service has its own registry (not the process-wide `MetricsSystem`), so that in the all-in-one mode
 /// every service's `/metrics` shows only its own figures, as it would in its own process.
-final class ServiceMetrics: Sendable {
+package final class ServiceMetrics: Sendable {
     /// The registry `/metrics` renders.
-    let registry = PrometheusCollectorRegistry()
+    package let registry = PrometheusCollectorRegistry()
     private let bridged = Mutex<[String: Int]>([:])
 
     /// Creates an empty registry.
-    init() {}
+    package init() {}
 
     /// The swift-metrics factory the service's `RPCServer` reports into.
-    var factory: PrometheusMetricsFactory { PrometheusMetricsFactory(registry: self.registry) }
+    package var factory: PrometheusMetricsFactory { PrometheusMetricsFactory(registry: self.registry) }
 
     /// Brings `drpc_client_deadline_clamped_total{method}` and `demo_client_calls_not_sent_total{method}` up to
     /// a client's current totals. (`ClientStats` reports to the process-wide `MetricsSystem` only, so the demo
     /// copies its counts into this service's registry.)
-    func bridge(clientStats stats: ClientStats, method: String) {
+    package func bridge(clientStats stats: ClientStats, method: String) {
         self.advance(
             "drpc_client_deadline_clamped",
             help: "Outbound calls whose timeout asked for more than the inherited budget (clamped, never obeyed).",
@@ -38,7 +38,7 @@ final class ServiceMetrics: Sendable {
     }
 
     /// Counts one HTTP answer of the front door.
-    func recordHTTPAnswer(status: Int) {
+    package func recordHTTPAnswer(status: Int) {
         self.registry.makeCounter(
             descriptor: MetricNameDescriptor(metricName: "demo_http_requests", unitName: "total", helpText: "Front door answers by HTTP status."),
             labels: [("code", "\(status)")]
@@ -46,7 +46,7 @@ final class ServiceMetrics: Sendable {
     }
 
     /// The Prometheus text exposition of every metric.
-    func render() -> String {
+    package func render() -> String {
         self.registry.emitToString()
     }
 

@@ -2,43 +2,43 @@ import Foundation
 
 /// A topology whose services run as separate `demo-services serve` processes on 127.0.0.1: started leaves first,
 /// each wired to the ports its downstreams printed, and stopped with SIGTERM (SIGKILL if one does not exit).
-final class ProcessTopology: Sendable {
+package final class ProcessTopology: Sendable {
     /// One running child.
-    struct Child: Sendable {
+    package struct Child: Sendable {
         /// The service it runs.
-        let name: ServiceName
+        package let name: ServiceName
         /// The process.
-        let process: Process
+        package let process: Process
         /// Its RPC endpoint (nil for the front door).
-        let rpc: Endpoint?
+        package let rpc: Endpoint?
         /// Its HTTP endpoint.
-        let http: Endpoint
+        package let http: Endpoint
     }
 
     /// How a child ended.
-    struct Exit: Sendable, Hashable, CustomStringConvertible {
+    package struct Exit: Sendable, Hashable, CustomStringConvertible {
         /// The service.
-        var name: ServiceName
+        package var name: ServiceName
         /// Whether it exited by itself (rather than being killed by a signal).
-        var exited: Bool
+        package var exited: Bool
         /// The exit status, or the signal number.
-        var status: Int32
+        package var status: Int32
         /// Whether it had to be killed with SIGKILL after not exiting on SIGTERM in time.
-        var killed: Bool
+        package var killed: Bool
 
         /// Exited with status 0 on SIGTERM.
-        var isClean: Bool { self.exited && self.status == 0 && !self.killed }
+        package var isClean: Bool { self.exited && self.status == 0 && !self.killed }
 
         /// `gateway: exit 0`, `fraud: signal 9 (killed after the timeout)`.
-        var description: String {
+        package var description: String {
             "\(self.name.rawValue): \(self.exited ? "exit" : "signal") \(self.status)\(self.killed ? " (killed after the timeout)" : "")"
         }
     }
 
     /// The children, in start order.
-    let children: [Child]
+    package let children: [Child]
     /// Where the topology is reached.
-    let endpoints: TopologyEndpoints
+    package let endpoints: TopologyEndpoints
 
     private init(children: [Child], endpoints: TopologyEndpoints) {
         self.children = children
@@ -46,7 +46,7 @@ final class ProcessTopology: Sendable {
     }
 
     /// The `demo-services` executable of this process.
-    static var currentExecutable: URL {
+    package static var currentExecutable: URL {
         if let path = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") {
             return URL(fileURLWithPath: path)
         }
@@ -55,7 +55,7 @@ final class ProcessTopology: Sendable {
 
     /// Starts every service of `settings` as a process of `executable`. Each child also stops by itself after
     /// `selfStop`, so none outlives a launcher that dies. Children that started are stopped if a later one fails.
-    static func launch(
+    package static func launch(
         executable: URL,
         settings: TopologySettings,
         selfStop: Duration = .seconds(600),
@@ -89,7 +89,7 @@ final class ProcessTopology: Sendable {
 
     /// Sends SIGTERM to every child (front door first), waits up to `timeout` for all to exit, SIGKILLs the rest,
     /// and reports how each ended.
-    func terminate(timeout: Duration = .seconds(20)) async -> [Exit] {
+    package func terminate(timeout: Duration = .seconds(20)) async -> [Exit] {
         await Self.terminate(self.children, timeout: timeout)
     }
 

@@ -8,18 +8,18 @@ import NIOPosix
 /// Every service but one works cooperatively (`Task.sleep`, which ends the moment the handler's task is
 /// cancelled). The fraud service ignores cancellation on purpose: it waits on a timer no cancellation reaches,
 /// so the runtime's straggler detector has something to find.
-struct DemoService: Sendable {
+package struct DemoService: Sendable {
     /// Which service this is.
-    let name: ServiceName
+    package let name: ServiceName
     /// Latencies and budgets.
-    let settings: TopologySettings
+    package let settings: TopologySettings
     /// Clients to the services it calls.
-    let downstreams: Downstreams
+    package let downstreams: Downstreams
     /// Where its handler runs are recorded.
-    let log: HopLog
+    package let log: HopLog
 
     /// The router serving this service's method.
-    var router: Router {
+    package var router: Router {
         var router = Router()
         let service = self
         router.unary(DemoAPI.method(self.name)) { request, context in
@@ -40,26 +40,33 @@ struct DemoService: Sendable {
                 deadlineNanoseconds: context.deadline.map(\.uptimeNanoseconds)
             )
         )
+        let log = self.log
         do {
-            let reply = try await body()
+            // The cancellation handler notes the instant the runtime cancelled the handler's task (rpcbench's
+            // cancel → handler figures); it changes nothing in how the handler runs.
+            let reply = try await withTaskCancellationHandler {
+                try await body()
+            } onCancel: {
+                log.markCancelled(ticket, at: Deadline.now().uptimeNanoseconds)
+            }
             if let reason = context.cancelReason {
-                self.log.finish(ticket, outcome: .cancelled, detail: "\(reason)", at: Deadline.now().uptimeNanoseconds)
+                self.log.finish(ticket, outcome: .cancelled, detail: "\(reason)", at: Deadline.now().uptimeNanoseconds, completed: true)
             } else {
-                self.log.finish(ticket, outcome: .ok, detail: nil, at: Deadline.now().uptimeNanoseconds)
+                self.log.finish(ticket, outcome: .ok, detail: nil, at: Deadline.now().uptimeNanoseconds, completed: true)
             }
             return reply
         } catch {
             let now = Deadline.now().uptimeNanoseconds
             if let reason = context.cancelReason {
-                self.log.finish(ticket, outcome: .cancelled, detail: "\(reason)", at: now)
+                self.log.finish(ticket, outcome: .cancelled, detail: "\(reason)", at: now, completed: false)
             } else if let error = error as? RPCError, let reason = error.cancelReason {
                 // A downstream call inherited this call's deadline or cancellation and reported it first (both
                 // fire at the same instant): the handler stopped for the same cause.
-                self.log.finish(ticket, outcome: .cancelled, detail: "\(reason)", at: now)
+                self.log.finish(ticket, outcome: .cancelled, detail: "\(reason)", at: now, completed: false)
             } else if let error = error as? RPCError {
-                self.log.finish(ticket, outcome: .failed, detail: "\(error.code)", at: now)
+                self.log.finish(ticket, outcome: .failed, detail: "\(error.code)", at: now, completed: false)
             } else {
-                self.log.finish(ticket, outcome: .failed, detail: "\(error)", at: now)
+                self.log.finish(ticket, outcome: .failed, detail: "\(error)", at: now, completed: false)
             }
             throw error
         }
@@ -124,7 +131,7 @@ struct DemoService: Sendable {
 
     /// Waits `duration` on an event-loop timer. No cancellation reaches it: this is the bug the fraud service
     /// has on purpose (like a blocking call or a loop that never checks `Task.isCancelled`).
-    static func sleepIgnoringCancellation(_ duration: Duration) async {
+    package static func sleepIgnoringCancellation(_ duration: Duration) async {
         let loop = MultiThreadedEventLoopGroup.singleton.any()
         let nanoseconds = duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in

@@ -9,26 +9,26 @@ import Synchronization
 /// Answers 200 with a JSON body (and `X-Degraded: recommendations` when a fallback was served), 504 when the
 /// budget ran out, 503 when the gateway is unreachable, 502 for other failures. Every answer carries
 /// `X-Request-Id` (taken from the request or made up) and `X-Budget-Ms` (the budget applied).
-final class FrontDoor: Sendable {
+package final class FrontDoor: Sendable {
     /// Request header that asks for a smaller budget, in milliseconds.
-    static let budgetHeader = "x-budget-ms"
+    package static let budgetHeader = "x-budget-ms"
     /// Request and response header carrying the request id (passed to every hop as `demo-request-id`).
-    static let requestIDHeader = "x-request-id"
+    package static let requestIDHeader = "x-request-id"
     /// Response header listing the parts served by a fallback.
-    static let degradedHeader = "x-degraded"
+    package static let degradedHeader = "x-degraded"
 
     /// Budgets and propagation.
-    let settings: TopologySettings
+    package let settings: TopologySettings
     /// The client to the gateway.
-    let downstreams: Downstreams
+    package let downstreams: Downstreams
     /// The front door's own records (one per HTTP request).
-    let log: HopLog
+    package let log: HopLog
     /// Where answers are counted.
-    let metrics: ServiceMetrics
+    package let metrics: ServiceMetrics
     private let nextID = Atomic<Int>(1)
 
     /// Creates the front door.
-    init(settings: TopologySettings, downstreams: Downstreams, log: HopLog, metrics: ServiceMetrics) {
+    package init(settings: TopologySettings, downstreams: Downstreams, log: HopLog, metrics: ServiceMetrics) {
         self.settings = settings
         self.downstreams = downstreams
         self.log = log
@@ -36,7 +36,7 @@ final class FrontDoor: Sendable {
     }
 
     /// Answers `GET /checkout`.
-    func checkout(_ request: HTTPRequest) async -> HTTPResponse {
+    package func checkout(_ request: HTTPRequest) async -> HTTPResponse {
         let requestID = request.header(Self.requestIDHeader) ?? "req-\(self.nextID.wrappingAdd(1, ordering: .relaxed).oldValue)"
         var budget = self.settings.budget
         if let asked = request.header(Self.budgetHeader).flatMap(Int.init), asked >= 0 {
@@ -88,22 +88,22 @@ final class FrontDoor: Sendable {
     }
 
     /// The JSON body of a front door answer.
-    struct Answer: Codable, Sendable {
+    package struct Answer: Codable, Sendable {
         /// The request id.
-        var requestID: String
+        package var requestID: String
         /// The budget applied.
-        var budgetMs: Int64
+        package var budgetMs: Int64
         /// Time from receipt to answer.
-        var elapsedMs: Int64
+        package var elapsedMs: Int64
         /// Parts served by a fallback.
-        var degraded: [String]? = nil
+        package var degraded: [String]? = nil
         /// What the services answered.
-        var summary: String? = nil
+        package var summary: String? = nil
         /// The status that ended the call, when it failed.
-        var error: String? = nil
+        package var error: String? = nil
 
         /// One line of JSON, with snake_case keys.
-        var json: String {
+        package var json: String {
             let encoder = JSONEncoder()
             encoder.keyEncodingStrategy = .convertToSnakeCase
             encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]

@@ -1,20 +1,20 @@
 import ArgumentParser
 
 /// A `host:port` a service listens on (always 127.0.0.1 in the demo).
-struct Endpoint: Sendable, Hashable, Codable, CustomStringConvertible, ExpressibleByArgument {
+package struct Endpoint: Sendable, Hashable, Codable, CustomStringConvertible, ExpressibleByArgument {
     /// The host.
-    var host: String
+    package var host: String
     /// The port.
-    var port: Int
+    package var port: Int
 
     /// Creates an endpoint.
-    init(host: String, port: Int) {
+    package init(host: String, port: Int) {
         self.host = host
         self.port = port
     }
 
     /// Parses `host:port` (or just a port, on 127.0.0.1).
-    init?(argument: String) {
+    package init?(argument: String) {
         let parts = argument.split(separator: ":")
         if parts.count == 1, let port = Int(parts[0]) {
             self.init(host: "127.0.0.1", port: port)
@@ -26,5 +26,5 @@ struct Endpoint: Sendable, Hashable, Codable, CustomStringConvertible, Expressib
     }
 
     /// `host:port`.
-    var description: String { "\(self.host):\(self.port)" }
+    package var description: String { "\(self.host):\(self.port)" }
 }

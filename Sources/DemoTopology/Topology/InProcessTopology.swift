@@ -1,9 +1,9 @@
 /// Runs whole topologies — every service, each on its own ports — inside this process (`swift run
 /// demo-services`, and the fast tests).
-enum InProcessTopology {
+package enum InProcessTopology {
     /// Starts one topology per entry of `settings` (leaves first, so each service knows its downstreams' ports),
     /// runs `body` with their endpoints, then shuts every service down gracefully and waits for it.
-    static func with<Result: Sendable>(
+    package static func with<Result: Sendable>(
         _ settings: [TopologySettings],
         _ body: @Sendable ([TopologyEndpoints]) async throws -> Result
     ) async throws -> Result {

@@ -8,11 +8,11 @@ import ArgumentParser
 ///                             ├─ recommendations (non-critical: a fallback when late; slow for new users)
 ///                             └─ fraud (orders of 10 or more; ignores cancellation on purpose)
 /// ```
-enum ServiceName: String, CaseIterable, Sendable, Hashable, Codable, Comparable, ExpressibleByArgument {
+package enum ServiceName: String, CaseIterable, Sendable, Hashable, Codable, Comparable, ExpressibleByArgument {
     case frontdoor, gateway, catalog, pricing, inventory, warehouse, recommendations, fraud
 
     /// The services this one calls.
-    var downstreams: [ServiceName] {
+    package var downstreams: [ServiceName] {
         switch self {
         case .frontdoor: return [.gateway]
         case .gateway: return [.catalog, .pricing, .recommendations, .fraud]
@@ -24,15 +24,15 @@ enum ServiceName: String, CaseIterable, Sendable, Hashable, Codable, Comparable,
 
     /// Leaves first, so every service's downstream ports are known when it starts (and shutdown, which a
     /// service group runs in reverse, stops the front door first).
-    static let startOrder: [ServiceName] = [
+    package static let startOrder: [ServiceName] = [
         .warehouse, .inventory, .pricing, .catalog, .recommendations, .fraud, .gateway, .frontdoor,
     ]
 
     /// The RPC services (everything but the HTTP front door), in call-path order for tables.
-    static let rpcServices: [ServiceName] = [.gateway, .catalog, .pricing, .inventory, .warehouse, .recommendations, .fraud]
+    package static let rpcServices: [ServiceName] = [.gateway, .catalog, .pricing, .inventory, .warehouse, .recommendations, .fraud]
 
     /// How deep in the path the service sits (the front door is 0), for tables.
-    var depth: Int {
+    package var depth: Int {
         switch self {
         case .frontdoor: return 0
         case .gateway: return 1
@@ -43,7 +43,7 @@ enum ServiceName: String, CaseIterable, Sendable, Hashable, Codable, Comparable,
     }
 
     /// What the service stands for, for help texts and the README.
-    var role: String {
+    package var role: String {
         switch self {
         case .frontdoor: return "HTTP front door: gives each request a budget"
         case .gateway: return "fans out to catalog, pricing, recommendations (with fallback) and fraud"
@@ -57,7 +57,7 @@ enum ServiceName: String, CaseIterable, Sendable, Hashable, Codable, Comparable,
     }
 
     /// The default simulated work time.
-    var defaultLatency: Latency {
+    package var defaultLatency: Latency {
         switch self {
         case .frontdoor: return Latency(fixed: .zero)
         case .gateway: return Latency(fixed: .milliseconds(5), jitter: .milliseconds(2))
@@ -71,7 +71,7 @@ enum ServiceName: String, CaseIterable, Sendable, Hashable, Codable, Comparable,
     }
 
     /// Orders by position in the call path.
-    static func < (lhs: ServiceName, rhs: ServiceName) -> Bool {
+    package static func < (lhs: ServiceName, rhs: ServiceName) -> Bool {
         Self.allCases.firstIndex(of: lhs)! < Self.allCases.firstIndex(of: rhs)!
     }
 }
