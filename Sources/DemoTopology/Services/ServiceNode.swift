@@ -34,7 +34,7 @@ package final class ServiceNode: Service, Sendable {
         self.name = name
         self.settings = settings
         var logger = Logger(label: "demo.\(name.rawValue)") { StreamLogHandler.standardError(label: $0) }
-        logger.logLevel = .warning
+        logger.logLevel = settings.logLevel
         logger[metadataKey: "demo.propagation"] = "\(settings.propagationLabel)"
         let downstreams = Downstreams(endpoints: endpoints, settings: settings, logger: logger)
         self.downstreams = downstreams

@@ -1,4 +1,5 @@
 import DeadlineRPC
+import Logging
 
 /// Everything that shapes the demo's behaviour, shared by every service of one topology: latencies, budgets and
 /// whether deadlines propagate. The `launch` command hands it to each child process as ``arguments``.
@@ -22,6 +23,9 @@ package struct TopologySettings: Sendable, Hashable {
     package var stragglerGracePeriod: Duration = .milliseconds(250)
     /// Whether services' outbound calls inherit the deadline and cancellation of the call they serve.
     package var propagation: RPCClient.Propagation = .enabled
+    /// The services' log level. In-process only (not in ``arguments``): rpcbench raises it to keep a storm's
+    /// hundreds of straggler warnings off its progress line.
+    package var logLevel: Logger.Level = .warning
 
     /// The defaults described in the README.
     package init() {}
