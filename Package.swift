@@ -87,6 +87,7 @@ let package = Package(
                 "RPCBenchCore",
                 "RPCBenchOptions",
                 "RPCBenchDemo",
+                "DemoTopology",
                 "DeadlineRPC",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
