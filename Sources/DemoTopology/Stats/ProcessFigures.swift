@@ -4,6 +4,7 @@ import Glibc
 import Darwin
 #endif
 import DeadlineRPC
+import Foundation
 
 /// The serving process's memory and clock as a service's `/stats` reports them, so a load generator reads them
 /// from the services themselves — and, with the process id, counts a process that hosts many services once.
@@ -44,19 +45,11 @@ package struct ProcessFigures: Codable, Sendable, Hashable {
         )
     }
 
-    /// `/proc/self/status`, read to end of file (its reported size is 0), or "" where it does not exist.
+    /// `/proc/self/status` (read to end of file: `/proc` reports a size of 0), or "" where it does not exist.
     private static func procStatus() -> String {
-        let descriptor = open("/proc/self/status", O_RDONLY)
-        guard descriptor >= 0 else { return "" }
-        defer { close(descriptor) }
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 4_096)
-        while true {
-            let count = chunk.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
-            if count <= 0 { break }
-            bytes.append(contentsOf: chunk[0..<count])
-        }
-        return String(decoding: bytes, as: UTF8.self)
+        guard let handle = FileHandle(forReadingAtPath: "/proc/self/status") else { return "" }
+        defer { try? handle.close() }
+        return (try? handle.readToEnd()).map { String(decoding: $0, as: UTF8.self) } ?? ""
     }
 
     /// The bytes of a `Name:   1234 kB` line, or 0.

@@ -6,7 +6,6 @@ import Synchronization
 
 #if canImport(Glibc)
 import Glibc
-import DemoTopology
 #endif
 
 /// One hop of a call chain in its own process, for the multi-process cascade tests: `chain.Hop/Call` calls the next

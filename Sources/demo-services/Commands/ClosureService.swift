@@ -1,5 +1,4 @@
 import ServiceLifecycle
-import DemoTopology
 
 /// A lifecycle `Service` whose `run()` is a closure: lets a command run its main work in a `ServiceGroup`, so
 /// SIGTERM and SIGINT reach it as graceful shutdown.

@@ -1,6 +1,5 @@
 import Foundation
 import Logging
-import DemoTopology
 
 /// Where the commands write: results to standard output, progress to standard error (so the table can be
 /// piped), and the group logger.

@@ -1,6 +1,6 @@
 import ArgumentParser
-import ServiceLifecycle
 import DemoTopology
+import ServiceLifecycle
 
 /// `demo-services` with no subcommand: every service in this process, twice — propagation on and off — then the
 /// scripted scenarios through each front door, printed side by side.

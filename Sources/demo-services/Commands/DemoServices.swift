@@ -1,5 +1,4 @@
 import ArgumentParser
-import DemoTopology
 
 /// The demo's command-line entry point: with no subcommand, runs the scripted scenarios against an all-in-one
 /// topology (propagation on and off side by side) and prints the table.

@@ -3,7 +3,6 @@ import Foundation
 import DeadlineRPC
 import Logging
 import ServiceLifecycle
-import DemoTopology
 
 /// A single echo service, for multi-process tests and quick trials: prints `listening on PORT`, serves until
 /// SIGTERM or SIGINT, then drains gracefully.

@@ -1,7 +1,7 @@
 import ArgumentParser
+import DemoTopology
 import Foundation
 import ServiceLifecycle
-import DemoTopology
 
 /// `demo-services launch`: every service as its own process (`serve`, started from this executable), wired by
 /// port; runs the scenarios (or serves for `--duration`), then SIGTERMs every process and checks each exited 0.

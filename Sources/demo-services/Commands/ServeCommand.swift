@@ -1,6 +1,6 @@
 import ArgumentParser
-import ServiceLifecycle
 import DemoTopology
+import ServiceLifecycle
 
 /// `demo-services serve NAME`: one service in this process, wired to its downstreams by address. Prints
 /// `ready NAME rpc=PORT http=PORT` once listening; stops on SIGTERM/SIGINT (gracefully) or after `--duration`.

@@ -1,6 +1,6 @@
 import DeadlineRPC
-import Foundation
 import DemoTopology
+import Foundation
 
 /// Sends scenario requests through a topology's front door and gathers, from every service's `/stats`, what each
 /// hop did — waiting (by polling) until no handler is running anywhere, so work done after the answer counts.

@@ -1,5 +1,3 @@
-import DemoTopology
-
 /// The echo server's message.
 struct EchoMessage: Codable, Sendable {
     /// The text.

@@ -1,5 +1,4 @@
 import DeadlineRPC
-import DemoTopology
 
 /// The echo server's methods.
 enum EchoMethods {

@@ -1,5 +1,4 @@
 import ArgumentParser
-import DemoTopology
 
 /// Whether services propagate deadlines and cancellation, as written on the command line.
 enum Propagation: String, CaseIterable, ExpressibleByArgument, Sendable {

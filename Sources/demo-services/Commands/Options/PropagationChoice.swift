@@ -1,5 +1,4 @@
 import ArgumentParser
-import DemoTopology
 
 /// Which topologies to run: `on`, `off`, or `both` (side by side).
 enum PropagationChoice: String, CaseIterable, ExpressibleByArgument, Sendable {
