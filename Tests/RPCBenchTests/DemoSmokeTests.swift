@@ -22,18 +22,24 @@ struct DemoSmokeTests {
         storm.disconnectInterval = .milliseconds(300)
         storm.disconnectCalls = 3
         storm.chainRate = 6
-        // Deaths well after the gateway's fan-out (about 30 ms down to the warehouse) and well inside the
-        // warehouse's 800 ms, so handlers are running at every depth when they come, even in a loaded debug build;
-        // budgets above the gateway's 200 ms minimum (below it the gateway sheds the call unstarted).
-        storm.cancelAfter = .milliseconds(150)
-        storm.chainCancelAfter = .milliseconds(150)
-        storm.burstCancelAfter = .milliseconds(150)
-        storm.disconnectAfter = .milliseconds(150)
-        storm.deadlineBudget = .milliseconds(400)
-        storm.chainBudget = .milliseconds(400)
+        // Deaths long after the gateway's fan-out (about 30 ms down to the warehouse on an idle machine) and well
+        // inside the warehouse's and the fraud check's 2.5 s, so handlers are running at every depth when they come
+        // even in a debug build on a machine loaded by the rest of the suite; budgets above the gateway's 200 ms
+        // minimum (below it the gateway sheds the call unstarted).
+        storm.cancelAfter = .milliseconds(500)
+        storm.chainCancelAfter = .milliseconds(500)
+        storm.burstCancelAfter = .milliseconds(500)
+        storm.disconnectAfter = .milliseconds(500)
+        storm.deadlineBudget = .milliseconds(700)
+        storm.chainBudget = .milliseconds(700)
         configuration.storm = storm
+        var settings = TopologySettings()
+        settings.latencies[.warehouse] = Latency(fixed: .milliseconds(2_500))
+        settings.latencies[.fraud] = Latency(fixed: .milliseconds(2_500))
+        // Above those 2.5 s, so with propagation off nothing but the work itself ends a call.
+        settings.safetyNetTimeout = .seconds(10)
 
-        let report = try await DemoBench.run(configuration)
+        let report = try await DemoBench.run(configuration, settings: settings)
 
         #expect(report.target == "demo")
         #expect(report.configuration.hops == 4)
