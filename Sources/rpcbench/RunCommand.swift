@@ -113,7 +113,10 @@ extension RPCBench {
         func run() async throws {
             let configuration = self.benchConfiguration
             let progress = self.workload.quiet ? nil : ProgressLine(live: LiveCounters())
-            let where_ = self.isDemo ? "demo topology \(self.target ?? "demo") (demo.Gateway/Checkout)" : self.target ?? "embedded \(self.chain)-hop chain"
+            let where_ =
+                self.remoteDemo != nil
+                ? "demo topology at \(self.target?.dropFirst("demo=".count) ?? "") (demo.Gateway/Checkout)"
+                : self.isDemo ? "demo topology in this process (demo.Gateway/Checkout)" : self.target ?? "embedded \(self.chain)-hop chain"
             ReportOutput.log("rpcbench: \(where_), \(configuration.load), phases of \(self.workload.duration) after \(self.workload.warmup) warm-up")
             let report: BenchReport
             if let topologies = self.remoteDemo {
