@@ -13,6 +13,8 @@ package final class HopLog: Sendable {
     /// Request ids with this prefix are tracked: a load generator's calls, whose records must all be kept (the
     /// recent-records window would drop most of a storm's).
     package static let trackedPrefix = "bench-"
+    /// The most tracked records kept undrained (far above a bench phase's); past it the older half is dropped.
+    package static let trackedCapacity = 100_000
     private let state = Mutex(State())
     /// How many records are kept; older ones are forgotten.
     package let capacity: Int
@@ -47,7 +49,11 @@ package final class HopLog: Sendable {
             record.detail = detail
             record.completed = completed
             state.records[ticket] = record
-            if record.requestID.hasPrefix(Self.trackedPrefix) { state.tracked.append(record) }
+            if record.requestID.hasPrefix(Self.trackedPrefix) {
+                // A load generator that stops draining must not grow a long-running service without bound.
+                if state.tracked.count >= Self.trackedCapacity { state.tracked.removeFirst(state.tracked.count / 2) }
+                state.tracked.append(record)
+            }
         }
     }
 
