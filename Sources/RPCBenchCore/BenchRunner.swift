@@ -305,7 +305,7 @@ struct BenchSession: Sendable {
         }
     }
 
-    /// Polls the servers (every 2 ms, up to the drain timeout) until no handler is in flight.
+    /// Polls the servers (every `settlePollInterval`, up to the drain timeout) until no handler is in flight.
     private func settle() async -> (drained: Bool, milliseconds: Double, handlersInFlight: Int) {
         let start = BenchClock.now()
         let limit = start + self.configuration.drainTimeout.benchNanoseconds
@@ -316,7 +316,7 @@ struct BenchSession: Sendable {
                 if inFlight == 0 { break }
             }
             if BenchClock.now() >= limit { break }
-            try? await Task.sleep(for: .milliseconds(2))
+            try? await Task.sleep(for: self.target.settlePollInterval)
         }
         let milliseconds = LatencySummary.round(Double(BenchClock.now() - start) / 1e6)
         return (inFlight == 0, milliseconds, max(0, inFlight))

@@ -17,6 +17,10 @@ package struct DemoTarget: BenchTarget {
     /// How long one `/stats` or `/tracked` exchange may take.
     package var fetchTimeout: Duration = .seconds(10)
 
+    /// 20 ms: each poll is one HTTP exchange (a fresh connection) per service and topology, so polling at the
+    /// bench's 2 ms through a long settle would use up the ephemeral ports.
+    package var settlePollInterval: Duration { .milliseconds(20) }
+
     /// The bench's chain length for the demo: the deepest path's services.
     package static let hops = ServiceName.rpcServices.map(\.depth).max() ?? 1
 
