@@ -5,7 +5,7 @@ import RPCBenchCore
 /// workload keeps its shape (rates, cancels, budgets, bursts, disconnects) while the work is the services' own.
 package enum DemoCheckout {
     /// A victim: a stocked item, one of it, a known user — gateway, catalog, pricing → inventory and
-    /// recommendations, about 45 ms with the default latencies, no slow dependency and no fraud check.
+    /// recommendations, about 40 ms with the default latencies, no slow dependency and no fraud check.
     package static let victim = CheckoutRequest(item: "book", user: "ada", quantity: 1)
 
     /// A storm call: an item not stocked locally, so pricing → inventory → warehouse (800 ms) runs far longer than
