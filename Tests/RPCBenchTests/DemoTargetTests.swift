@@ -40,4 +40,23 @@ struct DemoTargetTests {
         #expect(DemoTarget.handlerRecord(running) == nil)
         #expect(DemoCheckout.tag(requestID: DemoCheckout.requestID(tag: 99)) == 99)
     }
+
+    @Test("A launched topology is checked first: the target must propagate, and every service's stats address is needed")
+    func remoteChecks() async throws {
+        var off = TopologySettings()
+        off.propagation = .disabledToReproduceLeaks
+        off.logLevel = .error
+        try await InProcessTopology.with([off]) { endpoints in
+            let wrongWay = await #expect(throws: DemoTargetError.self) {
+                try await DemoBench.runRemote(BenchConfiguration(), topologies: endpoints, label: "demo=gateway")
+            }
+            #expect(wrongWay?.description.contains("has propagation off") == true)
+            var partial = endpoints[0]
+            partial.http[.fraud] = nil
+            let missing = await #expect(throws: DemoTargetError.self) {
+                try await DemoBench.runRemote(BenchConfiguration(), topologies: [partial], label: "demo=gateway")
+            }
+            #expect(missing?.description.contains("No stats endpoint for fraud") == true)
+        }
+    }
 }
