@@ -23,20 +23,20 @@ struct DemoSmokeTests {
         storm.disconnectCalls = 3
         storm.chainRate = 6
         // Deaths long after the gateway's fan-out (about 30 ms down to the warehouse on an idle machine) and well
-        // inside the warehouse's and the fraud check's 2.5 s, so handlers are running at every depth when they come
+        // inside the warehouse's and the fraud check's 1.5 s, so handlers are running at every depth when they come
         // even in a debug build on a machine loaded by the rest of the suite; budgets above the gateway's 200 ms
         // minimum (below it the gateway sheds the call unstarted).
-        storm.cancelAfter = .milliseconds(500)
-        storm.chainCancelAfter = .milliseconds(500)
-        storm.burstCancelAfter = .milliseconds(500)
-        storm.disconnectAfter = .milliseconds(500)
-        storm.deadlineBudget = .milliseconds(700)
-        storm.chainBudget = .milliseconds(700)
+        storm.cancelAfter = .milliseconds(400)
+        storm.chainCancelAfter = .milliseconds(400)
+        storm.burstCancelAfter = .milliseconds(400)
+        storm.disconnectAfter = .milliseconds(400)
+        storm.deadlineBudget = .milliseconds(600)
+        storm.chainBudget = .milliseconds(600)
         configuration.storm = storm
         var settings = TopologySettings()
-        settings.latencies[.warehouse] = Latency(fixed: .milliseconds(2_500))
-        settings.latencies[.fraud] = Latency(fixed: .milliseconds(2_500))
-        // Above those 2.5 s, so with propagation off nothing but the work itself ends a call.
+        settings.latencies[.warehouse] = Latency(fixed: .milliseconds(1_500))
+        settings.latencies[.fraud] = Latency(fixed: .milliseconds(1_500))
+        // Above those 1.5 s, so with propagation off nothing but the work itself ends a call.
         settings.safetyNetTimeout = .seconds(10)
 
         let report = try await DemoBench.run(configuration, settings: settings)
