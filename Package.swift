@@ -86,6 +86,8 @@ let package = Package(
             dependencies: [
                 "RPCBenchCore",
                 "RPCBenchOptions",
+                "RPCBenchDemo",
+                "DemoTopology",
                 "DeadlineRPC",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
@@ -93,8 +95,10 @@ let package = Package(
             exclude: ["README.md"],
             swiftSettings: strictSettings
         ),
-        .executableTarget(
-            name: "demo-services",
+        // The demo's checkout path — services, topologies, their stats — shared by `demo-services` and by rpcbench's
+        // `--target demo` (package access only: not a product).
+        .target(
+            name: "DemoTopology",
             dependencies: [
                 "DeadlineRPC",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -102,6 +106,27 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        // rpcbench's `--target demo`: the bench's victims and storm as checkouts through the demo topology.
+        .target(
+            name: "RPCBenchDemo",
+            dependencies: [
+                "RPCBenchCore",
+                "DemoTopology",
+                "DeadlineRPC",
+            ],
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
+            name: "demo-services",
+            dependencies: [
+                "DemoTopology",
+                "DeadlineRPC",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -127,6 +152,7 @@ let package = Package(
                 "TestSupport",
                 "RPCBenchCore",
                 "RPCBenchOptions",
+                "RPCBenchDemo",
                 "DeadlineRPC",
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ],
@@ -138,6 +164,7 @@ let package = Package(
             dependencies: [
                 "TestSupport",
                 "demo-services",
+                "DemoTopology",
                 "DeadlineRPC",
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ],

@@ -222,7 +222,7 @@ struct BenchSession: Sendable {
         let recorders = self.clients.map { _ in LatencyRecorder(live: self.live) }
         let stormLog = StormLog()
 
-        async let victimRun = self.victims(for: duration, recorders: recorders)
+        async let victimRun = self.victims(for: duration, recorders: recorders, propagation: propagation)
         if storm {
             let driver = StormDriver(
                 configuration: self.configuration.storm,
@@ -287,11 +287,12 @@ struct BenchSession: Sendable {
         )
     }
 
-    /// Victim calls for `duration`, in the configured shape.
-    private func victims(for duration: Duration, recorders: [LatencyRecorder]) async -> LoadRunSummary {
+    /// Victim calls for `duration`, in the configured shape. Their requests carry the phase's `propagation`, so
+    /// a target whose propagation is a property of its servers (the demo topology) sends them where the storm goes.
+    private func victims(for duration: Duration, recorders: [LatencyRecorder], propagation: Bool) async -> LoadRunSummary {
         let clients = self.clients
         let timeout = self.configuration.victimTimeout
-        let base = BenchRequest(workKind: self.configuration.serviceWork, payload: self.payload)
+        let base = BenchRequest(workKind: self.configuration.serviceWork, propagation: propagation, payload: self.payload)
         let mean = Double(self.configuration.serviceTime.benchNanoseconds)
         let exponential = self.configuration.serviceTimeDistribution == .exponential
         return await LoadGenerator(shape: self.configuration.load).run(for: duration, recorders: recorders) { k in
@@ -304,7 +305,7 @@ struct BenchSession: Sendable {
         }
     }
 
-    /// Polls the servers (every 2 ms, up to the drain timeout) until no handler is in flight.
+    /// Polls the servers (every `settlePollInterval`, up to the drain timeout) until no handler is in flight.
     private func settle() async -> (drained: Bool, milliseconds: Double, handlersInFlight: Int) {
         let start = BenchClock.now()
         let limit = start + self.configuration.drainTimeout.benchNanoseconds
@@ -315,7 +316,7 @@ struct BenchSession: Sendable {
                 if inFlight == 0 { break }
             }
             if BenchClock.now() >= limit { break }
-            try? await Task.sleep(for: .milliseconds(2))
+            try? await Task.sleep(for: self.target.settlePollInterval)
         }
         let milliseconds = LatencySummary.round(Double(BenchClock.now() - start) / 1e6)
         return (inFlight == 0, milliseconds, max(0, inFlight))

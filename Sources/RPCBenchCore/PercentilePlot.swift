@@ -81,7 +81,7 @@ public enum PercentilePlot {
         return Self.svg(
             title: title,
             panels: [
-                PlotPanel(title: "Victim latency (unary echo)", series: victims),
+                PlotPanel(title: "Victim latency (\(report.victimCalls))", series: victims),
                 PlotPanel(title: "Storm: death → handler task cancelled", series: cancels.filter { !$0.points.isEmpty }),
             ]
         )

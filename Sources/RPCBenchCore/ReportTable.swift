@@ -18,7 +18,7 @@ public enum ReportTable {
 
         // Victims.
         let phases = report.phases
-        let header = ["Victims (unary echo)"] + phases.map(\.name)
+        let header = ["Victims (\(report.victimCalls))"] + phases.map(\.name)
         var rows: [[String]] = [header]
         rows.append(["calls"] + phases.map { "\($0.victims.calls)" })
         rows.append(["throughput /s"] + phases.map { fmt($0.victims.throughputPerSecond) })
@@ -163,4 +163,9 @@ public enum ReportTable {
             return line
         }
     }
+}
+
+extension BenchReport {
+    /// What the victim calls were, for headings: checkouts through the demo topology (`--target demo`), else echoes.
+    var victimCalls: String { self.target.hasPrefix("demo") ? "checkouts" : "unary echo" }
 }

@@ -46,10 +46,12 @@ public enum StormAnalysis {
                 case .deadline, .chainDeadline:
                     deadlineTask.record(index, handler.cancelledAt, after: dead, handler)
                     deadlineObserved.record(index, handler.observedAt, after: dead, handler)
+                // At hop 1, as reported: a target whose every call fans out (the demo topology) has handlers
+                // further down too, which the cancel reaches only through hop 1.
                 case .burst:
-                    if handler.cancelledAt > 0 { burstTask.record(nanoseconds: handler.cancelledAt - dead) }
+                    if handler.hop == 1 && handler.cancelledAt > 0 { burstTask.record(nanoseconds: handler.cancelledAt - dead) }
                 case .disconnect:
-                    if handler.cancelledAt > 0 { disconnectTask.record(nanoseconds: handler.cancelledAt - dead) }
+                    if handler.hop == 1 && handler.cancelledAt > 0 { disconnectTask.record(nanoseconds: handler.cancelledAt - dead) }
                 }
             }
 

@@ -16,7 +16,8 @@ struct RPCBench: AsyncParsableCommand {
         abstract: "Tail latency of DeadlineRPC under cancellation storms.",
         discussion: """
             With no arguments: an embedded 3-server chain, victims at 2,000 calls/s, a calm phase, a storm phase at \
-            the same rate and the storm again with propagation off on the hop clients (about 20 s in all). See \
+            the same rate and the storm again with propagation off on the hop clients (about 20 s in all). \
+            `--target demo` runs the same workload as checkouts through the demo topology's gateway. See \
             Sources/rpcbench/README.md for every flag and output field.
             """,
         subcommands: [Run.self, Serve.self],

@@ -4,6 +4,7 @@ import TestSupport
 import Testing
 
 @testable import demo_services
+import DemoTopology
 
 /// The shipped straggler alert, evaluated against real scrapes of the demo's services.
 @Suite("Straggler alert rule against the demo's /metrics", .timeLimit(.minutes(5)), .heavyweight)

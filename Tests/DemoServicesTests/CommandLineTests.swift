@@ -3,6 +3,7 @@ import NIOHTTP1
 import Testing
 
 @testable import demo_services
+import DemoTopology
 
 /// The demo's small parsers: latencies, settings passed to child processes, HTTP queries, the scenario table.
 @Suite("Demo command-line and parsing", .timeLimit(.minutes(5)))
@@ -29,6 +30,19 @@ struct CommandLineTests {
         let parsed = try command.topology.settings(propagation: command.propagation)
         #expect(parsed == settings)
         #expect(throws: SettingsError.self) { try settings.applyLatency("nosuch=1") }
+    }
+
+    @Test("launch prints the rpcbench command for its topologies: the one with propagation on as the target")
+    func rpcbenchCommandLine() {
+        func topology(_ propagation: String, _ base: Int) -> TopologyEndpoints {
+            let http = Dictionary(uniqueKeysWithValues: ServiceName.allCases.enumerated().map { ($1, Endpoint(host: "127.0.0.1", port: base + $0)) })
+            return TopologyEndpoints(propagation: propagation, front: http[.frontdoor]!, http: http, rpc: [.gateway: Endpoint(host: "127.0.0.1", port: base + 100)])
+        }
+        let both = RPCBenchCommandLine.render([topology("on", 1_000), topology("off", 2_000)])
+        #expect(both?.contains("--target demo=127.0.0.1:1100 --demo-stats gateway=127.0.0.1:1001 --demo-stats catalog=127.0.0.1:1002") == true)
+        #expect(both?.contains("--demo-off-target 127.0.0.1:2100 --demo-off-stats gateway=127.0.0.1:2001") == true)
+        #expect(both?.contains("frontdoor") == false)
+        #expect(RPCBenchCommandLine.render([topology("off", 2_000)]) == nil)
     }
 
     @Test("The front door reads path and query")

@@ -3,6 +3,7 @@ import Foundation
 import Testing
 
 @testable import demo_services
+import DemoTopology
 
 /// Shared settings and helpers of the demo tests.
 enum DemoTestSupport {

@@ -3,6 +3,7 @@ import TestSupport
 import Testing
 
 @testable import demo_services
+import DemoTopology
 
 /// The scripted scenarios against two all-in-one topologies, propagation on and off, with exact outcomes.
 /// Test latencies make the slow parts seconds long, so "stopped at the deadline" and "kept working" never blur.

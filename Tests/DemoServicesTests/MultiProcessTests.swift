@@ -4,6 +4,7 @@ import TestSupport
 import Testing
 
 @testable import demo_services
+import DemoTopology
 
 /// The services as separate processes (`demo-services serve`, wired by port), driven over loopback HTTP.
 @Suite("Demo services as separate processes", .timeLimit(.minutes(5)), .heavyweight)

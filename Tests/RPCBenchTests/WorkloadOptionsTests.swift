@@ -1,4 +1,5 @@
 import RPCBenchCore
+import RPCBenchDemo
 import RPCBenchOptions
 import Testing
 
@@ -24,5 +25,18 @@ struct WorkloadOptionsTests {
         #expect(!c.storm.burst && c.storm.cancel && c.storm.workKind == .park)
         try WorkloadOptions.parse(["--no-storm"]).apply(to: &c)
         #expect(!c.storm.isEnabled)
+    }
+
+    @Test("Unset target-dependent flags keep the target's defaults (--target demo's); flags given win")
+    func targetDefaults() throws {
+        let demo = DemoBench.defaultConfiguration
+        var c = demo
+        try WorkloadOptions.parse(["--cancel-after", "50ms", "--burst-size", "7"]).apply(to: &c)
+        #expect(c.load == demo.load)
+        #expect(c.storm.cancelAfter == .milliseconds(50) && c.storm.burstSize == 7)
+        #expect(c.storm.deadlineBudget == demo.storm.deadlineBudget && c.storm.chainBudget == demo.storm.chainBudget)
+        #expect(c.storm.cancelRate == demo.storm.cancelRate && c.storm.disconnectAfter == demo.storm.disconnectAfter)
+        try WorkloadOptions.parse(["--rate", "30"]).apply(to: &c)
+        #expect(c.load == .open(rate: 30, maxInFlight: 1_000))
     }
 }

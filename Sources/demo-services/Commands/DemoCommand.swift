@@ -1,4 +1,5 @@
 import ArgumentParser
+import DemoTopology
 import ServiceLifecycle
 
 /// `demo-services` with no subcommand: every service in this process, twice — propagation on and off — then the

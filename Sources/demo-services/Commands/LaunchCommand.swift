@@ -1,4 +1,5 @@
 import ArgumentParser
+import DemoTopology
 import Foundation
 import ServiceLifecycle
 
@@ -36,6 +37,9 @@ struct LaunchCommand: AsyncParsableCommand {
                 }
                 for topology in topologies { Console.output(topology.endpoints.listing) }
                 if let duration {
+                    if let command = RPCBenchCommandLine.render(topologies.map(\.endpoints)) {
+                        Console.output("rpcbench against these topologies:\n  \(command)")
+                    }
                     Console.output("serving for \(duration) s (Ctrl-C stops)")
                     try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(duration)) }
                 } else {

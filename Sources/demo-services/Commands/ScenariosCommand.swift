@@ -1,4 +1,5 @@
 import ArgumentParser
+import DemoTopology
 
 /// `demo-services scenarios --front HOST:PORT`: the scripted scenarios against a topology that is already
 /// running (started by `serve` processes, for example). Per-hop columns need each service's HTTP endpoint

@@ -1,4 +1,5 @@
 import ArgumentParser
+import DemoTopology
 import ServiceLifecycle
 
 /// `demo-services serve NAME`: one service in this process, wired to its downstreams by address. Prints

@@ -1,3 +1,5 @@
+import DemoTopology
+
 /// What one service did for one scenario request: whether its handler ran, was shed or cancelled, and how long
 /// it kept running after the budget was gone.
 struct HopResult: Sendable, Hashable {

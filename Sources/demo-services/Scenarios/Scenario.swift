@@ -1,3 +1,5 @@
+import DemoTopology
+
 /// One scripted request through the front door, with the story it tells.
 struct Scenario: Sendable, Hashable {
     /// A short id (`budget-gone`), used in request ids and `--only`.

@@ -1,3 +1,5 @@
+import DemoTopology
+
 /// The numbers of one scenario run against one topology: the HTTP answer and every hop's ``HopResult``.
 struct ScenarioResult: Sendable {
     /// The scenario.

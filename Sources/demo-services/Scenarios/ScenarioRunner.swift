@@ -1,4 +1,5 @@
 import DeadlineRPC
+import DemoTopology
 import Foundation
 
 /// Sends scenario requests through a topology's front door and gathers, from every service's `/stats`, what each

@@ -1,3 +1,5 @@
+import DemoTopology
+
 /// Runs every scenario against each topology (propagation on, then off, scenario by scenario so each pair is
 /// side by side) and prints the table.
 enum ScenarioSession {

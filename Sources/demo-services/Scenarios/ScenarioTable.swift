@@ -1,3 +1,5 @@
+import DemoTopology
+
 /// Renders scenario results as text: one block per scenario, one column per topology (propagation on, off).
 enum ScenarioTable {
     /// The whole report for `rows` (each scenario with its results, one per topology, in column order).

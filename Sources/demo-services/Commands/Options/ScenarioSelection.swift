@@ -1,4 +1,5 @@
 import ArgumentParser
+import DemoTopology
 
 /// The options of the commands that start topologies and run scenarios: which topologies, which scenarios.
 struct ScenarioSelection: ParsableArguments {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import DemoTopology
 
 /// The options every command that starts services shares: latencies and budgets.
 struct TopologyOptions: ParsableArguments {

@@ -1,0 +1,131 @@
+import DeadlineRPC
+import Foundation
+import Logging
+import NIOCore
+import ServiceLifecycle
+
+/// One service of the topology as it runs, in this process: its RPC server (the front door has an HTTP API
+/// instead), an HTTP endpoint with `/metrics` (Prometheus text), `/stats?request=ID` (JSON) and `/tracked` (the
+/// records of rpcbench's calls, drained), and its clients
+/// to the services it calls. A lifecycle `Service`: graceful shutdown drains both servers, then closes the clients.
+package final class ServiceNode: Service, Sendable {
+    /// Which service this is.
+    package let name: ServiceName
+    /// Latencies, budgets, propagation.
+    package let settings: TopologySettings
+    /// Its Prometheus registry.
+    package let metrics: ServiceMetrics
+    /// Its handler records.
+    package let log: HopLog
+    /// The RPC server (nil for the front door).
+    package let rpcServer: RPCServer?
+    /// The HTTP server: the front door's API, or the service's `/metrics` and `/stats`.
+    package let httpServer: HTTPServer
+    private let downstreams: Downstreams
+
+    /// Creates the service; nothing listens until ``run()``.
+    /// - Parameters:
+    ///   - name: The service.
+    ///   - settings: The topology's settings.
+    ///   - downstreams: Where the services it calls listen (RPC ports).
+    ///   - rpcPort: The RPC port (0 picks a free one; unused by the front door).
+    ///   - httpPort: The HTTP port (0 picks a free one).
+    package init(name: ServiceName, settings: TopologySettings, downstreams endpoints: [ServiceName: Endpoint], rpcPort: Int = 0, httpPort: Int = 0) {
+        self.name = name
+        self.settings = settings
+        var logger = Logger(label: "demo.\(name.rawValue)") { StreamLogHandler.standardError(label: $0) }
+        logger.logLevel = settings.logLevel
+        logger[metadataKey: "demo.propagation"] = "\(settings.propagationLabel)"
+        let downstreams = Downstreams(endpoints: endpoints, settings: settings, logger: logger)
+        self.downstreams = downstreams
+        let metrics = ServiceMetrics()
+        let log = HopLog()
+        self.metrics = metrics
+        self.log = log
+        if name == .frontdoor {
+            self.rpcServer = nil
+            let frontDoor = FrontDoor(settings: settings, downstreams: downstreams, log: log, metrics: metrics)
+            self.httpServer = HTTPServer(host: "127.0.0.1", port: httpPort) { request in
+                switch request.path {
+                case "/checkout": return await frontDoor.checkout(request)
+                case "/metrics": return .text(metrics.render(), contentType: "text/plain; version=0.0.4")
+                case "/stats": return Self.stats(name, settings, nil, log, request)
+                default: return .notFound(request.path)
+                }
+            }
+        } else {
+            var configuration = RPCServer.Configuration()
+            configuration.metricsFactory = metrics.factory
+            configuration.stragglerGracePeriod = settings.stragglerGracePeriod
+            configuration.drainTimeout = .seconds(5)
+            configuration.logger = logger
+            if name == .gateway { configuration.minimumBudget = settings.gatewayMinimumBudget }
+            let service = DemoService(name: name, settings: settings, downstreams: downstreams, log: log)
+            let server = RPCServer(host: "127.0.0.1", port: rpcPort, router: service.router, configuration: configuration)
+            self.rpcServer = server
+            self.httpServer = HTTPServer(host: "127.0.0.1", port: httpPort) { request in
+                switch request.path {
+                case "/metrics":
+                    downstreams.bridge(into: metrics)
+                    return .text(metrics.render(), contentType: "text/plain; version=0.0.4")
+                case "/stats": return Self.stats(name, settings, server, log, request)
+                case "/tracked": return Self.tracked(log)
+                default: return .notFound(request.path)
+                }
+            }
+        }
+    }
+
+    /// The RPC port, once bound (nil for the front door).
+    package var rpcEndpoint: Endpoint? {
+        get async throws {
+            guard let server = self.rpcServer else { return nil }
+            return Endpoint(host: "127.0.0.1", port: try await server.listeningAddress.port ?? 0)
+        }
+    }
+
+    /// The HTTP port, once bound.
+    package var httpEndpoint: Endpoint {
+        get async throws { Endpoint(host: "127.0.0.1", port: try await self.httpServer.listeningAddress.port ?? 0) }
+    }
+
+    /// Stops accepting calls and requests; the ones in progress finish (within their deadlines), then ``run()``
+    /// returns.
+    package func beginShutdown() {
+        self.rpcServer?.beginGracefulShutdown()
+        self.httpServer.beginShutdown()
+    }
+
+    /// Serves until graceful shutdown or cancellation, then closes the clients.
+    package func run() async throws {
+        do {
+            try await withThrowingDiscardingTaskGroup { group in
+                if let server = self.rpcServer { group.addTask { try await server.run() } }
+                group.addTask { try await self.httpServer.run() }
+            }
+        } catch {
+            await self.downstreams.close()
+            throw error
+        }
+        await self.downstreams.close()
+    }
+
+    private static func stats(_ name: ServiceName, _ settings: TopologySettings, _ server: RPCServer?, _ log: HopLog, _ request: HTTPRequest) -> HTTPResponse {
+        let report = StatsReport(
+            service: name,
+            propagation: settings.propagationLabel,
+            counters: server.map { StatsReport.Counters($0.stats) },
+            records: log.records(requestID: request.query["request"] ?? ""),
+            process: ProcessFigures.current(trimMemory: request.query["trim"] == "1")
+        )
+        let body = (try? JSONEncoder().encode(report)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+        return .json(body + "\n")
+    }
+
+    /// `/tracked`: the finished records of tracked calls (``HopLog/trackedPrefix``) since the last request, as a
+    /// JSON array; they are forgotten once answered.
+    private static func tracked(_ log: HopLog) -> HTTPResponse {
+        let body = (try? JSONEncoder().encode(log.drainTracked())).map { String(decoding: $0, as: UTF8.self) } ?? "[]"
+        return .json(body + "\n")
+    }
+}
