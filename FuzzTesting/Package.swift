@@ -11,9 +11,15 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
     ],
     targets: [
+        // File helpers the targets' --dump and --generate-corpus modes share.
+        .target(
+            name: "FuzzSupport",
+            swiftSettings: [.swiftLanguageMode(.v6), .enableUpcomingFeature("ExistentialAny")]
+        ),
         .executableTarget(
             name: "FuzzWireDecoder",
             dependencies: [
+                "FuzzSupport",
                 .product(name: "Wire", package: "DeadlineRPC"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
@@ -23,6 +29,7 @@ let package = Package(
         .executableTarget(
             name: "FuzzServerConnection",
             dependencies: [
+                "FuzzSupport",
                 .product(name: "DeadlineRPC", package: "DeadlineRPC"),
                 .product(name: "Wire", package: "DeadlineRPC"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -1,7 +1,7 @@
 // One fuzz input against DeadlineRPC's server connection handler on an in-memory channel. Compiled twice: into the
 // libFuzzer target `FuzzServerConnection` (this folder), and — through the symlink
 // `Tests/DeadlineRPCTests/Hostile/ServerConnectionFuzzHarness.swift` — into the test target, which replays the seed
-// corpus and every minimized crasher with the same code, without a libFuzzer build.
+// corpus and every minimized crasher with the same code, without a libFuzzer build (with ServerOutputChecker.swift).
 
 @_spi(Fuzzing) import DeadlineRPC
 import Logging
@@ -164,6 +164,59 @@ struct ServerConnectionFuzzHarness {
         return configuration
     }
 
+    /// One thing the input makes happen.
+    enum Step: CustomStringConvertible {
+        case send(ArraySlice<UInt8>)
+        case runLoop
+        case advance(TimeAmount)
+        case flipWritability
+        case releaseStragglers
+        case read
+        case gracefulShutdown
+        case ioError
+        case hangUp
+
+        var description: String {
+            switch self {
+            case .send(let bytes): return "send \(bytes.count) bytes"
+            case .runLoop: return "run the loop"
+            case .advance(let amount): return "advance \(amount)"
+            case .flipWritability: return "flip writability"
+            case .releaseStragglers: return "release stragglers"
+            case .read: return "read request"
+            case .gracefulShutdown: return "graceful shutdown"
+            case .ioError: return "I/O error"
+            case .hangUp: return "hang up"
+            }
+        }
+    }
+
+    /// The steps of an input, after its flags byte (format: the type's doc comment).
+    static func steps(_ input: [UInt8]) -> [Step] {
+        var steps: [Step] = []
+        var index = 1
+        while index < input.count {
+            let op = input[index]
+            index += 1
+            let arg = Int(op >> 3)
+            switch op & 7 {
+            case 0, 1, 2:
+                guard index < input.count else { break }
+                let length = arg * 256 + Int(input[index]) + 1
+                index += 1
+                let end = min(input.count, index + length)
+                steps.append(.send(input[index..<end]))
+                index = end
+            case 3: steps.append(.runLoop)
+            case 4: steps.append(.advance(Self.delays[arg % Self.delays.count]))
+            case 5: steps.append(.flipWritability)
+            case 6: steps.append([Step.releaseStragglers, .read, .gracefulShutdown, .ioError][arg % 4])
+            default: steps.append(.hangUp)
+            }
+        }
+        return steps
+    }
+
     /// Runs one input; returns the invariants it broke. `observe` sees every frame the server wrote (for `--dump`).
     static func run(_ input: [UInt8], observe: ((Frame) -> Void)? = nil) -> [String] {
         var handlerFreed: () -> Bool = { true }
@@ -187,7 +240,7 @@ struct ServerConnectionFuzzHarness {
             return ["setup failed: \(error)"]
         }
         handlerFreed = connection.handlerFreed()
-        var server = ServerOutput()
+        var server = ServerOutputChecker()
         server.observe = observe
         var violations: [String] = []
         var peerClosed = false
@@ -202,36 +255,27 @@ struct ServerConnectionFuzzHarness {
             FrameEncoder.write(.settings(.default), into: &hello)
             try? channel.writeInbound(hello)
         }
-        var index = 1
-        while index < input.count {
-            let op = input[index]
-            index += 1
-            let arg = Int(op >> 3)
-            switch op & 7 {
-            case 0, 1, 2:
-                guard index < input.count else { break }
-                let length = arg * 256 + Int(input[index]) + 1
-                index += 1
-                let end = min(input.count, index + length)
-                try? channel.writeInbound(ByteBuffer(bytes: input[index..<end]))
-                index = end
-            case 3:
+        for step in Self.steps(input) {
+            switch step {
+            case .send(let bytes):
+                try? channel.writeInbound(ByteBuffer(bytes: bytes))
+            case .runLoop:
                 loop.run()
-            case 4:
-                loop.advanceTime(by: Self.delays[arg % Self.delays.count])
-            case 5:
+            case .advance(let amount):
+                loop.advanceTime(by: amount)
+            case .flipWritability:
                 channel.isWritable.toggle()
                 channel.pipeline.fireChannelWritabilityChanged()
-            case 6:
-                switch arg % 4 {
-                case 0: handlers.releaseHeld()
-                case 1: channel.read()
-                case 2: connection.beginGracefulShutdown()
-                default:
-                    if channel.isActive { server.closedByIOError = true }
-                    channel.pipeline.fireErrorCaught(FuzzIOError())
-                }
-            default:
+            case .releaseStragglers:
+                handlers.releaseHeld()
+            case .read:
+                channel.read()
+            case .gracefulShutdown:
+                connection.beginGracefulShutdown()
+            case .ioError:
+                if channel.isActive { server.closedByIOError = true }
+                channel.pipeline.fireErrorCaught(FuzzIOError())
+            case .hangUp:
                 if channel.isActive { peerClosed = true }
                 channel.close(promise: nil)
             }
@@ -277,65 +321,3 @@ struct ServerConnectionFuzzHarness {
 
 /// An I/O error, as a socket would raise one.
 struct FuzzIOError: Error {}
-
-/// What the server wrote, decoded as a client would, checked frame by frame: it must always decode, every stream
-/// ends at most once (one `CALL_END` or `CANCEL`) with nothing after its end, and nothing follows an error goaway.
-struct ServerOutput {
-    private var decoder = FrameDecoder(
-        limits: WireLimits(maxFrameSize: WireLimits.maximumFrameSize, maxMessageSize: Int(UInt32.max), maxMetadataSize: 1 << 24, maxMetadataEntries: Int(UInt16.max)),
-        expectPreface: true
-    )
-    private var ended: Set<UInt32> = []
-    private var failed = false
-    private(set) var sawGoAway = false
-    /// The code of an error goaway (not `NO_ERROR`), once sent.
-    private(set) var errorGoAway: GoAwayCode?
-    /// The server closed because of an I/O error (no goaway is owed then).
-    var closedByIOError = false
-    private(set) var violations: [String] = []
-    var observe: ((Frame) -> Void)?
-
-    mutating func receive(_ bytes: ByteBuffer) {
-        guard !self.failed else { return }
-        self.decoder.append(bytes)
-        do {
-            while let decoded = try self.decoder.nextFrame() {
-                guard case .frame(let frame) = decoded else {
-                    self.fail("the server wrote a frame a client rejects: \(decoded)")
-                    return
-                }
-                self.observe?(frame)
-                self.check(frame)
-            }
-        } catch {
-            self.fail("the server wrote bytes that do not decode: \(error)")
-        }
-    }
-
-    private mutating func check(_ frame: Frame) {
-        if let code = self.errorGoAway {
-            self.fail("the server wrote \(frame.type) after GOAWAY(\(code))")
-            return
-        }
-        switch frame {
-        case .goAway(let goAway):
-            self.sawGoAway = true
-            if goAway.code != .noError { self.errorGoAway = goAway.code }
-        case .callEnd(let end):
-            if !self.ended.insert(end.streamID).inserted { self.fail("stream \(end.streamID) ended twice (CALL_END)") }
-        case .cancel(let streamID, _):
-            if !self.ended.insert(streamID).inserted { self.fail("stream \(streamID) ended twice (CANCEL)") }
-        case .message(let message):
-            if self.ended.contains(message.streamID) { self.fail("MESSAGE on stream \(message.streamID) after its end") }
-        case .callStart, .halfClose:
-            self.fail("the server wrote a client-only frame: \(frame.type)")
-        case .settings, .credit, .ping:
-            break
-        }
-    }
-
-    private mutating func fail(_ violation: String) {
-        self.failed = true
-        self.violations.append(violation)
-    }
-}

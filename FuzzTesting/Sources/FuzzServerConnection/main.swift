@@ -2,6 +2,7 @@
 // machine, handler tasks and timers, on an in-memory channel. Input format and invariants: ServerConnectionFuzzHarness.
 // Build and run: FuzzTesting/README.md.
 
+import FuzzSupport
 import NIOCore
 import Wire
 
@@ -259,13 +260,7 @@ private func seeds() -> [(name: String, script: Script)] {
 private func writeSeeds(to directory: String) -> Bool {
     for (name, script) in seeds() {
         let path = "\(directory)/\(name)"
-        guard let file = fopen(path, "wb") else {
-            print("cannot open \(path)")
-            return false
-        }
-        let written = script.bytes.withUnsafeBytes { fwrite($0.baseAddress, 1, $0.count, file) }
-        fclose(file)
-        guard written == script.bytes.count else { return false }
+        guard FuzzFiles.write(script.bytes, to: path) else { return false }
         let violations = ServerConnectionFuzzHarness.run(script.bytes)
         print("\(path): \(script.bytes.count) bytes\(violations.isEmpty ? "" : " BROKE: \(violations)")")
     }
@@ -274,43 +269,19 @@ private func writeSeeds(to directory: String) -> Bool {
 
 /// Prints the records of one input, then runs it and prints what broke.
 private func dump(_ path: String) -> Bool {
-    guard let file = fopen(path, "rb") else {
-        print("cannot open \(path)")
-        return false
-    }
-    var bytes: [UInt8] = []
-    var chunk = [UInt8](repeating: 0, count: 4096)
-    while true {
-        let count = fread(&chunk, 1, chunk.count, file)
-        if count == 0 { break }
-        bytes += chunk[..<count]
-    }
-    fclose(file)
+    guard let bytes = FuzzFiles.read(path) else { return false }
     guard let flags = bytes.first else { return true }
     print("\(path): \(bytes.count) bytes, handshake by harness: \(flags & 1 != 0), tight limits: \(flags & 2 != 0)")
-    var index = 1
-    while index < bytes.count {
-        let op = bytes[index]
-        index += 1
-        let arg = Int(op >> 3)
-        switch op & 7 {
-        case 0, 1, 2:
-            guard index < bytes.count else { break }
-            let length = arg * 256 + Int(bytes[index]) + 1
-            index += 1
-            let end = min(bytes.count, index + length)
-            var decoder = FrameDecoder(expectPreface: false)
-            decoder.append(contentsOf: bytes[index..<end])
-            var frames: [String] = []
-            while let frame = try? decoder.nextFrame() { frames.append("\(frame)") }
-            print("  send \(end - index) bytes\(frames.isEmpty ? "" : ": " + frames.joined(separator: ", "))")
-            index = end
-        case 3: print("  run the loop")
-        case 4: print("  advance \(ServerConnectionFuzzHarness.delays[arg % ServerConnectionFuzzHarness.delays.count])")
-        case 5: print("  flip writability")
-        case 6: print(["  release stragglers", "  read request", "  graceful shutdown", "  I/O error"][arg % 4])
-        default: print("  hang up")
+    for step in ServerConnectionFuzzHarness.steps(bytes) {
+        guard case .send(let chunk) = step else {
+            print("  \(step)")
+            continue
         }
+        var decoder = FrameDecoder(expectPreface: false)
+        decoder.append(contentsOf: chunk)
+        var frames: [String] = []
+        while let frame = try? decoder.nextFrame() { frames.append("\(frame)") }
+        print("  \(step)\(frames.isEmpty ? "" : ": " + frames.joined(separator: ", "))")
     }
     let violations = ServerConnectionFuzzHarness.run(bytes) { frame in print("    server: \(frame)") }
     print(violations.isEmpty ? "  -> all invariants hold" : "  -> BROKE: \(violations)")
