@@ -100,6 +100,9 @@ extension HostileTests {
                 _ = ProcessProbe.trimmedResidentBytes
                 print("SOAK-HEAP-AFTER-SHUTDOWN \(HeapProbe.now)")
             }
+            // The client and the proxy are released here (the server object lives on): what they held is gone.
+            _ = ProcessProbe.trimmedResidentBytes
+            print("SOAK-HEAP-AFTER-CLIENT-AND-PROXY-RELEASED \(HeapProbe.now)")
         }
 
         /// One soak worker: random call kinds, random deadlines, random caller cancels, until `end`.
