@@ -12,6 +12,7 @@ import Glibc
 import Darwin
 #endif
 
+/// libFuzzer's entry point: one input through the harness; a broken invariant traps so the input is saved.
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzServerConnection(_ start: UnsafeRawPointer?, _ count: Int) -> CInt {
     let input = Array(UnsafeRawBufferPointer(start: start, count: count))
@@ -22,7 +23,8 @@ public func fuzzServerConnection(_ start: UnsafeRawPointer?, _ count: Int) -> CI
     return 0
 }
 
-/// `--generate-corpus=DIR` writes the seeds and exits; `--dump=FILE` prints an input's records, runs it and exits.
+/// Runs once before fuzzing: `--generate-corpus=DIR` writes the seeds and exits; `--dump=FILE` prints an input's
+/// steps and the server's frames, runs it and exits.
 @_cdecl("LLVMFuzzerInitialize")
 public func fuzzServerConnectionInitialize(
     _ argc: UnsafeMutablePointer<CInt>,
