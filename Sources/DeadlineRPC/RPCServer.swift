@@ -86,6 +86,12 @@ public final class RPCServer: Service, Sendable {
             listener = try await ServerBootstrap(group: self.group)
                 .serverChannelOption(.backlog, value: 1024)
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+                .serverChannelInitializer { [logger = self.configuration.logger] channel in
+                    // Without it, an exhausted descriptor table makes the accept loop spin (AcceptPauseHandler).
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandler(AcceptPauseHandler(logger: logger))
+                    }
+                }
                 .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
                 .childChannelOption(.writeBufferWaterMark, value: .init(low: 32 * 1024, high: 128 * 1024))
                 .bind(host: self.host, port: self.port) { channel in

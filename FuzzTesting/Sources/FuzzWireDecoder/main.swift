@@ -9,6 +9,7 @@
 // invariant (the split decode differs from the whole one, the decoder buffers more than one frame, recovers from a
 // sticky error, or an encode/decode round trip changes a frame), or a decompressed message over its limit.
 
+import FuzzSupport
 import NIOCore
 import Wire
 
@@ -348,33 +349,15 @@ private func seeds() -> [(name: String, control: UInt8, stream: ByteBuffer)] {
 private func writeSeeds(to directory: String) -> Bool {
     for seed in seeds() {
         let path = "\(directory)/\(seed.name)"
-        guard let file = fopen(path, "wb") else {
-            print("cannot open \(path)")
-            return false
-        }
-        let bytes = [seed.control] + Array(seed.stream.readableBytesView)
-        let written = bytes.withUnsafeBytes { fwrite($0.baseAddress, 1, $0.count, file) }
-        fclose(file)
-        guard written == bytes.count else { return false }
-        print("\(path): \(bytes.count) bytes")
+        guard FuzzFiles.write([seed.control] + Array(seed.stream.readableBytesView), to: path) else { return false }
+        print("\(path): \(1 + seed.stream.readableBytes) bytes")
     }
     return true
 }
 
 /// Prints the decode of one input file, then runs it through the target.
 private func dump(_ path: String) -> Bool {
-    guard let file = fopen(path, "rb") else {
-        print("cannot open \(path)")
-        return false
-    }
-    var bytes: [UInt8] = []
-    var chunk = [UInt8](repeating: 0, count: 4096)
-    while true {
-        let count = fread(&chunk, 1, chunk.count, file)
-        if count == 0 { break }
-        bytes += chunk[..<count]
-    }
-    fclose(file)
+    guard let bytes = FuzzFiles.read(path) else { return false }
     guard let control = bytes.first else { return true }
     let stream = bytes.dropFirst()
     let run = decode([stream], expectPreface: control & 1 == 0, asBuffers: false)

@@ -118,13 +118,13 @@ struct HostileServer: Sendable {
         router.unary(Methods.wait) { request, _ in
             gauge.enter()
             defer { gauge.leave() }
-            try await Task.sleep(for: .seconds(3600))
+            try await untilCancelled()
             return request
         }
         router.clientStreaming(Methods.hold) { _, _ in
             gauge.enter()
             defer { gauge.leave() }
-            try await Task.sleep(for: .seconds(3600))
+            try await untilCancelled()
             return Echo(text: "never")
         }
         router.serverStreaming(Methods.flood) { _, writer, _ in
@@ -312,6 +312,16 @@ extension Duration {
     var milliseconds: Double {
         Double(self.components.seconds) * 1_000 + Double(self.components.attoseconds) / 1e15
     }
+}
+
+/// Suspends until the task is cancelled, then throws. Not `Task.sleep(for: .seconds(3600))`: a cancelled sleep
+/// resumes at once, but the runtime keeps its timer job allocated until the deadline it was given, so every handler
+/// cancelled in the kill soak left ~0.8 KiB live for an hour (measured: 25 MiB of live heap in a 2-minute soak).
+func untilCancelled() async throws {
+    let (never, continuation) = AsyncStream<Never>.makeStream()
+    for await _ in never {}  // ends when the task is cancelled
+    continuation.finish()
+    throw CancellationError()
 }
 
 /// Encodes an `Echo` as the JSON bytes a request message carries.

@@ -35,7 +35,9 @@ extension HostileTests {
                 _ = try await client.unary(TestMethods.echo, Echo(text: "warm"), options: CallOptions(timeout: .seconds(10)))
                 let descriptorsBefore = ProcessProbe.openFileDescriptors
                 let memoryBefore = ProcessProbe.trimmedResidentBytes
+                let heapBefore = HeapProbe.now
                 let handlersBefore = ServerConnectionHandler.liveInstances.load(ordering: .relaxed)
+                let clientHandlersBefore = ClientConnectionHandler.liveInstances.load(ordering: .relaxed)
                 let tally = SoakTally()
                 let duration = Self.soakDuration
                 let clock = ContinuousClock()
@@ -67,11 +69,15 @@ extension HostileTests {
                 await proxy.stop()
                 let descriptorsBack = await eventually(timeout: .seconds(30)) { ProcessProbe.openFileDescriptors <= descriptorsBefore + 2 }
                 let memoryAfter = ProcessProbe.trimmedResidentBytes
+                let heapAfter = HeapProbe.now
                 // Killed connections' handlers must be freed (they once stayed alive in a handler↔context cycle).
                 // Process-wide count: exact only when nothing else runs, as under scripts/soak.sh.
                 let handlersAfter = ServerConnectionHandler.liveInstances.load(ordering: .relaxed)
+                let clientHandlersAfter = ClientConnectionHandler.liveInstances.load(ordering: .relaxed)
                 if ProcessInfo.processInfo.environment["DRPC_SOAK_SECONDS"] != nil {
                     #expect(handlersAfter <= handlersBefore, "connection handlers alive: \(handlersBefore) before, \(handlersAfter) after")
+                    // The client side too: the client handlers of killed connections leaked the same way (~40 KiB each).
+                    #expect(clientHandlersAfter <= clientHandlersBefore, "client connection handlers alive: \(clientHandlersBefore) before, \(clientHandlersAfter) after")
                 }
                 let result = tally.result(
                     seconds: duration.milliseconds / 1000,
@@ -79,7 +85,9 @@ extension HostileTests {
                     descriptors: (descriptorsBefore, ProcessProbe.openFileDescriptors),
                     memoryKiB: (memoryBefore / 1024, memoryAfter / 1024),
                     serverCalls: (stats.callsStarted, stats.callsFinished),
-                    connectionHandlers: (handlersBefore, handlersAfter)
+                    connectionHandlers: (handlersBefore, handlersAfter),
+                    clientConnectionHandlers: (clientHandlersBefore, clientHandlersAfter),
+                    heap: (heapBefore, heapAfter)
                 )
                 result.record()
                 #expect(result.violations == 0, "calls ended with a code outside unavailable/cancelled/deadlineExceeded/ok: \(result.codes)")
@@ -88,7 +96,13 @@ extension HostileTests {
                 #expect(memoryAfter - memoryBefore < 64 * 1024 * 1024, "RSS grew by \((memoryAfter - memoryBefore) / 1024) KiB")
                 server.beginGracefulShutdown()
                 try await group.waitForAll()
+                // What the server itself still held: live heap once it is gone too.
+                _ = ProcessProbe.trimmedResidentBytes
+                print("SOAK-HEAP-AFTER-SHUTDOWN \(HeapProbe.now)")
             }
+            // The client and the proxy are released here (the server object lives on): what they held is gone.
+            _ = ProcessProbe.trimmedResidentBytes
+            print("SOAK-HEAP-AFTER-CLIENT-AND-PROXY-RELEASED \(HeapProbe.now)")
         }
 
         /// One soak worker: random call kinds, random deadlines, random caller cancels, until `end`.
@@ -235,7 +249,9 @@ final class SoakTally: Sendable {
         descriptors: (Int, Int),
         memoryKiB: (Int, Int),
         serverCalls: (Int, Int),
-        connectionHandlers: (Int, Int)
+        connectionHandlers: (Int, Int),
+        clientConnectionHandlers: (Int, Int),
+        heap: (HeapProbe, HeapProbe)
     ) -> SoakResult {
         let codes = self.codes.withLock { $0 }
         let allowed = Set(["ok"] + HostileTests.SoakTests.allowedCodes.map { "\($0)" })
@@ -253,7 +269,11 @@ final class SoakTally: Sendable {
             serverCallsStarted: serverCalls.0,
             serverCallsFinished: serverCalls.1,
             connectionHandlersBefore: connectionHandlers.0,
-            connectionHandlersAfter: connectionHandlers.1
+            connectionHandlersAfter: connectionHandlers.1,
+            clientConnectionHandlersBefore: clientConnectionHandlers.0,
+            clientConnectionHandlersAfter: clientConnectionHandlers.1,
+            heapBefore: heap.0,
+            heapAfter: heap.1
         )
     }
 }
@@ -274,6 +294,11 @@ struct SoakResult: Codable, Sendable {
     var serverCallsFinished: Int
     var connectionHandlersBefore: Int
     var connectionHandlersAfter: Int
+    var clientConnectionHandlersBefore: Int
+    var clientConnectionHandlersAfter: Int
+    /// The allocator's figures (after `malloc_trim`): live heap vs arena bytes tells a leak from kept memory.
+    var heapBefore: HeapProbe
+    var heapAfter: HeapProbe
 
     /// Prints the line.
     func record() {

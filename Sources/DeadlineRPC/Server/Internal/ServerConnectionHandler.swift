@@ -28,6 +28,9 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     private let taskExecutor: (any TaskExecutor)?
     private let callIDs: CallIDGenerator
     private var logger: Logger
+    /// The connection's loop, also its clock: every deadline and budget reads `eventLoop.now`, so a loop with a
+    /// manual clock (`EmbeddedEventLoop`, in the fuzz target) drives timers and "now" alike.
+    private let eventLoop: any EventLoop
 
     private var context: ChannelHandlerContext!
     private var decoder: FrameDecoder
@@ -89,10 +92,11 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         self.metrics = metrics
         self.callIDs = callIDs
         self.logger = configuration.logger
+        self.eventLoop = eventLoop
         self.decoder = FrameDecoder(limits: configuration.limits, expectPreface: true)
         self.handlersDone = eventLoop.makePromise()
         Self.liveInstances.wrappingAdd(1, ordering: .relaxed)
-        let now = Self.uptimeNow()
+        let now = Int64(eventLoop.now.uptimeNanoseconds)
         let limits = configuration.connectionLimits
         self.glitches = GlitchBudget(capacity: limits.glitchBudget, refillPerSecond: limits.glitchRefillPerSecond, now: now)
         self.resets = limits.resetBudget.map { GlitchBudget(capacity: $0.burst, refillPerSecond: $0.refillPerSecond, now: now) }
@@ -226,8 +230,8 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
 
     // MARK: Abuse budgets
 
-    /// Now, in uptime nanoseconds: the time base of the budgets.
-    private static func uptimeNow() -> Int64 { Int64(NIODeadline.now().uptimeNanoseconds) }
+    /// Now, in uptime nanoseconds on the loop's clock: the time base of the budgets.
+    private func uptimeNow() -> Int64 { Int64(self.eventLoop.now.uptimeNanoseconds) }
 
     /// Charges one glitch for each frame the decoder skipped (unknown type) or found with undefined flags; false
     /// once the budget is spent and the connection is ending.
@@ -243,7 +247,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     @discardableResult
     private func glitch(_ what: String) -> Bool {
         guard self.state != .closed else { return false }
-        if self.glitches.spend(now: Self.uptimeNow()) { return true }
+        if self.glitches.spend(now: self.uptimeNow()) { return true }
         let limits = self.configuration.connectionLimits
         self.connectionError(WireError(.enhanceYourCalm, "The peer spent its glitch budget (\(limits.glitchBudget) at once, \(limits.glitchRefillPerSecond) per second), last on \(what)."))
         return false
@@ -267,7 +271,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         guard let timeout = self.configuration.connectionLimits.idleTimeout, case .active = self.state,
             self.streams.isEmpty, self.runningHandlers == 0, self.idleSince == nil
         else { return }
-        self.idleSince = Self.uptimeNow()
+        self.idleSince = self.uptimeNow()
         if self.idleTimer == nil { self.scheduleIdleCheck(in: timeout.nanoseconds) }
     }
 
@@ -278,7 +282,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         self.idleTimer = context.eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds(delay)) { [self] in
             self.idleTimer = nil
             guard case .active = self.state, let since = self.idleSince else { return }
-            let idleFor = Self.uptimeNow() - since
+            let idleFor = self.uptimeNow() - since
             if idleFor >= timeout.nanoseconds {
                 self.connectionError(WireError(.timeout, "The connection had no call open for \(timeout), the idle timeout."))
             } else {
@@ -324,7 +328,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
                 return
             }
             if var resets = self.resets {
-                let allowed = resets.spend(now: Self.uptimeNow())
+                let allowed = resets.spend(now: self.uptimeNow())
                 self.resets = resets
                 if !allowed {
                     let budget = self.configuration.connectionLimits.resetBudget!
@@ -346,7 +350,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             }
         case .ping(let ping):
             if !ping.ack {
-                guard self.pingPolicy.receivedPing(now: Self.uptimeNow()) else {
+                guard self.pingPolicy.receivedPing(now: self.uptimeNow()) else {
                     self.connectionError(WireError(.tooManyPings, "too many pings"))
                     return
                 }
@@ -402,7 +406,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     private func handleCallStart(_ start: CallStart) {
         guard self.acceptNewStreamID(start.streamID) else { return }
         let streamID = start.streamID
-        let now = NIODeadline.now()
+        let now = self.eventLoop.now
 
         func refuse(_ code: Status.Code, _ message: String) {
             self.scheduler.enqueue(.callEnd(CallEnd(streamID: streamID, status: code, message: message)))
@@ -626,7 +630,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         defer { self.startWaitingHandlers() }
         self.metrics.handlerReturned()
         if stream.isStraggler, let endedAt = stream.endedAt {
-            let overrun = NIODeadline.now() - endedAt
+            let overrun = self.eventLoop.now - endedAt
             self.metrics.stragglerReturned(overrunNanoseconds: overrun.nanoseconds)
             stream.context.logger.warning(
                 "Straggler handler returned",
@@ -767,7 +771,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             return
         }
         guard stream.endedAt == nil else { return }  // Already cancelled: one straggler timer, one count.
-        let now = NIODeadline.now()
+        let now = self.eventLoop.now
         stream.endedAt = now
         stream.endReason = reason
         self.windingDown += 1
@@ -790,7 +794,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     private func recordFinished(_ stream: ServerStream, code: Status.Code) {
         guard !stream.finishRecorded else { return }
         stream.finishRecorded = true
-        let elapsed = NIODeadline.now() - stream.startedAt
+        let elapsed = self.eventLoop.now - stream.startedAt
         self.metrics.callFinished(stream.methodMetrics, code: code, nanoseconds: elapsed.nanoseconds)
     }
 
@@ -831,7 +835,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
 
     /// The deadline timer fired: expire the calls whose deadline came, check the handlers whose grace period ran out.
     private func deadlinesDue() {
-        let due = self.deadlines.timerFired(now: Int64(NIODeadline.now().uptimeNanoseconds))
+        let due = self.deadlines.timerFired(now: Int64(self.eventLoop.now.uptimeNanoseconds))
         for stream in due where self.streams[stream.id] === stream {
             if stream.endedAt != nil {
                 self.stragglerCheck(stream)

@@ -1,0 +1,1 @@
+../../../FuzzTesting/Sources/FuzzServerConnection/ServerOutputChecker.swift
