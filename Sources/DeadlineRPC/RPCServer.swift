@@ -104,7 +104,12 @@ public final class RPCServer: Service, Sendable {
                             eventLoop: channel.eventLoop
                         )
                         try channel.pipeline.syncOperations.addHandler(handler)
-                        return ServerConnection(channel: channel, handler: NIOLoopBound(handler, eventLoop: channel.eventLoop))
+                        let connection = ServerConnection(channel: channel, handler: NIOLoopBound(handler, eventLoop: channel.eventLoop))
+                        // Registered here, before the connection's first read: a connection the kernel accepted after
+                        // shutdown began (closing the listener is asynchronous) drains from its first frame instead of
+                        // serving calls until a later drain request reaches its loop.
+                        if !self.register(connection) { handler.drainOnStart = true }
+                        return connection
                     }
                 }
         } catch {
@@ -125,7 +130,6 @@ public final class RPCServer: Service, Sendable {
                 try await withThrowingDiscardingTaskGroup { group in
                     try await listener.executeThenClose { connections in
                         for try await connection in connections {
-                            self.register(connection)
                             group.addTask {
                                 await connection.run()
                                 self.unregister(connection)
@@ -169,16 +173,13 @@ public final class RPCServer: Service, Sendable {
         }
     }
 
-    private func register(_ connection: ServerConnection) {
-        let drainNow = self.state.withLock { state -> Bool in
-            guard case .listening(let channel, var connections) = state else { return true }
+    /// Adds an accepted connection to those a graceful shutdown drains; false when shutdown has already begun.
+    private func register(_ connection: ServerConnection) -> Bool {
+        self.state.withLock { state -> Bool in
+            guard case .listening(let channel, var connections) = state else { return false }
             connections[connection.id] = connection.handler
             state = .listening(channel, connections)
-            return false
-        }
-        if drainNow {
-            let handler = connection.handler
-            handler.eventLoop.execute { handler.value.beginGracefulShutdown() }
+            return true
         }
     }
 

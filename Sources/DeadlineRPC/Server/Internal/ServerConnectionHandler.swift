@@ -41,6 +41,9 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     private var peerSettings = Settings.default
     private(set) var state: State = .awaitingSettings
     private var prefaceTimer: Scheduled<Void>?
+    /// Set before the connection starts when the server was already shutting down as it was accepted: the
+    /// connection sends its preface, then goaway, and refuses every call.
+    var drainOnStart = false
     /// Every open call's deadline and every ended call's straggler check, behind one timer.
     private var deadlines = DeadlineQueue<ServerStream>()
     private var deadlineTimer: Scheduled<Void>?
@@ -140,6 +143,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
                 self.connectionError(WireError(.timeout, "The client did not send its preface and settings within \(timeout)."))
             }
         }
+        if self.drainOnStart { self.beginGracefulShutdown() }
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
