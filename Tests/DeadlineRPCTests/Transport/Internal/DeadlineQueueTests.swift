@@ -92,17 +92,9 @@ struct DeadlineQueueTests {
                     if victim.item.deadlineQueueIndex != -1 { mismatches.append("\(round).\(step): removed entry still indexed") }
                 default:
                     now += Int64.random(in: 0...300, using: &generator)
-                    let due = reference.filter { $0.deadline <= now }
-                    reference.removeAll { $0.deadline <= now }
-                    let expired = queue.timerFired(now: now)
-                    let deadlines = expired.map { item in due.first { $0.item === item }?.deadline ?? -1 }
-                    if Set(expired.map(\.name)) != Set(due.map(\.item.name)) { mismatches.append("\(round).\(step): wrong entries due") }
-                    if deadlines != deadlines.sorted() { mismatches.append("\(round).\(step): due entries out of order") }
-                    if queue.nextArm() != reference.map(\.deadline).min() { mismatches.append("\(round).\(step): wrong re-arm") }
+                    mismatches += Self.fire(&queue, &reference, now: now, at: "\(round).\(step)")
                 }
-                if queue.count != reference.count || queue.earliest != reference.map(\.deadline).min() {
-                    mismatches.append("\(round).\(step): queue and reference disagree")
-                }
+                mismatches += Self.agree(queue, reference, at: "\(round).\(step)")
                 if let armed = queue.armedAt, let earliest = queue.earliest, armed > earliest { mismatches.append("\(round).\(step): timer armed after the earliest deadline") }
             }
         }
@@ -142,18 +134,9 @@ struct DeadlineQueueTests {
                 case 14..<19:
                     now += Int64.random(in: 0...60, using: &generator)
                 default:
-                    let due = reference.filter { $0.deadline <= now }
-                    reference.removeAll { $0.deadline <= now }
-                    let expired = queue.timerFired(now: now)
-                    let deadlines = expired.map { item in due.first { $0.item === item }?.deadline ?? -1 }
-                    if Set(expired.map(\.name)) != Set(due.map(\.item.name)) { mismatches.append("\(round).\(step): wrong entries due") }
-                    if deadlines != deadlines.sorted() { mismatches.append("\(round).\(step): due entries out of order") }
-                    if expired.contains(where: { $0.deadlineQueueIndex != -1 }) { mismatches.append("\(round).\(step): expired entry still indexed") }
-                    if queue.nextArm() != reference.map(\.deadline).min() { mismatches.append("\(round).\(step): wrong re-arm") }
+                    mismatches += Self.fire(&queue, &reference, now: now, at: "\(round).\(step)")
                 }
-                if queue.count != reference.count || queue.earliest != reference.map(\.deadline).min() {
-                    mismatches.append("\(round).\(step): queue and reference disagree")
-                }
+                mismatches += Self.agree(queue, reference, at: "\(round).\(step)")
             }
             queue.removeAll()
             if reference.contains(where: { $0.item.deadlineQueueIndex != -1 }) { mismatches.append("\(round): removeAll left an index") }
@@ -176,5 +159,30 @@ struct DeadlineQueueTests {
         #expect(queue.count == 64)
         #expect(queue.storedSlots <= 256, "\(queue.storedSlots) slots held for 64 calls")
         #expect(queue.timerFired(now: 200_000).map(\.name) == Array(99_936..<100_000))
+    }
+
+    /// Fires the timer at `now` on both the queue and the sorted reference; what disagrees, labelled `step`.
+    private static func fire(
+        _ queue: inout DeadlineQueue<Item>,
+        _ reference: inout [(deadline: Int64, item: Item)],
+        now: Int64,
+        at step: String
+    ) -> [String] {
+        var mismatches: [String] = []
+        let due = reference.filter { $0.deadline <= now }
+        reference.removeAll { $0.deadline <= now }
+        let expired = queue.timerFired(now: now)
+        let deadlines = expired.map { item in due.first { $0.item === item }?.deadline ?? -1 }
+        if Set(expired.map(\.name)) != Set(due.map(\.item.name)) { mismatches.append("\(step): wrong entries due") }
+        if deadlines != deadlines.sorted() { mismatches.append("\(step): due entries out of order") }
+        if expired.contains(where: { $0.deadlineQueueIndex != -1 }) { mismatches.append("\(step): expired entry still indexed") }
+        if queue.nextArm() != reference.map(\.deadline).min() { mismatches.append("\(step): wrong re-arm") }
+        return mismatches
+    }
+
+    /// Whether the queue's count and earliest deadline match the reference's.
+    private static func agree(_ queue: DeadlineQueue<Item>, _ reference: [(deadline: Int64, item: Item)], at step: String) -> [String] {
+        queue.count == reference.count && queue.earliest == reference.map(\.deadline).min()
+            ? [] : ["\(step): queue and reference disagree"]
     }
 }
