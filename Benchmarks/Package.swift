@@ -12,6 +12,8 @@ let package = Package(
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
     ],
     targets: [
+        // What the benchmarks share: handlers that park until cancelled, recording when cancellation reached them.
+        .target(name: "BenchSupport", swiftSettings: [.swiftLanguageMode(.v6)]),
         // Unary echo of raw bytes over DeadlineRPC, with the same load shapes as ../shared/peers.
         .executableTarget(
             name: "echo-bench",
@@ -37,9 +39,22 @@ let package = Package(
         .executableTarget(
             name: "inflight-bench",
             dependencies: [
+                "BenchSupport",
                 .product(name: "DeadlineRPC", package: "DeadlineRPC"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
+        // One burst of cancellations taken apart: when it reaches callers and handlers, and what it does to victims.
+        .executableTarget(
+            name: "burst-bench",
+            dependencies: [
+                "BenchSupport",
+                .product(name: "DeadlineRPC", package: "DeadlineRPC"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
             ],
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),

@@ -57,6 +57,13 @@ public struct Deadline: Sendable, Hashable, Comparable, CustomStringConvertible 
         self == .distantFuture ? "Deadline(never)" : "Deadline(in \(self.timeRemaining))"
     }
 
+    /// The earlier of two optional deadlines (nil when both are): the min rule without building an array per call.
+    static func earliest(_ a: Deadline?, _ b: Deadline?) -> Deadline? {
+        guard let a else { return b }
+        guard let b else { return a }
+        return min(a, b)
+    }
+
     var nioDeadline: NIODeadline {
         NIODeadline.uptimeNanoseconds(UInt64(clamping: self.uptimeNanoseconds))
     }

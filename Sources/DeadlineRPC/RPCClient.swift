@@ -73,9 +73,9 @@ public final class RPCClient: Sendable {
         return try await self.intercepting(method, options) { outbound, parent in
             let call = try self.makeCall(method, request: request, outbound: outbound, parent: parent)
             let bytes = try await withTaskCancellationHandler {
-                try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<ByteBuffer, any Error>) in
+                try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<ByteBuffer, any Error>) in
                     call.onLoop {
-                        call.loop.value.single = continuation
+                        call.loop.single = continuation
                         self.manager.start(call)
                     }
                 }
@@ -140,7 +140,7 @@ public final class RPCClient: Sendable {
                 try await withThrowingTaskGroup(of: Void.self) { group in
                     group.addTask {
                         try await requests(writer)
-                        call.onLoop { call.loop.value.connection?.halfClose(call) }
+                        call.onLoop { call.loop.connection?.halfClose(call) }
                     }
                     let result = try await responses(stream)
                     group.cancelAll()
@@ -165,8 +165,8 @@ public final class RPCClient: Sendable {
         }
         let now = Deadline.now()
         let inherited = parent?.deadline
-        let requested = [options.deadline, options.timeout.map { now + $0 }].compactMap { $0 }.min()
-        let deadline = [inherited, requested, method.defaultTimeout.map { now + $0 }].compactMap { $0 }.min()
+        let requested = Deadline.earliest(options.deadline, options.timeout.map { now + $0 })
+        let deadline = Deadline.earliest(Deadline.earliest(inherited, requested), method.defaultTimeout.map { now + $0 })
         if let inherited, let requested, requested > inherited {
             // An option asked for more time than the call being served has left: clamped, never obeyed.
             self.stats.recordDeadlineClamped(method: method.name, requested: requested - now, inherited: inherited - now)
@@ -264,7 +264,7 @@ public final class RPCClient: Sendable {
         )
         responses?.setOnConsume { [weak call] bytes in
             guard let call else { return }
-            call.onLoop { call.loop.value.connection?.responseConsumed(call, bytes: bytes) }
+            call.onLoop { call.loop.connection?.responseConsumed(call, bytes: bytes) }
         }
         return call
     }
@@ -282,7 +282,7 @@ public final class RPCClient: Sendable {
         try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
                 call.onLoop {
-                    call.loop.value.startWaiter = continuation
+                    call.loop.startWaiter = continuation
                     self.manager.start(call)
                 }
             }
@@ -300,9 +300,9 @@ public final class RPCClient: Sendable {
     }
 
     private func halfCloseAndAwaitResponse(_ call: ClientCall) async throws -> ByteBuffer {
-        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<ByteBuffer, any Error>) in
+        try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<ByteBuffer, any Error>) in
             call.onLoop {
-                let loop = call.loop.value
+                let loop = call.loop
                 switch loop.outcome {
                 case .success?:
                     continuation.resume(returning: loop.singleResponse ?? ByteBuffer())

@@ -55,7 +55,7 @@ extension RPCError {
     static func cancelled(_ reason: CancelReason, _ message: String? = nil) -> RPCError {
         RPCError(
             code: reason.statusCode,
-            message: message ?? "The call was cancelled (\(reason)).",
+            message: message ?? reason.callCancelledMessage,
             cancelReason: reason
         )
     }

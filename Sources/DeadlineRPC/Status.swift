@@ -30,7 +30,7 @@ extension Status {
         if let error = error as? RPCError {
             self = error.status
         } else if let reason = cancelReason {
-            self = Status(code: reason.statusCode, message: "The call was cancelled (\(reason)).")
+            self = Status(code: reason.statusCode, message: reason.callCancelledMessage)
         } else if error is CancellationError {
             self = Status(code: .cancelled, message: "The handler was cancelled.")
         } else {

@@ -32,6 +32,12 @@ public struct FrameDecoder: Sendable {
     /// Frames skipped because of an unknown type, plus frames that carried undefined flag bits; the connection
     /// watches it to stop floods of junk.
     public private(set) var ignoredFrameCount: Int = 0
+    /// Method names seen lately: a connection calls the same few methods over and over, and reusing the `String`
+    /// saves an allocation and a copy per call (a name longer than 15 bytes is not stored inline).
+    private var recentMethods: [String] = []
+    private var nextRecentMethod = 0
+    /// How many method names are remembered (replaced round-robin, so a peer cycling names only misses).
+    static let recentMethodCount = 8
 
     /// Creates a decoder.
     /// - Parameters:
@@ -316,7 +322,7 @@ public struct FrameDecoder: Sendable {
         return settings
     }
 
-    private func parseCallStart(_ payload: inout ByteBuffer, flags: UInt8, streamID: UInt32) throws(WireError) -> CallStart {
+    private mutating func parseCallStart(_ payload: inout ByteBuffer, flags: UInt8, streamID: UInt32) throws(WireError) -> CallStart {
         var budget: WireBudget? = nil
         if flags & FrameFlags.hasDeadline != 0 {
             guard let (remaining, original) = payload.readMultipleIntegers(endianness: .big, as: (Int64, Int64).self) else {
@@ -337,10 +343,7 @@ public struct FrameDecoder: Sendable {
         else {
             throw WireError(.invalidMethodName, "CALL_START's method name is empty, longer than \(WireLimits.maxMethodLength) bytes, or truncated.")
         }
-        let method: String? = methodView.withUnsafeReadableBytes { bytes in
-            bytes.allSatisfy { $0 > 0x20 && $0 < 0x7F } ? String(decoding: bytes, as: UTF8.self) : nil
-        }
-        guard let method else {
+        guard let method = self.methodName(methodView) else {
             throw WireError(.invalidMethodName, "CALL_START's method name must be printable ASCII without spaces.")
         }
         let metadata = try self.parseMetadata(&payload, errorCode: .malformedCallStart)
@@ -355,6 +358,29 @@ public struct FrameDecoder: Sendable {
             encoding: MessageEncoding(rawValue: encoding),
             metadata: metadata
         )
+    }
+
+    /// The method name in `bytes`, reusing a recently seen `String` with the same bytes; nil unless every byte is
+    /// printable ASCII without spaces.
+    private mutating func methodName(_ bytes: ByteBuffer) -> String? {
+        let known: String? = bytes.withUnsafeReadableBytes { raw in
+            for name in self.recentMethods where name.utf8.count == raw.count {
+                if name.utf8.elementsEqual(raw) { return name }
+            }
+            return nil
+        }
+        if let known { return known }
+        let method: String? = bytes.withUnsafeReadableBytes { raw in
+            raw.allSatisfy { $0 > 0x20 && $0 < 0x7F } ? String(decoding: raw, as: UTF8.self) : nil
+        }
+        guard let method else { return nil }
+        if self.recentMethods.count < Self.recentMethodCount {
+            self.recentMethods.append(method)
+        } else {
+            self.recentMethods[self.nextRecentMethod] = method
+            self.nextRecentMethod = (self.nextRecentMethod + 1) % Self.recentMethodCount
+        }
+        return method
     }
 
     private func parseCallEnd(_ payload: inout ByteBuffer, streamID: UInt32) throws(WireError) -> CallEnd {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import BenchSupport
 import DeadlineRPC
 import Foundation
 import NIOCore
@@ -77,49 +78,6 @@ struct InflightBench: AsyncParsableCommand {
             await client.close()
             server.beginGracefulShutdown()
         }
-    }
-}
-
-/// Handlers wait here until their task is cancelled; `count` says how many are parked.
-final class ParkingLot: Sendable {
-    private let parked = Atomic<Int>(0)
-
-    var count: Int { self.parked.load(ordering: .relaxed) }
-
-    func park() async throws {
-        self.parked.add(1, ordering: .relaxed)
-        defer { self.parked.subtract(1, ordering: .relaxed) }
-        // A continuation per call, resumed by cancellation: the handler's own cost stays small and known.
-        let waiter = Waiter()
-        await withTaskCancellationHandler {
-            await withCheckedContinuation { continuation in waiter.install(continuation) }
-        } onCancel: {
-            waiter.resume()
-        }
-        throw CancellationError()
-    }
-}
-
-/// One parked handler's continuation, resumed once by whichever comes second: installing it or cancelling.
-final class Waiter: Sendable {
-    private let state = Mutex<(continuation: CheckedContinuation<Void, Never>?, cancelled: Bool)>((nil, false))
-
-    func install(_ continuation: CheckedContinuation<Void, Never>) {
-        let resumeNow = self.state.withLock { state -> Bool in
-            if state.cancelled { return true }
-            state.continuation = continuation
-            return false
-        }
-        if resumeNow { continuation.resume() }
-    }
-
-    func resume() {
-        let continuation = self.state.withLock { state -> CheckedContinuation<Void, Never>? in
-            state.cancelled = true
-            defer { state.continuation = nil }
-            return state.continuation
-        }
-        continuation?.resume()
     }
 }
 

@@ -20,7 +20,7 @@ public struct RequestWriter<Request: Sendable>: Sendable {
         let message = buffer
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
             call.onLoop {
-                let loop = call.loop.value
+                let loop = call.loop
                 guard let connection = loop.connection else {
                     continuation.resume(throwing: loop.outcomeError ?? RPCError(code: .unavailable, message: "The call is not connected."))
                     return

@@ -1,9 +1,13 @@
 import NIOCore
 import Wire
 
-/// One outbound call: what the caller decided (immutable, shared with the caller's task) and, in
-/// ``ClientCallLoopState``, what the connection tracks on its event loop.
-final class ClientCall: Sendable, DeadlineQueueEntry {
+/// One outbound call: what the caller decided (immutable, shared with the caller's task) and what the connection
+/// tracks for it on its event loop — in one object, since every call makes one.
+///
+/// `@unchecked Sendable` is sound because the `let`s never change and every `var` is read and written only on
+/// `eventLoop`: the caller's task reaches them only through ``onLoop(_:)``, the connection and its manager run
+/// there, and ``loop`` (the accessor the rest of the client goes through) asserts it in debug builds.
+final class ClientCall: @unchecked Sendable, DeadlineQueueEntry {
     let eventLoop: any EventLoop
     let method: String
     let kind: CallKind
@@ -18,8 +22,34 @@ final class ClientCall: Sendable, DeadlineQueueEntry {
     let firstRequest: ByteBuffer?
     /// The control of the call being served when this call was made: its cancel cause is forwarded.
     let parentControl: CallControl?
-    /// Confined to `eventLoop`.
-    let loop: NIOLoopBoundBox<ClientCallLoopState>
+
+    // Event loop only, from here on.
+    var streamID: UInt32 = 0
+    var connection: ClientConnectionHandler?
+    var machine: ClientStreamStateMachine
+    /// Credit window, reassembly and decompression of the server's messages.
+    var inbound = InboundMessageReader(window: 0)
+    /// Where the call sits in its client's deadline queue (-1 when not queued), and that client, so ending the call
+    /// takes its deadline out at once.
+    var deadlineQueueIndex = -1
+    var deadlineOwner: ClientConnectionManager?
+    /// The caller cancelled before the call reached a connection.
+    var pendingCancel: CancelReason?
+    var finished = false
+    /// Where a single-response call's outcome goes. Unchecked because `complete` is its only resumer and runs its
+    /// body once (`finished`), taking the continuation out before resuming it; a checked one costs an allocation
+    /// and an atomic exchange on every call.
+    var single: UnsafeContinuation<ByteBuffer, any Error>?
+    var singleResponse: ByteBuffer?
+    /// Where a streaming-response call's final outcome goes once the messages are done.
+    var trailers = Metadata()
+    /// A request writer waiting for the stream's queue to drain.
+    var writerWaiter: CheckedContinuation<Void, any Error>?
+    /// A streaming-request caller waiting for the call to reach a connection before it writes.
+    var startWaiter: CheckedContinuation<Void, any Error>?
+    /// Waiters for the final outcome (streaming calls).
+    var outcomeWaiters: [CheckedContinuation<Void, any Error>] = []
+    var outcome: Result<Void, RPCError>?
 
     init(
         eventLoop: any EventLoop,
@@ -45,57 +75,18 @@ final class ClientCall: Sendable, DeadlineQueueEntry {
         self.encoding = encoding
         self.firstRequest = firstRequest
         self.responses = responses
-        self.loop = NIOLoopBoundBox.makeBoxSendingValue(
-            ClientCallLoopState(singleResponse: kind.singleResponse, responses: responses),
-            as: ClientCallLoopState.self,
-            eventLoop: eventLoop
-        )
+        self.machine = ClientStreamStateMachine(singleResponse: kind.singleResponse)
     }
 
-    /// Where the call sits in its client's ``DeadlineQueue`` (event loop only).
-    var deadlineQueueIndex: Int {
-        get { self.loop.value.deadlineQueueIndex }
-        set { self.loop.value.deadlineQueueIndex = newValue }
+    /// The call's event-loop state (this object), checked to be used on its event loop in debug builds.
+    var loop: ClientCall {
+        self.eventLoop.assertInEventLoop()
+        return self
     }
 
     /// Runs `body` on the event loop (at once when already there).
     func onLoop(_ body: @escaping @Sendable () -> Void) {
         if self.eventLoop.inEventLoop { body() } else { self.eventLoop.execute(body) }
-    }
-}
-
-/// The event-loop side of a ``ClientCall``.
-final class ClientCallLoopState {
-    var streamID: UInt32 = 0
-    var connection: ClientConnectionHandler?
-    var machine: ClientStreamStateMachine
-    /// Credit window, reassembly and decompression of the server's messages.
-    var inbound = InboundMessageReader(window: 0)
-    /// Where the call sits in its client's deadline queue (-1 when not queued), and that client, so ending the call
-    /// takes its deadline out at once.
-    var deadlineQueueIndex = -1
-    var deadlineOwner: ClientConnectionManager?
-    /// The caller cancelled before the call reached a connection.
-    var pendingCancel: CancelReason?
-    var finished = false
-    /// Where a single-response call's outcome goes.
-    var single: CheckedContinuation<ByteBuffer, any Error>?
-    var singleResponse: ByteBuffer?
-    /// Where a streaming-response call's messages go.
-    let responses: InboundMessageQueue?
-    /// Where a streaming-response call's final outcome goes once the messages are done.
-    var trailers = Metadata()
-    /// A request writer waiting for the stream's queue to drain.
-    var writerWaiter: CheckedContinuation<Void, any Error>?
-    /// A streaming-request caller waiting for the call to reach a connection before it writes.
-    var startWaiter: CheckedContinuation<Void, any Error>?
-    /// Waiters for the final outcome (streaming calls).
-    var outcomeWaiters: [CheckedContinuation<Void, any Error>] = []
-    var outcome: Result<Void, RPCError>?
-
-    init(singleResponse: Bool, responses: InboundMessageQueue?) {
-        self.machine = ClientStreamStateMachine(singleResponse: singleResponse)
-        self.responses = responses
     }
 
     /// Delivers the call's outcome to whoever waits, exactly once.
@@ -118,7 +109,8 @@ final class ClientCallLoopState {
             self.outcome = .failure(error)
             if let single = self.single {
                 self.single = nil
-                single.resume(throwing: error)
+                let boxed: any Error = error  // Boxed once, here, rather than by each generic hop on the way.
+                single.resume(throwing: boxed)
             }
             self.responses?.finish(error)
         }

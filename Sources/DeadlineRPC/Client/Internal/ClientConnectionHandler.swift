@@ -148,7 +148,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
             self.handleMessage(message)
         case .callEnd(let end):
             guard let call = self.stream(end.streamID, type: .callEnd) else { return }
-            let loop = call.loop.value
+            let loop = call.loop
             if loop.inbound.isAssembling {
                 self.connectionError(WireError(.protocolViolation, "The server ended stream \(end.streamID) in the middle of a message."))
                 return
@@ -158,7 +158,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
             self.perform(loop.machine.receiveCallEnd(Status(code: code, message: end.message)), call: call, metadata: end.metadata)
         case .cancel(let streamID, let reason):
             guard let call = self.stream(streamID, type: .cancel) else { return }
-            self.perform(call.loop.value.machine.receiveCancel(reason), call: call)
+            self.perform(call.loop.machine.receiveCancel(reason), call: call)
         case .credit(let streamID, let bytes):
             guard self.stream(streamID, type: .credit) != nil else { return }
             if !self.scheduler.addCredit(streamID: streamID, bytes) {
@@ -191,12 +191,12 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
     private func handleStreamError(streamID: UInt32, error: WireError) {
         guard let call = self.stream(streamID, type: .callEnd) else { return }
         let status = Status(code: error.statusCode ?? .internal, message: "The server's reply was refused: \(error.message)")
-        self.perform(call.loop.value.machine.streamError(status), call: call)
+        self.perform(call.loop.machine.streamError(status), call: call)
     }
 
     private func handleMessage(_ frame: MessageFrame) {
         guard let call = self.stream(frame.streamID, type: frame.type) else { return }
-        let loop = call.loop.value
+        let loop = call.loop
         let message: ByteBuffer
         switch loop.inbound.receive(
             frame,
@@ -230,7 +230,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
     }
 
     private func grantCredit(_ call: ClientCall, bytes: Int, force: Bool) {
-        let loop = call.loop.value
+        let loop = call.loop
         guard !loop.machine.isClosed else { return }
         let threshold = force ? 1 : self.configuration.initialStreamCredit / 2
         if let grant = loop.inbound.consumed(bytes, threshold: threshold) {
@@ -240,7 +240,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
 
     /// The caller consumed a streamed response: grant its bytes back once half a window has been read.
     func responseConsumed(_ call: ClientCall, bytes: Int) {
-        guard self.streams[call.loop.value.streamID] === call else { return }
+        guard self.streams[call.loop.streamID] === call else { return }
         self.grantCredit(call, bytes: bytes, force: false)
         self.flushSoon()
     }
@@ -257,7 +257,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
         // Calls above the last accepted id were never processed: fail them `unavailable`, safe to retry.
         for (streamID, call) in self.streams where streamID > goAway.lastStreamID {
             let status = Status(code: .unavailable, message: "The server is closing the connection (\(goAway.code): \(goAway.reason)); the call was not processed.")
-            self.perform(call.loop.value.machine.connectionClosed(status), call: call)
+            self.perform(call.loop.machine.connectionClosed(status), call: call)
         }
         if self.streams.isEmpty { self.context?.close(promise: nil) }
     }
@@ -266,7 +266,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
 
     /// Opens a stream for `call` and writes its start (and its single request, if any).
     func startCall(_ call: ClientCall) {
-        let loop = call.loop.value
+        let loop = call.loop
         var budget: WireBudget? = nil
         if let deadline = call.deadline {
             let remaining = deadline.timeRemaining
@@ -315,7 +315,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
 
     /// Sends a streamed request; waits (via `continuation`) while the stream's queue is over its watermark.
     func send(_ call: ClientCall, _ message: ByteBuffer, continuation: CheckedContinuation<Void, any Error>) {
-        let loop = call.loop.value
+        let loop = call.loop
         guard loop.machine.send(end: false) == .write else {
             continuation.resume(throwing: loop.outcomeError ?? RPCError(code: .failedPrecondition, message: "The request stream is already closed."))
             return
@@ -334,7 +334,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
 
     /// Ends the request stream.
     func halfClose(_ call: ClientCall) {
-        let loop = call.loop.value
+        let loop = call.loop
         guard loop.machine.send(end: true) == .write else { return }
         self.scheduler.enqueue(.halfClose(streamID: loop.streamID))
         self.flushSoon()
@@ -344,7 +344,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
     private func writeMessage(_ call: ClientCall, _ message: ByteBuffer, endStream: Bool) -> Bool {
         if message.readableBytes > Int(self.peerSettings.maxMessageSize) {
             let status = Status(code: .resourceExhausted, message: "The request message is \(message.readableBytes) bytes; the server accepts at most \(self.peerSettings.maxMessageSize).")
-            self.perform(call.loop.value.machine.streamError(status), call: call)
+            self.perform(call.loop.machine.streamError(status), call: call)
             return false
         }
         var bytes = message
@@ -356,28 +356,45 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
             bytes = packed
             compressed = true
         }
-        self.scheduler.enqueueMessage(streamID: call.loop.value.streamID, bytes, compressed: compressed, endStream: endStream)
+        self.scheduler.enqueueMessage(streamID: call.loop.streamID, bytes, compressed: compressed, endStream: endStream)
         return true
     }
 
     /// The call's deadline passed on this host's clock: fail it at once and tell the server.
     func deadlineExpired(_ call: ClientCall) {
-        self.perform(call.loop.value.machine.deadlineExpired(), call: call)
-        self.flushSoon()
+        self.perform(call.loop.machine.deadlineExpired(), call: call)
+        self.cancelWritten()
     }
 
     /// The caller gave up (task cancelled, or a combinator cancelled it with its own cause).
     func cancel(_ call: ClientCall, reason: CancelReason) {
-        let loop = call.loop.value
+        let loop = call.loop
         guard !loop.finished, self.streams[loop.streamID] === call else { return }  // Already over: nothing to send.
-        self.perform(call.loop.value.machine.callerCancelled(reason), call: call)
-        self.flushSoon()
+        self.perform(call.loop.machine.callerCancelled(reason), call: call)
+        self.cancelWritten()
+    }
+
+    /// Cancels written since the last flush.
+    private var unflushedCancels = 0
+    /// Cancels held back at most before a flush: a task group cancelling a thousand calls queues a thousand cancel
+    /// jobs on this loop, and a flush queued behind them all would hold every `CANCEL` until the last is processed
+    /// (the first server handler would stop only after the client's whole burst). Every 32, the server's loop
+    /// starts stopping handlers while this one is still cancelling; 32 frames are about 350 bytes per write.
+    static let cancelsPerFlush = 32
+
+    private func cancelWritten() {
+        self.unflushedCancels += 1
+        if self.unflushedCancels >= Self.cancelsPerFlush {
+            self.flushNow()
+        } else {
+            self.flushSoon()
+        }
     }
 
     // MARK: Outcomes
 
     private func perform(_ action: ClientStreamStateMachine.Action, call: ClientCall, metadata: Metadata = Metadata()) {
-        let loop = call.loop.value
+        let loop = call.loop
         switch action {
         case .none, .deliver, .write:
             return
@@ -421,15 +438,16 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
         guard let context = self.context, self.state != .closed else { return }
         if self.scheduler.hasQueuedData && self.scheduler.writable {
             for streamID in self.scheduler.pump(budget: 64 * 1024) {
-                if let call = self.streams[streamID], let waiter = call.loop.value.writerWaiter,
+                if let call = self.streams[streamID], let waiter = call.loop.writerWaiter,
                     self.scheduler.queuedBytes(of: streamID) <= ServerConnectionHandler.writerWatermark
                 {
-                    call.loop.value.writerWaiter = nil
+                    call.loop.writerWaiter = nil
                     waiter.resume()
                 }
             }
         }
         guard self.scheduler.hasPendingBytes else { return }
+        self.unflushedCancels = 0
         context.writeAndFlush(self.wrapOutboundOut(self.scheduler.takePending()), promise: nil)
         if self.scheduler.hasQueuedData && context.channel.isWritable { self.flushSoon() }
     }
@@ -473,7 +491,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
     private func failAll() {
         let error = self.closeError ?? RPCError(code: .unavailable, message: "The connection to the server was lost.")
         for call in Array(self.streams.values) {
-            self.perform(call.loop.value.machine.connectionClosed(error.status), call: call)
+            self.perform(call.loop.machine.connectionClosed(error.status), call: call)
         }
     }
 

@@ -60,7 +60,7 @@ final class ClientConnectionManager: @unchecked Sendable {
     /// Starts a call on a connection, connecting if needed (on the event loop).
     func start(_ call: ClientCall) {
         self.eventLoop.assertInEventLoop()
-        let loop = call.loop.value
+        let loop = call.loop
         if let reason = loop.pendingCancel {
             loop.complete(.failure(RPCError.cancelled(reason, "The call was cancelled before it was sent.")))
             return
@@ -95,7 +95,7 @@ final class ClientConnectionManager: @unchecked Sendable {
     /// it reached the server).
     private func deadlinesDue() {
         for call in self.deadlines.timerFired(now: Int64(NIODeadline.now().uptimeNanoseconds)) {
-            let loop = call.loop.value
+            let loop = call.loop
             loop.deadlineOwner = nil
             if let connection = loop.connection {
                 connection.deadlineExpired(call)
@@ -108,7 +108,7 @@ final class ClientConnectionManager: @unchecked Sendable {
     }
 
     private func dispatch(_ call: ClientCall) {
-        let loop = call.loop.value
+        let loop = call.loop
         guard !loop.finished else { return }
         switch self.state {
         case .ready(let handler) where handler.acceptsCalls:
@@ -152,7 +152,7 @@ final class ClientConnectionManager: @unchecked Sendable {
     /// The caller cancelled (on the event loop).
     func cancel(_ call: ClientCall, reason: CancelReason) {
         self.eventLoop.assertInEventLoop()
-        let loop = call.loop.value
+        let loop = call.loop
         if let connection = loop.connection {
             connection.cancel(call, reason: reason)
             return
@@ -227,7 +227,7 @@ final class ClientConnectionManager: @unchecked Sendable {
         self.state = .backoff(until: .now() + .nanoseconds(delay.nanoseconds), attempt: self.failedAttempts, error: error)
         self.configuration.logger.debug("Connection to \(self.host):\(self.port) failed (\(error)); next attempt allowed in \(delay)")
         for call in waiting {
-            call.loop.value.complete(.failure(RPCError(code: .unavailable, message: "Cannot reach \(self.host):\(self.port): \(error).")))
+            call.loop.complete(.failure(RPCError(code: .unavailable, message: "Cannot reach \(self.host):\(self.port): \(error).")))
         }
     }
 
@@ -302,14 +302,14 @@ final class ClientConnectionManager: @unchecked Sendable {
                     handler.close()
                 case .connecting(let waiting):
                     for call in waiting {
-                        call.loop.value.complete(.failure(RPCError(code: .unavailable, message: "The client was closed before the call was sent.")))
+                        call.loop.complete(.failure(RPCError(code: .unavailable, message: "The client was closed before the call was sent.")))
                     }
                 default:
                     break
                 }
                 for handler in self.draining.values { handler.close() }
                 for call in self.waitingForStream {
-                    call.loop.value.complete(.failure(RPCError(code: .unavailable, message: "The client was closed before the call was sent.")))
+                    call.loop.complete(.failure(RPCError(code: .unavailable, message: "The client was closed before the call was sent.")))
                 }
                 self.waitingForStream = []
                 self.closeWaiters.append(continuation)

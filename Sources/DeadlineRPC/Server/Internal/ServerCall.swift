@@ -118,8 +118,15 @@ final class ServerCall: Sendable {
     /// Reports the handler's outcome (exactly once per call; the connection ignores it if the call already ended).
     func finish(response: ByteBuffer?, status: Status, trailers: Metadata) {
         let streamID = self.streamID
-        self.onLoop { connection in
-            connection.handlerFinished(streamID: streamID, response: response, status: status, trailers: trailers)
+        let connection = self.connection
+        // One closure, not one wrapped in another: this runs once per call, and a burst of cancels runs it a
+        // thousand times at once.
+        if connection.eventLoop.inEventLoop {
+            connection.value.handlerFinished(streamID: streamID, response: response, status: status, trailers: trailers)
+        } else {
+            connection.eventLoop.execute {
+                connection.value.handlerFinished(streamID: streamID, response: response, status: status, trailers: trailers)
+            }
         }
     }
 

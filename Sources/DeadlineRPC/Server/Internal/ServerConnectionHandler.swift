@@ -612,8 +612,16 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         let environment = stream.entry.environment
         // Owned by this connection: cancelled when the call ends, awaited by ServerConnection.run() through
         // `handlersDone` (see handlerFinished and connectionClosed).
-        stream.task = Task(executorPreference: self.taskExecutor) {
-            await handle(call, environment)
+        if let taskExecutor = self.taskExecutor {
+            stream.task = Task(executorPreference: taskExecutor) {
+                await handle(call, environment)
+            }
+        } else {
+            // No preference at all rather than a nil one: a task created with a preference carries a status record
+            // that every later enqueue of the task looks up under the task's status lock.
+            stream.task = Task {
+                await handle(call, environment)
+            }
         }
     }
 
@@ -761,11 +769,14 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             self.deadlines.remove(stream)  // Its deadline; an ended call's straggler check stays queued.
         }
         stream.context.control.recordCancel(reason)
-        let error = RPCError.cancelled(reason)
-        stream.requests?.finish(error)
-        if let waiter = stream.writerWaiter {
-            stream.writerWaiter = nil
-            waiter.resume(throwing: error)
+        // Only streaming calls have readers or writers to fail; a unary call's cancel makes no error at all.
+        if stream.requests != nil || stream.writerWaiter != nil {
+            let error = RPCError.cancelled(reason)
+            stream.requests?.finish(error)
+            if let waiter = stream.writerWaiter {
+                stream.writerWaiter = nil
+                waiter.resume(throwing: error)
+            }
         }
         stream.task?.cancel()
         guard stream.handlerRunning else {

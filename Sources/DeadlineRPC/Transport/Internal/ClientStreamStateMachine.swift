@@ -85,7 +85,7 @@ struct ClientStreamStateMachine: Sendable, Hashable {
         switch self.state {
         case .open, .outboundClosed:
             self.state = .closed
-            return .fail(Status(code: reason.statusCode, message: "The server cancelled the call (\(reason))."), reason)
+            return .fail(Status(code: reason.statusCode, message: reason.serverCancelledMessage), reason)
         case .closed:
             return .none
         }
@@ -97,7 +97,7 @@ struct ClientStreamStateMachine: Sendable, Hashable {
 
     /// The caller's task was cancelled (or a combinator cancelled it, with its own reason).
     mutating func callerCancelled(_ reason: CancelReason) -> Action {
-        self.failAndCancel(Status(code: reason.statusCode, message: "The caller cancelled the call (\(reason))."), reason)
+        self.failAndCancel(Status(code: reason.statusCode, message: reason.callerCancelledMessage), reason)
     }
 
     /// The server's reply was invalid for this stream only (undecodable message, bad metadata, …).

@@ -15,9 +15,32 @@ struct OutboundScheduler {
         case frame(Frame)
     }
 
+    /// A stream's waiting items; storage is allocated only when something has to wait (a unary call's frames
+    /// are written at once, so most streams never allocate one).
+    private struct Items {
+        private var buffer: CircularBuffer<Item>? = nil
+
+        var isEmpty: Bool { self.buffer?.isEmpty ?? true }
+        var first: Item? { self.buffer?.first }
+
+        mutating func append(_ item: Item) {
+            if self.buffer == nil { self.buffer = CircularBuffer(initialCapacity: 2) }
+            self.buffer!.append(item)
+        }
+
+        mutating func removeFirst() {
+            _ = self.buffer?.removeFirst()
+        }
+
+        mutating func replaceFirst(_ item: Item) {
+            guard let index = self.buffer?.startIndex else { return }
+            self.buffer![index] = item
+        }
+    }
+
     private struct StreamQueue {
         var credit: Int
-        var items = CircularBuffer<Item>(initialCapacity: 2)
+        var items = Items()
         var queuedBytes = 0
         var scheduled = false
         /// Remove the queue once it drains (its last item ends the stream for this side).
@@ -87,7 +110,7 @@ struct OutboundScheduler {
     /// side, after which the queue is forgotten.
     mutating func enqueue(_ frame: Frame, last: Bool = false) {
         let streamID = frame.streamID
-        guard var queue = self.streams[streamID] else {
+        guard let queue = self.streams[streamID] else {
             // No queue: nothing of this stream is waiting, so order is kept by writing now.
             FrameEncoder.write(frame, into: &self.pending)
             return
@@ -97,9 +120,10 @@ struct OutboundScheduler {
             if last { self.streams.removeValue(forKey: streamID) }
             return
         }
-        queue.items.append(.frame(frame))
-        queue.removeWhenDrained = queue.removeWhenDrained || last
-        self.streams[streamID] = queue
+        // Mutated in place: a copy taken out of the dictionary would share the item storage and copy it to append.
+        _ = consume queue
+        self.streams[streamID]!.items.append(.frame(frame))
+        if last { self.streams[streamID]!.removeWhenDrained = true }
     }
 
     /// Queues a message; it is written at once when nothing of the stream waits and credit allows.
@@ -115,15 +139,20 @@ struct OutboundScheduler {
             )
             return
         }
-        queue.items.append(
-            .message(data, total: UInt32(size), started: false, compressed: compressed, endStream: endStream)
-        )
-        queue.queuedBytes += size
-        if !queue.scheduled {
-            queue.scheduled = true
-            self.ready.append(streamID)
+        _ = consume queue  // Mutated in place below, so the item storage stays uniquely referenced.
+        let schedule = Self.mutate(&self.streams[streamID]!) { queue in
+            queue.items.append(
+                .message(data, total: UInt32(size), started: false, compressed: compressed, endStream: endStream)
+            )
+            queue.queuedBytes += size
+            defer { queue.scheduled = true }
+            return !queue.scheduled
         }
-        self.streams[streamID] = queue
+        if schedule { self.ready.append(streamID) }
+    }
+
+    private static func mutate<R>(_ queue: inout StreamQueue, _ body: (inout StreamQueue) -> R) -> R {
+        body(&queue)
     }
 
     /// Adds credit the peer granted; returns false when the window would pass 2^31 - 1 (a flow-control error).
@@ -147,14 +176,13 @@ struct OutboundScheduler {
         let start = self.pending.writerIndex
         // Terminates: a popped stream either writes a frame (finitely many) or is not put back.
         while self.pending.writerIndex - start < budget, let streamID = self.ready.popFirst() {
-            guard var queue = self.streams[streamID] else { continue }
+            // Taken out while it is worked on, so its item storage is not shared with the dictionary's copy (which
+            // would make every frame written copy the storage).
+            guard var queue = self.streams.removeValue(forKey: streamID) else { continue }
             queue.scheduled = false
             let progressed = self.writeOneFrame(streamID: streamID, queue: &queue)
             if progressed { drained.append(streamID) }
-            if queue.items.isEmpty && queue.removeWhenDrained {
-                self.streams.removeValue(forKey: streamID)
-                continue
-            }
+            if queue.items.isEmpty && queue.removeWhenDrained { continue }
             if !queue.items.isEmpty && (queue.credit > 0 || Self.headNeedsNoCredit(queue)) {
                 queue.scheduled = true
                 self.ready.append(streamID)
@@ -213,13 +241,13 @@ struct OutboundScheduler {
                 into: &self.pending
             )
             if more {
-                queue.items[queue.items.startIndex] = .message(
+                queue.items.replaceFirst(.message(
                     data,
                     total: total,
                     started: true,
                     compressed: compressed,
                     endStream: endStream
-                )
+                ))
             } else {
                 queue.items.removeFirst()
             }
