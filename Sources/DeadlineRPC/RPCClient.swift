@@ -74,10 +74,7 @@ public final class RPCClient: Sendable {
             let call = try self.makeCall(method, request: request, outbound: outbound, parent: parent)
             let bytes = try await withTaskCancellationHandler {
                 try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<ByteBuffer, any Error>) in
-                    call.onLoop {
-                        call.loop.single = continuation
-                        self.manager.start(call)
-                    }
+                    self.manager.submit(.start(call, continuation))
                 }
             } onCancel: {
                 self.cancel(call)
@@ -274,7 +271,7 @@ public final class RPCClient: Sendable {
         // With propagation disabled the call outlives its caller's cancellation: the leak, reproduced.
         guard self.configuration.propagation == .enabled else { return }
         let reason = call.parentControl?.cancelReason ?? .cancelled
-        call.onLoop { self.manager.cancel(call, reason: reason) }
+        self.manager.submit(.cancel(call, reason))
     }
 
     /// Starts a streaming call, runs `body`, and cancels the call if it is still open when `body` ends.

@@ -41,6 +41,14 @@ struct BurstBench: AsyncParsableCommand {
             let payload = ByteBuffer(repeating: 0x61, count: 64)
             for _ in 0..<200 { _ = try await client.unary(Self.echo, payload, options: CallOptions(timeout: .seconds(5))) }
 
+            // One plain call's cost, for scale: sequential echo calls.
+            let echoAllocations = mallocCount()
+            let echoCPU = cpuNanoseconds()
+            let echoCalls = 2000
+            for _ in 0..<echoCalls { _ = try await client.unary(Self.echo, payload, options: CallOptions(timeout: .seconds(5))) }
+            let echoCPUPerCall = Double(cpuNanoseconds() - echoCPU) / 1000 / Double(echoCalls)
+            let echoAllocationsPerCall = Double(mallocCount() - echoAllocations) / Double(echoCalls)
+
             var cancelAllUs: [Double] = []
             var firstHandlerUs: [Double] = []
             var lastHandlerUs: [Double] = []
@@ -129,6 +137,7 @@ struct BurstBench: AsyncParsableCommand {
             print("CPU per call (whole process, µs): start and park \(summary(startCPUUs)); cancel to drained \(self.window == 0 ? summary(cancelCPUUs) : "(with --window 0 only)")")
             print("CPU per bare parked task cancelled the same way (no RPC; µs): \(summary(bareCPU))")
             if self.window == 0 { print("context switches per cancelled call (whole process): \(summary(cancelSwitches, "%.2f"))") }
+            print("one echo call at a time (whole process): CPU \(String(format: "%.1f", echoCPUPerCall)) µs per call\(mallocCount() > 0 ? String(format: ", %.1f allocations per call", echoAllocationsPerCall) : "")")
             if mallocCount() > 0 {
                 print("allocations per call (LD_PRELOAD counter): start and park \(summary(startMallocs)); cancel to drained \(self.window == 0 ? summary(cancelMallocs) : "(with --window 0 only)")")
             }

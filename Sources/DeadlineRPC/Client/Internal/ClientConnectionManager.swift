@@ -57,6 +57,36 @@ final class ClientConnectionManager: @unchecked Sendable {
 
     // MARK: Calls
 
+    /// What callers ask of the event loop, queued in order and taken in batches (one loop job per batch).
+    enum Command: Sendable {
+        /// Start a single-response call whose outcome goes to the continuation.
+        case start(ClientCall, UnsafeContinuation<ByteBuffer, any Error>)
+        /// The caller gave up.
+        case cancel(ClientCall, CancelReason)
+    }
+
+    private let commands = LoopInbox<Command>()
+
+    /// Hands `command` to the event loop: at once when already there with nothing queued, else queued behind the
+    /// others (a thousand callers starting or cancelling together cost the loop one job, not a thousand).
+    func submit(_ command: Command) {
+        if self.eventLoop.inEventLoop && self.commands.isIdle {
+            self.run(command)
+        } else if self.commands.push(command) {
+            self.eventLoop.execute { self.commands.takeAll { commands in commands.forEach(self.run) } }
+        }
+    }
+
+    private func run(_ command: Command) {
+        switch command {
+        case .start(let call, let continuation):
+            call.loop.single = continuation
+            self.start(call)
+        case .cancel(let call, let reason):
+            self.cancel(call, reason: reason)
+        }
+    }
+
     /// Starts a call on a connection, connecting if needed (on the event loop).
     func start(_ call: ClientCall) {
         self.eventLoop.assertInEventLoop()

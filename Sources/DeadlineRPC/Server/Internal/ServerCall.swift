@@ -13,6 +13,8 @@ final class ServerCall: Sendable {
     let requests: InboundMessageQueue?
     let allocator: ByteBufferAllocator
     private let connection: NIOLoopBound<ServerConnectionHandler>
+    /// The connection's queue of handler outcomes (shared by all its calls).
+    private let outcomes: LoopInbox<HandlerOutcome>
 
     init(
         context: CallContext,
@@ -20,7 +22,8 @@ final class ServerCall: Sendable {
         firstMessage: ByteBuffer?,
         requests: InboundMessageQueue?,
         allocator: ByteBufferAllocator,
-        connection: NIOLoopBound<ServerConnectionHandler>
+        connection: NIOLoopBound<ServerConnectionHandler>,
+        outcomes: LoopInbox<HandlerOutcome>
     ) {
         self.context = context
         self.streamID = streamID
@@ -28,6 +31,7 @@ final class ServerCall: Sendable {
         self.requests = requests
         self.allocator = allocator
         self.connection = connection
+        self.outcomes = outcomes
     }
 
     private func onLoop(_ body: @escaping @Sendable (ServerConnectionHandler) -> Void) {
@@ -116,17 +120,18 @@ final class ServerCall: Sendable {
     }
 
     /// Reports the handler's outcome (exactly once per call; the connection ignores it if the call already ended).
+    ///
+    /// Handlers on another executor queue their outcome for the loop, which takes all queued outcomes in one job: a
+    /// burst of a thousand cancelled handlers costs the loop one job, not a thousand. Ordering holds because a
+    /// handler's streamed responses were handed over before it could finish (``send(_:)`` returns only once the
+    /// loop took the message).
     func finish(response: ByteBuffer?, status: Status, trailers: Metadata) {
-        let streamID = self.streamID
+        let outcome = HandlerOutcome(streamID: self.streamID, response: response, status: status, trailers: trailers)
         let connection = self.connection
-        // One closure, not one wrapped in another: this runs once per call, and a burst of cancels runs it a
-        // thousand times at once.
-        if connection.eventLoop.inEventLoop {
-            connection.value.handlerFinished(streamID: streamID, response: response, status: status, trailers: trailers)
-        } else {
-            connection.eventLoop.execute {
-                connection.value.handlerFinished(streamID: streamID, response: response, status: status, trailers: trailers)
-            }
+        if connection.eventLoop.inEventLoop && self.outcomes.isIdle {
+            connection.value.handlerFinished(outcome)
+        } else if self.outcomes.push(outcome) {
+            connection.eventLoop.execute { connection.value.takeHandlerOutcomes() }
         }
     }
 
@@ -139,4 +144,12 @@ final class ServerCall: Sendable {
             }
         }
     }
+}
+
+/// What a handler returned, on its way to the event loop.
+struct HandlerOutcome: Sendable {
+    var streamID: UInt32
+    var response: ByteBuffer?
+    var status: Status
+    var trailers: Metadata
 }

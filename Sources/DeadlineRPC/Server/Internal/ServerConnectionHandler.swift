@@ -603,7 +603,8 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             firstMessage: firstMessage,
             requests: stream.requests,
             allocator: self.context.channel.allocator,
-            connection: NIOLoopBound(self, eventLoop: eventLoop)
+            connection: NIOLoopBound(self, eventLoop: eventLoop),
+            outcomes: self.handlerOutcomes
         )
         stream.handlerRunning = true
         self.runningHandlers += 1
@@ -631,8 +632,23 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         self.flushSoon()
     }
 
+    /// Handlers' outcomes queued from other threads, taken in batches on the loop.
+    let handlerOutcomes = LoopInbox<HandlerOutcome>()
+
+    /// Takes every queued handler outcome (the job ``ServerCall/finish(response:status:trailers:)`` schedules).
+    func takeHandlerOutcomes() {
+        self.handlerOutcomes.takeAll { outcomes in
+            for outcome in outcomes { self.handlerFinished(outcome) }
+        }
+    }
+
+    /// A handler's outcome arrived (on the event loop).
+    func handlerFinished(_ outcome: HandlerOutcome) {
+        self.handlerFinished(streamID: outcome.streamID, response: outcome.response, status: outcome.status, trailers: outcome.trailers)
+    }
+
     /// The handler's outcome arrived (on the event loop).
-    func handlerFinished(streamID: UInt32, response: ByteBuffer?, status: Status, trailers: Metadata) {
+    private func handlerFinished(streamID: UInt32, response: ByteBuffer?, status: Status, trailers: Metadata) {
         guard let stream = self.streams[streamID], stream.handlerRunning else { return }
         let action = stream.machine.handlerFinished(status)
         stream.handlerRunning = false

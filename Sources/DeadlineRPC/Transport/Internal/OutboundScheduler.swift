@@ -82,16 +82,41 @@ struct OutboundScheduler {
     /// Takes the bytes to write.
     mutating func takePending() -> ByteBuffer {
         let bytes = self.pending
-        // A fresh small buffer, not `clear()`: on storage shared with `bytes`, `clear()` allocates new storage as
-        // large as the old one, so after one large burst every later write, however small, would carry a buffer
-        // of that size — and a write buffer's watermark counts bytes, not capacity (the kill soak grew 3.7 GB).
-        self.pending = self.allocator.buffer(capacity: Self.pendingCapacity)
+        if self.pending.capacity > Self.maxReusedCapacity {
+            // A fresh small buffer: on storage shared with `bytes`, `clear()` allocates new storage as large as the
+            // old one, so after one large burst every later write, however small, would carry a buffer of that
+            // size — and a write buffer's watermark counts bytes, not capacity (the kill soak grew 3.7 GB).
+            self.pending = self.allocator.buffer(capacity: Self.pendingCapacity)
+        } else {
+            // Reused at the next write: by then the channel has usually written `bytes` and let go of the storage,
+            // so `clear()` costs no allocation (a write per flush on each side of every call otherwise allocates).
+            self.pending.moveReaderIndex(forwardBy: self.pending.readableBytes)
+            self.pendingTaken = true
+        }
         return bytes
+    }
+
+    /// `pending` was handed to the channel and still shares its storage: cleared before the next frame is written.
+    private var pendingTaken = false
+    /// The largest `pending` kept for reuse.
+    static let maxReusedCapacity = 16 * 1024
+
+    /// Encodes `frame` at the end of `pending`.
+    private mutating func write(_ frame: Frame) {
+        self.reclaimPending()
+        FrameEncoder.write(frame, into: &self.pending)
+    }
+
+    private mutating func reclaimPending() {
+        if self.pendingTaken {
+            self.pendingTaken = false
+            self.pending.clear()
+        }
     }
 
     /// Writes a control frame ahead of all queued data.
     mutating func writeControl(_ frame: Frame) {
-        FrameEncoder.write(frame, into: &self.pending)
+        self.write(frame)
     }
 
     /// Registers a stream with the peer's initial credit.
@@ -112,11 +137,11 @@ struct OutboundScheduler {
         let streamID = frame.streamID
         guard let queue = self.streams[streamID] else {
             // No queue: nothing of this stream is waiting, so order is kept by writing now.
-            FrameEncoder.write(frame, into: &self.pending)
+            self.write(frame)
             return
         }
         if queue.items.isEmpty {
-            FrameEncoder.write(frame, into: &self.pending)
+            self.write(frame)
             if last { self.streams.removeValue(forKey: streamID) }
             return
         }
@@ -133,10 +158,7 @@ struct OutboundScheduler {
         if queue.items.isEmpty && self.writable && size <= queue.credit && size + 4 <= self.maxFrameSize {
             queue.credit -= size
             self.streams[streamID] = queue
-            FrameEncoder.write(
-                .message(.whole(streamID: streamID, data, endStream: endStream, compressed: compressed)),
-                into: &self.pending
-            )
+            self.write(.message(.whole(streamID: streamID, data, endStream: endStream, compressed: compressed)))
             return
         }
         _ = consume queue  // Mutated in place below, so the item storage stays uniquely referenced.
@@ -173,6 +195,7 @@ struct OutboundScheduler {
     /// waiting producers can be resumed.
     mutating func pump(budget: Int) -> [UInt32] {
         var drained: [UInt32] = []
+        self.reclaimPending()  // So `start` is where this pump's frames begin.
         let start = self.pending.writerIndex
         // Terminates: a popped stream either writes a frame (finitely many) or is not put back.
         while self.pending.writerIndex - start < budget, let streamID = self.ready.popFirst() {
@@ -216,7 +239,7 @@ struct OutboundScheduler {
         switch head {
         case .frame(let frame):
             queue.items.removeFirst()
-            FrameEncoder.write(frame, into: &self.pending)
+            self.write(frame)
             return true
         case .message(var data, let total, let started, let compressed, let endStream):
             let room = started ? self.maxFrameSize : self.maxFrameSize - 4
@@ -227,7 +250,7 @@ struct OutboundScheduler {
             let more = data.readableBytes > 0
             queue.credit -= chunkSize
             queue.queuedBytes -= chunkSize
-            FrameEncoder.write(
+            self.write(
                 .message(
                     MessageFrame(
                         streamID: streamID,
@@ -237,8 +260,7 @@ struct OutboundScheduler {
                         endStream: endStream && !more,
                         compressed: !started && compressed
                     )
-                ),
-                into: &self.pending
+                )
             )
             if more {
                 queue.items.replaceFirst(.message(
