@@ -193,9 +193,11 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
 
     // MARK: Decoding
 
-    /// Handles buffered frames, at most ``framesPerTick`` per event-loop tick: a peer that pipelines thousands of
-    /// frames (a rapid-reset or ping flood) gets one slice of the loop, then the other connections on the loop
-    /// run before its next slice, and its socket is not read until its backlog is handled.
+    /// Handles buffered frames, at most ``framesPerTick`` per loop job: a peer that pipelines thousands of frames
+    /// (a rapid-reset or ping flood) gets one slice, then the jobs already queued on the loop (other connections'
+    /// handler outcomes, writes, timers) run before its next slice. Its socket is not read until its backlog is
+    /// handled, so the backlog is at most one read's worth of bytes; NIO runs every ready job before it polls
+    /// again, so other connections' new bytes wait for at most that one read's frames.
     private func decodeFrames() {
         var budget = Self.framesPerTick
         do {
