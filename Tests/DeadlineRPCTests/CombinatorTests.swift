@@ -2,9 +2,105 @@
 import Synchronization
 import Testing
 
-@Suite("Combinators: fallback reserve", .timeLimit(.minutes(5)))
+/// What one hop of a relay chain saw once its call was cancelled, read in the handler's own task (an
+/// `onCancel` closure runs in the cancelling task, whose task-locals are not the handler's).
+final class HopRecord: Sendable {
+    struct Seen: Sendable {
+        var hopCount: Int?
+        /// The cause on the `CallContext` the handler was given.
+        var fromContext: CancelReason?
+        /// The cause on `CallContext.current`, as code deep inside the handler would read it.
+        var fromCurrent: CancelReason?
+        /// The cause carried by the error the hop's own outbound call ended with (nil at the leaf).
+        var downstream: CancelReason?
+    }
+
+    let started = Signal()
+    let finished = Signal()
+    private let state = Mutex(Seen())
+
+    var seen: Seen { self.state.withLock { $0 } }
+
+    func record(_ context: CallContext, downstream: CancelReason? = nil) {
+        let current = CallContext.current?.cancelReason
+        self.state.withLock { $0 = Seen(hopCount: context.hopCount, fromContext: context.cancelReason, fromCurrent: current, downstream: downstream) }
+    }
+}
+
+@Suite("Combinators: fallback reserve, causes two hops down", .timeLimit(.minutes(5)))
 struct CombinatorTests {
+    static let hop = Method<Echo, Echo>.unary("test.Relay/Hop")
     static let degrade = Method<Echo, Echo>.unary("test.Fallback/Degrade")
+
+    /// Runs `depth` servers on separate connections; hop i relays to hop i+1, the last waits for cancellation.
+    static func withRelayChain(depth: Int, _ body: @Sendable (RPCClient, [HopRecord]) async throws -> Void) async throws {
+        let records = (0..<depth).map { _ in HopRecord() }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            var servers: [RPCServer] = []
+            var clients: [RPCClient] = []
+            var nextPort: Int? = nil
+            for index in stride(from: depth - 1, through: 0, by: -1) {
+                let record = records[index]
+                var router = Router()
+                if let port = nextPort {
+                    let downstream = RPCClient(host: "127.0.0.1", port: port)
+                    clients.append(downstream)
+                    router.unary(Self.hop) { request, context in
+                        record.started.fire()
+                        defer { record.finished.fire() }
+                        do {
+                            return try await downstream.unary(Self.hop, request)
+                        } catch {
+                            record.record(context, downstream: (error as? RPCError)?.cancelReason)
+                            throw error
+                        }
+                    }
+                } else {
+                    router.unary(Self.hop) { _, context in
+                        record.started.fire()
+                        defer { record.finished.fire() }
+                        let cancelled = Signal()
+                        await withTaskCancellationHandler {
+                            await cancelled.wait()
+                        } onCancel: {
+                            cancelled.fire()
+                        }
+                        record.record(context)
+                        throw CancellationError()
+                    }
+                }
+                let server = RPCServer(host: "127.0.0.1", port: 0, router: router)
+                servers.insert(server, at: 0)
+                group.addTask { try await server.run() }
+                nextPort = try await server.listeningAddress.port!
+            }
+            let top = RPCClient(host: "127.0.0.1", port: nextPort!)
+            do {
+                try await body(top, records)
+            } catch {
+                for server in servers { server.beginGracefulShutdown() }
+                throw error
+            }
+            await top.close()
+            for client in clients { await client.close() }
+            for server in servers { server.beginGracefulShutdown() }
+            try await group.waitForAll()
+        }
+    }
+
+    /// Asserts that every hop, down to the leaf `records.count - 1` hops below the first server, saw `cause`.
+    static func expectEveryHopSaw(_ cause: CancelReason, _ records: [HopRecord]) async {
+        for (index, record) in records.enumerated() {
+            await record.finished.wait()
+            let seen = record.seen
+            #expect(seen.hopCount == index)
+            #expect(seen.fromContext == cause, "hop \(index): the handler's context")
+            #expect(seen.fromCurrent == cause, "hop \(index): CallContext.current")
+            if index < records.count - 1 {
+                #expect(seen.downstream == cause, "hop \(index): the error its own outbound call ended with")
+            }
+        }
+    }
 
     // MARK: Fallback
 
@@ -112,5 +208,61 @@ struct CombinatorTests {
             } fallback: { "fallback" }
         }
         #expect(error?.code == .notFound)
+    }
+
+    // MARK: Causes two hops down
+
+    @Test("Fan-out: the failed sibling's cause reaches every hop of the other sibling's chain, down to the leaf two hops below")
+    func siblingFailedTwoHopsDown() async throws {
+        try await Self.withRelayChain(depth: 3) { top, records in
+            let chainError = Mutex<RPCError?>(nil)
+            let operations: [@Sendable () async throws -> Echo] = [
+                {
+                    do {
+                        return try await top.unary(Self.hop, Echo(text: "chain"), options: CallOptions(timeout: .seconds(30)))
+                    } catch {
+                        chainError.withLock { $0 = error as? RPCError }
+                        throw error
+                    }
+                },
+                {
+                    await records[2].started.wait()  // The chain reached its leaf before this sibling fails.
+                    throw RPCError(code: .notFound, message: "this sibling fails")
+                },
+            ]
+            let error = await #expect(throws: RPCError.self) { _ = try await CallGroup.all(operations) }
+            #expect(error?.code == .notFound)
+            let chain = chainError.withLock { $0 }
+            #expect(chain?.code == .cancelled)
+            #expect(chain?.cancelReason == .siblingFailed)
+            await Self.expectEveryHopSaw(.siblingFailed, records)
+        }
+    }
+
+    @Test("Race: the loser's chain sees 'hedge lost' at every hop, down to the leaf two hops below")
+    func hedgeLostTwoHopsDown() async throws {
+        try await Self.withRelayChain(depth: 3) { top, records in
+            let chainError = Mutex<RPCError?>(nil)
+            let operations: [@Sendable () async throws -> Echo] = [
+                {
+                    do {
+                        return try await top.unary(Self.hop, Echo(text: "chain"), options: CallOptions(timeout: .seconds(30)))
+                    } catch {
+                        chainError.withLock { $0 = error as? RPCError }
+                        throw error
+                    }
+                },
+                {
+                    await records[2].started.wait()  // The chain reached its leaf before this one wins.
+                    return Echo(text: "fast")
+                },
+            ]
+            let winner = try await CallGroup.race(operations)
+            #expect(winner.text == "fast")
+            let chain = chainError.withLock { $0 }
+            #expect(chain?.code == .cancelled)
+            #expect(chain?.cancelReason == .hedgeLost)
+            await Self.expectEveryHopSaw(.hedgeLost, records)
+        }
     }
 }
