@@ -27,10 +27,11 @@ final class HopRecord: Sendable {
     }
 }
 
-@Suite("Combinators: fallback reserve, causes two hops down", .timeLimit(.minutes(5)))
+@Suite("Combinators: fallback reserve, causes two hops down, hedging", .timeLimit(.minutes(5)))
 struct CombinatorTests {
     static let hop = Method<Echo, Echo>.unary("test.Relay/Hop")
     static let degrade = Method<Echo, Echo>.unary("test.Fallback/Degrade")
+    static let attempt = Method<Echo, Echo>.unary("test.Hedge/Attempt")
 
     /// Runs `depth` servers on separate connections; hop i relays to hop i+1, the last waits for cancellation.
     static func withRelayChain(depth: Int, _ body: @Sendable (RPCClient, [HopRecord]) async throws -> Void) async throws {
@@ -264,5 +265,54 @@ struct CombinatorTests {
             #expect(chain?.cancelReason == .hedgeLost)
             await Self.expectEveryHopSaw(.hedgeLost, records)
         }
+    }
+
+    // MARK: Hedge
+
+    @Test("Hedge: a slow first attempt is hedged after the delay, the first answer wins, the loser sees 'hedge lost'")
+    func hedgeAfterDelay() async throws {
+        let slow = HandlerProbe()
+        let secondArrived = Mutex<ContinuousClock.Instant?>(nil)
+        var router = Router()
+        router.unary(Self.attempt) { request, context in
+            if request.text == "attempt 1" { return try await slow.waitForCancellation(context) }
+            secondArrived.withLock { $0 = ContinuousClock.now }
+            return Echo(text: "answered by \(request.text)")
+        }
+        try await withServerAndClient(router: router) { server, client in
+            let attempts = Atomic<Int>(0)
+            let delay = Duration.milliseconds(300)
+            let started = ContinuousClock.now
+            let reply = try await CallGroup.hedge(after: delay) {
+                let number = attempts.add(1, ordering: .relaxed).newValue
+                // The hedge only goes out once the first attempt is running, so "slow" is an event, not a guess.
+                if number > 1 { await slow.started.wait() }
+                return try await client.unary(Self.attempt, Echo(text: "attempt \(number)"), options: CallOptions(timeout: .seconds(30)))
+            }
+            #expect(reply.text == "answered by attempt 2")
+            #expect(attempts.load(ordering: .relaxed) == 2)
+            let arrived = try #require(secondArrived.withLock { $0 })
+            #expect(arrived - started >= delay, "the second attempt waited for the delay")
+            await slow.cancelled.wait()
+            await slow.finished.wait()
+            #expect(slow.observedReason == .hedgeLost)
+            #expect(await eventually { server.stats.handlersInFlight == 0 })
+        }
+    }
+
+    @Test("Hedge: no second attempt starts when the remaining budget is not more than the delay")
+    func hedgeWithoutBudgetForSecondAttempt() async throws {
+        let attempts = Atomic<Int>(0)
+        let error = await #expect(throws: RPCError.self) {
+            try await Self.withDeadline(Deadline.now() + .milliseconds(500)) {
+                try await CallGroup.hedge(after: .seconds(1)) { () -> Int in
+                    attempts.add(1, ordering: .relaxed)
+                    throw RPCError(code: .deadlineExceeded, message: "the only attempt ran out of time")
+                }
+            }
+        }
+        #expect(error?.code == .deadlineExceeded)
+        // A scheduled hedge would have run (and counted) before hedge returned: a race waits for every attempt.
+        #expect(attempts.load(ordering: .relaxed) == 1)
     }
 }
