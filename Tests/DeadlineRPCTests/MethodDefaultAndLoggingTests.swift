@@ -1,11 +1,15 @@
 import DeadlineRPC
+import MetricsTestKit
 import Synchronization
 import Testing
 
-@Suite("The per-method default in the min() rule", .timeLimit(.minutes(5)))
+@Suite("The per-method default in the min() rule; clamp logging", .timeLimit(.minutes(5)))
 struct MethodDefaultAndLoggingTests {
     static let shortDefault = Method<Echo, Echo>.unary("test.Defaults/Short", defaultTimeout: .seconds(5))
     static let relay = Method<Echo, Echo>.unary("test.Defaults/Relay")
+    static let other = Method<Echo, Echo>.unary("test.Echo/Other")
+    static let clamping = Method<Echo, Echo>.unary("test.Clamp/Relay")
+    static let clampWarning = "An outbound call asked for more time than the call being served has left"
 
     /// A server whose `shortDefault` handler records the budget it was given, and whose `relay` handler calls
     /// `shortDefault` with a 60 s option through `downstream`.
@@ -62,6 +66,47 @@ struct MethodDefaultAndLoggingTests {
             #expect(underLongParent > .zero)
             // Both 60 s options asked for more than the parent had left.
             #expect(inner.stats.clampedDeadlines == 2)
+            await inner.close()
+        }
+    }
+
+    @Test("Clamps are logged once per method and all counted")
+    func clampLoggedOncePerMethod() async throws {
+        let capture = LogCapture()
+        let metrics = TestMetrics()
+        let box = Mutex<RPCClient?>(nil)
+        var router = Router()
+        router.unary(TestMethods.echo) { request, _ in request }
+        router.unary(Self.other) { request, _ in request }
+        router.unary(Self.clamping) { request, _ in
+            let inner = box.withLock { $0 }!
+            // Each asks for 60 s inside a call with 20 s left: three clamps, two of them on the same method.
+            for method in [TestMethods.echo, TestMethods.echo, Self.other] {
+                _ = try await inner.unary(method, request, options: CallOptions(timeout: .seconds(60)))
+            }
+            return request
+        }
+        try await withServerAndClient(router: router) { server, client in
+            var configuration = RPCClient.Configuration()
+            configuration.logger = capture.logger(label: "inner")
+            configuration.metricsFactory = metrics
+            configuration.metricsPrefix = "clamp"
+            let inner = RPCClient(host: "127.0.0.1", port: try await server.listeningAddress.port!, configuration: configuration)
+            box.withLock { $0 = inner }
+            _ = try await client.unary(Self.clamping, Echo(text: ""), options: CallOptions(timeout: .seconds(20)))
+            var warnings = capture.records.filter { $0.message.hasPrefix(Self.clampWarning) }
+            #expect(warnings.count == 2)
+            #expect(warnings.allSatisfy { $0.level == .warning })
+            #expect(warnings.map { "\($0.metadata["drpc.method"] ?? "")" } == [TestMethods.echo.name, Self.other.name])
+            #expect(inner.stats.clampedDeadlines == 3)
+            // A second call clamps the same methods again: counted, not logged again.
+            _ = try await client.unary(Self.clamping, Echo(text: ""), options: CallOptions(timeout: .seconds(20)))
+            warnings = capture.records.filter { $0.message.hasPrefix(Self.clampWarning) }
+            #expect(warnings.count == 2)
+            #expect(inner.stats.clampedDeadlines == 6)
+            let label = "clamp_client_deadline_clamped_total"
+            #expect(try metrics.expectCounter(label, [("method", TestMethods.echo.name)]).totalValue == 4)
+            #expect(try metrics.expectCounter(label, [("method", Self.other.name)]).totalValue == 2)
             await inner.close()
         }
     }
