@@ -3,7 +3,7 @@ import MetricsTestKit
 import Synchronization
 import Testing
 
-@Suite("The per-method default in the min() rule; clamp logging", .timeLimit(.minutes(5)))
+@Suite("The per-method default in the min() rule; clamp and straggler logging", .timeLimit(.minutes(5)))
 struct MethodDefaultAndLoggingTests {
     static let shortDefault = Method<Echo, Echo>.unary("test.Defaults/Short", defaultTimeout: .seconds(5))
     static let relay = Method<Echo, Echo>.unary("test.Defaults/Relay")
@@ -108,6 +108,52 @@ struct MethodDefaultAndLoggingTests {
             #expect(try metrics.expectCounter(label, [("method", TestMethods.echo.name)]).totalValue == 4)
             #expect(try metrics.expectCounter(label, [("method", Self.other.name)]).totalValue == 2)
             await inner.close()
+        }
+    }
+
+    @Test("A straggler is logged with its method and call id, and again with its overrun when it returns")
+    func stragglerLogged() async throws {
+        let capture = LogCapture()
+        let started = Signal()
+        let gate = Signal()
+        let callID = Mutex<UInt64?>(nil)
+        let graceMilliseconds = 100
+        var configuration = RPCServer.Configuration()
+        configuration.logger = capture.logger(label: "server")
+        configuration.stragglerGracePeriod = .milliseconds(graceMilliseconds)
+        var router = Router()
+        router.unary(TestMethods.wait) { request, context in
+            callID.withLock { $0 = context.callID }
+            started.fire()
+            await gate.wait()  // Ignores cancellation on purpose: a straggler.
+            return request
+        }
+        let stillRunning = "Handler still running"
+        let returned = "Straggler handler returned"
+        try await withServerAndClient(router: router, serverConfiguration: configuration) { server, client in
+            let call = Task { try await client.unary(TestMethods.wait, Echo(text: ""), options: CallOptions(timeout: .seconds(30))) }
+            await started.wait()
+            call.cancel()
+            _ = await call.result
+            #expect(await eventually(timeout: .seconds(30)) { capture.records.contains { $0.message.hasPrefix(stillRunning) } })
+            #expect(!capture.records.contains { $0.message == returned }, "the handler has not returned yet")
+            let id = try #require(callID.withLock { $0 })
+            let warning = try #require(capture.records.first { $0.message.hasPrefix(stillRunning) })
+            #expect(warning.level == .warning)
+            #expect(warning.metadata["drpc.method"] == "\(TestMethods.wait.name)")
+            #expect(warning.metadata["drpc.call_id"] == "\(id)")
+            #expect(warning.metadata["drpc.cancel_reason"] == "cancelled")
+            gate.fire()
+            #expect(await eventually(timeout: .seconds(30)) { capture.records.contains { $0.message == returned } })
+            let done = try #require(capture.records.first { $0.message == returned })
+            #expect(done.level == .warning)
+            #expect(done.metadata["drpc.method"] == "\(TestMethods.wait.name)")
+            #expect(done.metadata["drpc.call_id"] == "\(id)")
+            // It was detected a grace period after the call ended and released only then: it overran at least that.
+            let overrun = try #require(done.metadata["drpc.overrun_ms"].flatMap { Int("\($0)") })
+            #expect(overrun >= graceMilliseconds)
+            #expect(capture.records.filter { $0.message.hasPrefix(stillRunning) }.count == 1)
+            #expect(await eventually { server.stats.handlersInFlight == 0 })
         }
     }
 }
