@@ -74,19 +74,25 @@ public enum CallGroup {
         ])
     }
 
-    /// Graceful degradation: runs `operation` with at most `budget` of the remaining time (never more than is
-    /// inherited); on `deadlineExceeded` or `unavailable`, or when less than `reserve` remains before it starts,
-    /// returns `fallback()` instead. Other errors are rethrown.
+    /// Graceful degradation: runs `operation` with at most `budget` of the remaining time and never past `reserve`
+    /// before the inherited deadline, so the fallback keeps `reserve` to run in; on `deadlineExceeded` or
+    /// `unavailable`, or when no more than `reserve` remains before it starts, returns `fallback()` instead. Other
+    /// errors are rethrown.
     public static func withFallback<Result: Sendable>(
         budget: Duration? = nil,
         reserve: Duration = .zero,
         _ operation: @Sendable () async throws -> Result,
         fallback: @Sendable () async -> Result
     ) async throws -> Result {
-        if let remaining = CallContext.current?.timeRemaining, remaining <= reserve {
-            return await fallback()
+        let now = Deadline.now()
+        var deadline = budget.map { now + $0 }
+        if let inherited = CallContext.current?.deadline {
+            if inherited - now <= reserve { return await fallback() }
+            // Checking the reserve only at the start is not enough: an operation that runs to the inherited
+            // deadline would leave the fallback nothing, and the caller would get deadlineExceeded after all.
+            deadline = Deadline.earliest(deadline, inherited + (.zero - reserve))
         }
-        let (context, _) = Self.childContext(deadline: budget.map { Deadline.now() + $0 })
+        let (context, _) = Self.childContext(deadline: deadline)
         do {
             return try await CallContext.$current.withValue(context) { try await operation() }
         } catch let error as RPCError where error.code == .deadlineExceeded || error.code == .unavailable {
