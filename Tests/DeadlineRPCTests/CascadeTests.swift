@@ -37,6 +37,7 @@ struct CascadeTests {
                 if let port = nextPort {
                     var configuration = RPCClient.Configuration()
                     configuration.propagation = propagation
+                    // guide:begin inherited-deadline
                     let downstream = RPCClient(host: "127.0.0.1", port: port, configuration: configuration)
                     clients.append(downstream)
                     router.unary(Self.hop) { request, context in
@@ -59,6 +60,7 @@ struct CascadeTests {
                             throw error
                         }
                     }
+                    // guide:end inherited-deadline
                 } else {
                     router.unary(Self.hop) { _, context in try await probe.waitForCancellation(context) }
                 }
@@ -86,9 +88,11 @@ struct CascadeTests {
     @Test("Cancelling the top caller cancels every hop's handler task, with cause 'cancelled'")
     func cancelCascadesThroughFourHops() async throws {
         try await Self.withChain(depth: 4) { top, probes, servers in
+            // guide:begin cancel-the-top
             let call = Task { try await top.unary(Self.hop, Echo(text: "go"), options: CallOptions(timeout: .seconds(30))) }
             await probes[3].started.wait()  // The request reached the last hop.
             call.cancel()
+            // guide:end cancel-the-top
             let result = await call.result
             guard case .failure(let error as RPCError) = result else {
                 Issue.record("expected RPCError, got \(result)")
