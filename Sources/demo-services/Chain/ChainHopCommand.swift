@@ -38,7 +38,10 @@ struct ChainHop: AsyncParsableCommand {
             // call's deadline passes, the outbound call that inherited it can fail before the server's timer
             // records the cause here. A failure with no cause (say `unavailable`) is reported as none.
             var outboundCause: CancelReason? = nil
-            defer { stats.returned(context.cancelReason ?? outboundCause, ownCallCancelled: context.cancelReason != nil) }
+            defer {
+                let own = context.cancelReason  // Read once: the cause can arrive between two reads.
+                stats.returned(own ?? outboundCause, ownCallCancelled: own != nil)
+            }
             if let downstream {
                 do {
                     return try await downstream.unary(ChainHopMethods.call, request, options: CallOptions(timeout: outboundTimeout))
