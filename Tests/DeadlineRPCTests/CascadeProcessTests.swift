@@ -8,6 +8,7 @@ private struct HopStats: Codable, Sendable {
     var started: Int
     var running: Int
     var returnedByCause: [String: Int]
+    var ownCallCancelled: Int
 }
 
 /// The four-hop cascade with every server in its own process: the cancel and the deadline must cross process
@@ -90,6 +91,8 @@ struct CascadeProcessTests {
                 #expect(stats.started == 1, "hop \(index)")
                 #expect(stats.running == 0, "hop \(index) still running")
                 #expect(stats.returnedByCause == ["cancelled": 1], "hop \(index): \(stats.returnedByCause)")
+                // The cause is the call's own: each hop's cancel arrived as a CANCEL frame carrying 'cancelled'.
+                #expect(stats.ownCallCancelled == 1, "hop \(index)")
             }
         }
     }
@@ -108,11 +111,16 @@ struct CascadeProcessTests {
                 #expect(stats.running == 0, "hop \(index) still running")
                 #expect(stats.returnedByCause == ["deadline exceeded": 1], "hop \(index): \(stats.returnedByCause)")
             }
-            // Hops 0 and 1 were not cancelled: their outbound call failed and they returned its status.
+            // The last hop only returns once its own call is cancelled, so its cause is the call's own. (Hop 2's
+            // outbound call can fail at the same instant its own call expires: either cause is the deadline.)
+            #expect(try await Self.stats(hops[3]).ownCallCancelled == 1)
+            // Hops 0 and 1 were not cancelled: their outbound call failed with the deadline's typed cause (hop 1's
+            // on its own clock, hop 0's from the DEADLINE_EXCEEDED that came back over the wire) and they returned it.
             for index in [0, 1] {
                 let stats = try await Self.eventuallyStats(hops[index]) { $0.running == 0 }
                 #expect(stats.running == 0)
-                #expect(stats.returnedByCause == ["none": 1], "hop \(index): \(stats.returnedByCause)")
+                #expect(stats.ownCallCancelled == 0, "hop \(index) was not cancelled")
+                #expect(stats.returnedByCause == ["deadline exceeded": 1], "hop \(index): \(stats.returnedByCause)")
             }
         }
     }

@@ -37,6 +37,7 @@ struct CascadeTests {
                 if let port = nextPort {
                     var configuration = RPCClient.Configuration()
                     configuration.propagation = propagation
+                    // guide:begin inherited-deadline
                     let downstream = RPCClient(host: "127.0.0.1", port: port, configuration: configuration)
                     clients.append(downstream)
                     router.unary(Self.hop) { request, context in
@@ -59,6 +60,7 @@ struct CascadeTests {
                             throw error
                         }
                     }
+                    // guide:end inherited-deadline
                 } else {
                     router.unary(Self.hop) { _, context in try await probe.waitForCancellation(context) }
                 }
@@ -86,9 +88,11 @@ struct CascadeTests {
     @Test("Cancelling the top caller cancels every hop's handler task, with cause 'cancelled'")
     func cancelCascadesThroughFourHops() async throws {
         try await Self.withChain(depth: 4) { top, probes, servers in
+            // guide:begin cancel-the-top
             let call = Task { try await top.unary(Self.hop, Echo(text: "go"), options: CallOptions(timeout: .seconds(30))) }
             await probes[3].started.wait()  // The request reached the last hop.
             call.cancel()
+            // guide:end cancel-the-top
             let result = await call.result
             guard case .failure(let error as RPCError) = result else {
                 Issue.record("expected RPCError, got \(result)")
@@ -118,6 +122,121 @@ struct CascadeTests {
                 await probe.finished.wait()
                 #expect(probe.observedReason == .deadlineExceeded, "hop \(hop)")
                 #expect(probe.observedDeadline != nil || hop < 3, "the last hop saw a deadline")
+            }
+            for server in servers {
+                #expect(await eventually { server.stats.handlersInFlight == 0 })
+            }
+        }
+    }
+
+    /// What one hop's outbound call ended with, recorded by the handler that made it.
+    final class OutboundOutcomes: Sendable {
+        private let storage = Mutex<[Int: RPCError]>([:])
+        func record(hop: Int, _ error: RPCError) { self.storage.withLock { $0[hop] = error } }
+        subscript(hop: Int) -> RPCError? { self.storage.withLock { $0[hop] } }
+    }
+
+    /// Runs four servers; hop i calls hop i+1, and hop `narrowing` gives its outbound call `narrowedTo` — far less
+    /// than the top's budget, so the budget runs out below that hop, not at the top. A hop whose outbound call
+    /// failed records the error, and below the narrowing hop it then awaits its own task's cancellation (the
+    /// server cancels a handler when its deadline passes, the same instant the outbound call expired).
+    static func withNarrowingChain(
+        narrowing: Int,
+        narrowedTo: Duration,
+        _ body: @Sendable (RPCClient, [HandlerProbe], OutboundOutcomes, [RPCServer]) async throws -> Void
+    ) async throws {
+        let depth = 4
+        let probes = (0..<depth).map { _ in HandlerProbe() }
+        let outcomes = OutboundOutcomes()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            var servers: [RPCServer] = []
+            var clients: [RPCClient] = []
+            var nextPort: Int? = nil
+            for index in stride(from: depth - 1, through: 0, by: -1) {
+                let probe = probes[index]
+                var router = Router()
+                if let port = nextPort {
+                    let downstream = RPCClient(host: "127.0.0.1", port: port)
+                    clients.append(downstream)
+                    let options = index == narrowing ? CallOptions(timeout: narrowedTo) : CallOptions()
+                    let below = index > narrowing
+                    router.unary(Self.hop) { request, context in
+                        probe.started.fire()
+                        defer { probe.finished.fire() }
+                        do {
+                            return try await withTaskCancellationHandler {
+                                try await downstream.unary(Self.hop, request, options: options)
+                            } onCancel: {
+                                probe.recordCancel(context.cancelReason)
+                            }
+                        } catch let error as RPCError {
+                            outcomes.record(hop: index, error)
+                            if below {
+                                // Await the cancellation rather than infer it: the test asserts this hop's task
+                                // was cancelled, and with which cause.
+                                await withTaskCancellationHandler {
+                                    await probe.cancelled.wait()
+                                } onCancel: {
+                                    probe.recordCancel(context.cancelReason)
+                                }
+                            }
+                            throw error
+                        }
+                    }
+                } else {
+                    router.unary(Self.hop) { _, context in try await probe.waitForCancellation(context) }
+                }
+                let server = RPCServer(host: "127.0.0.1", port: 0, router: router)
+                servers.insert(server, at: 0)
+                group.addTask { try await server.run() }
+                nextPort = try await server.listeningAddress.port!
+            }
+            let top = RPCClient(host: "127.0.0.1", port: nextPort!)
+            do {
+                try await body(top, probes, outcomes, servers)
+            } catch {
+                for server in servers { server.beginGracefulShutdown() }
+                throw error
+            }
+            await top.close()
+            for client in clients { await client.close() }
+            for server in servers { server.beginGracefulShutdown() }
+            try await group.waitForAll()
+        }
+    }
+
+    @Test("Hop 2 narrows a 30 s budget to 300 ms: it runs out below hop 2, hops 3 and 4 are cancelled with deadlineExceeded, and nothing runs on")
+    func budgetNarrowedMidChainExpiresBelowIt() async throws {
+        try await Self.withNarrowingChain(narrowing: 1, narrowedTo: .milliseconds(300)) { top, probes, outcomes, servers in
+            let start = Deadline.now()
+            let error = await #expect(throws: RPCError.self) {
+                try await top.unary(Self.hop, Echo(text: "go"), options: CallOptions(timeout: .seconds(30)))
+            }
+            let elapsed = Deadline.now() - start
+            // The exact status travels back up unchanged, and it came from the narrowed budget, not the top's.
+            #expect(error?.code == .deadlineExceeded)
+            #expect(elapsed < .seconds(15), "ended by the 300 ms budget, not the 30 s one (took \(elapsed))")
+            // Every outbound call ended with the exact status and its typed cause (hop 1's from the
+            // DEADLINE_EXCEEDED that came back up, the others' from their own clocks or the reply).
+            for hop in 0..<3 {
+                #expect(outcomes[hop]?.code == .deadlineExceeded, "hop \(hop + 1)'s outbound call")
+                #expect(outcomes[hop]?.cancelReason == .deadlineExceeded, "hop \(hop + 1)'s outbound call")
+            }
+            // Every hop below the narrowing one: its handler task was cancelled, with cause deadlineExceeded, and
+            // it stopped (the leaf's stop event is its handler returning).
+            for hop in 2..<4 {
+                await probes[hop].cancelled.wait()
+                await probes[hop].finished.wait()
+                #expect(probes[hop].observedReason == .deadlineExceeded, "hop \(hop + 1)")
+            }
+            // The leaf's deadline was the narrowed one: anchored on arrival, so allow transit generously (5 s on a
+            // loaded machine), still far from the top's 30 s.
+            let leafDeadline = try #require(probes[3].observedDeadline)
+            #expect(leafDeadline <= start + .milliseconds(300) + .seconds(5))
+            // Above it, nobody was cancelled: the budget ran out halfway down, and the status came back as a reply.
+            for hop in 0..<2 {
+                await probes[hop].finished.wait()
+                #expect(!probes[hop].cancelled.isFired, "hop \(hop + 1) was not cancelled")
             }
             for server in servers {
                 #expect(await eventually { server.stats.handlersInFlight == 0 })

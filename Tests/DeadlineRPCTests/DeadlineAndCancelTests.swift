@@ -164,7 +164,7 @@ struct DeadlineAndCancelTests {
         }
     }
 
-    @Test("Success trailers set by the handler reach the caller's context-free API unchanged")
+    @Test("A handler error that is not an RPCError reaches the caller as unknown")
     func handlerErrorsThatAreNotRPCErrorsBecomeUnknown() async throws {
         struct Oops: Error {}
         var router = Router()

@@ -44,6 +44,7 @@ struct DeadlineHygieneTests {
     func strictMode() async throws {
         var router = Router()
         router.unary(TestMethods.echo) { request, _ in request }
+        // guide:begin strict-mode
         var configuration = RPCClient.Configuration()
         configuration.requireDeadline = true
         try await withServerAndClient(router: router, clientConfiguration: configuration) { server, client in
@@ -55,6 +56,7 @@ struct DeadlineHygieneTests {
             let reply = try await client.unary(TestMethods.echo, Echo(text: "ok"), options: CallOptions(timeout: .seconds(30)))
             #expect(reply.text == "ok")
         }
+        // guide:end strict-mode
     }
 
     @Test("Minimum-budget admission at the call site: a call that cannot finish is not started")
@@ -78,9 +80,11 @@ struct DeadlineHygieneTests {
         let seen = Mutex<(detached: Bool?, captured: Deadline?)>((nil, nil))
         var router = Router()
         router.unary(TestMethods.echo) { request, context in
+            // guide:begin escape-hatches
             let detached = CallContext.detachedDeadlineFree { CallContext.current == nil }
             let captured = context.capture()
             let deadline = await captured.run { CallContext.current?.deadline }
+            // guide:end escape-hatches
             let free = try await detached.value
             seen.withLock { $0 = (free, deadline) }
             return request
@@ -153,11 +157,13 @@ struct DeadlineHygieneTests {
         router.unary(TestMethods.wait) { _, context in try await probe.waitForCancellation(context) }
         try await withServerAndClient(router: router) { _, client in
             let started = ContinuousClock.now
+            // guide:begin fallback
             let value = try await CallGroup.withFallback(budget: .milliseconds(800)) {
                 try await client.unary(TestMethods.wait, Echo(text: "")).text
             } fallback: {
                 "cached"
             }
+            // guide:end fallback
             #expect(value == "cached")
             // The slow call never returns on its own (its handler waits for cancellation), so any bound proves the
             // fallback came from the 800 ms sub-budget; 20 s leaves room for a starved 2-core test run.

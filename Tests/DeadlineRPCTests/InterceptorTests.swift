@@ -13,6 +13,7 @@ final class EventRecorder: Sendable {
 }
 
 /// A server interceptor that records entry and outcome, and optionally adds metadata for the handler.
+// guide:begin server-interceptor
 private struct RecordingServerInterceptor: ServerInterceptor {
     let name: String
     let recorder: EventRecorder
@@ -31,6 +32,7 @@ private struct RecordingServerInterceptor: ServerInterceptor {
         }
     }
 }
+// guide:end server-interceptor
 
 /// A client interceptor that records entry (with the attempt) and outcome, and optionally adds metadata.
 private struct RecordingClientInterceptor: ClientInterceptor {
@@ -193,9 +195,11 @@ struct InterceptorTests {
     func bearerTokenAuth() async throws {
         let handlerRuns = Atomic<Int>(0)
         var serverConfiguration = RPCServer.Configuration()
+        // guide:begin bearer-auth
         serverConfiguration.interceptors = [
             BearerTokenAuthInterceptor(acceptedTokens: ["s3cret", "other-token"], exemptMethods: [Self.health.name])
         ]
+        // guide:end bearer-auth
         var router = Router()
         router.unary(TestMethods.echo) { request, _ in
             handlerRuns.add(1, ordering: .relaxed)
@@ -284,6 +288,7 @@ struct InterceptorTests {
             if request.text == "timeout" { throw RPCError(code: .deadlineExceeded, message: "too slow downstream") }
             throw RPCError(code: .unavailable, message: "down")
         }
+        // guide:begin retry-policy
         var policy = RetryInterceptor.Policy()
         policy.maxAttempts = 5
         policy.initialBackoff = .seconds(6)
@@ -292,6 +297,7 @@ struct InterceptorTests {
         policy.minimumBudgetForAttempt = .seconds(5)
         var configuration = RPCClient.Configuration()
         configuration.interceptors = [RetryInterceptor(policy: policy)]
+        // guide:end retry-policy
         try await withServerAndClient(router: router, clientConfiguration: configuration) { server, client in
             // Not idempotent: one attempt.
             let unsafe = await #expect(throws: RPCError.self) {

@@ -67,6 +67,7 @@ struct TraceAndBudgetTests {
                 let downstream = nextPort.map { RPCClient(host: "127.0.0.1", port: $0, configuration: clientConfiguration) }
                 if let downstream { clients.append(downstream) }
                 var router = Router()
+                // guide:begin budget-attribution
                 router.unary(Self.hop) { request, context in
                     let budget = context.budget
                     let report = HopReport(
@@ -83,6 +84,7 @@ struct TraceAndBudgetTests {
                     let below = try await downstream.unary(Self.hop, request)
                     return HopReports(hops: [report] + below.hops)
                 }
+                // guide:end budget-attribution
                 let server = RPCServer(host: "127.0.0.1", port: 0, router: router, configuration: serverConfiguration)
                 servers.append(server)
                 group.addTask { try await server.run() }
@@ -103,11 +105,13 @@ struct TraceAndBudgetTests {
             var configuration = RPCClient.Configuration()
             configuration.instrument = TraceParentInstrument()
             let client = RPCClient(host: "127.0.0.1", port: port, configuration: configuration)
+            // guide:begin trace-context
             var context = ServiceContext.topLevel
             context[TraceIDKey.self] = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
             let reports = try await ServiceContext.withValue(context) {
                 try await client.unary(Self.hop, HopReports(hops: []), options: CallOptions(timeout: .seconds(10)))
             }
+            // guide:end trace-context
             await client.close()
             #expect(reports.hops.map(\.hop) == [0, 1, 2])
             for report in reports.hops {

@@ -10,6 +10,8 @@ final class MethodMetrics: Sendable {
     let duration: Timer
     let shed: Counter
     let stragglers: Counter
+    /// Whether a handler's invalid trailers were already logged for this method (the warning is once per method).
+    let invalidTrailersLogged = Atomic<Bool>(false)
     private let factory: any MetricsFactory
     private let prefix: String
     /// Indexed by status code; created on first use so a backend only exports the codes that occurred.

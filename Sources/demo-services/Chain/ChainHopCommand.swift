@@ -33,15 +33,22 @@ struct ChainHop: AsyncParsableCommand {
         var router = Router()
         router.unary(ChainHopMethods.call) { request, context in
             stats.started()
+            // The cause is read, never inferred from the clock: the call's own cancel cause (the caller's CANCEL or
+            // this hop's deadline timer), else the cause the outbound call failed with — at the instant this
+            // call's deadline passes, the outbound call that inherited it can fail before the server's timer
+            // records the cause here. A failure with no cause (say `unavailable`) is reported as none.
+            var outboundCause: CancelReason? = nil
             defer {
-                // At the instant this call's own deadline passes, the outbound call it inherited the deadline to can
-                // fail first, before the server's timer records the cause here: the deadline ended it either way.
-                var cause = context.cancelReason
-                if cause == nil, let deadline = context.deadline, deadline.timeRemaining <= .zero { cause = .deadlineExceeded }
-                stats.returned(cause)
+                let own = context.cancelReason  // Read once: the cause can arrive between two reads.
+                stats.returned(own ?? outboundCause, ownCallCancelled: own != nil)
             }
             if let downstream {
-                return try await downstream.unary(ChainHopMethods.call, request, options: CallOptions(timeout: outboundTimeout))
+                do {
+                    return try await downstream.unary(ChainHopMethods.call, request, options: CallOptions(timeout: outboundTimeout))
+                } catch let error as RPCError {
+                    outboundCause = error.cancelReason
+                    throw error
+                }
             }
             // The last hop: cooperative work in 1 ms slices until the call is cancelled or expires.
             while !Task.isCancelled { try? await Task.sleep(for: .milliseconds(1)) }
@@ -80,21 +87,26 @@ struct ChainHopReport: Codable, Sendable {
     var started: Int
     /// Handlers still running.
     var running: Int
-    /// Handlers that returned, by the cancel cause their call carried ("none" when it was not cancelled).
+    /// Handlers that returned, by the cause that ended them: their call's own cancel cause, else the cancel cause
+    /// of the outbound call whose failure they returned ("none" when there was neither).
     var returnedByCause: [String: Int]
+    /// Handlers whose own call was cancelled (by the caller's CANCEL or this hop's deadline) before they returned;
+    /// the rest returned a failure that came back from below.
+    var ownCallCancelled: Int
 }
 
 /// Counters behind ``ChainHopReport``.
 final class ChainHopStats: Sendable {
-    private let state = Mutex(ChainHopReport(started: 0, running: 0, returnedByCause: [:]))
+    private let state = Mutex(ChainHopReport(started: 0, running: 0, returnedByCause: [:], ownCallCancelled: 0))
 
     func started() {
         self.state.withLock { $0.started += 1; $0.running += 1 }
     }
 
-    func returned(_ cause: CancelReason?) {
+    func returned(_ cause: CancelReason?, ownCallCancelled: Bool) {
         self.state.withLock { state in
             state.running -= 1
+            if ownCallCancelled { state.ownCallCancelled += 1 }
             state.returnedByCause[cause.map { "\($0)" } ?? "none", default: 0] += 1
         }
     }

@@ -670,6 +670,17 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         switch action {
         case .endCallAndRelease(var status):
             var trailers = trailers
+            // Checked here, before anything is written: trailers the client would refuse would turn the handler's
+            // status into the client's "reply was refused". Empty trailers (nearly every call) cost one check.
+            if !trailers.isEmpty, let error = trailers.validate() {
+                status = Status(code: .internal, message: "The handler's trailing metadata is invalid and was not sent: \(error.message)")
+                trailers = Metadata()
+                self.logInvalidTrailers(stream, error)
+                // The response goes too: the call failed, and a reply followed by `internal` would be half a success.
+                self.endCall(stream, status: status, trailers: trailers)
+                self.release(stream)
+                break
+            }
             if let response {
                 if response.readableBytes > Int(self.peerSettings.maxMessageSize) {
                     status = Status(code: .resourceExhausted, message: "The response message is \(response.readableBytes) bytes; the client accepts at most \(self.peerSettings.maxMessageSize).")
@@ -688,6 +699,18 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         self.flushSoon()
         self.checkDrained()
         self.checkHandlersDone()
+    }
+
+    /// Logs a handler's invalid trailers, once per method: a handler that sets a bad key does so on every
+    /// call, and one line names the bug as well as a thousand.
+    private func logInvalidTrailers(_ stream: ServerStream, _ error: WireError) {
+        guard stream.methodMetrics.invalidTrailersLogged.compareExchange(expected: false, desired: true, ordering: .relaxed).exchanged else {
+            return
+        }
+        stream.context.logger.error(
+            "A handler's trailing metadata is invalid; the call ended with INTERNAL instead (logged once per method)",
+            metadata: ["drpc.method": "\(stream.method)", "drpc.error": "\(error.message)"]
+        )
     }
 
     /// A streamed response from the handler (on the event loop).

@@ -1,0 +1,95 @@
+import DeadlineRPC
+import NIOCore
+import Testing
+import Wire
+
+/// The server validates a handler's trailers before writing them: trailers the client would refuse must not turn
+/// the handler's status into the client's "reply was refused".
+@Suite("Handler trailers are validated on the server", .timeLimit(.minutes(5)))
+struct TrailerValidationTests {
+    /// The message the caller sees for the reserved-prefix trailer the handler below sets.
+    static let reservedMessage = "The handler's trailing metadata is invalid and was not sent: Metadata key 'drpc-handler-note' uses the prefix 'drpc-' reserved for the runtime."
+    /// The message the caller sees for the upper-case key the throwing handler below uses.
+    static let invalidKeyMessage = "The handler's trailing metadata is invalid and was not sent: Metadata key 'Bad-Key' has byte 0x42; keys are lowercase ASCII tokens (a-z 0-9 - _ .)."
+
+    /// `echo` sets a reserved-prefix trailer and succeeds; `wait` throws an `RPCError` whose metadata has an invalid
+    /// key; `expand` (streaming) sets valid trailers; `raw` (unary) sets valid trailers and succeeds.
+    static func router() -> Router {
+        var router = Router()
+        router.unary(TestMethods.echo) { request, context in
+            context.setTrailingMetadata(["x-ok": "1", "drpc-handler-note": "mine"])
+            return request
+        }
+        router.unary(TestMethods.wait) { _, _ in
+            throw RPCError(code: .notFound, message: "nothing here", metadata: ["x-ok": "1", "Bad-Key": "v"])
+        }
+        router.unary(TestMethods.raw) { request, context in
+            context.setTrailingMetadata(["x-ok": "1", "detail-bin": .binary([0, 255])])
+            return request
+        }
+        return router
+    }
+
+    @Test("A handler that sets a reserved-prefix trailer: the caller gets INTERNAL naming the key, logged once per method")
+    func reservedPrefixTrailer() async throws {
+        let capture = LogCapture()
+        var configuration = RPCServer.Configuration()
+        configuration.logger = capture.logger(label: "server")
+        try await withServerAndClient(router: Self.router(), serverConfiguration: configuration) { _, client in
+            for _ in 0..<3 {
+                let error = await #expect(throws: RPCError.self) {
+                    try await client.unary(TestMethods.echo, Echo(text: "x"), options: CallOptions(timeout: .seconds(30)))
+                }
+                #expect(error?.code == .internal)
+                #expect(error?.message == Self.reservedMessage)
+                #expect(error?.metadata == Metadata(), "none of the handler's trailers is sent, not even the valid one")
+            }
+            // The connection is fine: the next call on it still works.
+            let reply = try await client.unary(TestMethods.raw, ByteBuffer(string: "after"))
+            #expect(reply == ByteBuffer(string: "after"))
+        }
+        let logged = capture.records.filter { $0.message.hasPrefix("A handler's trailing metadata is invalid") }
+        #expect(logged.count == 1, "three bad calls, one log line")
+        #expect(logged.first?.level == .error)
+        #expect(logged.first?.metadata["drpc.method"] == "\(TestMethods.echo.name)")
+    }
+
+    @Test("A handler that throws RPCError with an invalid metadata key: the caller gets INTERNAL naming the key")
+    func invalidKeyInThrownError() async throws {
+        try await withServerAndClient(router: Self.router()) { _, client in
+            let error = await #expect(throws: RPCError.self) {
+                try await client.unary(TestMethods.wait, Echo(text: "x"), options: CallOptions(timeout: .seconds(30)))
+            }
+            #expect(error?.code == .internal)
+            #expect(error?.message == Self.invalidKeyMessage)
+            #expect(error?.metadata == Metadata())
+        }
+    }
+
+    @Test("Valid trailers still arrive intact: on success (the CALL_END frame) and with a thrown status")
+    func validTrailersArrive() async throws {
+        let server = RPCServer(host: "127.0.0.1", port: 0, router: Self.router())
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await server.run() }
+            let port = try await server.listeningAddress.port!
+            // The client API has no success-trailer accessor, so a raw peer reads the CALL_END itself.
+            let raw = try await RawConnection.connect(port: port)
+            try await raw.send(RawFrames.unaryCall(streamID: 1, method: TestMethods.raw.name, body: Array("hi".utf8)))
+            let end = await raw.awaitCallEnd(1)
+            #expect(end?.status == .ok)
+            #expect(end?.metadata == ["x-ok": "1", "detail-bin": .binary([0, 255])])
+            await raw.close()
+            server.beginGracefulShutdown()
+            try await group.waitForAll()
+        }
+        // A thrown status with valid metadata is unchanged (the full round trip is in DeadlineAndCancelTests).
+        var router = Router()
+        router.unary(TestMethods.echo) { _, _ in throw RPCError(code: .notFound, message: "none", metadata: ["x-ok": "1"]) }
+        try await withServerAndClient(router: router) { _, client in
+            let error = await #expect(throws: RPCError.self) { try await client.unary(TestMethods.echo, Echo(text: "x")) }
+            #expect(error?.code == .notFound)
+            #expect(error?.message == "none")
+            #expect(error?.metadata == ["x-ok": "1"])
+        }
+    }
+}
