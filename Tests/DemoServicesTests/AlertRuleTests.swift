@@ -59,7 +59,7 @@ struct AlertRuleTests {
         }
     }
 
-    @Test("The other metrics an operator scrapes: calls by method and status, in-flight, shed, clamped deadlines")
+    @Test("The other metrics an operator scrapes: calls by method and status, in-flight, shed (server and client), clamped deadlines")
     func operatorMetrics() async throws {
         let settings = DemoTestSupport.settings(.enabled)
         try await InProcessTopology.with([settings]) { endpoints in
@@ -78,6 +78,17 @@ struct AlertRuleTests {
             let front = try await DemoTestSupport.scrape(topology.front)
             #expect(front.sum("demo_http_requests_total", ["code": "200"]) == 1)
             #expect(front.sum("demo_http_requests_total", ["code": "504"]) == 1)
+
+            // A request that asks for no budget at all: the front door's client sheds its call to the gateway
+            // without sending it, counted under the runtime's own name in the front door's registry.
+            let spent = try await HTTPFetch.get(topology.front, "/checkout?item=book", headers: [("X-Budget-Ms", "0")], timeout: .seconds(30))
+            #expect(spent.status == 504)
+            let shed = try await DemoTestSupport.scrape(topology.front)
+            #expect(shed.sum("drpc_client_calls_shed_total", ["method": "demo.Gateway/Checkout"]) == 1)
+            #expect(shed.sum("demo_http_requests_total", ["code": "504"]) == 2)
+            let gatewayAfter = try await DemoTestSupport.scrape(try #require(topology.http[.gateway]))
+            #expect(gatewayAfter.sum("drpc_server_calls_started_total", ["method": "demo.Gateway/Checkout"])
+                == gateway.sum("drpc_server_calls_started_total", ["method": "demo.Gateway/Checkout"]))
         }
     }
 }
