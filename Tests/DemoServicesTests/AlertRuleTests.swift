@@ -7,7 +7,7 @@ import Testing
 import DemoTopology
 
 /// The shipped straggler alert, evaluated against real scrapes of the demo's services.
-@Suite("Straggler alert rule against the demo's /metrics", .timeLimit(.minutes(5)), .heavyweight)
+@Suite("Straggler alert rules against the demo's /metrics", .timeLimit(.minutes(5)), .heavyweight)
 struct AlertRuleTests {
     @Test("DeadlineRPCStragglers fires on the fraud service while it straggles, not on a cooperative service")
     func stragglerAlertFires() async throws {
@@ -56,6 +56,64 @@ struct AlertRuleTests {
                 stragglers.fires(on: try await DemoTestSupport.scrape(fraud)) == false
             }
             #expect(cleared)
+        }
+    }
+
+    @Test("DeadlineRPCStragglerRate fires for the fraud service's method while stragglers accumulate, not for a cooperative service")
+    func stragglerRateAlertFires() async throws {
+        let rules = try AlertRule.load(DemoTestSupport.root.appendingPathComponent("docs/alerts/deadlinerpc.rules.yml"))
+        let rateRule = try #require(rules.first { $0.name == "DeadlineRPCStragglerRate" })
+        let form = try #require(rateRule.rateThreshold, "the rule is no longer `sum by (…) (rate(METRIC[RANGE])) > N`: \(rateRule.expression)")
+        #expect(form.metric == "drpc_server_stragglers_total")
+        #expect(form.groupBy == ["instance", "method"])
+
+        let settings = DemoTestSupport.settings(.enabled)
+        try await InProcessTopology.with([settings]) { endpoints in
+            let topology = endpoints[0]
+            let fraud = try #require(topology.http[.fraud])
+            let catalog = try #require(topology.http[.catalog])
+
+            // The first scrape of each service: the straggler counters exist from the start, at 0.
+            let fraudBefore = try await DemoTestSupport.scrape(fraud)
+            let fraudFirst = ContinuousClock.now
+            let catalogBefore = try await DemoTestSupport.scrape(catalog)
+            let catalogFirst = ContinuousClock.now
+            #expect(fraudBefore.sum(form.metric, ["method": "demo.Fraud/Check"]) == 0)
+            #expect(catalogBefore.sum(form.metric, ["method": "demo.Catalog/Product"]) == 0)
+
+            // Three orders that need the fraud check at once: each is a 504 at the 1 s budget, and each leaves a
+            // fraud handler running on (3.5 s of work), counted as a straggler at the 1 s grace period. The
+            // catalog serves all three and stops with each.
+            let path = DemoTestSupport.scenario("straggler", settings).path
+            let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
+                for _ in 0..<3 {
+                    group.addTask { try await HTTPFetch.get(topology.front, path, timeout: .seconds(30)).status }
+                }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            #expect(statuses == [504, 504, 504])
+
+            // The second scrape, once all three are counted: the interval between the scrapes is a few seconds,
+            // so the rate is near 1/s (the rule's threshold is 0.1/s; it would hold for any interval under 30 s).
+            var fraudAfter = fraudBefore
+            let counted = try await DemoTestSupport.eventually(timeout: .seconds(20)) {
+                fraudAfter = try await DemoTestSupport.scrape(fraud)
+                return fraudAfter.sum(form.metric, ["method": "demo.Fraud/Check"]) == 3
+            }
+            let fraudSecond = ContinuousClock.now
+            let catalogAfter = try await DemoTestSupport.scrape(catalog)
+            let catalogSecond = ContinuousClock.now
+            #expect(counted, "the fraud service counted \(fraudAfter.sum(form.metric) ?? 0) stragglers, not 3")
+            #expect((catalogAfter.sum("drpc_server_calls_started_total", ["method": "demo.Catalog/Product"]) ?? 0) == 3)
+
+            let fraudSeconds = (fraudSecond - fraudFirst) / .seconds(1)
+            let firing = try #require(rateRule.firingGroups(from: fraudBefore, to: fraudAfter, seconds: fraudSeconds))
+            #expect(Set(firing.keys) == [["method": "demo.Fraud/Check"]], "over \(fraudSeconds) s: \(firing)")
+            // Its rate: three stragglers over the interval between the scrapes.
+            #expect(firing[["method": "demo.Fraud/Check"]] == 3 / fraudSeconds)
+
+            let catalogSeconds = (catalogSecond - catalogFirst) / .seconds(1)
+            #expect(rateRule.firingGroups(from: catalogBefore, to: catalogAfter, seconds: catalogSeconds) == [:])
         }
     }
 
