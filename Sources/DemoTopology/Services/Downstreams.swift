@@ -8,10 +8,13 @@ package final class Downstreams: Sendable {
     private let clients: [ServiceName: RPCClient]
     private let safetyNetTimeout: Duration
 
-    /// Creates clients to `endpoints`; they connect on their first call.
-    package init(endpoints: [ServiceName: Endpoint], settings: TopologySettings, logger: Logger) {
+    /// Creates clients to `endpoints`; they connect on their first call. Their metrics
+    /// (`drpc_client_deadline_clamped_total`, `drpc_client_calls_shed_total`, …) go to `metrics`, the service's own
+    /// registry, so they appear in its `/metrics` under the runtime's names.
+    package init(endpoints: [ServiceName: Endpoint], settings: TopologySettings, metrics: ServiceMetrics, logger: Logger) {
         var configuration = RPCClient.Configuration()
         configuration.propagation = settings.propagation
+        configuration.metricsFactory = metrics.factory
         var clientLogger = logger
         // The demo's safety-net timeout is clamped on every call on purpose; the runtime's once-per-method
         // warning about it would only repeat what `/metrics` counts.
@@ -39,13 +42,6 @@ package final class Downstreams: Sendable {
             request,
             options: CallOptions(timeout: timeout ?? self.safetyNetTimeout, metadata: metadata)
         )
-    }
-
-    /// Copies each client's counters into `metrics`.
-    package func bridge(into metrics: ServiceMetrics) {
-        for (service, client) in self.clients {
-            metrics.bridge(clientStats: client.stats, method: DemoAPI.method(service).name)
-        }
     }
 
     /// Closes every client.

@@ -36,9 +36,9 @@ package final class ServiceNode: Service, Sendable {
         var logger = Logger(label: "demo.\(name.rawValue)") { StreamLogHandler.standardError(label: $0) }
         logger.logLevel = settings.logLevel
         logger[metadataKey: "demo.propagation"] = "\(settings.propagationLabel)"
-        let downstreams = Downstreams(endpoints: endpoints, settings: settings, logger: logger)
-        self.downstreams = downstreams
         let metrics = ServiceMetrics()
+        let downstreams = Downstreams(endpoints: endpoints, settings: settings, metrics: metrics, logger: logger)
+        self.downstreams = downstreams
         let log = HopLog()
         self.metrics = metrics
         self.log = log
@@ -65,9 +65,7 @@ package final class ServiceNode: Service, Sendable {
             self.rpcServer = server
             self.httpServer = HTTPServer(host: "127.0.0.1", port: httpPort) { request in
                 switch request.path {
-                case "/metrics":
-                    downstreams.bridge(into: metrics)
-                    return .text(metrics.render(), contentType: "text/plain; version=0.0.4")
+                case "/metrics": return .text(metrics.render(), contentType: "text/plain; version=0.0.4")
                 case "/stats": return Self.stats(name, settings, server, log, request)
                 case "/tracked": return Self.tracked(log)
                 default: return .notFound(request.path)
