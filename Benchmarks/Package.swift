@@ -31,6 +31,7 @@ let package = Package(
             dependencies: [
                 .product(name: "DeadlineRPC", package: "DeadlineRPC"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: [.swiftLanguageMode(.v6)]
