@@ -133,6 +133,34 @@ public struct MetadataCollision: Error, Hashable, CustomStringConvertible {
 }
 
 extension Metadata {
+    /// The bytes of the entries as encoded on the wire (the block length a receiver checks against its
+    /// `maxMetadataSize`): per entry one key-length byte, the key, two value-length bytes and the value.
+    public var encodedBlockLength: Int {
+        var total = 0
+        for (key, value) in self.elements {
+            total += 3 + key.utf8.count
+            switch value {
+            case .string(let string): total += string.utf8.count
+            case .binary(let bytes): total += bytes.count
+            }
+        }
+        return total
+    }
+
+    /// Checks the block against a receiver's advertised limits (its `SETTINGS`), returning the violation the
+    /// receiver would report; a sender runs it before writing, so the call fails with a clear status instead of the
+    /// peer refusing the frame.
+    public func checkLimits(of settings: Settings) -> WireError? {
+        if self.count > Int(settings.maxMetadataEntries) {
+            return WireError(.tooManyMetadataEntries, "\(self.count) metadata entries exceed the peer's limit of \(settings.maxMetadataEntries).")
+        }
+        let length = self.encodedBlockLength
+        if length > Int(settings.maxMetadataSize) {
+            return WireError(.metadataTooLarge, "Metadata of \(length) bytes exceeds the peer's limit of \(settings.maxMetadataSize) bytes.")
+        }
+        return nil
+    }
+
     /// Checks every key and value against the wire rules, returning the first violation; a sender runs it before
     /// anything is written, and `allowReserved` is for the runtime's own keys only.
     public func validate(allowReserved: Bool = false) -> WireError? {

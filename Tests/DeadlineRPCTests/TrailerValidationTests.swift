@@ -48,7 +48,7 @@ struct TrailerValidationTests {
             let reply = try await client.unary(TestMethods.raw, ByteBuffer(string: "after"))
             #expect(reply == ByteBuffer(string: "after"))
         }
-        let logged = capture.records.filter { $0.message.hasPrefix("A handler's trailing metadata is invalid") }
+        let logged = capture.records.filter { $0.message.hasPrefix("A handler's trailing metadata could not be sent; the call ended with INTERNAL") }
         #expect(logged.count == 1, "three bad calls, one log line")
         #expect(logged.first?.level == .error)
         #expect(logged.first?.metadata["drpc.method"] == "\(TestMethods.echo.name)")
@@ -63,6 +63,61 @@ struct TrailerValidationTests {
             #expect(error?.code == .internal)
             #expect(error?.message == Self.invalidKeyMessage)
             #expect(error?.metadata == Metadata())
+        }
+    }
+
+    @Test("Trailers over the client's advertised metadata limits: RESOURCE_EXHAUSTED naming the size, not a refused reply")
+    func trailersOverTheClientsLimits() async throws {
+        var router = Router()
+        router.unary(TestMethods.echo) { request, context in
+            context.setTrailingMetadata(["x-big": .string(String(repeating: "a", count: 2000))])
+            return request
+        }
+        router.unary(TestMethods.raw) { request, context in
+            var many = Metadata()
+            for index in 0..<5 { many.add("v", forKey: "x-\(index)") }
+            context.setTrailingMetadata(many)
+            return request
+        }
+        var clientConfiguration = RPCClient.Configuration()
+        clientConfiguration.limits = WireLimits(maxMetadataSize: 1024, maxMetadataEntries: 4)
+        try await withServerAndClient(router: router, clientConfiguration: clientConfiguration) { _, client in
+            let big = await #expect(throws: RPCError.self) {
+                try await client.unary(TestMethods.echo, Echo(text: "x"), options: CallOptions(timeout: .seconds(30)))
+            }
+            #expect(big?.code == .resourceExhausted)
+            #expect(big?.message == "The handler's trailing metadata is too large for the client and was not sent: Metadata of 2008 bytes exceeds the peer's limit of 1024 bytes.")
+            let many = await #expect(throws: RPCError.self) {
+                try await client.unary(TestMethods.raw, ByteBuffer(string: "x"), options: CallOptions(timeout: .seconds(30)))
+            }
+            #expect(many?.code == .resourceExhausted)
+            #expect(many?.message == "The handler's trailing metadata is too large for the client and was not sent: 5 metadata entries exceed the peer's limit of 4.")
+        }
+    }
+
+    @Test("Request metadata over the server's advertised limits fails locally with RESOURCE_EXHAUSTED; the server never sees the call")
+    func requestMetadataOverTheServersLimits() async throws {
+        var router = Router()
+        router.unary(TestMethods.echo) { request, _ in request }
+        var serverConfiguration = RPCServer.Configuration()
+        serverConfiguration.limits = WireLimits(maxMetadataSize: 512, maxMetadataEntries: 64)
+        try await withServerAndClient(router: router, serverConfiguration: serverConfiguration) { server, client in
+            // A first call connects (the server's limits arrive in its SETTINGS).
+            _ = try await client.unary(TestMethods.echo, Echo(text: "warm"), options: CallOptions(timeout: .seconds(30)))
+            let startedBefore = server.stats.callsStarted
+            let error = await #expect(throws: RPCError.self) {
+                try await client.unary(
+                    TestMethods.echo,
+                    Echo(text: "x"),
+                    options: CallOptions(timeout: .seconds(30), metadata: ["x-big": .string(String(repeating: "b", count: 600))])
+                )
+            }
+            #expect(error?.code == .resourceExhausted)
+            #expect(error?.message == "The request metadata is too large for the server and was not sent: Metadata of 608 bytes exceeds the peer's limit of 512 bytes.")
+            #expect(server.stats.callsStarted == startedBefore, "nothing reached the server")
+            // The connection is unharmed.
+            let reply = try await client.unary(TestMethods.echo, Echo(text: "after"), options: CallOptions(timeout: .seconds(30)))
+            #expect(reply == Echo(text: "after"))
         }
     }
 

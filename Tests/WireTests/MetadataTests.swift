@@ -275,4 +275,30 @@ struct MetadataTests {
         let decoded = try decodeAll(RawFrame.frame(.callStart, streamID: 1, payload: RawFrame.callStartPayload(metadata: block)))
         expectStreamError(decoded.first, streamID: 1, type: .callStart, code: .reservedMetadataKey)
     }
+
+    // MARK: Limits a sender checks
+
+    @Test("encodedBlockLength is exactly the block the encoder writes, for text, binary and non-ASCII values")
+    func encodedBlockLengthMatchesTheEncoder() {
+        let metadata: Metadata = ["a": "x", "trace-bin": .binary([0, 1, 2, 255]), "name": "Zoë", "empty": ""]
+        var buffer = ByteBuffer()
+        FrameEncoder.writeMetadata(metadata, into: &buffer)
+        let declared = buffer.getInteger(at: 0, endianness: .big, as: UInt32.self)
+        #expect(metadata.encodedBlockLength == Int(declared ?? 0))
+        #expect(metadata.encodedBlockLength == buffer.readableBytes - 6, "the block follows the 6-byte length and count")
+        #expect(Metadata().encodedBlockLength == 0)
+    }
+
+    @Test("checkLimits refuses what the receiver's decoder would refuse, with the same codes, and nothing else")
+    func checkLimitsMatchesTheDecoder() {
+        var settings = Settings.default
+        settings.maxMetadataSize = 10
+        settings.maxMetadataEntries = 2
+        let fits: Metadata = ["ab": "12345"]  // 3 + 2 + 5 = 10 bytes: exactly the limit
+        #expect(fits.checkLimits(of: settings) == nil)
+        let tooBig: Metadata = ["ab": "123456"]
+        #expect(tooBig.checkLimits(of: settings)?.code == .metadataTooLarge)
+        let tooMany: Metadata = ["a": "", "b": "", "c": ""]
+        #expect(tooMany.checkLimits(of: settings)?.code == .tooManyMetadataEntries)
+    }
 }

@@ -282,6 +282,12 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
                 originalMicroseconds: call.originalBudget?.microseconds ?? remaining.microseconds
             )
         }
+        if !call.metadata.isEmpty, let error = call.metadata.checkLimits(of: self.peerSettings) {
+            // The server would refuse the CALL_START: fail here, with the reason, and open no stream.
+            loop.complete(.failure(RPCError(code: .resourceExhausted, message: "The request metadata is too large for the server and was not sent: \(error.message)")))
+            self.manager.callEnded()
+            return
+        }
         let streamID = self.nextStreamID
         self.nextStreamID += 2
         loop.streamID = streamID

@@ -672,10 +672,15 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             var trailers = trailers
             // Checked here, before anything is written: trailers the client would refuse would turn the handler's
             // status into the client's "reply was refused". Empty trailers (nearly every call) cost one check.
-            if !trailers.isEmpty, let error = trailers.validate() {
-                status = Status(code: .internal, message: "The handler's trailing metadata is invalid and was not sent: \(error.message)")
+            if !trailers.isEmpty, let (code, error) = Self.trailerProblem(trailers, peer: self.peerSettings) {
+                status = Status(
+                    code: code,
+                    message: code == .internal
+                        ? "The handler's trailing metadata is invalid and was not sent: \(error.message)"
+                        : "The handler's trailing metadata is too large for the client and was not sent: \(error.message)"
+                )
                 trailers = Metadata()
-                self.logInvalidTrailers(stream, error)
+                self.logInvalidTrailers(stream, error, code: code)
                 // The response goes too: the call failed, and a reply followed by `internal` would be half a success.
                 self.endCall(stream, status: status, trailers: trailers)
                 self.release(stream)
@@ -703,12 +708,20 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
 
     /// Logs a handler's invalid trailers, once per method: a handler that sets a bad key does so on every
     /// call, and one line names the bug as well as a thousand.
-    private func logInvalidTrailers(_ stream: ServerStream, _ error: WireError) {
+    /// What is wrong with trailers a handler set: a key or value the wire forbids (`internal`, a handler bug), or a
+    /// block over the client's advertised limits (`resourceExhausted`, like an oversized response).
+    private static func trailerProblem(_ trailers: Metadata, peer: Settings) -> (Status.Code, WireError)? {
+        if let error = trailers.validate() { return (.internal, error) }
+        if let error = trailers.checkLimits(of: peer) { return (.resourceExhausted, error) }
+        return nil
+    }
+
+    private func logInvalidTrailers(_ stream: ServerStream, _ error: WireError, code: Status.Code) {
         guard stream.methodMetrics.invalidTrailersLogged.compareExchange(expected: false, desired: true, ordering: .relaxed).exchanged else {
             return
         }
         stream.context.logger.error(
-            "A handler's trailing metadata is invalid; the call ended with INTERNAL instead (logged once per method)",
+            "A handler's trailing metadata could not be sent; the call ended with \(code) instead (logged once per method)",
             metadata: ["drpc.method": "\(stream.method)", "drpc.error": "\(error.message)"]
         )
     }
