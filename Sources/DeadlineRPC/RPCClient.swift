@@ -69,17 +69,27 @@ public final class RPCClient: Sendable {
         _ request: Request,
         options: CallOptions = .default
     ) async throws -> Response {
+        try await self.unaryResponse(method, request, options: options).message
+    }
+
+    /// Calls a unary method and returns the reply with the trailing metadata the server sent with its status.
+    /// - Throws: as ``unary(_:_:options:)``; a failed call's trailers are in the error's ``RPCError/metadata``.
+    public func unaryResponse<Request, Response>(
+        _ method: Method<Request, Response>,
+        _ request: Request,
+        options: CallOptions = .default
+    ) async throws -> ClientResponse<Response> {
         precondition(method.kind == .unary, "\(method.name) is \(method.kind), not unary")
         return try await self.intercepting(method, options) { outbound, parent in
             let call = try self.makeCall(method, request: request, outbound: outbound, parent: parent)
-            let bytes = try await withTaskCancellationHandler {
-                try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<ByteBuffer, any Error>) in
+            let reply = try await withTaskCancellationHandler {
+                try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<SingleResponse, any Error>) in
                     self.manager.submit(.start(call, continuation))
                 }
             } onCancel: {
                 self.cancel(call)
             }
-            return try Self.decode(bytes, method.responseCodec)
+            return ClientResponse(message: try Self.decode(reply.message, method.responseCodec), trailers: reply.trailers)
         }
     }
 
@@ -112,11 +122,11 @@ public final class RPCClient: Sendable {
         return try await self.intercepting(method, options) { outbound, parent in
             let call = try self.makeCall(method, request: nil, outbound: outbound, parent: parent)
             let writer = RequestWriter(call: call, codec: method.requestCodec, allocator: self.allocator)
-            let bytes = try await self.withStartedCall(call) {
+            let reply = try await self.withStartedCall(call) {
                 try await body(writer)
                 return try await self.halfCloseAndAwaitResponse(call)
             }
-            return try Self.decode(bytes, method.responseCodec)
+            return try Self.decode(reply.message, method.responseCodec)
         }
     }
 
@@ -296,13 +306,13 @@ public final class RPCClient: Sendable {
         }
     }
 
-    private func halfCloseAndAwaitResponse(_ call: ClientCall) async throws -> ByteBuffer {
-        try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<ByteBuffer, any Error>) in
+    private func halfCloseAndAwaitResponse(_ call: ClientCall) async throws -> SingleResponse {
+        try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<SingleResponse, any Error>) in
             call.onLoop {
                 let loop = call.loop
                 switch loop.outcome {
                 case .success?:
-                    continuation.resume(returning: loop.singleResponse ?? ByteBuffer())
+                    continuation.resume(returning: SingleResponse(message: loop.singleResponse ?? ByteBuffer(), trailers: loop.trailers))
                 case .failure(let error)?:
                     continuation.resume(throwing: error)
                 case nil:

@@ -121,6 +121,24 @@ struct TrailerValidationTests {
         }
     }
 
+    @Test("unaryResponse returns the reply with the server's trailers; unary returns the same reply without them")
+    func callerReadsSuccessTrailers() async throws {
+        try await withServerAndClient(router: Self.router()) { _, client in
+            let response = try await client.unaryResponse(TestMethods.raw, ByteBuffer(string: "hi"), options: CallOptions(timeout: .seconds(30)))
+            #expect(response.message == ByteBuffer(string: "hi"))
+            #expect(response.trailers == ["x-ok": "1", "detail-bin": .binary([0, 255])])
+            let plain = try await client.unary(TestMethods.raw, ByteBuffer(string: "hi"), options: CallOptions(timeout: .seconds(30)))
+            #expect(plain == ByteBuffer(string: "hi"))
+        }
+        var router = Router()
+        router.unary(TestMethods.echo) { request, _ in request }
+        try await withServerAndClient(router: router) { _, client in
+            let response = try await client.unaryResponse(TestMethods.echo, Echo(text: "x"), options: CallOptions(timeout: .seconds(30)))
+            #expect(response.message == Echo(text: "x"))
+            #expect(response.trailers.isEmpty, "no trailers set, none received")
+        }
+    }
+
     @Test("Valid trailers still arrive intact: on success (the CALL_END frame) and with a thrown status")
     func validTrailersArrive() async throws {
         let server = RPCServer(host: "127.0.0.1", port: 0, router: Self.router())

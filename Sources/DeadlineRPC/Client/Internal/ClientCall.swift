@@ -39,7 +39,7 @@ final class ClientCall: @unchecked Sendable, DeadlineQueueEntry {
     /// Where a single-response call's outcome goes. Unchecked because `complete` is its only resumer and runs its
     /// body once (`finished`), taking the continuation out before resuming it; a checked one costs an allocation
     /// and an atomic exchange on every call.
-    var single: UnsafeContinuation<ByteBuffer, any Error>?
+    var single: UnsafeContinuation<SingleResponse, any Error>?
     var singleResponse: ByteBuffer?
     /// Where a streaming-response call's final outcome goes once the messages are done.
     var trailers = Metadata()
@@ -102,7 +102,7 @@ final class ClientCall: @unchecked Sendable, DeadlineQueueEntry {
             self.outcome = .success(())
             if let single = self.single {
                 self.single = nil
-                single.resume(returning: response ?? ByteBuffer())
+                single.resume(returning: SingleResponse(message: response ?? ByteBuffer(), trailers: self.trailers))
             }
             self.responses?.finish()
         case .failure(let error):

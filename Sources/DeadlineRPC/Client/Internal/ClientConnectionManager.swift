@@ -60,7 +60,7 @@ final class ClientConnectionManager: @unchecked Sendable {
     /// What callers ask of the event loop, queued in order and taken in batches (one loop job per batch).
     enum Command: Sendable {
         /// Start a single-response call whose outcome goes to the continuation.
-        case start(ClientCall, UnsafeContinuation<ByteBuffer, any Error>)
+        case start(ClientCall, UnsafeContinuation<SingleResponse, any Error>)
         /// The caller gave up.
         case cancel(ClientCall, CancelReason)
     }
