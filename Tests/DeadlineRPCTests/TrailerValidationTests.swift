@@ -139,6 +139,30 @@ struct TrailerValidationTests {
         }
     }
 
+    @Test("A server-streaming call's trailers are on its ResponseStream once iteration ended with OK (empty before)")
+    func streamingTrailers() async throws {
+        var router = Router()
+        router.serverStreaming(TestMethods.expand) { request, writer, context in
+            context.setTrailingMetadata(["x-count": .string("\(request.text.split(separator: " ").count)")])
+            for word in request.text.split(separator: " ") { try await writer.write(Echo(text: String(word))) }
+        }
+        try await withServerAndClient(router: router) { _, client in
+            let (words, before, after) = try await client.serverStreaming(
+                TestMethods.expand,
+                Echo(text: "a b c"),
+                options: CallOptions(timeout: .seconds(30))
+            ) { responses in
+                let before = responses.trailers
+                var words: [String] = []
+                for try await response in responses { words.append(response.text) }
+                return (words, before, responses.trailers)
+            }
+            #expect(words == ["a", "b", "c"])
+            #expect(before.isEmpty, "nothing before the call ended")
+            #expect(after == ["x-count": "3"])
+        }
+    }
+
     @Test("Valid trailers still arrive intact: on success (the CALL_END frame) and with a thrown status")
     func validTrailersArrive() async throws {
         let server = RPCServer(host: "127.0.0.1", port: 0, router: Self.router())

@@ -1,4 +1,5 @@
 import NIOCore
+import Wire
 
 /// The responses of a server-streaming or bidirectional call, as an async sequence.
 ///
@@ -26,6 +27,10 @@ public struct ResponseStream<Response: Sendable>: AsyncSequence, Sendable {
             }
         }
     }
+
+    /// The trailing metadata the server ended the call with: set once iteration has ended with OK (empty before;
+    /// a failed call's trailers are in the thrown ``RPCError/metadata``).
+    public var trailers: Metadata { self.queue.trailers }
 
     /// Makes an iterator.
     public func makeAsyncIterator() -> AsyncIterator {

@@ -104,7 +104,7 @@ final class ClientCall: @unchecked Sendable, DeadlineQueueEntry {
                 self.single = nil
                 single.resume(returning: SingleResponse(message: response ?? ByteBuffer(), trailers: self.trailers))
             }
-            self.responses?.finish()
+            self.responses?.finish(trailers: self.trailers)
         case .failure(let error):
             self.outcome = .failure(error)
             if let single = self.single {

@@ -10,6 +10,8 @@ final class InboundMessageQueue: Sendable {
         var buffer: CircularBuffer<ByteBuffer> = CircularBuffer(initialCapacity: 4)
         var waiter: CheckedContinuation<ByteBuffer?, any Error>?
         var end: Result<Void, RPCError>?
+        /// The trailing metadata of a stream that ended with OK.
+        var trailers = Metadata()
         /// Called (from the consumer's task) with the byte count of each consumed message.
         var onConsume: (@Sendable (Int) -> Void)?
     }
@@ -29,6 +31,9 @@ final class InboundMessageQueue: Sendable {
         self.state.withLock { $0.onConsume }?(bytes)
     }
 
+    /// The trailing metadata the stream ended with (empty until it ended with OK).
+    var trailers: Metadata { self.state.withLock { $0.trailers } }
+
     /// Adds a message (event loop side).
     func enqueue(_ message: ByteBuffer) {
         let waiter: CheckedContinuation<ByteBuffer?, any Error>? = self.state.withLock { state in
@@ -47,7 +52,7 @@ final class InboundMessageQueue: Sendable {
     }
 
     /// Ends the stream: normally (`nil`) after the buffered messages, or at once with an error.
-    func finish(_ error: RPCError? = nil) {
+    func finish(_ error: RPCError? = nil, trailers: Metadata = Metadata()) {
         let waiter: CheckedContinuation<ByteBuffer?, any Error>? = self.state.withLock { state in
             guard state.end == nil else { return nil }
             if let error {
@@ -55,6 +60,7 @@ final class InboundMessageQueue: Sendable {
                 state.buffer.removeAll()
             } else {
                 state.end = .success(())
+                state.trailers = trailers
             }
             let waiter = state.waiter
             state.waiter = nil
