@@ -139,27 +139,34 @@ struct TrailerValidationTests {
         }
     }
 
-    @Test("A server-streaming call's trailers are on its ResponseStream once iteration ended with OK (empty before)")
+    @Test("A server-streaming call's trailers are on its ResponseStream once the call ended with OK, not while it is open")
     func streamingTrailers() async throws {
+        let (proceed, proceedContinuation) = AsyncStream<Void>.makeStream()
         var router = Router()
         router.serverStreaming(TestMethods.expand) { request, writer, context in
             context.setTrailingMetadata(["x-count": .string("\(request.text.split(separator: " ").count)")])
-            for word in request.text.split(separator: " ") { try await writer.write(Echo(text: String(word))) }
+            let words = request.text.split(separator: " ")
+            try await writer.write(Echo(text: String(words[0])))
+            // The call stays open until the caller has looked at the trailers mid-stream.
+            for await _ in proceed { break }
+            for word in words.dropFirst() { try await writer.write(Echo(text: String(word))) }
         }
         try await withServerAndClient(router: router) { _, client in
-            let (words, before, after) = try await client.serverStreaming(
+            let (words, whileOpen, afterEnd) = try await client.serverStreaming(
                 TestMethods.expand,
                 Echo(text: "a b c"),
                 options: CallOptions(timeout: .seconds(30))
             ) { responses in
-                let before = responses.trailers
-                var words: [String] = []
-                for try await response in responses { words.append(response.text) }
-                return (words, before, responses.trailers)
+                var iterator = responses.makeAsyncIterator()
+                var words = [try await iterator.next()?.text ?? "-"]
+                let whileOpen = responses.trailers
+                proceedContinuation.yield()
+                while let response = try await iterator.next() { words.append(response.text) }
+                return (words, whileOpen, responses.trailers)
             }
             #expect(words == ["a", "b", "c"])
-            #expect(before.isEmpty, "nothing before the call ended")
-            #expect(after == ["x-count": "3"])
+            #expect(whileOpen.isEmpty, "the handler had not returned yet")
+            #expect(afterEnd == ["x-count": "3"])
         }
     }
 

@@ -28,8 +28,8 @@ public struct ResponseStream<Response: Sendable>: AsyncSequence, Sendable {
         }
     }
 
-    /// The trailing metadata the server ended the call with: set once iteration has ended with OK (empty before;
-    /// a failed call's trailers are in the thrown ``RPCError/metadata``).
+    /// The trailing metadata the server ended the call with: empty while the call is open, set once it ended with
+    /// OK (certainly once iteration has returned nil); a failed call's trailers are in the thrown ``RPCError/metadata``.
     public var trailers: Metadata { self.queue.trailers }
 
     /// Makes an iterator.
