@@ -20,7 +20,7 @@ public struct BenchStackDescription: Sendable, Hashable {
     public static func deadlineRPC(_ options: BenchServerOptions) -> BenchStackDescription {
         BenchStackDescription(
             name: "DeadlineRPC",
-            handlerExecutor: options.handlerExecutor == .eventLoop ? "event-loop" : "global",
+            handlerExecutor: "global",  // Every HandlerExecutor case runs handlers off the I/O loops now.
             maxConcurrentStreams: options.maxConcurrentStreams
         )
     }

@@ -7,10 +7,8 @@ public struct BenchServerOptions: Sendable, Hashable {
     /// Streams a client may have open on one connection. The bench raises the runtime's default (100) so that a
     /// burst of thousands of calls on the victims' own connection is served rather than queued by the client.
     public var maxConcurrentStreams: Int = 4_096
-    /// Where handler tasks run. The bench's storm handlers compute (CPU slices), so it uses the global executor,
-    /// as the runtime's documentation advises for handlers that compute: on an event-loop executor a spinning
-    /// handler holds its event loop — `Task.yield()` between slices does not let the loop read its sockets, so
-    /// not even the handler's own cancel can arrive until it finishes.
+    /// Where handler tasks run: the global executor, the runtime's default (handlers never run on its I/O loops, so
+    /// a storm handler that computes cannot keep its own cancel from being read).
     public var handlerExecutor: RPCServer.HandlerExecutor = .globalConcurrent
 
     /// The defaults.

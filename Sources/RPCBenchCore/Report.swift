@@ -100,7 +100,8 @@ public struct ReportConfiguration: Sendable, Codable, Hashable {
     public var victimTimeoutMilliseconds: Double
     /// Servers in the chain.
     public var hops: Int
-    /// `event-loop` or `global`.
+    /// Where the servers ran handlers: `global` (reports written before handlers left the I/O loops may say
+    /// `event-loop`).
     public var handlerExecutor: String
     /// The embedded servers' stream limit per connection.
     public var maxConcurrentStreams: Int

@@ -63,7 +63,7 @@ package enum DemoBench {
         let defaults = RPCServer.Configuration()
         let stack = BenchStackDescription(
             name: "DeadlineRPC",
-            handlerExecutor: defaults.handlerExecutor == .eventLoop ? "event-loop" : "global",
+            handlerExecutor: "global",  // The services' servers use the runtime's default, off the I/O loops.
             maxConcurrentStreams: defaults.maxConcurrentStreams
         )
         do {

@@ -25,17 +25,15 @@ struct RPCBench: AsyncParsableCommand {
     )
 }
 
-/// Where handlers run, as a flag value.
+/// Where handlers run, as a flag value. Only `global` is left: the runtime no longer runs handlers on its I/O
+/// loops (`RPCServer.HandlerExecutor`), and the flag stays so existing command lines keep working.
 enum HandlerExecutorArgument: String, ExpressibleByArgument, CaseIterable, Sendable {
-    /// `RPCServer.HandlerExecutor.eventLoop`.
-    case eventLoop = "event-loop"
     /// `RPCServer.HandlerExecutor.globalConcurrent`.
     case global
 
     /// The runtime's value.
     var executor: RPCServer.HandlerExecutor {
         switch self {
-        case .eventLoop: return .eventLoop
         case .global: return .globalConcurrent
         }
     }

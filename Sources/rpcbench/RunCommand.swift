@@ -36,8 +36,8 @@ extension RPCBench {
         @Option(help: "Embedded servers in the chain, each calling the next (cancel must travel every hop).")
         var chain = 3
 
-        /// Embedded servers: where handler tasks run (event-loop or global).
-        @Option(help: "Embedded servers: where handler tasks run (event-loop or global).")
+        /// Embedded servers: where handler tasks run (only global: the runtime never runs them on its I/O loops).
+        @Option(help: "Embedded servers: where handler tasks run: global (the only choice left; handlers never run on I/O loops).")
         var handlerExecutor: HandlerExecutorArgument = .global
 
         /// Embedded servers: streams a client may have open on one connection.

@@ -22,8 +22,8 @@ extension RPCBench {
         @Option(help: "Servers in the chain, each calling the next.")
         var chain = 3
 
-        /// Where handler tasks run: event-loop or global.
-        @Option(help: "Where handler tasks run: event-loop or global.")
+        /// Where handler tasks run (only global: the runtime never runs them on its I/O loops).
+        @Option(help: "Where handler tasks run: global (the only choice left; handlers never run on I/O loops).")
         var handlerExecutor: HandlerExecutorArgument = .global
 
         /// Streams a client may have open on one connection.

@@ -17,7 +17,8 @@ struct BurstBench: AsyncParsableCommand {
     @Option(help: "Bursts (each with a calm twin: the same victims with no burst).") var rounds: Int = 20
     @Option(help: "Victim calls per second around each burst (open loop).") var rate: Int = 5000
     @Option(help: "How long victims run from the cancel, ms.") var window: Int = 40
-    @Option(help: "Where handlers run: eventLoop | global") var executor: String = "global"
+    /// Handlers run on the global executor, as on every DeadlineRPC server (never on the I/O loops).
+    var executor: String { "global" }
 
     static let hold = Method<ByteBuffer, ByteBuffer>.raw("bench.Burst/Hold", kind: .unary)
     static let echo = Method<ByteBuffer, ByteBuffer>.raw("bench.Burst/Echo", kind: .unary)
@@ -32,7 +33,6 @@ struct BurstBench: AsyncParsableCommand {
         router.unary(Self.echo) { request, _ in request }
         var configuration = RPCServer.Configuration()
         configuration.maxConcurrentStreams = self.calls + 1000
-        configuration.handlerExecutor = self.executor == "global" ? .globalConcurrent : .eventLoop
         let server = RPCServer(host: "127.0.0.1", port: 0, router: router, configuration: configuration)
         try await withThrowingDiscardingTaskGroup { group in
             group.addTask { try await server.run() }

@@ -17,7 +17,8 @@ struct CascadeBench: AsyncParsableCommand {
     @Option(help: "Calls in flight at once.") var concurrency: Int = 8
     @Option(help: "Budget (ms) of the deadline experiment's calls.") var budgetMs: Int = 20
     @Option(help: "Work (ms) the last hop does when nothing stops it (propagation-off experiment).") var workMs: Int = 50
-    @Option(help: "Where handlers run: eventLoop | global") var executor: String = "eventLoop"
+    /// Handlers run on the global executor, as on every DeadlineRPC server (never on the I/O loops).
+    var executor: String { "global" }
     @ArgumentParser.Flag(help: "Set a 1 ns timer slack on the event-loop threads (Linux's default is 50 µs) before the run.")
     var preciseLoopTimers = false
 
@@ -166,7 +167,6 @@ final class Chain: Sendable {
         self.downstreams = downstreams
         var configuration = RPCServer.Configuration()
         configuration.maxConcurrentStreams = 10_000
-        configuration.handlerExecutor = executor == "global" ? .globalConcurrent : .eventLoop
         let log = self.log
         self.servers = (0..<hops).map { hop in
             var router = Router()

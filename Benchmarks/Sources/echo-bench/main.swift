@@ -24,7 +24,8 @@ struct EchoBench: AsyncParsableCommand {
     @Option var warmup: Double = 2
     @Option var duration: Double = 10
     @Option(help: "Every call carries this deadline (ms); 0 = none.") var deadlineMs: Int = 1000
-    @Option(help: "Where handlers run: eventLoop | global") var executor: String = "eventLoop"
+    /// Handlers run on the global executor, as on every DeadlineRPC server (never on the I/O loops).
+    var executor: String { "global" }
 
     static let echo = Method<ByteBuffer, ByteBuffer>.raw("bench.Echo/Get", kind: .unary)
 
@@ -33,7 +34,6 @@ struct EchoBench: AsyncParsableCommand {
         router.unary(Self.echo) { request, _ in request }
         var configuration = RPCServer.Configuration()
         configuration.maxConcurrentStreams = 100_000
-        configuration.handlerExecutor = self.executor == "global" ? .globalConcurrent : .eventLoop
         switch self.role {
         case "server":
             let server = RPCServer(host: self.host, port: self.port, router: router, configuration: configuration)

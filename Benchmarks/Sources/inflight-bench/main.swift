@@ -14,7 +14,8 @@ struct InflightBench: AsyncParsableCommand {
     @Option(help: "Calls held in flight at once.") var calls: Int = 10_000
     @Option(help: "Request payload bytes.") var payload: Int = 64
     @Option(help: "Rounds (the first pays for allocator growth; later ones show the steady state).") var rounds: Int = 3
-    @Option(help: "Where handlers run: eventLoop | global") var executor: String = "eventLoop"
+    /// Handlers run on the global executor, as on every DeadlineRPC server (never on the I/O loops).
+    var executor: String { "global" }
 
     static let hold = Method<ByteBuffer, ByteBuffer>.raw("bench.Inflight/Hold", kind: .unary)
     static let ping = Method<ByteBuffer, ByteBuffer>.raw("bench.Inflight/Ping", kind: .unary)
@@ -29,7 +30,6 @@ struct InflightBench: AsyncParsableCommand {
         router.unary(Self.ping) { request, _ in request }
         var configuration = RPCServer.Configuration()
         configuration.maxConcurrentStreams = self.calls + 100
-        configuration.handlerExecutor = self.executor == "global" ? .globalConcurrent : .eventLoop
         let server = RPCServer(host: "127.0.0.1", port: 0, router: router, configuration: configuration)
         try await withThrowingDiscardingTaskGroup { group in
             group.addTask { try await server.run() }

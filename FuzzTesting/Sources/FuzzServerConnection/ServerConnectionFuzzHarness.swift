@@ -13,7 +13,7 @@ import Wire
 /// Drives the real `ServerConnectionHandler` (through `FuzzingServerConnection`) on an `EmbeddedChannel`: the bytes
 /// a peer sends, when the loop runs, how far its manual clock moves, writability, shutdown and hang-up are all
 /// decided by the input, so a run is deterministic — handler tasks run on the channel's `EmbeddedEventLoop` (the
-/// server's `.eventLoop` task executor), on the calling thread, only when the input lets the loop run.
+/// fuzzing SPI's task executor), on the calling thread, only when the input lets the loop run.
 ///
 /// Input: byte 0 is flags, then records, each starting with an op byte (`kind = op & 7`, `arg = op >> 3`):
 /// - flags bit 0: the harness sends a valid preface and `SETTINGS` first; bit 1: tight limits (2 streams, small
@@ -143,7 +143,6 @@ struct ServerConnectionFuzzHarness {
     static func configuration(tight: Bool) -> RPCServer.Configuration {
         var configuration = RPCServer.Configuration()
         configuration.logger = Logger(label: "fuzz", factory: { _ in SwiftLogNoOpLogHandler() })
-        configuration.handlerExecutor = .eventLoop  // tasks run on the EmbeddedEventLoop: deterministic
         if tight {
             configuration.maxConcurrentStreams = 2
             configuration.initialStreamCredit = 64

@@ -14,7 +14,8 @@ public final class FuzzingServerConnection {
     private let metrics: ServerMetrics
 
     /// Adds a server connection handler to `channel`'s pipeline, as `RPCServer` does for an accepted socket. Call on
-    /// the channel's event loop; the handler sends its preface once the channel is active.
+    /// the channel's event loop; the handler sends its preface once the channel is active. Unlike a real server's,
+    /// its handler tasks run on `channel`'s loop, so an `EmbeddedEventLoop` runs them deterministically.
     public init(channel: any Channel, router: Router, configuration: RPCServer.Configuration) throws {
         self.metrics = ServerMetrics(prefix: configuration.metricsPrefix, factory: configuration.metricsFactory)
         let router = router.with(
@@ -26,7 +27,8 @@ public final class FuzzingServerConnection {
             configuration: configuration,
             metrics: self.metrics,
             callIDs: CallIDGenerator(),
-            eventLoop: channel.eventLoop
+            eventLoop: channel.eventLoop,
+            handlersOnLoop: true
         )
         try channel.pipeline.syncOperations.addHandler(self.handler)
     }

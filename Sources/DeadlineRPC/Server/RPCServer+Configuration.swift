@@ -4,13 +4,17 @@ import Logging
 import Wire
 
 extension RPCServer {
-    /// Where handler tasks run.
+    /// Where handler tasks run. Never on the event loops that do the server's I/O: a handler that blocks its thread
+    /// (a synchronous database driver, `usleep`, a busy loop) must not stop the deadline and straggler timers, nor
+    /// the other connections served by that loop (README, "Handlers that block").
     public enum HandlerExecutor: Sendable, Hashable {
-        /// On the connection's event loop (a task executor): no thread hop between I/O and handler. Best for
-        /// handlers that await rather than compute; a handler that burns CPU delays its connection's I/O.
+        /// Formerly: on the connection's event loop, saving a thread hop per call. A handler that blocked there
+        /// stopped its connection's timers and every call on the loop, so the server now runs it as
+        /// ``globalConcurrent``; the case stays so existing configurations compile.
+        @available(*, deprecated, renamed: "globalConcurrent", message: "Handlers no longer run on I/O event loops; this behaves as .globalConcurrent.")
         case eventLoop
-        /// On Swift's global concurrent executor: handlers that compute do not hold up I/O, at the price of a
-        /// thread hand-off per call.
+        /// On Swift's global concurrent executor (the default): I/O loops keep reading, writing and firing deadline
+        /// timers whatever a handler does with its thread.
         case globalConcurrent
     }
 
@@ -29,8 +33,8 @@ extension RPCServer {
         /// How long graceful shutdown lets in-flight calls run (each still bounded by its own deadline) before
         /// they are ended with `unavailable`.
         public var drainTimeout: Duration = .seconds(30)
-        /// Where handler tasks run.
-        public var handlerExecutor: HandlerExecutor = .eventLoop
+        /// Where handler tasks run (never on the I/O loops, see ``HandlerExecutor``).
+        public var handlerExecutor: HandlerExecutor = .globalConcurrent
         /// The largest budget accepted from a client; longer ones are cut to it (untrusted peers cannot pin
         /// handlers forever). Nil accepts any budget.
         public var maxInboundBudget: Duration? = nil

@@ -25,6 +25,8 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     private let router: Router
     private let configuration: RPCServer.Configuration
     private let metrics: ServerMetrics
+    /// Set only for the fuzzing SPI, whose `EmbeddedEventLoop` must run handlers deterministically on the caller's
+    /// thread; a real server never runs user code on its I/O loops (see `RPCServer.HandlerExecutor`).
     private let taskExecutor: (any TaskExecutor)?
     private let callIDs: CallIDGenerator
     private var logger: Logger
@@ -88,7 +90,8 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         configuration: RPCServer.Configuration,
         metrics: ServerMetrics,
         callIDs: CallIDGenerator,
-        eventLoop: any EventLoop
+        eventLoop: any EventLoop,
+        handlersOnLoop: Bool = false
     ) {
         self.router = router
         self.configuration = configuration
@@ -104,10 +107,8 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         self.glitches = GlitchBudget(capacity: limits.glitchBudget, refillPerSecond: limits.glitchRefillPerSecond, now: now)
         self.resets = limits.resetBudget.map { GlitchBudget(capacity: $0.burst, refillPerSecond: $0.refillPerSecond, now: now) }
         self.pingPolicy = PingPolicy(minimumInterval: limits.pingMinimumInterval.nanoseconds, toleratedStrikes: limits.pingStrikesTolerated)
-        switch configuration.handlerExecutor {
-        case .eventLoop: self.taskExecutor = EventLoopTaskExecutor(eventLoop: eventLoop)
-        case .globalConcurrent: self.taskExecutor = nil
-        }
+        // Every `HandlerExecutor` case means "off the I/O loops" now, so only the fuzzing SPI picks the loop.
+        self.taskExecutor = handlersOnLoop ? EventLoopTaskExecutor(eventLoop: eventLoop) : nil
     }
 
     // MARK: Channel events
@@ -652,6 +653,13 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     /// The handler's outcome arrived (on the event loop).
     private func handlerFinished(streamID: UInt32, response: ByteBuffer?, status: Status, trailers: Metadata) {
         guard let stream = self.streams[streamID], stream.handlerRunning else { return }
+        // A deadline that passed before this outcome was taken wins, even if its timer has not run yet (the loop was
+        // busy): the caller's own timer has failed the call by now, so an OK recorded here would contradict it.
+        if stream.endedAt == nil, let deadline = stream.context.deadline,
+            deadline.uptimeNanoseconds <= Int64(self.eventLoop.now.uptimeNanoseconds)
+        {
+            self.perform(stream.machine.deadlineExpired(), on: stream)
+        }
         let action = stream.machine.handlerFinished(status)
         stream.handlerRunning = false
         self.deadlines.remove(stream)  // Its deadline, or its straggler check: neither matters once it returned.
