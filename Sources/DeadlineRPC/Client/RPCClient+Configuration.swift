@@ -92,6 +92,9 @@ extension RPCClient {
         /// Writes the trace context (W3C `traceparent`) of `ServiceContext.current` into request metadata; nil uses
         /// the process-wide `InstrumentationSystem.instrument`.
         public var instrument: (any Instrument)? = nil
+        /// Typed `ServiceContext` values written into every call's metadata under their wire names (give the
+        /// server the same set). Empty by default: nothing but the instrument's trace context is injected.
+        public var propagatedKeys = PropagatedKeys()
 
         /// The defaults.
         public init() {}
