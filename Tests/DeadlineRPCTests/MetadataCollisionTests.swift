@@ -33,6 +33,7 @@ struct MetadataCollisionTests {
         var configuration = RPCClient.Configuration()
         configuration.instrument = TraceParentWriter()
         try await withServerAndClient(router: self.recordingRouter(log), clientConfiguration: configuration) { server, client in
+            // guide:begin metadata-collision
             let error = await #expect(throws: RPCError.self) {
                 try await self.withTrace {
                     try await client.unary(Self.traced, Echo(text: "x"), options: CallOptions(timeout: .seconds(10), metadata: ["traceparent": "00-mine-01"]))
@@ -44,6 +45,7 @@ struct MetadataCollisionTests {
             #expect(collision == MetadataCollision(key: "traceparent", writers: [
                 "the call's metadata (CallOptions.metadata or a client interceptor)", "instrument DeadlineRPCTests.TraceParentWriter",
             ]))
+            // guide:end metadata-collision
             #expect(server.stats.callsStarted == 0)
 
             // Without the caller's entry the same call goes out with the instrument's single value.

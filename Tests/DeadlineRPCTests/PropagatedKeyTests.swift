@@ -45,6 +45,7 @@ struct PropagatedKeyTests {
 
     @Test("Values read in a handler travel on to its outbound calls, two hops, with no plumbing; the wire carries one entry per key")
     func valuesCrossTwoHops() async throws {
+        // guide:begin propagated-keys-register
         var keys = PropagatedKeys()
         try keys.register(Accounts.UserID.self)
         try keys.register(Billing.UserID.self)
@@ -52,6 +53,7 @@ struct PropagatedKeyTests {
         serverConfiguration.propagatedKeys = keys
         var clientConfiguration = RPCClient.Configuration()
         clientConfiguration.propagatedKeys = keys
+        // guide:end propagated-keys-register
         let log = MetadataLog()
 
         var leaf = Router()
@@ -61,18 +63,22 @@ struct PropagatedKeyTests {
         }
         try await withServerAndClient(router: leaf, serverConfiguration: serverConfiguration, clientConfiguration: clientConfiguration) { _, leafClient in
             var middle = Router()
+            // guide:begin propagated-keys-handler
             middle.unary(Self.whoAmI) { request, context in
                 log.record(context.metadata)
                 // Nothing is passed along by hand: the call reads the handler's context.
                 let below = try await leafClient.unary(Self.whoAmI, request)
                 return Echo(text: "middle: \(Accounts.UserID.current ?? "-") \(context.serviceContext[Billing.UserID.self].map(String.init) ?? "-"); \(below.text)")
             }
+            // guide:end propagated-keys-handler
             try await withServerAndClient(router: middle, serverConfiguration: serverConfiguration, clientConfiguration: clientConfiguration) { _, client in
+                // guide:begin propagated-keys-call
                 let reply = try await Accounts.UserID.withValue("ada") {
                     try await Billing.UserID.withValue(42) {
                         try await client.unary(Self.whoAmI, Echo(text: "?"), options: CallOptions(timeout: .seconds(10)))
                     }
                 }
+                // guide:end propagated-keys-call
                 #expect(reply.text == "middle: ada 42; leaf: ada 42")
             }
         }

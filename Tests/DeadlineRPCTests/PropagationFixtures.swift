@@ -57,6 +57,7 @@ enum Ledger {
 }
 
 /// The same two modules, declaring their user ids as propagated keys.
+// guide:begin propagated-key-declaration
 enum Accounts {
     enum UserID: PropagatedKey {
         typealias Value = String
@@ -69,7 +70,10 @@ enum Billing {
         typealias Value = Int
         static let wireName = "billing.user_id"
     }
+}
+// guide:end propagated-key-declaration
 
+extension Billing {
     /// A careless declaration that takes the accounts module's wire name.
     enum AccountHolder: PropagatedKey {
         typealias Value = String
