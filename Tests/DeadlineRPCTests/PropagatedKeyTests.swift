@@ -61,7 +61,7 @@ struct PropagatedKeyTests {
             log.record(context.metadata)
             return Echo(text: "leaf: \(context.serviceContext[Accounts.UserID.self] ?? "-") \(Billing.UserID.current.map(String.init) ?? "-")")
         }
-        try await withServerAndClient(router: leaf, serverConfiguration: serverConfiguration, clientConfiguration: clientConfiguration) { _, leafClient in
+        try await withServerAndClient(router: leaf, serverConfiguration: serverConfiguration, clientConfiguration: clientConfiguration) { [serverConfiguration, clientConfiguration] _, leafClient in
             var middle = Router()
             // guide:begin propagated-keys-handler
             middle.unary(Self.whoAmI) { request, context in
