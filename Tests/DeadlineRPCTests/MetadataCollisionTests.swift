@@ -124,6 +124,25 @@ struct MetadataCollisionTests {
         }
     }
 
+    @Test("On the server, an instrument and a propagated key reading one key fail every call before the handler runs, naming both")
+    func serverInstrumentAndPropagatedKey() async throws {
+        let log = MetadataLog()
+        var serverConfiguration = RPCServer.Configuration()
+        serverConfiguration.instrument = TraceParentWriter()
+        serverConfiguration.propagatedKeys = try PropagatedKeys([Billing.Trace.self])
+        try await withServerAndClient(router: self.recordingRouter(log), serverConfiguration: serverConfiguration) { _, client in
+            // Refused whether or not the request carries the key: the configuration is wrong, not the request.
+            for metadata: Metadata in [[:], ["traceparent": .string(Self.trace)]] {
+                let error = await #expect(throws: RPCError.self) {
+                    try await client.unary(Self.traced, Echo(text: "x"), options: CallOptions(timeout: .seconds(10), metadata: metadata))
+                }
+                #expect(error?.code == .invalidArgument)
+                #expect(error?.message == "Request metadata key 'traceparent' is read by both this server's instrument DeadlineRPCTests.TraceParentWriter and propagated key DeadlineRPCTests.Billing.Trace; the handler did not run. Give DeadlineRPCTests.Billing.Trace another wireName.")
+            }
+            #expect(log.all.isEmpty)
+        }
+    }
+
     @Test("A retried attempt and a hedged attempt each send exactly one traceparent")
     func retryAndHedgeSendOneTraceParent() async throws {
         let log = MetadataLog()

@@ -1,3 +1,4 @@
+import Instrumentation
 import ServiceContextModule
 import Wire
 
@@ -50,9 +51,18 @@ public struct PropagatedKeys: Sendable {
         for key in self.keys { key.inject(from: context, into: &carrier) }
     }
 
-    /// Reads every registered key the request carries into `context`.
-    /// - Throws: `invalidArgument` for a value that does not decode or a key sent more than once.
-    func extract(from metadata: Metadata, into context: inout ServiceContext) throws(RPCError) {
+    /// Runs the server's instrument, then reads every registered key the request carries into `context`.
+    /// - Throws: `invalidArgument` when the instrument reads a registered key's wire name (a server configuration
+    ///   error, reported on every call so it cannot go unnoticed), a value does not decode, or a key comes twice.
+    func extract(from metadata: Metadata, into context: inout ServiceContext, after instrument: any Instrument) throws(RPCError) {
+        let extractor = OverlapCheckingExtractor(keys: self)
+        instrument.extract(metadata, into: &context, using: extractor)
+        if let owner = extractor.log.overlap.withLock({ $0 }) {
+            throw RPCError(
+                code: .invalidArgument,
+                message: "Request metadata key '\(owner.wireName)' is read by both this server's instrument \(readableTypeName(type(of: instrument))) and propagated key \(owner.typeName); the handler did not run. Give \(owner.typeName) another wireName."
+            )
+        }
         for key in self.keys { try key.extract(from: metadata, into: &context) }
     }
 }

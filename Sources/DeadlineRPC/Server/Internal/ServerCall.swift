@@ -99,9 +99,10 @@ final class ServerCall: Sendable {
     private func run(_ environment: HandlerEnvironment, _ body: (CallContext) async throws -> Void) async throws {
         var context = self.context
         let instrument = environment.instrument ?? InstrumentationSystem.instrument
-        instrument.extract(context.metadata, into: &context.serviceContext, using: MetadataExtractor())
-        if !environment.propagatedKeys.isEmpty {
-            try environment.propagatedKeys.extract(from: context.metadata, into: &context.serviceContext)
+        if environment.propagatedKeys.isEmpty {
+            instrument.extract(context.metadata, into: &context.serviceContext, using: MetadataExtractor())
+        } else {
+            try environment.propagatedKeys.extract(from: context.metadata, into: &context.serviceContext, after: instrument)
         }
         func handler(_ context: CallContext) async throws {
             try await ServiceContext.withValue(context.serviceContext) {
