@@ -143,6 +143,24 @@ struct MetadataCollisionTests {
         }
     }
 
+    @Test("BearerTokenCredentials and a caller-set authorization fail the call, naming both; nothing is sent")
+    func credentialsAndCaller() async throws {
+        let log = MetadataLog()
+        var configuration = RPCClient.Configuration()
+        configuration.interceptors = [BearerTokenCredentials(token: "s3cret")]
+        try await withServerAndClient(router: self.recordingRouter(log), clientConfiguration: configuration) { server, client in
+            let error = await #expect(throws: RPCError.self) {
+                try await client.unary(Self.traced, Echo(text: "x"), options: CallOptions(timeout: .seconds(10), metadata: ["authorization": "Bearer other"]))
+            }
+            #expect(error?.code == .invalidArgument)
+            #expect(error?.message == "Metadata key 'authorization' is written by both the call's metadata (CallOptions.metadata or an outer client interceptor) and BearerTokenCredentials. Nothing was sent. Remove 'authorization' from the call's metadata, or BearerTokenCredentials from this client's interceptors.")
+            #expect(server.stats.callsStarted == 0)
+
+            _ = try await client.unary(Self.traced, Echo(text: "x"), options: CallOptions(timeout: .seconds(10)))
+            #expect(log.all == [["authorization": "Bearer s3cret"]])
+        }
+    }
+
     @Test("A retried attempt and a hedged attempt each send exactly one traceparent")
     func retryAndHedgeSendOneTraceParent() async throws {
         let log = MetadataLog()
