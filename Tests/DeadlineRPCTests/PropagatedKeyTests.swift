@@ -127,7 +127,7 @@ struct PropagatedKeyTests {
                 try await client.unary(Self.whoAmI, Echo(text: "?"), options: CallOptions(timeout: .seconds(10), metadata: ["billing.user_id": "forty-two"]))
             }
             #expect(notAnInt?.code == .invalidArgument)
-            #expect(notAnInt?.message == "Request metadata 'billing.user_id: forty-two' is not a valid Swift.Int for propagated key DeadlineRPCTests.Billing.UserID.")
+            #expect(notAnInt?.message == "Request metadata 'billing.user_id' does not hold a valid Swift.Int for propagated key DeadlineRPCTests.Billing.UserID.")
 
             let twice = await #expect(throws: RPCError.self) {
                 try await client.unary(Self.whoAmI, Echo(text: "?"), options: CallOptions(timeout: .seconds(10), metadata: ["accounts.user_id": "ada", "accounts.user_id": "eve"]))

@@ -76,9 +76,10 @@ extension PropagatedKey {
         }
         guard let found else { return }
         guard let value = Self.decode(found) else {
+            // The value itself is not echoed: it comes from the peer and may be up to 64 KiB.
             throw RPCError(
                 code: .invalidArgument,
-                message: "Request metadata '\(Self.wireName): \(found)' is not a valid \(readableTypeName(Value.self)) for propagated key \(Self.typeName)."
+                message: "Request metadata '\(Self.wireName)' does not hold a valid \(readableTypeName(Value.self)) for propagated key \(Self.typeName)."
             )
         }
         context[Self.self] = value
