@@ -6,5 +6,7 @@ public typealias Metadata = Wire.Metadata
 public typealias CancelReason = Wire.CancelReason
 /// A stream's message compression (identity, gzip, deflate).
 public typealias MessageEncoding = Wire.MessageEncoding
+/// Two writers for one metadata key (the cause of the `invalidArgument` such a call fails with).
+public typealias MetadataCollision = Wire.MetadataCollision
 /// Frame, message and metadata size limits enforced on receipt.
 public typealias WireLimits = Wire.WireLimits

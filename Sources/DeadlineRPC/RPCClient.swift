@@ -230,14 +230,10 @@ public final class RPCClient: Sendable {
                 cancelReason: .deadlineExceeded
             )
         }
-        var metadata = outbound.metadata
-        if let error = metadata.validate() {
+        if let error = outbound.metadata.validate() {
             throw RPCError(code: .invalidArgument, message: "Invalid request metadata: \(error.message)")
         }
-        if let serviceContext = ServiceContext.current ?? parent?.serviceContext {
-            let instrument = self.configuration.instrument ?? InstrumentationSystem.instrument
-            instrument.inject(serviceContext, into: &metadata, using: MetadataInjector())
-        }
+        let metadata = try self.propagating(into: outbound.metadata, from: ServiceContext.current ?? parent?.serviceContext)
         var firstRequest: ByteBuffer? = nil
         if let request {
             var buffer = self.allocator.buffer(capacity: 0)

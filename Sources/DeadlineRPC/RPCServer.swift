@@ -55,7 +55,7 @@ public final class RPCServer: Service, Sendable {
         self.port = port
         let metrics = ServerMetrics(prefix: configuration.metricsPrefix, factory: configuration.metricsFactory)
         self.router = router.with(
-            HandlerEnvironment(interceptors: configuration.interceptors, instrument: configuration.instrument),
+            HandlerEnvironment(interceptors: configuration.interceptors, instrument: configuration.instrument, propagatedKeys: configuration.propagatedKeys),
             metrics: metrics
         )
         self.configuration = configuration

@@ -122,13 +122,27 @@ public struct Metadata: Sendable, Hashable, Sequence, ExpressibleByDictionaryLit
     }
 }
 
-/// Thrown by ``Metadata/insert(_:forKey:)`` when the key is already present.
+/// Two writers for one metadata key: thrown by ``Metadata/insert(_:forKey:)``, and the cause of the
+/// `invalidArgument` a call fails with when its metadata has two writers for a key.
 public struct MetadataCollision: Error, Hashable, CustomStringConvertible {
     /// The key that was already present.
     public var key: String
-    /// Names the key, so the two writers can be found.
+    /// Who wrote the key first and who tried again (e.g. "CallOptions.metadata", "instrument W3CTracer"), when the
+    /// runtime knows; empty from ``Metadata/insert(_:forKey:)``.
+    public var writers: [String]
+
+    /// A collision on `key`, naming its writers when known.
+    public init(key: String, writers: [String] = []) {
+        self.key = key
+        self.writers = writers
+    }
+
+    /// Names the key and, when known, both writers.
     public var description: String {
-        "Metadata key '\(key)' is already set; use add(_:forKey:) for a second value or replace(_:forKey:) to overwrite."
+        if self.writers.count >= 2 {
+            return "Metadata key '\(key)' is written by both \(writers[0]) and \(writers[1])."
+        }
+        return "Metadata key '\(key)' is already set; use add(_:forKey:) for a second value or replace(_:forKey:) to overwrite."
     }
 }
 

@@ -33,6 +33,82 @@ func serveAndCall() async throws -> String {
 }
 // README-EXAMPLE-END
 
+// README-EXAMPLE-BEGIN
+// Two modules both want a "user_id" to travel with every call. Each declares its own key: the Swift types keep
+// the values apart in ServiceContext, the wire names keep them apart in metadata.
+enum Accounting {  // in module Accounting: `public enum UserID`
+    enum UserID: PropagatedKey {
+        typealias Value = String
+        static let wireName = "accounting.user_id"
+    }
+}
+enum Shipping {  // in module Shipping
+    enum UserID: PropagatedKey {
+        typealias Value = Int
+        static let wireName = "shipping.user_id"
+    }
+}
+
+let whoAmI = Method<Greeting, Greeting>.unary("accounts.Accounts/WhoAmI")
+
+func userIDsTravel() async throws -> String {
+    // The same keys on the server and the client: a handler's values travel on to the calls it makes.
+    let keys = try PropagatedKeys([Accounting.UserID.self, Shipping.UserID.self])
+    var serverConfiguration = RPCServer.Configuration()
+    serverConfiguration.propagatedKeys = keys
+    var clientConfiguration = RPCClient.Configuration()
+    clientConfiguration.propagatedKeys = keys
+
+    var router = Router()
+    router.unary(whoAmI) { _, context in
+        let accounting = context.serviceContext[Accounting.UserID.self] ?? "nobody"
+        let shipping = Shipping.UserID.current.map(String.init) ?? "nobody"
+        return Greeting(text: "accounting: \(accounting), shipping: \(shipping)")
+    }
+    let server = RPCServer(host: "127.0.0.1", port: 0, router: router, configuration: serverConfiguration)
+    return try await withThrowingDiscardingTaskGroup { group in
+        group.addTask { try await server.run() }
+        let port = try await server.listeningAddress.port!
+
+        let client = RPCClient(host: "127.0.0.1", port: port, configuration: clientConfiguration)
+        let reply = try await Accounting.UserID.withValue("ada") {
+            try await Shipping.UserID.withValue(42) {
+                // Sends metadata accounting.user_id: ada, shipping.user_id: 42.
+                try await client.unary(whoAmI, Greeting(text: ""), options: CallOptions(timeout: .seconds(5)))
+            }
+        }
+        await client.close()
+        server.beginGracefulShutdown()
+        return reply.text
+    }
+}
+
+// Had both modules picked the wire name "user_id", the configuration would not build:
+enum CarelessShipping {
+    enum UserID: PropagatedKey {
+        typealias Value = Int
+        static let wireName = "user_id"
+    }
+}
+enum CarelessAccounting {
+    enum UserID: PropagatedKey {
+        typealias Value = String
+        static let wireName = "user_id"
+    }
+}
+
+func carelessKeys() -> String {
+    do {
+        _ = try PropagatedKeys([CarelessAccounting.UserID.self, CarelessShipping.UserID.self])
+        return "registered"
+    } catch {
+        // "Propagated keys CarelessAccounting.UserID and CarelessShipping.UserID both travel as metadata
+        // 'user_id'; give one of them another wireName (…)"
+        return error.description
+    }
+}
+// README-EXAMPLE-END
+
 @Suite("README example", .timeLimit(.minutes(5)))
 struct ReadmeExampleTests {
     @Test("The README's usage example runs and returns the greeting")
@@ -40,7 +116,13 @@ struct ReadmeExampleTests {
         #expect(try await serveAndCall() == "Hello, Ada")
     }
 
-    @Test("README.md shows exactly the example compiled here")
+    @Test("The README's propagated-keys example: two modules' user ids cross a hop apart; one wire name for both is refused")
+    func propagatedKeysExample() async throws {
+        #expect(try await userIDsTravel() == "accounting: ada, shipping: 42")
+        #expect(carelessKeys().hasPrefix("Propagated keys DeadlineRPCTests.CarelessAccounting.UserID and DeadlineRPCTests.CarelessShipping.UserID both travel as metadata 'user_id'; give one of them another wireName"))
+    }
+
+    @Test("README.md shows exactly the examples compiled here")
     func readmeMatches() throws {
         let testFile = URL(fileURLWithPath: #filePath)
         let root = testFile.deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
@@ -48,7 +130,10 @@ struct ReadmeExampleTests {
         let source = try String(contentsOf: testFile, encoding: .utf8)
         let begin = "// README-EXAMPLE-" + "BEGIN\n"
         let end = "// README-EXAMPLE-" + "END"
-        let example = try #require(source.components(separatedBy: begin).dropFirst().first?.components(separatedBy: end).first)
-        #expect(readme.contains(example))
+        let examples = source.components(separatedBy: begin).dropFirst().compactMap { $0.components(separatedBy: end).first }
+        #expect(examples.count == 2)
+        for example in examples {
+            #expect(readme.contains(example))
+        }
     }
 }

@@ -90,8 +90,11 @@ extension RPCClient {
         /// Interceptors around every call, outermost first (e.g. retry, then logging, then credentials).
         public var interceptors: [any ClientInterceptor] = []
         /// Writes the trace context (W3C `traceparent`) of `ServiceContext.current` into request metadata; nil uses
-        /// the process-wide `InstrumentationSystem.instrument`.
+        /// the process-wide `InstrumentationSystem.instrument`. It only adds: a key already there fails the call.
         public var instrument: (any Instrument)? = nil
+        /// Typed `ServiceContext` values written into every call's metadata under their wire names (give the
+        /// server the same set). Empty by default: nothing but the instrument's trace context is injected.
+        public var propagatedKeys = PropagatedKeys()
 
         /// The defaults.
         public init() {}

@@ -76,9 +76,20 @@ public struct BearerTokenCredentials: ClientInterceptor {
     }
 
     /// Adds the credentials, then makes the call.
+    /// - Throws: `invalidArgument`, sending nothing, when the call's metadata already has an `authorization`: one of
+    ///   the two tokens would be dropped silently.
     public func intercept<Result>(_ call: OutboundCall, next: (OutboundCall) async throws -> Result) async throws -> Result {
         var call = call
-        call.metadata.replace(.string("Bearer \(try await self.token())"), forKey: "authorization")
+        do {
+            try call.metadata.insert(.string("Bearer \(try await self.token())"), forKey: "authorization")
+        } catch let collision as MetadataCollision {
+            let cause = MetadataCollision(key: collision.key, writers: ["the call's metadata (CallOptions.metadata or an outer client interceptor)", "BearerTokenCredentials"])
+            throw RPCError(
+                code: .invalidArgument,
+                message: "\(cause) Nothing was sent. Remove 'authorization' from the call's metadata, or BearerTokenCredentials from this client's interceptors.",
+                cause: cause
+            )
+        }
         return try await next(call)
     }
 }

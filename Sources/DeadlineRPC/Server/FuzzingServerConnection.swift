@@ -19,7 +19,7 @@ public final class FuzzingServerConnection {
     public init(channel: any Channel, router: Router, configuration: RPCServer.Configuration) throws {
         self.metrics = ServerMetrics(prefix: configuration.metricsPrefix, factory: configuration.metricsFactory)
         let router = router.with(
-            HandlerEnvironment(interceptors: configuration.interceptors, instrument: configuration.instrument),
+            HandlerEnvironment(interceptors: configuration.interceptors, instrument: configuration.instrument, propagatedKeys: configuration.propagatedKeys),
             metrics: self.metrics
         )
         self.handler = ServerConnectionHandler(

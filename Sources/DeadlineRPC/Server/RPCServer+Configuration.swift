@@ -56,6 +56,9 @@ extension RPCServer {
         /// Reads the trace context (W3C `traceparent`) from request metadata into ``CallContext/serviceContext``;
         /// nil uses the process-wide `InstrumentationSystem.instrument`.
         public var instrument: (any Instrument)? = nil
+        /// Typed `ServiceContext` values read from request metadata into ``CallContext/serviceContext`` (and so
+        /// into the handler's outbound calls, when their client registers the same keys).
+        public var propagatedKeys = PropagatedKeys()
         /// Per-connection abuse limits: idle timeout, glitch budget, ping policy, control-queue bound, optional
         /// reset budget (`docs/LIMITS.md`).
         public var connectionLimits: ConnectionLimits = ConnectionLimits()

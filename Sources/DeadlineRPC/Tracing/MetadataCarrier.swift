@@ -3,9 +3,10 @@ import Wire
 
 /// Writes trace context (`traceparent`, `tracestate`, …) into request metadata for swift-distributed-tracing.
 struct MetadataInjector: Injector {
-    func inject(_ value: String, forKey key: String, into carrier: inout Metadata) {
-        // Replace, not add: a retry or an interceptor re-injecting must not send two trace parents.
-        carrier.replace(.string(value), forKey: key)
+    func inject(_ value: String, forKey key: String, into carrier: inout InjectionCarrier) {
+        // Never replace: a key someone else wrote (the caller, another instrument) is a collision the call reports.
+        // A retry cannot trip on its own earlier value: every attempt starts again from the caller's metadata.
+        carrier.write(.string(value), forKey: key)
     }
 }
 

@@ -94,12 +94,16 @@ final class ServerCall: Sendable {
         }
     }
 
-    /// Extracts the trace context, then runs `body` inside the interceptor chain with ``CallContext/current`` and
+    /// Extracts the trace context and the propagated keys, then runs `body` inside the interceptor chain with ``CallContext/current`` and
     /// `ServiceContext.current` set to what the innermost interceptor passed on.
     private func run(_ environment: HandlerEnvironment, _ body: (CallContext) async throws -> Void) async throws {
         var context = self.context
         let instrument = environment.instrument ?? InstrumentationSystem.instrument
-        instrument.extract(context.metadata, into: &context.serviceContext, using: MetadataExtractor())
+        if environment.propagatedKeys.isEmpty {
+            instrument.extract(context.metadata, into: &context.serviceContext, using: MetadataExtractor())
+        } else {
+            try environment.propagatedKeys.extract(from: context.metadata, into: &context.serviceContext, after: instrument)
+        }
         func handler(_ context: CallContext) async throws {
             try await ServiceContext.withValue(context.serviceContext) {
                 try await CallContext.$current.withValue(context) { try await body(context) }
