@@ -28,10 +28,10 @@ public struct Deadline: Sendable, Hashable, Comparable, CustomStringConvertible 
     /// A deadline that never comes.
     public static let distantFuture = Deadline(uptimeNanoseconds: Int64.max)
 
-    /// Time left until the deadline (negative once passed).
+    /// Time left until the deadline: negative once passed, however long ago (saturating, never wrapping).
     public var timeRemaining: Duration {
         if self == .distantFuture { return .seconds(Int64.max / 1_000_000_000) }
-        return .nanoseconds(self.uptimeNanoseconds &- Deadline.now().uptimeNanoseconds)
+        return self - Deadline.now()
     }
 
     /// Whether the deadline has passed.
@@ -40,16 +40,33 @@ public struct Deadline: Sendable, Hashable, Comparable, CustomStringConvertible 
     /// Orders deadlines by time: the earlier one is smaller.
     public static func < (lhs: Deadline, rhs: Deadline) -> Bool { lhs.uptimeNanoseconds < rhs.uptimeNanoseconds }
 
-    /// The deadline moved by `duration` (saturating).
+    /// The deadline moved by `duration`, saturating at the ends of the clock; `.distantFuture` stays
+    /// `.distantFuture` (a deadline that never comes does not come sooner by being moved).
+    @inlinable
     public static func + (lhs: Deadline, rhs: Duration) -> Deadline {
-        let (result, overflow) = lhs.uptimeNanoseconds.addingReportingOverflow(rhs.nanoseconds)
-        if overflow { return rhs > .zero ? .distantFuture : Deadline(uptimeNanoseconds: .min) }
+        if lhs.uptimeNanoseconds == .max { return lhs }
+        let (result, overflow) = lhs.uptimeNanoseconds.addingReportingOverflow(rhs.saturatingNanoseconds)
+        // Only a same-signed addend can overflow, so its sign says which end of the clock was passed.
+        if overflow { return Deadline(uptimeNanoseconds: rhs > .zero ? .max : .min) }
         return Deadline(uptimeNanoseconds: result)
     }
 
-    /// The time from `rhs` to `lhs`.
+    /// The deadline moved back by `duration` (saturating, as `+`).
+    @inlinable
+    public static func - (lhs: Deadline, rhs: Duration) -> Deadline {
+        if lhs.uptimeNanoseconds == .max { return lhs }
+        let (result, overflow) = lhs.uptimeNanoseconds.subtractingReportingOverflow(rhs.saturatingNanoseconds)
+        if overflow { return Deadline(uptimeNanoseconds: rhs > .zero ? .min : .max) }
+        return Deadline(uptimeNanoseconds: result)
+    }
+
+    /// The time from `rhs` to `lhs`, saturating at ±(2^63 − 1) ns (about 292 years): a deadline far in the past is
+    /// far in the past, never 292 years ahead.
+    @inlinable
     public static func - (lhs: Deadline, rhs: Deadline) -> Duration {
-        .nanoseconds(lhs.uptimeNanoseconds &- rhs.uptimeNanoseconds)
+        let (result, overflow) = lhs.uptimeNanoseconds.subtractingReportingOverflow(rhs.uptimeNanoseconds)
+        if overflow { return .nanoseconds(lhs > rhs ? Int64.max : Int64.min) }
+        return .nanoseconds(result)
     }
 
     /// Time remaining, in milliseconds, for logs.
@@ -70,15 +87,19 @@ public struct Deadline: Sendable, Hashable, Comparable, CustomStringConvertible 
 }
 
 extension Duration {
-    /// The duration in whole nanoseconds, saturating at `Int64`'s range.
-    var nanoseconds: Int64 {
+    /// The duration in whole nanoseconds (rounded toward zero), saturating at `Int64`'s range: a `Duration` holds
+    /// far more than 2^63 ns, and converting its seconds unchecked would wrap a huge negative timeout positive.
+    @inlinable
+    var saturatingNanoseconds: Int64 {
+        // Two 128-bit comparisons keep the common case free of overflow checks.
+        if self >= Duration.nanoseconds(Int64.max) { return .max }
+        if self <= Duration.nanoseconds(Int64.min) { return .min }
         let (seconds, attoseconds) = self.components
-        let (fromSeconds, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
-        if overflow { return seconds < 0 ? .min : .max }
-        let (total, overflow2) = fromSeconds.addingReportingOverflow(attoseconds / 1_000_000_000)
-        if overflow2 { return seconds < 0 ? .min : .max }
-        return total
+        return seconds &* 1_000_000_000 &+ attoseconds / 1_000_000_000
     }
+
+    /// The duration in whole nanoseconds, saturating at `Int64`'s range.
+    var nanoseconds: Int64 { self.saturatingNanoseconds }
 
     /// The duration in whole microseconds (rounded toward zero).
     var microseconds: Int64 { self.nanoseconds / 1_000 }
