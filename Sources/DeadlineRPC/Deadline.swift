@@ -45,9 +45,13 @@ public struct Deadline: Sendable, Hashable, Comparable, CustomStringConvertible 
     @inlinable
     public static func + (lhs: Deadline, rhs: Duration) -> Deadline {
         if lhs.uptimeNanoseconds == .max { return lhs }
-        let (result, overflow) = lhs.uptimeNanoseconds.addingReportingOverflow(rhs.saturatingNanoseconds)
+        let nanoseconds = rhs.saturatingNanoseconds
+        if nanoseconds == .max || nanoseconds == .min {
+            return Deadline(uptimeNanoseconds: Self.farMove(lhs.uptimeNanoseconds, by: rhs, subtracting: false))
+        }
+        let (result, overflow) = lhs.uptimeNanoseconds.addingReportingOverflow(nanoseconds)
         // Only a same-signed addend can overflow, so its sign says which end of the clock was passed.
-        if overflow { return Deadline(uptimeNanoseconds: rhs > .zero ? .max : .min) }
+        if overflow { return Deadline(uptimeNanoseconds: nanoseconds > 0 ? .max : .min) }
         return Deadline(uptimeNanoseconds: result)
     }
 
@@ -55,9 +59,25 @@ public struct Deadline: Sendable, Hashable, Comparable, CustomStringConvertible 
     @inlinable
     public static func - (lhs: Deadline, rhs: Duration) -> Deadline {
         if lhs.uptimeNanoseconds == .max { return lhs }
-        let (result, overflow) = lhs.uptimeNanoseconds.subtractingReportingOverflow(rhs.saturatingNanoseconds)
-        if overflow { return Deadline(uptimeNanoseconds: rhs > .zero ? .min : .max) }
+        let nanoseconds = rhs.saturatingNanoseconds
+        if nanoseconds == .max || nanoseconds == .min {
+            return Deadline(uptimeNanoseconds: Self.farMove(lhs.uptimeNanoseconds, by: rhs, subtracting: true))
+        }
+        let (result, overflow) = lhs.uptimeNanoseconds.subtractingReportingOverflow(nanoseconds)
+        if overflow { return Deadline(uptimeNanoseconds: nanoseconds > 0 ? .min : .max) }
         return Deadline(uptimeNanoseconds: result)
+    }
+
+    /// `uptime ± duration` for a duration of 2^63 ns or more either way (so never on a real call's path), which
+    /// clamping to 64 bits first would get wrong: `now + (−10^20 s)` must reach the start of the clock.
+    @usableFromInline
+    static func farMove(_ uptime: Int64, by duration: Duration, subtracting: Bool) -> Int64 {
+        let forward = (duration > .zero) != subtracting
+        // Moving away from zero, from its side of zero, by at least 2^63 ns: past the end of the clock.
+        if (uptime >= 0) == forward { return forward ? .max : .min }
+        // Towards zero: the exact 128-bit result lies between the operands, so it cannot overflow.
+        let start = Duration.nanoseconds(uptime)
+        return (subtracting ? start - duration : start + duration).saturatingNanoseconds
     }
 
     /// The time from `rhs` to `lhs`, saturating at ±(2^63 − 1) ns (about 292 years): a deadline far in the past is

@@ -39,6 +39,10 @@ struct DeadlineSaturationTests {
         #expect(Deadline.now() + beyond == .distantFuture)
         #expect(Deadline.now() + (.zero - beyond) == Deadline(uptimeNanoseconds: .min))
         #expect(Deadline.now() - beyond == Deadline(uptimeNanoseconds: .min))
+        // Towards zero the result is exact even when the duration alone exceeds 64 bits of nanoseconds.
+        let twoToThe63 = Duration.nanoseconds(Int64.max) + .nanoseconds(1)
+        #expect(Deadline(uptimeNanoseconds: -(1 << 62)) + twoToThe63 == Deadline(uptimeNanoseconds: 1 << 62))
+        #expect(Deadline(uptimeNanoseconds: 1 << 62) - twoToThe63 == Deadline(uptimeNanoseconds: -(1 << 62)))
     }
 
     @Test(

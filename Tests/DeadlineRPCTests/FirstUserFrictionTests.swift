@@ -10,17 +10,17 @@ struct FirstUserFrictionTests {
     @Test("MetadataCollision can be named and caught with `import DeadlineRPC` alone")
     func metadataCollisionIsExported() throws {
         // guide:begin metadata-collision
-        var metadata = Metadata()
-        try metadata.insert("alice", forKey: "user-id")
-        do {
-            try metadata.insert("mallory", forKey: "user-id")
-        } catch let collision as MetadataCollision {
-            // Two writers picked the same key: found here, not by a silent overwrite.
-            #expect(collision.key == "user-id")
+        /// A package's helper that must never overwrite another package's value.
+        func tagUser(_ user: String, in metadata: inout Metadata) throws(MetadataCollision) {
+            try metadata.insert(.string(user), forKey: "user-id")
         }
+        var metadata = Metadata()
+        try tagUser("alice", in: &metadata)
+        let collision = #expect(throws: MetadataCollision.self) { try tagUser("mallory", in: &metadata) }
+        #expect(collision?.key == "user-id")
         // guide:end metadata-collision
+        #expect(collision?.description == "Metadata key 'user-id' is already set; use add(_:forKey:) for a second value or replace(_:forKey:) to overwrite.")
         #expect(metadata.first(forKey: "user-id") == "alice")
-        #expect(throws: MetadataCollision(key: "user-id")) { try metadata.insert("bob", forKey: "user-id") }
     }
 
     @Test("A client and server run on an event loop group of their own, with `import DeadlineRPC` alone")
@@ -42,6 +42,34 @@ struct FirstUserFrictionTests {
         }
         try await group.shutdownGracefully()
         // guide:end own-event-loop-group
+    }
+
+    @Test("CallGroup.all and CallGroup.race take inline closures in Swift 6 mode")
+    func combinatorsTakeInlineClosures() async throws {
+        let slow = HandlerProbe()
+        var router = Router()
+        router.unary(TestMethods.echo) { request, _ in request }
+        router.unary(TestMethods.wait) { _, context in try await slow.waitForCancellation(context) }
+        try await withServerAndClient(router: router) { _, client in
+            // guide:begin call-group-all
+            let options = CallOptions(timeout: .seconds(30))
+            let replies = try await CallGroup.all(
+                { try await client.unary(TestMethods.echo, Echo(text: "profile"), options: options) },
+                { try await client.unary(TestMethods.echo, Echo(text: "orders"), options: options) }
+            )
+            // guide:end call-group-all
+            #expect(replies.map(\.text) == ["profile", "orders"])
+            let winner = try await CallGroup.race(
+                { try await client.unary(TestMethods.wait, Echo(text: "slow")) },
+                {
+                    await slow.started.wait()
+                    return try await client.unary(TestMethods.echo, Echo(text: "fast"))
+                }
+            )
+            #expect(winner.text == "fast")
+            await slow.cancelled.wait()
+            #expect(slow.observedReason == .hedgeLost)
+        }
     }
 
     /// Holds an event loop's thread until released: the test's way to order two events on that loop without
@@ -89,13 +117,14 @@ struct FirstUserFrictionTests {
         // timer — not a CANCEL from above — is what ends the call being served.
         var relayConfiguration = RPCServer.Configuration()
         relayConfiguration.maxInboundBudget = .seconds(4)
+        let (relayServerRouter, relayServerConfiguration) = (relayRouter, relayConfiguration)
 
         defer { gate.release() }
         try await withServerAndClient(router: leafRouter) { leafServer, _ in
             let leafPort = try await leafServer.listeningAddress.port!
             let client = RPCClient(host: "127.0.0.1", port: leafPort, eventLoopGroup: downstreamGroup)
             downstream.withLock { $0 = client }
-            try await withServerAndClient(router: relayRouter, serverConfiguration: relayConfiguration) { _, top in
+            try await withServerAndClient(router: relayServerRouter, serverConfiguration: relayServerConfiguration) { _, top in
                 async let topCall: Echo = top.unary(Self.relay, Echo(text: "go"))
                 await leaf.started.wait()
                 // Hold the downstream loop before the deadline: when the relay's server cancels the handler at its
