@@ -151,4 +151,45 @@ struct FirstUserFrictionTests {
         #expect(error.message == "The deadline this call inherited from the call being served passed; the call was cancelled with its handler (deadline exceeded).")
         #expect(leaf.observedReason == .deadlineExceeded, "the leaf is cancelled with the same cause")
     }
+
+    @Test("A call made after the served call's deadline passed says so, and nothing reaches the server")
+    func callAfterInheritedDeadlineIsNamed() async throws {
+        var leafRouter = Router()
+        leafRouter.unary(TestMethods.echo) { request, _ in request }
+        let outboundError = Mutex<RPCError?>(nil)
+        try await withServerAndClient(router: leafRouter) { leafServer, downstream in
+            var relayRouter = Router()
+            relayRouter.unary(Self.relay) { request, _ in
+                // Wait for the server to end this call at its deadline, then call out anyway.
+                let cancelled = Signal()
+                await withTaskCancellationHandler {
+                    await cancelled.wait()
+                } onCancel: {
+                    cancelled.fire()
+                }
+                do {
+                    return try await downstream.unary(TestMethods.echo, request)
+                } catch let error as RPCError {
+                    outboundError.withLock { $0 = error }
+                    throw error
+                }
+            }
+            var relayConfiguration = RPCServer.Configuration()
+            relayConfiguration.maxInboundBudget = .milliseconds(200)
+            let (router, configuration) = (relayRouter, relayConfiguration)
+            try await withServerAndClient(router: router, serverConfiguration: configuration) { relayServer, top in
+                let error = await #expect(throws: RPCError.self) { try await top.unary(Self.relay, Echo(text: "late")) }
+                #expect(error?.code == .deadlineExceeded)
+                // The handler's status was sent when its deadline passed; wait for the handler itself to finish.
+                #expect(await eventually(timeout: .seconds(30)) { relayServer.stats.handlersInFlight == 0 })
+            }
+            let error = try #require(outboundError.withLock { $0 })
+            #expect(error.code == .deadlineExceeded)
+            #expect(error.cancelReason == .deadlineExceeded)
+            #expect(error.message == "The deadline this call inherited from the call being served passed before the call was sent; nothing was sent.")
+            // A call on the same client after it: once its reply is back, the server has read all that was sent.
+            _ = try await downstream.unary(TestMethods.echo, Echo(text: "ok"), options: CallOptions(timeout: .seconds(30)))
+            #expect(leafServer.stats.callsStarted == 1, "only the later call reached the server")
+        }
+    }
 }
