@@ -45,7 +45,7 @@ public struct Deadline: Sendable, Hashable, Comparable, CustomStringConvertible 
     @inlinable
     public static func + (lhs: Deadline, rhs: Duration) -> Deadline {
         if lhs.uptimeNanoseconds == .max { return lhs }
-        let nanoseconds = rhs.saturatingNanoseconds
+        let nanoseconds = rhs.nanoseconds
         if nanoseconds == .max || nanoseconds == .min {
             return Deadline(uptimeNanoseconds: Self.farMove(lhs.uptimeNanoseconds, by: rhs, subtracting: false))
         }
@@ -59,7 +59,7 @@ public struct Deadline: Sendable, Hashable, Comparable, CustomStringConvertible 
     @inlinable
     public static func - (lhs: Deadline, rhs: Duration) -> Deadline {
         if lhs.uptimeNanoseconds == .max { return lhs }
-        let nanoseconds = rhs.saturatingNanoseconds
+        let nanoseconds = rhs.nanoseconds
         if nanoseconds == .max || nanoseconds == .min {
             return Deadline(uptimeNanoseconds: Self.farMove(lhs.uptimeNanoseconds, by: rhs, subtracting: true))
         }
@@ -77,7 +77,7 @@ public struct Deadline: Sendable, Hashable, Comparable, CustomStringConvertible 
         if (uptime >= 0) == forward { return forward ? .max : .min }
         // Towards zero: the exact 128-bit result lies between the operands, so it cannot overflow.
         let start = Duration.nanoseconds(uptime)
-        return (subtracting ? start - duration : start + duration).saturatingNanoseconds
+        return (subtracting ? start - duration : start + duration).nanoseconds
     }
 
     /// The time from `rhs` to `lhs`, saturating at ±(2^63 − 1) ns (about 292 years): a deadline far in the past is
@@ -110,16 +110,13 @@ extension Duration {
     /// The duration in whole nanoseconds (rounded toward zero), saturating at `Int64`'s range: a `Duration` holds
     /// far more than 2^63 ns, and converting its seconds unchecked would wrap a huge negative timeout positive.
     @inlinable
-    var saturatingNanoseconds: Int64 {
+    var nanoseconds: Int64 {
         // Two 128-bit comparisons keep the common case free of overflow checks.
         if self >= Duration.nanoseconds(Int64.max) { return .max }
         if self <= Duration.nanoseconds(Int64.min) { return .min }
         let (seconds, attoseconds) = self.components
         return seconds &* 1_000_000_000 &+ attoseconds / 1_000_000_000
     }
-
-    /// The duration in whole nanoseconds, saturating at `Int64`'s range.
-    var nanoseconds: Int64 { self.saturatingNanoseconds }
 
     /// The duration in whole microseconds (rounded toward zero).
     var microseconds: Int64 { self.nanoseconds / 1_000 }
