@@ -23,7 +23,14 @@ public struct CallContext: Sendable {
     public let originalBudget: Duration?
     /// When the call arrived on this host (nil outside a server).
     public let arrival: Deadline?
-    /// Typed context values (`ServiceContext` keys) and the trace context, carried to outbound calls.
+    /// Typed context values (`ServiceContext` keys) for this call, on this host.
+    ///
+    /// What crosses a hop is only what an `Instrument` writes into request metadata (the client's
+    /// `Configuration.instrument`, else `InstrumentationSystem.instrument`): with a tracer, the trace context. On
+    /// arrival the server's instrument reads it back into the next hop's `serviceContext`. Any other value you set
+    /// here is seen by this handler and the code it runs in-process, and does not reach the next service unless an
+    /// instrument (or a declared propagation) carries it; a server starts each call from `.topLevel` plus what its
+    /// instrument extracted.
     public var serviceContext: ServiceContext
     /// A logger with `drpc.method` and `drpc.call_id` metadata (built when first asked for: most calls never log).
     public var logger: Logger {

@@ -28,10 +28,10 @@ public struct Deadline: Sendable, Hashable, Comparable, CustomStringConvertible 
     /// A deadline that never comes.
     public static let distantFuture = Deadline(uptimeNanoseconds: Int64.max)
 
-    /// Time left until the deadline (negative once passed).
+    /// Time left until the deadline: negative once passed, however long ago (saturating, never wrapping).
     public var timeRemaining: Duration {
         if self == .distantFuture { return .seconds(Int64.max / 1_000_000_000) }
-        return .nanoseconds(self.uptimeNanoseconds &- Deadline.now().uptimeNanoseconds)
+        return self - Deadline.now()
     }
 
     /// Whether the deadline has passed.
@@ -40,16 +40,53 @@ public struct Deadline: Sendable, Hashable, Comparable, CustomStringConvertible 
     /// Orders deadlines by time: the earlier one is smaller.
     public static func < (lhs: Deadline, rhs: Deadline) -> Bool { lhs.uptimeNanoseconds < rhs.uptimeNanoseconds }
 
-    /// The deadline moved by `duration` (saturating).
+    /// The deadline moved by `duration`, saturating at the ends of the clock; `.distantFuture` stays
+    /// `.distantFuture` (a deadline that never comes does not come sooner by being moved).
+    @inlinable
     public static func + (lhs: Deadline, rhs: Duration) -> Deadline {
-        let (result, overflow) = lhs.uptimeNanoseconds.addingReportingOverflow(rhs.nanoseconds)
-        if overflow { return rhs > .zero ? .distantFuture : Deadline(uptimeNanoseconds: .min) }
+        if lhs.uptimeNanoseconds == .max { return lhs }
+        let nanoseconds = rhs.nanoseconds
+        if nanoseconds == .max || nanoseconds == .min {
+            return Deadline(uptimeNanoseconds: Self.farMove(lhs.uptimeNanoseconds, by: rhs, subtracting: false))
+        }
+        let (result, overflow) = lhs.uptimeNanoseconds.addingReportingOverflow(nanoseconds)
+        // Only a same-signed addend can overflow, so its sign says which end of the clock was passed.
+        if overflow { return Deadline(uptimeNanoseconds: nanoseconds > 0 ? .max : .min) }
         return Deadline(uptimeNanoseconds: result)
     }
 
-    /// The time from `rhs` to `lhs`.
+    /// The deadline moved back by `duration` (saturating, as `+`).
+    @inlinable
+    public static func - (lhs: Deadline, rhs: Duration) -> Deadline {
+        if lhs.uptimeNanoseconds == .max { return lhs }
+        let nanoseconds = rhs.nanoseconds
+        if nanoseconds == .max || nanoseconds == .min {
+            return Deadline(uptimeNanoseconds: Self.farMove(lhs.uptimeNanoseconds, by: rhs, subtracting: true))
+        }
+        let (result, overflow) = lhs.uptimeNanoseconds.subtractingReportingOverflow(nanoseconds)
+        if overflow { return Deadline(uptimeNanoseconds: nanoseconds > 0 ? .min : .max) }
+        return Deadline(uptimeNanoseconds: result)
+    }
+
+    /// `uptime ± duration` for a duration of 2^63 ns or more either way (so never on a real call's path), which
+    /// clamping to 64 bits first would get wrong: `now + (−10^20 s)` must reach the start of the clock.
+    @usableFromInline
+    static func farMove(_ uptime: Int64, by duration: Duration, subtracting: Bool) -> Int64 {
+        let forward = (duration > .zero) != subtracting
+        // Moving away from zero, from its side of zero, by at least 2^63 ns: past the end of the clock.
+        if (uptime >= 0) == forward { return forward ? .max : .min }
+        // Towards zero: the exact 128-bit result lies between the operands, so it cannot overflow.
+        let start = Duration.nanoseconds(uptime)
+        return (subtracting ? start - duration : start + duration).nanoseconds
+    }
+
+    /// The time from `rhs` to `lhs`, saturating at ±(2^63 − 1) ns (about 292 years): a deadline far in the past is
+    /// far in the past, never 292 years ahead.
+    @inlinable
     public static func - (lhs: Deadline, rhs: Deadline) -> Duration {
-        .nanoseconds(lhs.uptimeNanoseconds &- rhs.uptimeNanoseconds)
+        let (result, overflow) = lhs.uptimeNanoseconds.subtractingReportingOverflow(rhs.uptimeNanoseconds)
+        if overflow { return .nanoseconds(lhs > rhs ? Int64.max : Int64.min) }
+        return .nanoseconds(result)
     }
 
     /// Time remaining, in milliseconds, for logs.
@@ -70,14 +107,15 @@ public struct Deadline: Sendable, Hashable, Comparable, CustomStringConvertible 
 }
 
 extension Duration {
-    /// The duration in whole nanoseconds, saturating at `Int64`'s range.
+    /// The duration in whole nanoseconds (rounded toward zero), saturating at `Int64`'s range: a `Duration` holds
+    /// far more than 2^63 ns, and converting its seconds unchecked would wrap a huge negative timeout positive.
+    @inlinable
     var nanoseconds: Int64 {
+        // Two 128-bit comparisons keep the common case free of overflow checks.
+        if self >= Duration.nanoseconds(Int64.max) { return .max }
+        if self <= Duration.nanoseconds(Int64.min) { return .min }
         let (seconds, attoseconds) = self.components
-        let (fromSeconds, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
-        if overflow { return seconds < 0 ? .min : .max }
-        let (total, overflow2) = fromSeconds.addingReportingOverflow(attoseconds / 1_000_000_000)
-        if overflow2 { return seconds < 0 ? .min : .max }
-        return total
+        return seconds &* 1_000_000_000 &+ attoseconds / 1_000_000_000
     }
 
     /// The duration in whole microseconds (rounded toward zero).

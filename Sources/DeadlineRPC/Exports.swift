@@ -1,3 +1,5 @@
+import NIOCore
+import NIOPosix
 import Wire
 
 /// Request or trailing metadata: typed, validated key-value pairs (see `Wire.Metadata`).
@@ -10,3 +12,9 @@ public typealias MessageEncoding = Wire.MessageEncoding
 public typealias MetadataCollision = Wire.MetadataCollision
 /// Frame, message and metadata size limits enforced on receipt.
 public typealias WireLimits = Wire.WireLimits
+/// What `Metadata.insert` throws when the key is already present (catch it by name with `import DeadlineRPC` alone).
+public typealias MetadataCollision = Wire.MetadataCollision
+/// The threads a client or server runs on (`RPCClient`/`RPCServer` take one), nameable without importing NIOCore.
+public typealias EventLoopGroup = NIOCore.EventLoopGroup
+/// SwiftNIO's event loop group, to give a client or server its own threads without importing NIOPosix.
+public typealias MultiThreadedEventLoopGroup = NIOPosix.MultiThreadedEventLoopGroup

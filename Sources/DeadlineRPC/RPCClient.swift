@@ -168,7 +168,11 @@ public final class RPCClient: Sendable {
     ) async throws -> Result {
         let parent = self.configuration.propagation == .enabled ? CallContext.current : nil
         if Task.isCancelled && self.configuration.propagation == .enabled {
-            throw RPCError.cancelled(parent?.cancelReason ?? .cancelled, "The calling task was already cancelled; the call was not sent.")
+            if let reason = parent?.cancelReason {
+                // The call being served ended (most often: its deadline passed); say so, not "the caller cancelled".
+                throw RPCError.cancelled(reason, reason.notSentMessage(.servedCall))
+            }
+            throw RPCError.cancelled(.cancelled, "The calling task was already cancelled; the call was not sent.")
         }
         let now = Deadline.now()
         let inherited = parent?.deadline
@@ -213,12 +217,8 @@ public final class RPCClient: Sendable {
             )
             deadline = limit
         }
-        if deadline == nil && self.configuration.requireDeadline {
-            self.stats.recordRefusedWithoutDeadline(method: method.name)
-            throw RPCError(
-                code: .failedPrecondition,
-                message: "Strict mode refuses calls without a deadline: pass CallOptions(timeout:), give '\(method.name)' a defaultTimeout, or call it from a handler that has a deadline."
-            )
+        if self.configuration.requireDeadline {
+            try self.enforceStrictMode(method: method.name, deadline: deadline, now: now)
         }
         if let deadline, deadline - now < max(self.configuration.minimumBudget, .nanoseconds(1)) {
             self.stats.recordShedLocally(method: method.name)
@@ -272,12 +272,42 @@ public final class RPCClient: Sendable {
         return call
     }
 
+    /// Strict mode: a call needs a deadline that bounds something. One beyond the configured maximum (a forgotten
+    /// `.distantFuture`, a timeout in years) is as unbounded as none, so it is refused the same way.
+    private func enforceStrictMode(method: String, deadline: Deadline?, now: Deadline) throws {
+        let maximum = self.configuration.strictModeMaximumBudget
+        guard let deadline else {
+            self.stats.recordRefusedWithoutDeadline(method: method)
+            throw RPCError(
+                code: .failedPrecondition,
+                message: "Strict mode refuses calls without a deadline: pass CallOptions(timeout:), give '\(method)' a defaultTimeout, or call it from a handler that has a deadline."
+            )
+        }
+        guard deadline == .distantFuture || deadline - now > maximum else { return }
+        self.stats.recordRefusedWithoutDeadline(method: method)
+        // Rounded to the millisecond: the microseconds spent since the options were made are noise in the message.
+        let budget = deadline == .distantFuture
+            ? "Deadline.distantFuture (no deadline at all)"
+            : "a budget of \(Duration.milliseconds((deadline - now + .microseconds(500)).nanoseconds / 1_000_000))"
+        throw RPCError(
+            code: .failedPrecondition,
+            message: "Strict mode refuses '\(method)' with \(budget), above the maximum of \(maximum): pass a shorter CallOptions(timeout:) or deadline (or a shorter defaultTimeout), or raise RPCClient.Configuration.strictModeMaximumBudget if calls this long are intended."
+        )
+    }
+
     /// Forwards the caller's cancellation, with the cause of the call being served if that is why.
     private func cancel(_ call: ClientCall) {
         // With propagation disabled the call outlives its caller's cancellation: the leak, reproduced.
         guard self.configuration.propagation == .enabled else { return }
-        let reason = call.parentControl?.cancelReason ?? .cancelled
-        self.manager.submit(.cancel(call, reason))
+        let (reason, origin) = Self.cancelCause(of: call)
+        self.manager.submit(.cancel(call, reason, origin))
+    }
+
+    /// Why `call` is being cancelled: a recorded cause means the call being served ended (its server records why
+    /// before it cancels the handler's task), so the call's status names that, not a caller that did nothing.
+    private static func cancelCause(of call: ClientCall) -> (CancelReason, CancelOrigin) {
+        if let reason = call.parentControl?.cancelReason { return (reason, .servedCall) }
+        return (.cancelled, .caller)
     }
 
     /// Starts a streaming call, runs `body`, and cancels the call if it is still open when `body` ends.
@@ -294,7 +324,10 @@ public final class RPCClient: Sendable {
                 call.onLoop { self.manager.cancel(call, reason: .cancelled) }  // No-op when already ended.
                 return result
             } catch {
-                call.onLoop { self.manager.cancel(call, reason: call.parentControl?.cancelReason ?? .cancelled) }
+                call.onLoop {
+                    let (reason, origin) = Self.cancelCause(of: call)
+                    self.manager.cancel(call, reason: reason, origin: origin)
+                }
                 throw error
             }
         } onCancel: {

@@ -6,7 +6,15 @@ import Wire
 /// the calls they cancel carry a typed cause (`siblingFailed`, `hedgeLost`) on the wire.
 public enum CallGroup {
     /// Runs every operation concurrently and returns their results in order; the first failure cancels the others
-    /// (cause `siblingFailed`) and is rethrown — Go's errgroup, with the cause on the wire.
+    /// (cause `siblingFailed`) and is rethrown — Go's errgroup, with the cause on the wire. Write inline closures
+    /// without brackets, `CallGroup.all({ … }, { … })`: in an untyped array literal Swift 6 infers them non-Sendable.
+    public static func all<Result: Sendable>(
+        _ operations: @Sendable () async throws -> Result...
+    ) async throws -> [Result] {
+        try await Self.all(operations)
+    }
+
+    /// The same fan-out, for operations already in an array (typed `[@Sendable () async throws -> Result]`).
     public static func all<Result: Sendable>(
         _ operations: [@Sendable () async throws -> Result]
     ) async throws -> [Result] {
@@ -30,7 +38,14 @@ public enum CallGroup {
     }
 
     /// Runs the operations concurrently and returns the first success; the losers are cancelled (cause
-    /// `hedgeLost`). Throws the last failure if none succeeds.
+    /// `hedgeLost`). Throws the last failure if none succeeds. Inline closures go without brackets, as for ``all``.
+    public static func race<Result: Sendable>(
+        _ operations: @Sendable () async throws -> Result...
+    ) async throws -> Result {
+        try await Self.race(operations)
+    }
+
+    /// The same race, for operations already in an array (typed `[@Sendable () async throws -> Result]`).
     public static func race<Result: Sendable>(
         _ operations: [@Sendable () async throws -> Result]
     ) async throws -> Result {

@@ -72,8 +72,12 @@ extension RPCClient {
         public var maxPendingCalls: Int = 10_000
         /// Encodings the client can decompress (advertised in settings).
         public var acceptedEncodings: [MessageEncoding] = [.gzip, .deflate]
-        /// Strict mode: refuse (with `failedPrecondition`) any call that would go out without a deadline.
+        /// Strict mode: refuse (with `failedPrecondition`) any call that would go out without a deadline, or with one
+        /// so far away it bounds nothing (`.distantFuture`, or a budget above ``strictModeMaximumBudget``).
         public var requireDeadline: Bool = false
+        /// In strict mode, the largest budget a call may carry; a larger one counts as no deadline and is refused.
+        /// Ignored unless ``requireDeadline`` is set.
+        public var strictModeMaximumBudget: Duration = .seconds(3600)
         /// Don't start a call that cannot finish: a call with less budget than this left fails locally with
         /// `deadlineExceeded` and nothing is sent.
         public var minimumBudget: Duration = .zero

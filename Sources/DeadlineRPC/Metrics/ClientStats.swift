@@ -21,7 +21,7 @@ public final class ClientStats: Sendable {
 
     /// Calls whose options tried to extend an inherited deadline (clamped to it, never obeyed).
     public var clampedDeadlines: Int { self.clamped.load(ordering: .relaxed) }
-    /// Calls strict mode refused because they carried no deadline.
+    /// Calls strict mode refused because they carried no deadline, or one beyond its maximum budget.
     public var refusedWithoutDeadline: Int { self.refused.load(ordering: .relaxed) }
     /// Calls not started because their remaining budget was spent or below the minimum.
     public var shedLocally: Int { self.shed.load(ordering: .relaxed) }

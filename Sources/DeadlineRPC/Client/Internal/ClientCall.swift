@@ -33,8 +33,8 @@ final class ClientCall: @unchecked Sendable, DeadlineQueueEntry {
     /// takes its deadline out at once.
     var deadlineQueueIndex = -1
     var deadlineOwner: ClientConnectionManager?
-    /// The caller cancelled before the call reached a connection.
-    var pendingCancel: CancelReason?
+    /// The caller cancelled (or the call being served ended) before the call reached a connection.
+    var pendingCancel: (reason: CancelReason, origin: CancelOrigin)?
     var finished = false
     /// Where a single-response call's outcome goes. Unchecked because `complete` is its only resumer and runs its
     /// body once (`finished`), taking the continuation out before resuming it; a checked one costs an allocation

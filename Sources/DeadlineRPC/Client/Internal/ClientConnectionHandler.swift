@@ -373,10 +373,10 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
     }
 
     /// The caller gave up (task cancelled, or a combinator cancelled it with its own cause).
-    func cancel(_ call: ClientCall, reason: CancelReason) {
+    func cancel(_ call: ClientCall, reason: CancelReason, origin: CancelOrigin = .caller) {
         let loop = call.loop
         guard !loop.finished, self.streams[loop.streamID] === call else { return }  // Already over: nothing to send.
-        self.perform(call.loop.machine.callerCancelled(reason), call: call)
+        self.perform(call.loop.machine.callerCancelled(reason, origin: origin), call: call)
         self.cancelWritten()
     }
 

@@ -61,8 +61,8 @@ final class ClientConnectionManager: @unchecked Sendable {
     enum Command: Sendable {
         /// Start a single-response call whose outcome goes to the continuation.
         case start(ClientCall, UnsafeContinuation<SingleResponse, any Error>)
-        /// The caller gave up.
-        case cancel(ClientCall, CancelReason)
+        /// The caller gave up, or the call being served ended.
+        case cancel(ClientCall, CancelReason, CancelOrigin)
     }
 
     private let commands = LoopInbox<Command>()
@@ -82,8 +82,8 @@ final class ClientConnectionManager: @unchecked Sendable {
         case .start(let call, let continuation):
             call.loop.single = continuation
             self.start(call)
-        case .cancel(let call, let reason):
-            self.cancel(call, reason: reason)
+        case .cancel(let call, let reason, let origin):
+            self.cancel(call, reason: reason, origin: origin)
         }
     }
 
@@ -91,8 +91,8 @@ final class ClientConnectionManager: @unchecked Sendable {
     func start(_ call: ClientCall) {
         self.eventLoop.assertInEventLoop()
         let loop = call.loop
-        if let reason = loop.pendingCancel {
-            loop.complete(.failure(RPCError.cancelled(reason, "The call was cancelled before it was sent.")))
+        if let pending = loop.pendingCancel {
+            loop.complete(.failure(RPCError.cancelled(pending.reason, pending.reason.notSentMessage(pending.origin))))
             return
         }
         if let deadline = call.deadline, loop.deadlineOwner == nil {
@@ -179,19 +179,19 @@ final class ClientConnectionManager: @unchecked Sendable {
         }
     }
 
-    /// The caller cancelled (on the event loop).
-    func cancel(_ call: ClientCall, reason: CancelReason) {
+    /// The caller cancelled, or the call being served ended (on the event loop).
+    func cancel(_ call: ClientCall, reason: CancelReason, origin: CancelOrigin = .caller) {
         self.eventLoop.assertInEventLoop()
         let loop = call.loop
         if let connection = loop.connection {
-            connection.cancel(call, reason: reason)
+            connection.cancel(call, reason: reason, origin: origin)
             return
         }
         if self.removeWaiting(call) {
-            loop.complete(.failure(RPCError.cancelled(reason, "The call was cancelled before it was sent.")))
+            loop.complete(.failure(RPCError.cancelled(reason, reason.notSentMessage(origin))))
             return
         }
-        if !loop.finished { loop.pendingCancel = reason }
+        if !loop.finished { loop.pendingCancel = (reason, origin) }
     }
 
     /// Removes a call that waits for a connection or a stream; returns whether it was waiting.

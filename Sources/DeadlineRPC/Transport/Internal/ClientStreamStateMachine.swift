@@ -95,9 +95,10 @@ struct ClientStreamStateMachine: Sendable, Hashable {
         self.failAndCancel(Status(code: .deadlineExceeded, message: "The call's deadline passed before it completed."), .deadlineExceeded)
     }
 
-    /// The caller's task was cancelled (or a combinator cancelled it, with its own reason).
-    mutating func callerCancelled(_ reason: CancelReason) -> Action {
-        self.failAndCancel(Status(code: reason.statusCode, message: reason.callerCancelledMessage), reason)
+    /// The caller's task was cancelled (or a combinator cancelled it, with its own reason), or the call being served
+    /// ended and took this call with it (`origin` says which, for the message).
+    mutating func callerCancelled(_ reason: CancelReason, origin: CancelOrigin = .caller) -> Action {
+        self.failAndCancel(Status(code: reason.statusCode, message: reason.outboundCancelledMessage(origin)), reason)
     }
 
     /// The server's reply was invalid for this stream only (undecodable message, bad metadata, …).
