@@ -8,6 +8,8 @@ final class LogCapture: Sendable {
         var level: Logger.Level
         var message: String
         var metadata: Logger.Metadata
+        /// When it was logged (for reports; tests order events by awaiting them, not by these).
+        var at: ContinuousClock.Instant = .now
     }
 
     private struct Storage {
