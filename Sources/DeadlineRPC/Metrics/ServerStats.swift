@@ -16,7 +16,8 @@ public struct ServerStats: Sendable, Hashable {
     public var stragglersTotal: Int
     /// Calls answered `deadlineExceeded` without running the handler (budget spent or below the minimum).
     public var shedCalls: Int
-    /// Calls refused because the connection had its maximum of streams.
+    /// Calls refused at their start because the connection had its maximum of streams, or takes no new calls
+    /// (the server is draining it, or the client sent `GOAWAY`).
     public var refusedCalls: Int
     /// Connections open now.
     public var connections: Int
