@@ -153,11 +153,17 @@ enum ServerStateTable {
 
     /// The server-side table of PROTOCOL.md §9.3, parsed: row label and its four cells.
     static func parseSpec() throws -> [(event: String, cells: [String])] {
+        try Self.parseSpecTable(after: "**Server side**")
+    }
+
+    /// The first markdown table after the line that starts with `marker` in PROTOCOL.md: each row's label and its
+    /// other cells (header and separator rows left out).
+    static func parseSpecTable(after marker: String) throws -> [(event: String, cells: [String])] {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().deletingLastPathComponent()
         let text = try String(contentsOf: root.appendingPathComponent("docs/PROTOCOL.md"), encoding: .utf8)
         let lines = text.components(separatedBy: "\n")
-        guard let start = lines.firstIndex(where: { $0.hasPrefix("**Server side**") }) else { return [] }
+        guard let start = lines.firstIndex(where: { $0.hasPrefix(marker) }) else { return [] }
         var rows: [(String, [String])] = []
         var inTable = false
         for line in lines[(start + 1)...] {
