@@ -74,7 +74,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     private var idleSince: Int64?
     /// Checks the idle timeout; armed lazily so calls on a busy connection schedule no timers.
     private var idleTimer: Scheduled<Void>?
-    /// The client sent `GOAWAY(NO_ERROR)` (§14.2): no call starts any more; open ones finish.
+    /// The client sent `GOAWAY` (§14.2): no call starts any more (after `NO_ERROR` open ones finish).
     private var peerSentGoAway = false
     /// Calls that ended `OK` whose reply still waits for credit: open on the wire, so their deadline still applies.
     private var queuedReplies = QueuedReplies()
