@@ -387,6 +387,7 @@ extension HostileTests {
                 case .dropped:
                     #expect(matched, "the connection did not survive")
                     #expect(sent.isEmpty, "the client sent \(sent)")
+                    #expect(client.stats.lateFramesDropped == 1, "a dropped frame is counted")
                 case .deadline:
                     #expect(sent == [.cancel(streamID: 1, reason: .deadlineExceeded)])
                     let result = try await group.next()!
