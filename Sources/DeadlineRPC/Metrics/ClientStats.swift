@@ -8,6 +8,7 @@ public final class ClientStats: Sendable {
     private let refused = Atomic<Int>(0)
     private let shed = Atomic<Int>(0)
     private let opened = Atomic<Int>(0)
+    private let late = Atomic<Int>(0)
     private let loggedMethods = Mutex<Set<String>>([])
     private let prefix: String
     private let logger: Logger
@@ -28,6 +29,14 @@ public final class ClientStats: Sendable {
     /// Connections this client has opened (the server's settings arrived); more than one means earlier ones were
     /// lost or replaced.
     public var connectionsOpened: Int { self.opened.load(ordering: .relaxed) }
+    /// Frames from servers dropped quietly because their stream had already ended here (PROTOCOL.md §9.3, §13.3):
+    /// a message, `CALL_END`, `CANCEL` or `CREDIT` that crossed the call's end. Benign: cancel races produce them.
+    public var lateFramesDropped: Int { self.late.load(ordering: .relaxed) }
+
+    func recordLateFrameDropped() {
+        self.late.add(1, ordering: .relaxed)
+        Counter(label: "\(self.prefix)_client_late_frames_dropped_total", dimensions: [], factory: self.factory).increment()
+    }
 
     func recordConnectionOpened() {
         self.opened.add(1, ordering: .relaxed)

@@ -16,10 +16,15 @@ public struct ServerStats: Sendable, Hashable {
     public var stragglersTotal: Int
     /// Calls answered `deadlineExceeded` without running the handler (budget spent or below the minimum).
     public var shedCalls: Int
-    /// Calls refused because the connection had its maximum of streams.
+    /// Calls refused at their start because the connection had its maximum of streams, or takes no new calls
+    /// (the server is draining it, or the client sent `GOAWAY`).
     public var refusedCalls: Int
     /// Connections open now.
     public var connections: Int
+    /// Frames dropped quietly because their stream had already ended (PROTOCOL.md §13.3): a `CANCEL`, `CREDIT`,
+    /// message or `HALF_CLOSE` that crossed the call's end. Benign (cancel races produce them), so counted but not
+    /// charged to the glitch budget.
+    public var lateFramesDropped: Int
 }
 
 /// Atomic storage behind ``ServerStats``.
@@ -32,6 +37,7 @@ final class ServerCounters: Sendable {
     let shedCalls = Atomic<Int>(0)
     let refusedCalls = Atomic<Int>(0)
     let connections = Atomic<Int>(0)
+    let lateFramesDropped = Atomic<Int>(0)
 
     var snapshot: ServerStats {
         ServerStats(
@@ -42,7 +48,8 @@ final class ServerCounters: Sendable {
             stragglersTotal: self.stragglersTotal.load(ordering: .relaxed),
             shedCalls: self.shedCalls.load(ordering: .relaxed),
             refusedCalls: self.refusedCalls.load(ordering: .relaxed),
-            connections: self.connections.load(ordering: .relaxed)
+            connections: self.connections.load(ordering: .relaxed),
+            lateFramesDropped: self.lateFramesDropped.load(ordering: .relaxed)
         )
     }
 }

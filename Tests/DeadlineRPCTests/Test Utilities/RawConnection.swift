@@ -53,11 +53,13 @@ final class RawConnection: Sendable {
         self.events = events
     }
 
-    /// Connects; sends the preface and default settings unless told not to. A hostile peer that never reads
-    /// passes `autoRead: false` (and a small `receiveBufferSize`, so the server's writes back up quickly).
+    /// Connects; sends the preface and `settings` (the defaults unless given) unless told not to. A hostile peer
+    /// that never reads passes `autoRead: false` (and a small `receiveBufferSize`, so the server's writes back up
+    /// quickly); one that never grants credit passes settings with a small `initialStreamCredit`.
     static func connect(
         port: Int,
         handshake: Bool = true,
+        settings: Settings = Settings(),
         autoRead: Bool = true,
         receiveBufferSize: Int? = nil
     ) async throws -> RawConnection {
@@ -79,7 +81,7 @@ final class RawConnection: Sendable {
         if handshake {
             var buffer = ByteBuffer()
             FrameEncoder.writePreface(into: &buffer)
-            FrameEncoder.write(.settings(Settings()), into: &buffer)
+            FrameEncoder.write(.settings(settings), into: &buffer)
             try await connection.send(buffer)
         }
         return connection

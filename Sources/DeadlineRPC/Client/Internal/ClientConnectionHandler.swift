@@ -184,6 +184,8 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
         if let call = self.streams[streamID] { return call }
         if streamID >= self.nextStreamID {
             self.connectionError(WireError(.protocolViolation, "A \(type) frame arrived for stream \(streamID), which was never opened."))
+        } else {
+            self.manager.lateFrameDropped()
         }
         return nil
     }

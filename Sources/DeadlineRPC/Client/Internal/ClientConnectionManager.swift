@@ -209,6 +209,11 @@ final class ClientConnectionManager: @unchecked Sendable {
         return false
     }
 
+    /// A frame for a stream that had already ended was dropped (counted, §13.3).
+    func lateFrameDropped() {
+        self.stats.recordLateFrameDropped()
+    }
+
     func callEnded() {
         self.inFlightCalls -= 1
         if case .ready(let handler) = self.state {

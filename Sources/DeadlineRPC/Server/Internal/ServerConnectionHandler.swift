@@ -76,6 +76,13 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     private var idleSince: Int64?
     /// Checks the idle timeout; armed lazily so calls on a busy connection schedule no timers.
     private var idleTimer: Scheduled<Void>?
+    /// The client sent `GOAWAY` (§14.2): no call starts any more (after `NO_ERROR` open ones finish).
+    private var peerSentGoAway = false
+    /// Calls that ended `OK` whose reply still waits for credit: open on the wire, so their deadline still applies.
+    private var queuedReplies = QueuedReplies()
+    /// Fires at the earliest deadline among `queuedReplies` (armed only while one waits).
+    private var queuedReplyTimer: Scheduled<Void>?
+    private var queuedReplyTimerAt: Int64?
     /// Completed once the channel is closed and every handler task has returned.
     let handlersDone: EventLoopPromise<Void>
     /// Connection handlers alive in the process (created and not yet deinitialized): a leak probe for tests.
@@ -323,6 +330,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             self.handleMessage(message)
         case .halfClose(let streamID):
             guard let stream = self.openStream(streamID, type: .halfClose) else { return }
+            if stream.machine.hasEnded { return self.lateFrameDropped() }  // State before fragment rules (§13.4).
             if stream.inbound.isAssembling {
                 self.connectionError(WireError(.protocolViolation, "Stream \(streamID) half-closed in the middle of a message."))
                 return
@@ -331,9 +339,14 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         case .cancel(let streamID, let reason):
             guard let stream = self.openStream(streamID, type: .cancel) else {
                 // The call already ended here, but its response may still be queued: the client wants none of it.
-                if streamID <= self.lastStreamID { self.scheduler.dropStream(streamID) }
+                if streamID <= self.lastStreamID {
+                    self.scheduler.dropStream(streamID)
+                    self.queuedReplyCancelled(streamID)
+                }
                 return
             }
+            // Not a cancel of an open call: no reset budget spent.
+            if stream.machine.hasEnded { return self.lateFrameDropped() }
             if var resets = self.resets {
                 let allowed = resets.spend(now: self.uptimeNow())
                 self.resets = resets
@@ -352,6 +365,9 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
                 self.connectionError(WireError(.protocolViolation, "A CREDIT frame arrived for stream \(streamID), which was never opened."))
                 return
             }
+            if self.streams[streamID]?.machine.hasEnded ?? !self.scheduler.hasQueuedFrames(streamID) {
+                self.lateFrameDropped()
+            }
             if !self.scheduler.addCredit(streamID: streamID, bytes) {
                 self.connectionError(WireError(.flowControlViolation, "Stream \(streamID)'s credit passed 2^31 - 1."))
             }
@@ -363,9 +379,14 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
                 }
                 self.writeControl(.ping(PingFrame(payload: ping.payload, ack: true)))
             }
-        case .goAway:
-            // The client will start no more calls; existing ones finish normally.
-            break
+        case .goAway(let goAway):
+            // §14.2: no call starts after a client's GOAWAY. With an error the client closes the connection at
+            // once, so its calls end as on connection loss (§14.3): handlers cancelled, reason `cancelled`.
+            self.peerSentGoAway = true
+            if goAway.code != .noError {
+                self.closeReason = .cancelled
+                self.close()
+            }
         case .callEnd:
             self.connectionError(WireError(.protocolViolation, "A client sent CALL_END on stream \(frame.streamID); only servers end calls."))
         }
@@ -376,6 +397,8 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         if let stream = self.streams[streamID] { return stream }
         if streamID > self.lastStreamID {
             self.connectionError(WireError(.protocolViolation, "A \(type) frame arrived for stream \(streamID), which was never opened."))
+        } else {
+            self.lateFrameDropped()
         }
         return nil
     }
@@ -391,6 +414,11 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             return
         }
         guard let stream = self.openStream(streamID, type: type) else { return }
+        // State before the decoding result (§13.4): a message after the client's end of stream is that error.
+        if type == .message || type == .messageContinuation, stream.machine.refusesMessages {
+            return self.messageRefusedByState(stream, endStream: false)
+        }
+        if stream.machine.hasEnded { return self.lateFrameDropped() }
         self.perform(stream.machine.streamError(status), on: stream)
     }
 
@@ -424,9 +452,15 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             refuse(.unavailable, "The server is shutting down and accepts no new calls on this connection.")
             return
         }
+        if self.peerSentGoAway {
+            self.metrics.callRefused()
+            refuse(.unavailable, "The client sent GOAWAY; no new call starts on this connection.")
+            return
+        }
         // Open calls are counted as the client counts them: a call it cancelled no longer takes a stream slot, even
         // while its handler winds down (that handler still takes a handler slot, see `admitHandler`).
-        let openCalls = self.streams.count - self.windingDown
+        // A reply still waiting for credit keeps its call open too: the client has not seen its CALL_END.
+        let openCalls = self.streams.count - self.windingDown + self.queuedReplies.count
         if openCalls >= self.configuration.maxConcurrentStreams {
             self.metrics.callRefused()
             refuse(.resourceExhausted, "The connection already has \(openCalls) calls open, the most this server allows (\(self.configuration.maxConcurrentStreams)).")
@@ -503,6 +537,8 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             guard self.glitch("empty frames (an empty continuation, or an empty message that does not end the stream)") else { return }
         }
         guard let stream = self.openStream(frame.streamID, type: frame.type) else { return }
+        // State before fragment rules, flow control and decoding (§13.4 step 5).
+        if stream.machine.refusesMessages { return self.messageRefusedByState(stream, endStream: frame.endStream) }
         let message: ByteBuffer
         switch stream.inbound.receive(
             frame,
@@ -775,11 +811,19 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     static let compressionThreshold = 128
 
     private func endCall(_ stream: ServerStream, status: Status, trailers: Metadata) {
-        self.scheduler.enqueue(
-            .callEnd(CallEnd(streamID: stream.id, status: status.code, message: status.message, metadata: trailers)),
-            last: true
-        )
-        self.recordFinished(stream, code: status.code)
+        let end = Frame.callEnd(CallEnd(streamID: stream.id, status: status.code, message: status.message, metadata: trailers))
+        guard status.code == .ok else {
+            // §10.3: an error end is never stuck behind flow control; the unsent messages go.
+            self.scheduler.endStreamNow(stream.id, end: end, cancel: .cancel(streamID: stream.id, reason: Self.cancelReason(for: status.code)))
+            self.recordFinished(stream, code: status.code)
+            return
+        }
+        self.scheduler.enqueue(end, last: true)
+        if self.scheduler.hasQueuedFrames(stream.id) {
+            self.replyQueued(stream)
+        } else {
+            self.recordFinished(stream, code: status.code)
+        }
     }
 
     /// Executes a state machine action.
@@ -940,6 +984,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         guard let context = self.context, self.state != .closed else { return }
         if self.scheduler.hasQueuedData && self.scheduler.writable {
             let progressed = self.scheduler.pump(budget: 64 * 1024)
+            if !self.queuedReplies.isEmpty { self.repliesWritten(progressed) }
             for streamID in progressed {
                 if let stream = self.streams[streamID], let waiter = stream.writerWaiter,
                     self.scheduler.queuedBytes(of: streamID) <= Self.writerWatermark
@@ -960,6 +1005,82 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             context.writeAndFlush(self.wrapOutboundOut(self.scheduler.takePending()), promise: written)
         }
         if self.scheduler.hasQueuedData && context.channel.isWritable { self.flushSoon() }
+    }
+
+    // MARK: Late frames and replies waiting for credit
+
+    /// A frame for a stream that already ended: dropped quietly, counted (§9.3, §13.3).
+    private func lateFrameDropped() {
+        self.metrics.counters.lateFramesDropped.add(1, ordering: .relaxed)
+    }
+
+    /// A message for a stream whose state refuses it: after the client's end of stream the call ends `INTERNAL`;
+    /// after the call's end it is dropped.
+    private func messageRefusedByState(_ stream: ServerStream, endStream: Bool) {
+        if stream.machine.hasEnded { return self.lateFrameDropped() }
+        self.perform(stream.machine.receiveMessage(endStream: endStream), on: stream)
+    }
+
+    /// A call ended `OK` but its reply waits for credit: it stays open on the wire until its `CALL_END` is written,
+    /// its deadline still applies, and its end is recorded when it happens.
+    private func replyQueued(_ stream: ServerStream) {
+        // Keeps `release` from recording the call as cancelled; `recordQueuedReplyFinished` records its real end.
+        stream.finishRecorded = true
+        self.queuedReplies.insert(stream, deadline: stream.context.deadline?.uptimeNanoseconds)
+        self.armQueuedReplyTimer()
+    }
+
+    private func recordQueuedReplyFinished(_ stream: ServerStream, code: Status.Code) {
+        let elapsed = self.eventLoop.now - stream.startedAt
+        self.metrics.callFinished(stream.methodMetrics, code: code, nanoseconds: elapsed.nanoseconds)
+    }
+
+    /// The scheduler wrote frames of `streamIDs`: a queued reply whose queue is gone was written in full.
+    private func repliesWritten(_ streamIDs: [UInt32]) {
+        for streamID in streamIDs where !self.scheduler.hasQueuedFrames(streamID) {
+            if let stream = self.queuedReplies.remove(streamID) { self.recordQueuedReplyFinished(stream, code: .ok) }
+        }
+        if case .draining = self.state, self.queuedReplies.isEmpty, let context = self.context {
+            context.eventLoop.assumeIsolated().execute { [self] in self.checkDrained() }
+        }
+    }
+
+    /// The client cancelled a call whose reply was still queued.
+    private func queuedReplyCancelled(_ streamID: UInt32) {
+        guard let stream = self.queuedReplies.remove(streamID) else { return }
+        self.recordQueuedReplyFinished(stream, code: .cancelled)
+        self.checkDrained()
+    }
+
+    /// Ends a queued reply with an error at once (§10.3): its unsent bytes are dropped.
+    private func endQueuedReply(_ stream: ServerStream, _ status: Status) {
+        self.scheduler.endStreamNow(
+            stream.id,
+            end: .callEnd(CallEnd(streamID: stream.id, status: status.code, message: status.message)),
+            cancel: .cancel(streamID: stream.id, reason: Self.cancelReason(for: status.code))
+        )
+        self.recordQueuedReplyFinished(stream, code: status.code)
+    }
+
+    private func armQueuedReplyTimer() {
+        guard let at = self.queuedReplies.earliestDeadline, let context = self.context else { return }
+        if let armedAt = self.queuedReplyTimerAt, armedAt <= at { return }
+        self.queuedReplyTimer?.cancel()
+        self.queuedReplyTimerAt = at
+        self.queuedReplyTimer = context.eventLoop.assumeIsolated().scheduleTask(deadline: .uptimeNanoseconds(UInt64(max(0, at)))) { [self] in
+            self.queuedReplyTimer = nil
+            self.queuedReplyTimerAt = nil
+            guard self.state != .closed else { return }
+            for stream in self.queuedReplies.removeExpired(now: self.uptimeNow()) {
+                self.endQueuedReply(
+                    stream,
+                    Status(code: .deadlineExceeded, message: "The call's deadline passed on the server while its reply waited for credit; the reply was dropped.")
+                )
+            }
+            self.armQueuedReplyTimer()
+            self.flushSoon()
+            self.checkDrained()
+        }
     }
 
     // MARK: Connection lifecycle
@@ -1002,6 +1123,9 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
                         on: stream
                     )
                 }
+                for stream in self.queuedReplies.removeAll() {
+                    self.endQueuedReply(stream, Status(code: .unavailable, message: "The server shut down before the call finished."))
+                }
                 self.flushNow()
                 self.close()
             }
@@ -1012,7 +1136,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     }
 
     private func checkDrained() {
-        guard case .draining = self.state, self.streams.isEmpty else { return }
+        guard case .draining = self.state, self.streams.isEmpty, self.queuedReplies.isEmpty else { return }
         self.flushNow()
         self.close()
     }
@@ -1046,6 +1170,8 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         self.prefaceTimer?.cancel()
         self.drainTimer?.cancel()
         self.idleTimer?.cancel()
+        self.queuedReplyTimer?.cancel()
+        for stream in self.queuedReplies.removeAll() { self.recordQueuedReplyFinished(stream, code: .unavailable) }
         self.metrics.counters.connections.subtract(1, ordering: .relaxed)
         self.cancelAllStreams(reason: self.closeReason)
         self.checkHandlersDone()

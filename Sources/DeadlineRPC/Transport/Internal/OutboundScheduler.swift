@@ -131,6 +131,22 @@ struct OutboundScheduler {
         self.streams.removeValue(forKey: streamID)
     }
 
+    /// Ends a stream with an error at once, whatever its credit (PROTOCOL.md §10.3): drops everything it still
+    /// has queued and writes `end` (its `CALL_END`) now. When part of a message is already on the wire a `CALL_END`
+    /// would break the peer's framing, so `cancel` is written instead. Returns whether it was the cancel.
+    @discardableResult
+    mutating func endStreamNow(_ streamID: UInt32, end: Frame, cancel: Frame) -> Bool {
+        let partial = self.hasPartialMessage(streamID)
+        self.streams.removeValue(forKey: streamID)
+        self.write(partial ? cancel : end)
+        return partial
+    }
+
+    /// Whether the stream still has frames waiting here (for credit or writability).
+    func hasQueuedFrames(_ streamID: UInt32) -> Bool {
+        !(self.streams[streamID]?.items.isEmpty ?? true)
+    }
+
     /// Queues a frame that must follow the stream's earlier data; `last` marks the stream's final frame from this
     /// side, after which the queue is forgotten.
     mutating func enqueue(_ frame: Frame, last: Bool = false) {

@@ -53,6 +53,25 @@ struct ServerStreamStateMachine: Sendable, Hashable {
     /// For a streaming-request call, the handler starts with the call; the I/O layer starts it on creation.
     var startsHandlerImmediately: Bool { !self.singleRequest }
 
+    /// Whether a `MESSAGE` or `MESSAGE_CONTINUATION` for this stream is decided by its state alone, before the
+    /// fragment rules, flow control and decoding look at it (PROTOCOL.md §13.4 step 5): after the client's end of
+    /// stream it ends the call (``receiveMessage(endStream:)``), after the call's end it is dropped quietly.
+    var refusesMessages: Bool {
+        switch self.state {
+        case .idle, .active: return false
+        case .activeInboundClosed, .endedHandlerRunning, .closed: return true
+        }
+    }
+
+    /// Whether the call has ended (the handler may still be winding down): every later frame for the stream is
+    /// dropped quietly (§9.3).
+    var hasEnded: Bool {
+        switch self.state {
+        case .idle, .active, .activeInboundClosed: return false
+        case .endedHandlerRunning, .closed: return true
+        }
+    }
+
     mutating func receiveMessage(endStream: Bool) -> Action {
         switch self.state {
         case .idle:
