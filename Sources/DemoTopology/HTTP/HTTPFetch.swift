@@ -46,8 +46,11 @@ package enum HTTPFetch {
                 try await channel.executeThenClose { inbound, outbound in
                     var headers = HTTPHeaders([("host", "\(endpoint)"), ("connection", "close")])
                     headers.add(contentsOf: extra)
-                    try await outbound.write(.head(HTTPRequestHead(version: .http1_1, method: .GET, uri: path, headers: headers)))
-                    try await outbound.write(.end(nil))
+                    // One write for both parts: a GET's end is complete with its head, so the server may answer and
+                    // close before a second write is issued, which would then fail with "I/O on closed channel".
+                    try await outbound.write(contentsOf: [
+                        .head(HTTPRequestHead(version: .http1_1, method: .GET, uri: path, headers: headers)), .end(nil),
+                    ])
                     var reply = Reply(status: 0, headers: HTTPHeaders(), body: "")
                     var body = ByteBuffer()
                     for try await part in inbound {

@@ -132,8 +132,10 @@ package final class HTTPServer: Service, Sendable {
         let body = ByteBuffer(string: response.body)
         headers.replaceOrAdd(name: "content-length", value: "\(body.readableBytes)")
         headers.replaceOrAdd(name: "connection", value: "close")
-        try await outbound.write(.head(HTTPResponseHead(version: version, status: response.status, headers: headers)))
-        try await outbound.write(.body(.byteBuffer(body)))
-        try await outbound.write(.end(nil))
+        try await outbound.write(contentsOf: [
+            .head(HTTPResponseHead(version: version, status: response.status, headers: headers)),
+            .body(.byteBuffer(body)),
+            .end(nil),
+        ])
     }
 }
