@@ -4,40 +4,6 @@ import Glibc
 import Darwin
 #endif
 
-/// One line of a percentile plot.
-public struct PlotSeries: Sendable, Hashable {
-    /// The legend text.
-    public var name: String
-    /// The distribution.
-    public var points: [CurvePoint]
-    /// A CSS colour.
-    public var color: String
-    /// Whether the line is dashed.
-    public var dashed: Bool
-
-    /// Creates a series.
-    public init(name: String, points: [CurvePoint], color: String, dashed: Bool = false) {
-        self.name = name
-        self.points = points
-        self.color = color
-        self.dashed = dashed
-    }
-}
-
-/// One chart: latency (log scale) against percentile (log scale of 1 / (1 − p), the HdrHistogram layout).
-public struct PlotPanel: Sendable, Hashable {
-    /// The chart's title.
-    public var title: String
-    /// Its lines.
-    public var series: [PlotSeries]
-
-    /// Creates a panel.
-    public init(title: String, series: [PlotSeries]) {
-        self.title = title
-        self.series = series
-    }
-}
-
 /// Percentile plots as standalone SVG.
 public enum PercentilePlot {
     /// One panel's width, px.
