@@ -9,10 +9,3 @@ public protocol BenchConnection: Sendable {
     /// Closes the connection abruptly: calls in flight are not cancelled one by one, the transport goes away.
     func close() async
 }
-
-/// Makes the connections a storm opens for itself (the disconnect kind: a client of its own, closed mid-call).
-public protocol BenchConnector: Sendable {
-    /// Runs `body` with a new connection to the first hop, and releases the connection once `body` has returned
-    /// (closing it if `body` did not); throws when the connection cannot be set up.
-    func withConnection<Result: Sendable>(_ body: (any BenchConnection) async -> Result) async throws -> Result
-}
