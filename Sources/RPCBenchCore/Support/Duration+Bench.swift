@@ -1,13 +1,9 @@
+import DeadlineRPC
+
 extension Duration {
-    /// The duration in whole nanoseconds (saturating).
-    public var benchNanoseconds: Int64 {
-        let (seconds, attoseconds) = self.components
-        let (fromSeconds, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
-        if overflow { return seconds < 0 ? .min : .max }
-        let (total, overflow2) = fromSeconds.addingReportingOverflow(attoseconds / 1_000_000_000)
-        if overflow2 { return seconds < 0 ? .min : .max }
-        return total
-    }
+    /// The duration in whole nanoseconds (rounded toward zero, saturating): DeadlineRPC's own conversion, under a
+    /// public name for RPCBenchCore's importers, since the runtime keeps it `package`.
+    public var benchNanoseconds: Int64 { self.nanoseconds }
 
     /// The duration in seconds, as a `Double`.
     public var benchSeconds: Double {
