@@ -8,11 +8,10 @@ public typealias Metadata = Wire.Metadata
 public typealias CancelReason = Wire.CancelReason
 /// A stream's message compression (identity, gzip, deflate).
 public typealias MessageEncoding = Wire.MessageEncoding
-/// Two writers for one metadata key (the cause of the `invalidArgument` such a call fails with).
-public typealias MetadataCollision = Wire.MetadataCollision
 /// Frame, message and metadata size limits enforced on receipt.
 public typealias WireLimits = Wire.WireLimits
-/// What `Metadata.insert` throws when the key is already present (catch it by name with `import DeadlineRPC` alone).
+/// Two writers for one metadata key: what `Metadata.insert` throws, and the cause of the `invalidArgument` a call
+/// fails with when a propagator and the caller (or two propagators) write the same key.
 public typealias MetadataCollision = Wire.MetadataCollision
 /// The threads a client or server runs on (`RPCClient`/`RPCServer` take one), nameable without importing NIOCore.
 public typealias EventLoopGroup = NIOCore.EventLoopGroup

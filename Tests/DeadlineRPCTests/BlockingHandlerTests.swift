@@ -4,12 +4,16 @@ import MetricsTestKit
 import NIOCore
 import Synchronization
 import Testing
+import TestSupport
 
 /// A handler that holds its thread (or awaits something no cancellation reaches) is still cancelled at its deadline,
 /// detected as a straggler, and recorded with the status its caller saw — without waiting for it to give the thread
 /// back — while other calls keep being served. Each case holds the handler until the test has seen all of that, so
 /// nothing here can pass by the handler returning first.
-@Suite("Handlers that block their thread", .serialized, .timeLimit(.minutes(5)))
+///
+/// Heavyweight: a blocked handler takes one of the cooperative pool's threads (one per core) from the whole test
+/// process while it is held, so it must not run beside the timed or flooding tests.
+@Suite("Handlers that block their thread", .serialized, .heavyweight, .timeLimit(.minutes(5)))
 struct BlockingHandlerTests {
     /// How the handler ignores its cancellation.
     enum Blocking: String, CaseIterable, Sendable, CustomTestStringConvertible {
@@ -89,11 +93,13 @@ struct BlockingHandlerTests {
         try await withServerAndClient(router: router, serverConfiguration: configuration) { server, client in
             // Lets the handler go even when an expectation below fails, so a failing run does not hang.
             defer { release.release() }
-            let call = Task { try await client.unary(TestMethods.wait, Echo(text: "blocked"), options: CallOptions(timeout: .milliseconds(200))) }
-            #expect(await started.wait(timeout: .seconds(10)))
+            // Long enough to reach the handler on a loaded machine (a call arriving with its budget spent is shed
+            // without running it); the handler blocks until released, so the deadline passes while it does.
+            let call = Task { try await client.unary(TestMethods.wait, Echo(text: "blocked"), options: CallOptions(timeout: .seconds(1))) }
+            #expect(await started.wait(timeout: .seconds(30)))
 
             // The server's own deadline timer cancels the handler's task while the handler still holds its thread.
-            #expect(await cancelled.wait(timeout: .seconds(10)))
+            #expect(await cancelled.wait(timeout: .seconds(30)))
             await #expect(throws: RPCError.self) { try await call.value }
             #expect((await call.result.failure as? RPCError)?.code == .deadlineExceeded)
 

@@ -9,7 +9,7 @@ import Testing
 struct FirstUserFrictionTests {
     @Test("MetadataCollision can be named and caught with `import DeadlineRPC` alone")
     func metadataCollisionIsExported() throws {
-        // guide:begin metadata-collision
+        // guide:begin metadata-insert
         /// A package's helper that must never overwrite another package's value.
         func tagUser(_ user: String, in metadata: inout Metadata) throws(MetadataCollision) {
             try metadata.insert(.string(user), forKey: "user-id")
@@ -18,7 +18,7 @@ struct FirstUserFrictionTests {
         try tagUser("alice", in: &metadata)
         let collision = #expect(throws: MetadataCollision.self) { try tagUser("mallory", in: &metadata) }
         #expect(collision?.key == "user-id")
-        // guide:end metadata-collision
+        // guide:end metadata-insert
         #expect(collision?.description == "Metadata key 'user-id' is already set; use add(_:forKey:) for a second value or replace(_:forKey:) to overwrite.")
         #expect(metadata.first(forKey: "user-id") == "alice")
     }
