@@ -109,8 +109,9 @@ public struct Deadline: Sendable, Hashable, Comparable, CustomStringConvertible 
 extension Duration {
     /// The duration in whole nanoseconds (rounded toward zero), saturating at `Int64`'s range: a `Duration` holds
     /// far more than 2^63 ns, and converting its seconds unchecked would wrap a huge negative timeout positive.
+    /// `package` so that RPCBenchCore converts with this one rather than a copy.
     @inlinable
-    var nanoseconds: Int64 {
+    package var nanoseconds: Int64 {
         // Two 128-bit comparisons keep the common case free of overflow checks.
         if self >= Duration.nanoseconds(Int64.max) { return .max }
         if self <= Duration.nanoseconds(Int64.min) { return .min }
