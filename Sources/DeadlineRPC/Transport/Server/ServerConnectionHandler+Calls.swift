@@ -1,0 +1,206 @@
+import NIOCore
+import Wire
+
+// Calls: admission, inbound messages and credit, and the state machine's actions.
+extension ServerConnectionHandler {
+    // MARK: Calls
+
+    func handleCallStart(_ start: CallStart) {
+        guard self.acceptNewStreamID(start.streamID) else { return }
+        let streamID = start.streamID
+        let now = self.eventLoop.now
+
+        let draining: Bool
+        if case .draining = self.state { draining = true } else { draining = false }
+        let entry = self.router.entries[start.method]
+        // Open calls are counted as the client counts them: a call it cancelled no longer takes a stream slot, even
+        // while its handler winds down (that handler still takes a handler slot, see `admitHandler`).
+        // A reply still waiting for credit keeps its call open too: the client has not seen its CALL_END.
+        let decision = self.admission.decide(
+            start,
+            draining: draining,
+            peerSentGoAway: self.peerSentGoAway,
+            openCalls: self.streams.count - self.slots.windingDown + self.queuedReplies.count,
+            methodIsKnown: entry != nil,
+            now: Int64(now.uptimeNanoseconds)
+        )
+        let deadline: Deadline?
+        let originalBudget: Duration?
+        switch decision {
+        case .accept(let acceptedDeadline, let acceptedBudget):
+            deadline = acceptedDeadline
+            originalBudget = acceptedBudget
+        case .refuse(let refusal, let code, let message):
+            switch refusal {
+            case .draining, .peerWentAway, .streamLimit:
+                self.metrics.callRefused()
+            case .unknownMethod:
+                self.metrics.callStarted(start.method)
+                self.metrics.callFinished(start.method, code: .unimplemented, nanoseconds: 0)
+            case .unsupportedEncoding:
+                _ = entry.flatMap(\.metrics) ?? self.metrics.methodMetrics(for: start.method)  // Known method: as before, its instruments exist.
+            case .budgetTooSmall:
+                self.metrics.callShed(entry.flatMap(\.metrics) ?? self.metrics.methodMetrics(for: start.method))
+            }
+            self.scheduler.enqueue(.callEnd(CallEnd(streamID: streamID, status: code, message: message)))
+            return
+        }
+        guard let entry else { return }  // Refused above as `unknownMethod`.
+        let methodMetrics = entry.metrics ?? self.metrics.methodMetrics(for: start.method)
+
+        let callID = self.callIDs.next()
+        let logger = self.logger
+        let context = CallContext(
+            method: start.method,
+            callID: callID,
+            deadline: deadline,
+            metadata: start.metadata,
+            hopCount: Int(start.hopCount),
+            originalBudget: originalBudget,
+            arrival: Deadline(uptimeNanoseconds: Int64(now.uptimeNanoseconds)),
+            serviceContext: .topLevel,
+            logger: logger
+        )
+        let stream = ServerStream(
+            id: streamID,
+            method: start.method,
+            entry: entry,
+            methodMetrics: methodMetrics,
+            encoding: start.encoding,
+            startedAt: now,
+            context: context,
+            receiveWindow: self.configuration.initialStreamCredit
+        )
+        self.streams[streamID] = stream
+        self.connectionGuard.becameBusy()
+        self.scheduler.openStream(streamID)
+        self.metrics.callStarted(methodMetrics)
+        if let deadline {
+            self.queueDeadline(stream, at: deadline)
+        }
+        if stream.machine.startsHandlerImmediately {
+            self.admitHandler(stream, firstMessage: nil)
+        }
+    }
+
+    func handleMessage(_ frame: MessageFrame) {
+        if frame.data.readableBytes == 0 && (frame.messageLength == nil || !frame.endStream) {
+            guard self.glitch("empty frames (an empty continuation, or an empty message that does not end the stream)") else { return }
+        }
+        guard let stream = self.openStream(frame.streamID, type: frame.type) else { return }
+        // State before fragment rules, flow control and decoding (§13.4 step 5).
+        if stream.machine.refusesMessages { return self.messageRefusedByState(stream, endStream: frame.endStream) }
+        let message: ByteBuffer
+        switch stream.inbound.receive(
+            frame,
+            encoding: stream.encoding,
+            compressor: self.compressor,
+            maxMessageSize: self.configuration.limits.maxMessageSize,
+            allocator: self.context.channel.allocator
+        ) {
+        case .fragment(let bytes):
+            self.grantCredit(stream, bytes: bytes, force: true)
+            return
+        case .message(let bytes):
+            message = bytes
+        case .streamError(let status):
+            self.perform(stream.machine.streamError(status), on: stream)
+            return
+        case .connectionError(let error):
+            self.connectionError(error)
+            return
+        }
+        // Credit for a whole message returns when it is consumed: a streaming handler reads it from its queue; a
+        // single-request call ends its inbound side here and needs no more credit.
+        switch stream.machine.receiveMessage(endStream: frame.endStream) {
+        case .startHandler(let closeInbound):
+            if let requests = stream.requests {
+                requests.enqueue(message)
+                if closeInbound { requests.finish() }
+            } else {
+                self.admitHandler(stream, firstMessage: message)
+            }
+        case .deliver(let closeInbound):
+            stream.requests?.enqueue(message)
+            if closeInbound { stream.requests?.finish() }
+        case let other:
+            self.perform(other, on: stream)
+        }
+    }
+
+    func grantCredit(_ stream: ServerStream, bytes: Int, force: Bool) {
+        switch stream.machine.state {
+        case .idle, .active:
+            let threshold = force ? 1 : self.configuration.initialStreamCredit / 2
+            if let grant = stream.inbound.consumed(bytes, threshold: threshold) {
+                self.writeControl(.credit(streamID: stream.id, bytes: grant))
+            }
+        case .activeInboundClosed, .endedHandlerRunning, .closed:
+            stream.inbound.dropOwedCredit()  // The client sends nothing more.
+        }
+    }
+
+    func requestConsumed(streamID: UInt32, bytes: Int) {
+        guard let stream = self.streams[streamID] else { return }
+        self.grantCredit(stream, bytes: bytes, force: false)
+        self.flushSoon()
+    }
+
+    /// Executes a state machine action.
+    func perform(_ action: ServerStreamStateMachine.Action, on stream: ServerStream) {
+        switch action {
+        case .none, .write, .startHandler, .deliver:
+            // Messages and handler starts are handled where they arise (they carry data the action does not).
+            break
+        case .closeInbound:
+            stream.requests?.finish()
+        case .endCall(let status, let reason):
+            if self.scheduler.hasPartialMessage(stream.id) {
+                // Half a message is on the wire: a CALL_END now would break framing, so cancel the stream instead,
+                // with the cause that matches the status.
+                self.scheduler.dropStream(stream.id)
+                self.writeControl(.cancel(streamID: stream.id, reason: Self.cancelReason(for: status.code)))
+                self.recordFinished(stream, code: status.code)
+            } else {
+                self.scheduler.dropStream(stream.id)
+                self.endCall(stream, status: status, trailers: Metadata())
+            }
+            self.cancelHandler(stream, reason: reason)
+            // A call the peer's own bytes broke (§13.2) is a glitch; charged last, as it may end the connection.
+            if reason == .streamError { self.glitch("calls that failed on their own bytes") }
+        case .cancelHandler(let reason):
+            self.scheduler.dropStream(stream.id)
+            self.recordFinished(stream, code: reason.statusCode)
+            self.cancelHandler(stream, reason: reason)
+        case .endCallAndRelease(let status):
+            self.endCall(stream, status: status, trailers: Metadata())
+            self.release(stream)
+        case .release:
+            self.release(stream)
+        }
+    }
+
+    static func cancelReason(for code: Status.Code) -> CancelReason {
+        switch code {
+        case .deadlineExceeded: return .deadlineExceeded
+        case .resourceExhausted: return .resourceLimit
+        case .unavailable: return .shuttingDown
+        case .cancelled: return .cancelled
+        default: return .streamError
+        }
+    }
+
+    // MARK: Late frames and replies waiting for credit
+
+    /// A frame for a stream that already ended: dropped quietly, counted (§9.3, §13.3).
+    func lateFrameDropped() {
+        self.metrics.counters.lateFramesDropped.add(1, ordering: .relaxed)
+    }
+
+    /// A message for a stream whose state refuses it: after the client's end of stream the call ends `INTERNAL`;
+    /// after the call's end it is dropped.
+    func messageRefusedByState(_ stream: ServerStream, endStream: Bool) {
+        if stream.machine.hasEnded { return self.lateFrameDropped() }
+        self.perform(stream.machine.receiveMessage(endStream: endStream), on: stream)
+    }
+}

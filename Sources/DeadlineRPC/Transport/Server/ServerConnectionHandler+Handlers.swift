@@ -1,0 +1,227 @@
+import NIOCore
+import Wire
+
+// Handlers: slots, spawning the tasks (owned by the connection), their outcomes, trailers and streamed responses.
+extension ServerConnectionHandler {
+    /// Starts the handler if a handler slot is free, else queues it: at no instant do more than
+    /// `maxConcurrentStreams` handlers run on a connection, counting cancelled ones until they return. This bounds
+    /// rapid reset by work instead of refusing calls a legitimate client (which counts a cancelled call closed at
+    /// once) is entitled to start. A waiting call is still bounded by its deadline and ended by a cancel.
+    func admitHandler(_ stream: ServerStream, firstMessage: ByteBuffer?) {
+        if !stream.entry.kind.singleRequest {
+            // The request queue exists from the start, so messages that arrive while the handler waits are kept
+            // (bounded by the stream's credit).
+            let streamID = stream.id
+            let eventLoop = self.context.eventLoop
+            let loopBound = NIOLoopBound(self, eventLoop: eventLoop)
+            stream.requests = InboundMessageQueue { consumed in
+                eventLoop.execute {
+                    loopBound.value.requestConsumed(streamID: streamID, bytes: consumed)
+                }
+            }
+        }
+        self.startWaitingHandlers()  // Older waiters first; also drops ids of calls that ended while waiting.
+        if self.slots.canStartNow {
+            self.startHandler(stream, firstMessage: firstMessage)
+            return
+        }
+        stream.awaitingSlot = true
+        stream.pendingFirstMessage = firstMessage
+        self.slots.enqueue(stream.id) { self.streams[$0]?.awaitingSlot == true }
+    }
+
+    /// Starts waiting handlers, oldest first, while slots are free.
+    func startWaitingHandlers() {
+        guard self.state != .closed else { return }  // Calls of a closed connection never start.
+        while let streamID = self.slots.nextWaiter() {
+            guard let stream = self.streams[streamID], stream.awaitingSlot else { continue }
+            stream.awaitingSlot = false
+            let message = stream.pendingFirstMessage
+            stream.pendingFirstMessage = nil
+            self.startHandler(stream, firstMessage: message)
+        }
+    }
+
+    func startHandler(_ stream: ServerStream, firstMessage: ByteBuffer?) {
+        let streamID = stream.id
+        let eventLoop = self.context.eventLoop
+        let call = ServerCall(
+            context: stream.context,
+            streamID: streamID,
+            firstMessage: firstMessage,
+            requests: stream.requests,
+            allocator: self.context.channel.allocator,
+            connection: NIOLoopBound(self, eventLoop: eventLoop),
+            outcomes: self.handlerOutcomes
+        )
+        stream.handlerRunning = true
+        self.slots.started()
+        self.metrics.handlerStarted()
+        let handle = stream.entry.handle
+        let environment = stream.entry.environment
+        // Owned by this connection: cancelled when the call ends, awaited by ServerConnection.run() through
+        // `handlersDone` (see handlerFinished and connectionClosed).
+        if let taskExecutor = self.taskExecutor {
+            stream.task = Task(executorPreference: taskExecutor) {
+                await handle(call, environment)
+            }
+        } else {
+            // No preference at all rather than a nil one: a task created with a preference carries a status record
+            // that every later enqueue of the task looks up under the task's status lock.
+            stream.task = Task {
+                await handle(call, environment)
+            }
+        }
+    }
+
+    /// Takes every queued handler outcome (the job ``ServerCall/finish(response:status:trailers:)`` schedules).
+    func takeHandlerOutcomes() {
+        self.handlerOutcomes.takeAll { outcomes in
+            for outcome in outcomes { self.handlerFinished(outcome) }
+        }
+    }
+
+    /// A handler's outcome arrived (on the event loop).
+    func handlerFinished(_ outcome: HandlerOutcome) {
+        self.handlerFinished(streamID: outcome.streamID, response: outcome.response, status: outcome.status, trailers: outcome.trailers)
+    }
+
+    /// The handler's outcome arrived (on the event loop).
+    func handlerFinished(streamID: UInt32, response: ByteBuffer?, status: Status, trailers: Metadata) {
+        guard let stream = self.streams[streamID], stream.handlerRunning else { return }
+        // A deadline that passed before this outcome was taken wins, even if its timer has not run yet (the loop was
+        // busy): the caller's own timer has failed the call by now, so an OK recorded here would contradict it.
+        if stream.endedAt == nil, let deadline = stream.context.deadline,
+            deadline.uptimeNanoseconds <= Int64(self.eventLoop.now.uptimeNanoseconds)
+        {
+            self.perform(stream.machine.deadlineExpired(), on: stream)
+        }
+        let action = stream.machine.handlerFinished(status)
+        stream.handlerRunning = false
+        self.deadlines.remove(stream)  // Its deadline, or its straggler check: neither matters once it returned.
+        self.slots.returned(wasWindingDown: stream.endedAt != nil)
+        defer { self.startWaitingHandlers() }
+        self.metrics.handlerReturned()
+        if stream.isStraggler, let endedAt = stream.endedAt {
+            let overrun = self.eventLoop.now - endedAt
+            self.metrics.stragglerReturned(overrunNanoseconds: overrun.nanoseconds)
+            stream.context.logger.warning(
+                "Straggler handler returned",
+                metadata: ["drpc.overrun_ms": "\(overrun.nanoseconds / 1_000_000)"]
+            )
+        }
+        switch action {
+        case .endCallAndRelease(var status):
+            var trailers = trailers
+            // Checked here, before anything is written: trailers the client would refuse would turn the handler's
+            // status into the client's "reply was refused". Empty trailers (nearly every call) cost one check.
+            if !trailers.isEmpty, let (code, error) = Self.trailerProblem(trailers, peer: self.peerSettings) {
+                status = Status(
+                    code: code,
+                    message: code == .internal
+                        ? "The handler's trailing metadata is invalid and was not sent: \(error.message)"
+                        : "The handler's trailing metadata is too large for the client and was not sent: \(error.message)"
+                )
+                trailers = Metadata()
+                self.logInvalidTrailers(stream, error, code: code)
+                // The response goes too: the call failed, and a reply followed by `internal` would be half a success.
+                self.endCall(stream, status: status, trailers: trailers)
+                self.release(stream)
+                break
+            }
+            if let response {
+                if response.readableBytes > Int(self.peerSettings.maxMessageSize) {
+                    status = Status(code: .resourceExhausted, message: "The response message is \(response.readableBytes) bytes; the client accepts at most \(self.peerSettings.maxMessageSize).")
+                    trailers = Metadata()
+                } else {
+                    self.sendResponse(stream, response, endStream: false)
+                }
+            }
+            self.endCall(stream, status: status, trailers: trailers)
+            self.release(stream)
+        case .release:
+            self.release(stream)
+        default:
+            self.perform(action, on: stream)
+        }
+        self.flushSoon()
+        self.checkDrained()
+        self.checkHandlersDone()
+    }
+
+    /// Logs a handler's invalid trailers, once per method: a handler that sets a bad key does so on every
+    /// call, and one line names the bug as well as a thousand.
+    /// What is wrong with trailers a handler set: a key or value the wire forbids (`internal`, a handler bug), or a
+    /// block over the client's advertised limits (`resourceExhausted`, like an oversized response).
+    static func trailerProblem(_ trailers: Metadata, peer: Settings) -> (Status.Code, WireError)? {
+        if let error = trailers.validate() { return (.internal, error) }
+        if let error = trailers.checkLimits(of: peer) { return (.resourceExhausted, error) }
+        return nil
+    }
+
+    func logInvalidTrailers(_ stream: ServerStream, _ error: WireError, code: Status.Code) {
+        guard stream.methodMetrics.invalidTrailersLogged.compareExchange(expected: false, desired: true, ordering: .relaxed).exchanged else {
+            return
+        }
+        stream.context.logger.error(
+            "A handler's trailing metadata could not be sent; the call ended with \(code) instead (logged once per method)",
+            metadata: ["drpc.method": "\(stream.method)", "drpc.error": "\(error.message)"]
+        )
+    }
+
+    /// A streamed response from the handler (on the event loop).
+    func handlerSend(streamID: UInt32, message: ByteBuffer, continuation: CheckedContinuation<Void, any Error>) {
+        if let stream = self.streams[streamID], message.readableBytes > Int(self.peerSettings.maxMessageSize) {
+            let status = Status(code: .resourceExhausted, message: "A response message is \(message.readableBytes) bytes; the client accepts at most \(self.peerSettings.maxMessageSize).")
+            self.perform(stream.machine.abort(status, reason: .resourceLimit), on: stream)
+            self.flushSoon()
+        }
+        guard let stream = self.streams[streamID], stream.machine.handlerWrote() == .write else {
+            continuation.resume(throwing: RPCError(code: .cancelled, message: "The call has already ended; the response was not sent.", cancelReason: self.streams[streamID]?.context.cancelReason))
+            return
+        }
+        self.sendResponse(stream, message, endStream: false)
+        if self.scheduler.queuedBytes(of: streamID) > Self.writerWatermark {
+            stream.writerWaiter = continuation
+        } else {
+            continuation.resume()
+        }
+        self.flushSoon()
+    }
+
+    /// Queued bytes per stream above which a streaming writer waits.
+    static let writerWatermark = 64 * 1024
+
+    func sendResponse(_ stream: ServerStream, _ message: ByteBuffer, endStream: Bool) {
+        var bytes = message
+        var compressed = false
+        if stream.encoding != .identity && self.peerSettings.accepts(stream.encoding) && bytes.readableBytes >= Self.compressionThreshold {
+            if let compressedBytes = try? self.compressor.compress(bytes, encoding: stream.encoding, allocator: self.context.channel.allocator),
+                compressedBytes.readableBytes < bytes.readableBytes
+            {
+                bytes = compressedBytes
+                compressed = true
+            }
+        }
+        self.scheduler.enqueueMessage(streamID: stream.id, bytes, compressed: compressed, endStream: endStream)
+    }
+
+    /// Messages smaller than this are sent uncompressed even on a compressed stream: zlib would grow them.
+    static let compressionThreshold = 128
+
+    func endCall(_ stream: ServerStream, status: Status, trailers: Metadata) {
+        let end = Frame.callEnd(CallEnd(streamID: stream.id, status: status.code, message: status.message, metadata: trailers))
+        guard status.code == .ok else {
+            // §10.3: an error end is never stuck behind flow control; the unsent messages go.
+            self.scheduler.endStreamNow(stream.id, end: end, cancel: .cancel(streamID: stream.id, reason: Self.cancelReason(for: status.code)))
+            self.recordFinished(stream, code: status.code)
+            return
+        }
+        self.scheduler.enqueue(end, last: true)
+        if self.scheduler.hasQueuedFrames(stream.id) {
+            self.replyQueued(stream)
+        } else {
+            self.recordFinished(stream, code: status.code)
+        }
+    }
+}

@@ -1,0 +1,175 @@
+import NIOCore
+import Wire
+
+// Ending calls and the connection: cancel, straggler, release, drain, close.
+extension ServerConnectionHandler {
+    func cancelHandler(_ stream: ServerStream, reason: CancelReason) {
+        if stream.endedAt == nil {
+            self.deadlines.remove(stream)  // Its deadline; an ended call's straggler check stays queued.
+        }
+        stream.context.control.recordCancel(reason)
+        // Only streaming calls have readers or writers to fail; a unary call's cancel makes no error at all.
+        if stream.requests != nil || stream.writerWaiter != nil {
+            let error = RPCError.cancelled(reason)
+            stream.requests?.finish(error)
+            if let waiter = stream.writerWaiter {
+                stream.writerWaiter = nil
+                waiter.resume(throwing: error)
+            }
+        }
+        stream.task?.cancel()
+        guard stream.handlerRunning else {
+            stream.awaitingSlot = false  // A call ended while waiting for a slot never starts its handler.
+            stream.pendingFirstMessage = nil
+            self.release(stream)
+            return
+        }
+        guard stream.endedAt == nil else { return }  // Already cancelled: one straggler timer, one count.
+        let now = self.eventLoop.now
+        stream.endedAt = now
+        stream.endReason = reason
+        self.slots.callEndedWhileRunning()
+        self.queueDeadline(stream, at: Deadline(uptimeNanoseconds: Int64(now.uptimeNanoseconds)) + self.configuration.stragglerGracePeriod)
+    }
+
+    /// The handler of a call that ended is still running a grace period later: a straggler.
+    func stragglerCheck(_ stream: ServerStream) {
+        guard self.streams[stream.id] === stream, stream.handlerRunning else { return }
+        stream.isStraggler = true
+        self.metrics.stragglerDetected(stream.methodMetrics)
+        let reason = stream.endReason ?? .cancelled
+        stream.context.logger.warning(
+            "Handler still running \(self.configuration.stragglerGracePeriod) after its call ended (\(reason)): a straggler that ignores cancellation",
+            metadata: ["drpc.cancel_reason": "\(reason)"]
+        )
+    }
+
+    /// Records the call's end in the metrics, exactly once per stream.
+    func recordFinished(_ stream: ServerStream, code: Status.Code) {
+        guard !stream.finishRecorded else { return }
+        stream.finishRecorded = true
+        let elapsed = self.eventLoop.now - stream.startedAt
+        self.metrics.callFinished(stream.methodMetrics, code: code, nanoseconds: elapsed.nanoseconds)
+    }
+
+    func release(_ stream: ServerStream) {
+        // A call released without an end of its own (cancelled, or its connection lost, before its request
+        // message arrived) still ends once in the metrics.
+        self.recordFinished(stream, code: .cancelled)
+        if stream.endedAt == nil || !stream.handlerRunning {
+            self.deadlines.remove(stream)  // A running handler keeps its straggler check.
+        }
+        if let waiter = stream.writerWaiter {
+            stream.writerWaiter = nil
+            waiter.resume(throwing: RPCError(code: .cancelled, message: "The call has ended."))
+        }
+        guard !stream.handlerRunning else { return }  // Forgotten when the handler returns.
+        self.streams.removeValue(forKey: stream.id)
+        self.checkDrained()
+        self.noteIdle()
+    }
+
+    // MARK: Connection lifecycle
+
+    /// Ends the connection for a protocol violation: goaway with the reason, then close.
+    func connectionError(_ error: WireError) {
+        guard self.state != .closed, let context = self.context else { return }
+        self.logger.debug("Closing connection: \(error)")
+        self.closeReason = .streamError
+        self.scheduler.writeControl(
+            .goAway(GoAway(lastStreamID: self.lastStreamID, code: error.goAwayCode ?? .protocolError, reason: error.message))
+        )
+        let bytes = self.scheduler.takePending()
+        let peerReads = context.channel.isWritable
+        self.state = .closed
+        context.writeAndFlush(self.wrapOutboundOut(bytes)).assumeIsolated().whenComplete { _ in
+            context.close(promise: nil)
+        }
+        // A peer that does not read would keep the flush, and the connection, pending forever.
+        if !peerReads { context.close(promise: nil) }
+        self.cancelAllStreams(reason: .streamError)
+    }
+
+    /// Graceful shutdown: goaway, no new calls, in-flight calls finish within their deadlines or `drainTimeout`.
+    func beginGracefulShutdown() {
+        guard let context = self.context else { return }
+        switch self.state {
+        case .active, .awaitingSettings:
+            self.state = .draining
+            self.closeReason = .shuttingDown
+            self.scheduler.writeControl(
+                .goAway(GoAway(lastStreamID: self.lastStreamID, code: .noError, reason: "The server is shutting down."))
+            )
+            self.flushNow()
+            let timeout = self.configuration.drainTimeout
+            self.drainTimer = context.eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds(timeout.nanoseconds)) { [self] in
+                for stream in self.streams.values {
+                    self.perform(
+                        stream.machine.abort(Status(code: .unavailable, message: "The server shut down before the call finished."), reason: .shuttingDown),
+                        on: stream
+                    )
+                }
+                for stream in self.queuedReplies.removeAll() {
+                    self.endQueuedReply(stream, Status(code: .unavailable, message: "The server shut down before the call finished."))
+                }
+                self.flushNow()
+                self.close()
+            }
+            self.checkDrained()
+        case .draining, .closed:
+            break
+        }
+    }
+
+    func checkDrained() {
+        guard case .draining = self.state, self.streams.isEmpty, self.queuedReplies.isEmpty else { return }
+        self.flushNow()
+        self.close()
+    }
+
+    func close() {
+        guard self.state != .closed, let context = self.context else { return }
+        self.state = .closed
+        context.close(promise: nil)
+    }
+
+    func cancelAllStreams(reason: CancelReason) {
+        for stream in Array(self.streams.values) {
+            switch stream.machine.connectionClosed(reason) {
+            case .cancelHandler(let reason):
+                self.recordFinished(stream, code: .unavailable)
+                self.cancelHandler(stream, reason: reason)
+            case .release:
+                self.release(stream)
+            default:
+                break
+            }
+        }
+    }
+
+    func connectionClosed() {
+        guard !self.closedOnce else { return }
+        self.closedOnce = true
+        self.state = .closed
+        self.prefaceTimer?.cancel()
+        self.drainTimer?.cancel()
+        self.idleTimer?.cancel()
+        self.queuedReplyTimer?.cancel()
+        for stream in self.queuedReplies.removeAll() { self.recordQueuedReplyFinished(stream, code: .unavailable) }
+        self.metrics.counters.connections.subtract(1, ordering: .relaxed)
+        self.cancelAllStreams(reason: self.closeReason)
+        self.checkHandlersDone()
+    }
+
+    func checkHandlersDone() {
+        if self.closedOnce && self.slots.running == 0 {
+            self.deadlineTimer?.cancel()
+            self.deadlineTimer = nil
+            self.deadlines.removeAll()
+            self.handlersDone.succeed()
+            // The handler holds its context and the context its handler: nothing runs on this connection any more,
+            // so break the cycle, or every closed connection (and whatever its queues hold) stays in memory.
+            self.context = nil
+        }
+    }
+}
