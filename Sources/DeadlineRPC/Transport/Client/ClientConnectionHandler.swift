@@ -332,7 +332,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
             continuation.resume(throwing: loop.outcomeError ?? RPCError(code: .resourceExhausted, message: "The request is too large."))
             return
         }
-        if self.scheduler.queuedBytes(of: loop.streamID) > ServerConnectionHandler.writerWatermark {
+        if self.scheduler.queuedBytes(of: loop.streamID) > ConnectionWriter.writerWatermark {
             loop.writerWaiter = continuation
         } else {
             continuation.resume()
@@ -357,7 +357,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
         }
         var bytes = message
         var compressed = false
-        if call.encoding != .identity && self.peerSettings.accepts(call.encoding) && bytes.readableBytes >= ServerConnectionHandler.compressionThreshold,
+        if call.encoding != .identity && self.peerSettings.accepts(call.encoding) && bytes.readableBytes >= ConnectionWriter.compressionThreshold,
             let packed = try? self.compressor.compress(bytes, encoding: call.encoding, allocator: self.allocator),
             packed.readableBytes < bytes.readableBytes
         {
@@ -447,7 +447,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
         if self.scheduler.hasQueuedData && self.scheduler.writable {
             for streamID in self.scheduler.pump(budget: 64 * 1024) {
                 if let call = self.streams[streamID], let waiter = call.loop.writerWaiter,
-                    self.scheduler.queuedBytes(of: streamID) <= ServerConnectionHandler.writerWatermark
+                    self.scheduler.queuedBytes(of: streamID) <= ConnectionWriter.writerWatermark
                 {
                     call.loop.writerWaiter = nil
                     waiter.resume()

@@ -42,7 +42,7 @@ extension ServerConnectionHandler {
             case .budgetTooSmall:
                 self.metrics.callShed(entry.flatMap(\.metrics) ?? self.metrics.methodMetrics(for: start.method))
             }
-            self.scheduler.enqueue(.callEnd(CallEnd(streamID: streamID, status: code, message: message)))
+            self.writer.scheduler.enqueue(.callEnd(CallEnd(streamID: streamID, status: code, message: message)))
             return
         }
         guard let entry else { return }  // Refused above as `unknownMethod`.
@@ -73,7 +73,7 @@ extension ServerConnectionHandler {
         )
         self.streams[streamID] = stream
         self.connectionGuard.becameBusy()
-        self.scheduler.openStream(streamID)
+        self.writer.scheduler.openStream(streamID)
         self.metrics.callStarted(methodMetrics)
         if let deadline {
             self.queueDeadline(stream, at: deadline)
@@ -155,21 +155,21 @@ extension ServerConnectionHandler {
         case .closeInbound:
             stream.requests?.finish()
         case .endCall(let status, let reason):
-            if self.scheduler.hasPartialMessage(stream.id) {
+            if self.writer.scheduler.hasPartialMessage(stream.id) {
                 // Half a message is on the wire: a CALL_END now would break framing, so cancel the stream instead,
                 // with the cause that matches the status.
-                self.scheduler.dropStream(stream.id)
+                self.writer.scheduler.dropStream(stream.id)
                 self.writeControl(.cancel(streamID: stream.id, reason: Self.cancelReason(for: status.code)))
                 self.recordFinished(stream, code: status.code)
             } else {
-                self.scheduler.dropStream(stream.id)
+                self.writer.scheduler.dropStream(stream.id)
                 self.endCall(stream, status: status, trailers: Metadata())
             }
             self.cancelHandler(stream, reason: reason)
             // A call the peer's own bytes broke (§13.2) is a glitch; charged last, as it may end the connection.
             if reason == .streamError { self.glitch("calls that failed on their own bytes") }
         case .cancelHandler(let reason):
-            self.scheduler.dropStream(stream.id)
+            self.writer.scheduler.dropStream(stream.id)
             self.recordFinished(stream, code: reason.statusCode)
             self.cancelHandler(stream, reason: reason)
         case .endCallAndRelease(let status):

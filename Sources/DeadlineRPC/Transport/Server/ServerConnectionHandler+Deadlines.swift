@@ -13,17 +13,12 @@ extension ServerConnectionHandler {
     }
 
     func armDeadlineTimer(at uptimeNanoseconds: Int64) {
-        self.deadlineTimer?.cancel()
-        let when = NIODeadline.uptimeNanoseconds(UInt64(max(0, uptimeNanoseconds)))
-        self.deadlineTimer = self.context.eventLoop.assumeIsolated().scheduleTask(deadline: when) { [self] in
-            self.deadlineTimer = nil
-            self.deadlinesDue()
-        }
+        self.deadlines.arm(at: uptimeNanoseconds) { [self] in self.deadlinesDue() }
     }
 
     /// The deadline timer fired: expire the calls whose deadline came, check the handlers whose grace period ran out.
     func deadlinesDue() {
-        let due = self.deadlines.timerFired(now: Int64(self.eventLoop.now.uptimeNanoseconds))
+        let due = self.deadlines.fired()
         for stream in due where self.streams[stream.id] === stream {
             if stream.endedAt != nil {
                 self.stragglerCheck(stream)

@@ -9,7 +9,7 @@ extension ServerConnectionHandler {
     /// Charges one glitch for each frame the decoder skipped (unknown type) or found with undefined flags; false
     /// once the budget is spent and the connection is ending.
     func chargeIgnoredFrames() -> Bool {
-        self.enforce(self.connectionGuard.chargeIgnoredFrames(ignoredTotal: self.decoder.ignoredFrameCount, now: self.uptimeNow()))
+        self.enforce(self.connectionGuard.chargeIgnoredFrames(ignoredTotal: self.reader.ignoredFrameCount, now: self.uptimeNow()))
     }
 
     /// Charges one glitch; when the budget is spent, ends the connection with `ENHANCE_YOUR_CALM` and returns false.
@@ -29,7 +29,7 @@ extension ServerConnectionHandler {
     /// Queues a control frame. While the peer does not read (the channel is not writable) at most
     /// `maxQueuedControlFrames` may pile up; one more ends the connection with `ENHANCE_YOUR_CALM`.
     func writeControl(_ frame: Frame) {
-        self.scheduler.writeControl(frame)
+        self.writer.scheduler.writeControl(frame)
         guard let context = self.context else { return }
         _ = self.enforce(self.connectionGuard.controlFrameQueued(writable: context.channel.isWritable))
     }

@@ -115,7 +115,7 @@ extension ServerConnectionHandler {
             var trailers = trailers
             // Checked here, before anything is written: trailers the client would refuse would turn the handler's
             // status into the client's "reply was refused". Empty trailers (nearly every call) cost one check.
-            if !trailers.isEmpty, let (code, error) = Self.trailerProblem(trailers, peer: self.peerSettings) {
+            if !trailers.isEmpty, let (code, error) = Self.trailerProblem(trailers, peer: self.reader.peerSettings) {
                 status = Status(
                     code: code,
                     message: code == .internal
@@ -130,8 +130,8 @@ extension ServerConnectionHandler {
                 break
             }
             if let response {
-                if response.readableBytes > Int(self.peerSettings.maxMessageSize) {
-                    status = Status(code: .resourceExhausted, message: "The response message is \(response.readableBytes) bytes; the client accepts at most \(self.peerSettings.maxMessageSize).")
+                if response.readableBytes > Int(self.reader.peerSettings.maxMessageSize) {
+                    status = Status(code: .resourceExhausted, message: "The response message is \(response.readableBytes) bytes; the client accepts at most \(self.reader.peerSettings.maxMessageSize).")
                     trailers = Metadata()
                 } else {
                     self.sendResponse(stream, response, endStream: false)
@@ -171,8 +171,8 @@ extension ServerConnectionHandler {
 
     /// A streamed response from the handler (on the event loop).
     func handlerSend(streamID: UInt32, message: ByteBuffer, continuation: CheckedContinuation<Void, any Error>) {
-        if let stream = self.streams[streamID], message.readableBytes > Int(self.peerSettings.maxMessageSize) {
-            let status = Status(code: .resourceExhausted, message: "A response message is \(message.readableBytes) bytes; the client accepts at most \(self.peerSettings.maxMessageSize).")
+        if let stream = self.streams[streamID], message.readableBytes > Int(self.reader.peerSettings.maxMessageSize) {
+            let status = Status(code: .resourceExhausted, message: "A response message is \(message.readableBytes) bytes; the client accepts at most \(self.reader.peerSettings.maxMessageSize).")
             self.perform(stream.machine.abort(status, reason: .resourceLimit), on: stream)
             self.flushSoon()
         }
@@ -181,7 +181,7 @@ extension ServerConnectionHandler {
             return
         }
         self.sendResponse(stream, message, endStream: false)
-        if self.scheduler.queuedBytes(of: streamID) > Self.writerWatermark {
+        if self.writer.writerMustWait(streamID) {
             stream.writerWaiter = continuation
         } else {
             continuation.resume()
@@ -189,36 +189,28 @@ extension ServerConnectionHandler {
         self.flushSoon()
     }
 
-    /// Queued bytes per stream above which a streaming writer waits.
-    static let writerWatermark = 64 * 1024
-
     func sendResponse(_ stream: ServerStream, _ message: ByteBuffer, endStream: Bool) {
-        var bytes = message
-        var compressed = false
-        if stream.encoding != .identity && self.peerSettings.accepts(stream.encoding) && bytes.readableBytes >= Self.compressionThreshold {
-            if let compressedBytes = try? self.compressor.compress(bytes, encoding: stream.encoding, allocator: self.context.channel.allocator),
-                compressedBytes.readableBytes < bytes.readableBytes
-            {
-                bytes = compressedBytes
-                compressed = true
-            }
-        }
-        self.scheduler.enqueueMessage(streamID: stream.id, bytes, compressed: compressed, endStream: endStream)
+        self.writer.enqueueMessage(
+            streamID: stream.id,
+            message,
+            encoding: stream.encoding,
+            peer: self.reader.peerSettings,
+            compressor: self.compressor,
+            allocator: self.context.channel.allocator,
+            endStream: endStream
+        )
     }
-
-    /// Messages smaller than this are sent uncompressed even on a compressed stream: zlib would grow them.
-    static let compressionThreshold = 128
 
     func endCall(_ stream: ServerStream, status: Status, trailers: Metadata) {
         let end = Frame.callEnd(CallEnd(streamID: stream.id, status: status.code, message: status.message, metadata: trailers))
         guard status.code == .ok else {
             // §10.3: an error end is never stuck behind flow control; the unsent messages go.
-            self.scheduler.endStreamNow(stream.id, end: end, cancel: .cancel(streamID: stream.id, reason: Self.cancelReason(for: status.code)))
+            self.writer.scheduler.endStreamNow(stream.id, end: end, cancel: .cancel(streamID: stream.id, reason: Self.cancelReason(for: status.code)))
             self.recordFinished(stream, code: status.code)
             return
         }
-        self.scheduler.enqueue(end, last: true)
-        if self.scheduler.hasQueuedFrames(stream.id) {
+        self.writer.scheduler.enqueue(end, last: true)
+        if self.writer.scheduler.hasQueuedFrames(stream.id) {
             self.replyQueued(stream)
         } else {
             self.recordFinished(stream, code: status.code)

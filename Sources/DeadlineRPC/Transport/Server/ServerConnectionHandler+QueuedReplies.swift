@@ -19,7 +19,7 @@ extension ServerConnectionHandler {
 
     /// The scheduler wrote frames of `streamIDs`: a queued reply whose queue is gone was written in full.
     func repliesWritten(_ streamIDs: [UInt32]) {
-        for streamID in streamIDs where !self.scheduler.hasQueuedFrames(streamID) {
+        for streamID in streamIDs where !self.writer.scheduler.hasQueuedFrames(streamID) {
             if let stream = self.queuedReplies.remove(streamID) { self.recordQueuedReplyFinished(stream, code: .ok) }
         }
         if case .draining = self.state, self.queuedReplies.isEmpty, let context = self.context {
@@ -36,7 +36,7 @@ extension ServerConnectionHandler {
 
     /// Ends a queued reply with an error at once (§10.3): its unsent bytes are dropped.
     func endQueuedReply(_ stream: ServerStream, _ status: Status) {
-        self.scheduler.endStreamNow(
+        self.writer.scheduler.endStreamNow(
             stream.id,
             end: .callEnd(CallEnd(streamID: stream.id, status: status.code, message: status.message)),
             cancel: .cancel(streamID: stream.id, reason: Self.cancelReason(for: status.code))

@@ -76,17 +76,10 @@ extension ServerConnectionHandler {
         guard self.state != .closed, let context = self.context else { return }
         self.logger.debug("Closing connection: \(error)")
         self.closeReason = .streamError
-        self.scheduler.writeControl(
-            .goAway(GoAway(lastStreamID: self.lastStreamID, code: error.goAwayCode ?? .protocolError, reason: error.message))
-        )
-        let bytes = self.scheduler.takePending()
-        let peerReads = context.channel.isWritable
+        let bytes = self.writer.goAway(error, lastStreamID: self.lastStreamID)
         self.state = .closed
-        context.writeAndFlush(self.wrapOutboundOut(bytes)).assumeIsolated().whenComplete { _ in
-            context.close(promise: nil)
-        }
         // A peer that does not read would keep the flush, and the connection, pending forever.
-        if !peerReads { context.close(promise: nil) }
+        ConnectionWriter.writeThenClose(bytes, context: context, closeIfBlocked: true)
         self.cancelAllStreams(reason: .streamError)
     }
 
@@ -97,7 +90,7 @@ extension ServerConnectionHandler {
         case .active, .awaitingSettings:
             self.state = .draining
             self.closeReason = .shuttingDown
-            self.scheduler.writeControl(
+            self.writer.scheduler.writeControl(
                 .goAway(GoAway(lastStreamID: self.lastStreamID, code: .noError, reason: "The server is shutting down."))
             )
             self.flushNow()
@@ -163,9 +156,7 @@ extension ServerConnectionHandler {
 
     func checkHandlersDone() {
         if self.closedOnce && self.slots.running == 0 {
-            self.deadlineTimer?.cancel()
-            self.deadlineTimer = nil
-            self.deadlines.removeAll()
+            self.deadlines.cancelAll()
             self.handlersDone.succeed()
             // The handler holds its context and the context its handler: nothing runs on this connection any more,
             // so break the cycle, or every closed connection (and whatever its queues hold) stays in memory.

@@ -35,22 +35,21 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     let eventLoop: any EventLoop
 
     var context: ChannelHandlerContext!
-    var decoder: FrameDecoder
-    var scheduler: OutboundScheduler!
+    /// Decoder, peer settings and the "never opened" rule.
+    var reader: FrameReader
+    /// Scheduler, compression, flushes; created when the handler joins its pipeline (it needs the allocator).
+    var writer: ConnectionWriter!
     let compressor = MessageCompressor()
     var streams: [UInt32: ServerStream] = [:]
     var lastStreamID: UInt32 = 0
-    var peerSettings = Settings.default
     var state: State = .awaitingSettings
     var prefaceTimer: Scheduled<Void>?
     /// Set before the connection starts when the server was already shutting down as it was accepted: the
     /// connection sends its preface, then goaway, and refuses every call.
     var drainOnStart = false
     /// Every open call's deadline and every ended call's straggler check, behind one timer.
-    var deadlines = DeadlineQueue<ServerStream>()
-    var deadlineTimer: Scheduled<Void>?
+    var deadlines: DeadlineTimer<ServerStream>
     var drainTimer: Scheduled<Void>?
-    var flushScheduled = false
     /// A later tick will continue decoding the buffered frames.
     var decodeScheduled = false
     /// A socket read was requested while frames were still waiting; it is issued once they are handled.
@@ -96,7 +95,8 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         self.callIDs = callIDs
         self.logger = configuration.logger
         self.eventLoop = eventLoop
-        self.decoder = FrameDecoder(limits: configuration.limits, expectPreface: true)
+        self.reader = FrameReader(role: .server, limits: configuration.limits)
+        self.deadlines = DeadlineTimer(eventLoop: eventLoop)
         self.handlersDone = eventLoop.makePromise()
         Self.liveInstances.wrappingAdd(1, ordering: .relaxed)
         self.connectionGuard = ConnectionGuard(limits: configuration.connectionLimits, now: Int64(eventLoop.now.uptimeNanoseconds))
@@ -110,11 +110,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
-        self.scheduler = OutboundScheduler(
-            allocator: context.channel.allocator,
-            maxFrameSize: Int(Settings.default.maxFrameSize),
-            initialCredit: Int(Settings.default.initialStreamCredit)
-        )
+        self.writer = ConnectionWriter(allocator: context.channel.allocator)
         if let remote = context.channel.remoteAddress {
             self.logger[metadataKey: "drpc.peer"] = "\(remote)"
         }
@@ -144,7 +140,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard case .closed = self.state else {
-            self.decoder.append(self.unwrapInboundIn(data))
+            self.reader.append(self.unwrapInboundIn(data))
             // While a backlog is being worked off in later ticks, new bytes just join it.
             if !self.decodeScheduled { self.decodeFrames() }
             return
@@ -167,7 +163,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
-        self.scheduler.writable = context.channel.isWritable
+        self.writer.scheduler.writable = context.channel.isWritable
         if context.channel.isWritable { self.connectionGuard.peerIsReading() }
         if context.channel.isWritable { self.flushNow() }
         context.fireChannelWritabilityChanged()
@@ -202,7 +198,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
                     self.scheduleDecode()
                     return
                 }
-                let decoded = try self.decoder.nextFrame()
+                let decoded = try self.reader.nextFrame()
                 guard self.chargeIgnoredFrames(), let decoded else { break }
                 budget -= 1
                 self.handle(decoded)
@@ -242,9 +238,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     func handle(_ frame: Frame) {
         switch frame {
         case .settings(let settings):
-            self.peerSettings = settings
-            self.scheduler.maxFrameSize = Int(settings.maxFrameSize)
-            self.scheduler.initialCredit = Int(settings.initialStreamCredit)
+            self.reader.settingsReceived(settings, writer: &self.writer!)
             self.prefaceTimer?.cancel()
             self.prefaceTimer = nil
             if case .awaitingSettings = self.state { self.state = .active }
@@ -265,7 +259,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             guard let stream = self.openStream(streamID, type: .cancel) else {
                 // The call already ended here, but its response may still be queued: the client wants none of it.
                 if streamID <= self.lastStreamID {
-                    self.scheduler.dropStream(streamID)
+                    self.writer.scheduler.dropStream(streamID)
                     self.queuedReplyCancelled(streamID)
                 }
                 return
@@ -278,14 +272,14 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             if bytes == 0 && !self.glitch("empty frames (CREDIT 0)") { return }
             // Credit applies to what is still queued, which can outlive the call's entry (a response being
             // written after the handler returned).
-            if streamID > self.lastStreamID {
-                self.connectionError(WireError(.protocolViolation, "A CREDIT frame arrived for stream \(streamID), which was never opened."))
+            if let error = self.reader.neverOpened(.credit, streamID: streamID, mark: self.lastStreamID) {
+                self.connectionError(error)
                 return
             }
-            if self.streams[streamID]?.machine.hasEnded ?? !self.scheduler.hasQueuedFrames(streamID) {
+            if self.streams[streamID]?.machine.hasEnded ?? !self.writer.scheduler.hasQueuedFrames(streamID) {
                 self.lateFrameDropped()
             }
-            if !self.scheduler.addCredit(streamID: streamID, bytes) {
+            if !self.writer.scheduler.addCredit(streamID: streamID, bytes) {
                 self.connectionError(WireError(.flowControlViolation, "Stream \(streamID)'s credit passed 2^31 - 1."))
             }
         case .ping(let ping):
@@ -309,8 +303,8 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     /// The stream a frame refers to; nil (frame dropped) for an ended stream, a goaway for one never opened.
     func openStream(_ streamID: UInt32, type: FrameType) -> ServerStream? {
         if let stream = self.streams[streamID] { return stream }
-        if streamID > self.lastStreamID {
-            self.connectionError(WireError(.protocolViolation, "A \(type) frame arrived for stream \(streamID), which was never opened."))
+        if let error = self.reader.neverOpened(type, streamID: streamID, mark: self.lastStreamID) {
+            self.connectionError(error)
         } else {
             self.lateFrameDropped()
         }
@@ -322,7 +316,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         if type == .callStart {
             guard self.acceptNewStreamID(streamID) else { return }
             self.metrics.callStarted("<invalid>")
-            self.scheduler.enqueue(.callEnd(CallEnd(streamID: streamID, status: status.code, message: status.message)))
+            self.writer.scheduler.enqueue(.callEnd(CallEnd(streamID: streamID, status: status.code, message: status.message)))
             self.metrics.callFinished("<invalid>", code: status.code, nanoseconds: 0)
             self.glitch("calls that failed on their own bytes")
             return

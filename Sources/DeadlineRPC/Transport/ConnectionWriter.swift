@@ -1,0 +1,122 @@
+import NIOCore
+import Wire
+
+/// The write side of one connection, for either role: the ``OutboundScheduler`` (control frames first, per-stream
+/// credit), the compression decision, the end-of-tick flush, the watermark that makes streaming writers wait, and
+/// the `GOAWAY` that ends a connection for a protocol error.
+///
+/// Stored inline in its channel handler (a struct, created once per connection), so writing a call allocates
+/// nothing it did not before. It holds no reference to the handler: operations that need the handler's per-call
+/// state (which writer waits on which stream) return stream ids, and the handler resumes its own waiters.
+/// Confined to the connection's event loop.
+struct ConnectionWriter {
+    /// Queued bytes per stream above which a streaming writer waits.
+    static let writerWatermark = 64 * 1024
+    /// Messages smaller than this are sent uncompressed even on a compressed stream: zlib would grow them.
+    static let compressionThreshold = 128
+    /// Bytes the scheduler moves into one write: big enough for a burst of replies, small enough that one busy
+    /// connection does not hold the loop.
+    static let pumpBudget = 64 * 1024
+
+    /// The frames waiting to be written, by stream and priority.
+    var scheduler: OutboundScheduler
+    /// A flush is already scheduled for the end of this tick.
+    private var flushScheduled = false
+
+    /// A writer with the protocol's default settings until the peer's arrive.
+    init(allocator: ByteBufferAllocator) {
+        self.scheduler = OutboundScheduler(
+            allocator: allocator,
+            maxFrameSize: Int(Settings.default.maxFrameSize),
+            initialCredit: Int(Settings.default.initialStreamCredit)
+        )
+    }
+
+    /// The peer's settings arrived: frame size and initial stream credit follow them.
+    mutating func peerSettingsChanged(_ settings: Settings) {
+        self.scheduler.maxFrameSize = Int(settings.maxFrameSize)
+        self.scheduler.initialCredit = Int(settings.initialStreamCredit)
+    }
+
+    /// Queues one message on `streamID`, compressed with `encoding` when the peer accepts it, the message is big
+    /// enough for zlib to pay, and the result is smaller; otherwise as it is.
+    mutating func enqueueMessage(
+        streamID: UInt32,
+        _ message: ByteBuffer,
+        encoding: MessageEncoding,
+        peer: Settings,
+        compressor: MessageCompressor,
+        allocator: ByteBufferAllocator,
+        endStream: Bool
+    ) {
+        var bytes = message
+        var compressed = false
+        if encoding != .identity && peer.accepts(encoding) && bytes.readableBytes >= Self.compressionThreshold,
+            let packed = try? compressor.compress(bytes, encoding: encoding, allocator: allocator),
+            packed.readableBytes < bytes.readableBytes
+        {
+            bytes = packed
+            compressed = true
+        }
+        self.scheduler.enqueueMessage(streamID: streamID, bytes, compressed: compressed, endStream: endStream)
+    }
+
+    /// Whether a streaming writer that just queued on `streamID` must wait for its queue to drain.
+    func writerMustWait(_ streamID: UInt32) -> Bool {
+        self.scheduler.queuedBytes(of: streamID) > Self.writerWatermark
+    }
+
+    /// Moves queued frames into the bytes to write, when there are some and the channel is writable. Returns the
+    /// streams that progressed, empty when nothing moved: the handler resumes those of their waiting writers for
+    /// which ``writerMustWait(_:)`` no longer holds.
+    mutating func pump() -> [UInt32] {
+        guard self.scheduler.hasQueuedData && self.scheduler.writable else { return [] }
+        return self.scheduler.pump(budget: Self.pumpBudget)
+    }
+
+    /// The bytes ready to write, taken; nil when there are none.
+    mutating func takePending() -> ByteBuffer? {
+        self.scheduler.hasPendingBytes ? self.scheduler.takePending() : nil
+    }
+
+    /// Whether frames still wait after a write to a `writable` channel: another flush should follow in the tick.
+    func needsAnotherFlush(writable: Bool) -> Bool {
+        self.scheduler.hasQueuedData && writable
+    }
+
+    /// Asks for a flush at the end of this tick, so every frame produced in the tick shares one write. True when the
+    /// caller must schedule it (call ``scheduledFlushRuns()`` first thing in the scheduled job); false when one is
+    /// already scheduled.
+    mutating func requestFlushSoon() -> Bool {
+        guard !self.flushScheduled else { return false }
+        self.flushScheduled = true
+        return true
+    }
+
+    /// The scheduled flush runs: a later ``requestFlushSoon()`` schedules another.
+    mutating func scheduledFlushRuns() {
+        self.flushScheduled = false
+    }
+
+    /// The bytes that end the connection for `error`: whatever was pending, then `GOAWAY` with `lastStreamID` and
+    /// the error's code (``WireError/goAwayCode``, `PROTOCOL_ERROR` by default). Write them with
+    /// ``writeThenClose(_:context:closeIfBlocked:)``.
+    mutating func goAway(_ error: WireError, lastStreamID: UInt32) -> ByteBuffer {
+        self.scheduler.writeControl(
+            .goAway(GoAway(lastStreamID: lastStreamID, code: error.goAwayCode ?? .protocolError, reason: error.message))
+        )
+        return self.scheduler.takePending()
+    }
+
+    /// Writes `bytes` (a ``goAway(_:lastStreamID:)``) and closes the channel once they are written; when the peer
+    /// does not read (`closeIfBlocked` and the channel is not writable) closes at once too, as the write would keep
+    /// the connection pending forever. Static, so the write (which may call back into the handler) happens while
+    /// no writer is being mutated.
+    static func writeThenClose(_ bytes: ByteBuffer, context: ChannelHandlerContext, closeIfBlocked: Bool) {
+        let peerReads = context.channel.isWritable
+        context.writeAndFlush(NIOAny(bytes)).assumeIsolated().whenComplete { _ in
+            context.close(promise: nil)
+        }
+        if closeIfBlocked && !peerReads { context.close(promise: nil) }
+    }
+}
