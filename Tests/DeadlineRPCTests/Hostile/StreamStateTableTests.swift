@@ -43,7 +43,7 @@ enum ServerStateTable {
         /// Nothing sent for the stream; the connection lives on.
         case dropped
         /// A local event a raw peer cannot cause, or "—" (cannot happen); covered by
-        /// `ServerStreamStateMachineTests` and the end-to-end suites.
+        /// `CallStateMachineServerTests` and the end-to-end suites.
         case notDriven(String)
     }
 

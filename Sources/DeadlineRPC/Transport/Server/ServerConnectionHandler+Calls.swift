@@ -130,12 +130,12 @@ extension ServerConnectionHandler {
 
     func grantCredit(_ stream: ServerStream, bytes: Int, force: Bool) {
         switch stream.machine.state {
-        case .idle, .active:
+        case .idle, .open:
             let threshold = force ? 1 : self.configuration.initialStreamCredit / 2
             if let grant = stream.inbound.consumed(bytes, threshold: threshold) {
                 self.writeControl(.credit(streamID: stream.id, bytes: grant))
             }
-        case .activeInboundClosed, .endedHandlerRunning, .closed:
+        case .halfClosed, .closed:
             stream.inbound.dropOwedCredit()  // The client sends nothing more.
         }
     }
@@ -147,7 +147,7 @@ extension ServerConnectionHandler {
     }
 
     /// Executes a state machine action.
-    func perform(_ action: ServerStreamStateMachine.Action, on stream: ServerStream) {
+    func perform(_ action: CallStateMachine.Server.Action, on stream: ServerStream) {
         switch action {
         case .none, .write, .startHandler, .deliver:
             // Messages and handler starts are handled where they arise (they carry data the action does not).

@@ -20,7 +20,7 @@ extension ServerConnectionHandler {
     func deadlinesDue() {
         let due = self.deadlines.fired()
         for stream in due where self.streams[stream.id] === stream {
-            if stream.endedAt != nil {
+            if stream.machine.isWindingDown {
                 self.stragglerCheck(stream)
             } else {
                 self.perform(stream.machine.deadlineExpired(), on: stream)

@@ -25,19 +25,15 @@ extension ServerConnectionHandler {
             self.startHandler(stream, firstMessage: firstMessage)
             return
         }
-        stream.awaitingSlot = true
-        stream.pendingFirstMessage = firstMessage
-        self.slots.enqueue(stream.id) { self.streams[$0]?.awaitingSlot == true }
+        stream.machine.handlerQueued(firstMessage: firstMessage)
+        self.slots.enqueue(stream.id) { self.streams[$0]?.machine.isWaitingForSlot == true }
     }
 
     /// Starts waiting handlers, oldest first, while slots are free.
     func startWaitingHandlers() {
         guard self.state != .closed else { return }  // Calls of a closed connection never start.
         while let streamID = self.slots.nextWaiter() {
-            guard let stream = self.streams[streamID], stream.awaitingSlot else { continue }
-            stream.awaitingSlot = false
-            let message = stream.pendingFirstMessage
-            stream.pendingFirstMessage = nil
+            guard let stream = self.streams[streamID], let message = stream.machine.slotTaken() else { continue }
             self.startHandler(stream, firstMessage: message)
         }
     }
@@ -54,7 +50,7 @@ extension ServerConnectionHandler {
             connection: NIOLoopBound(self, eventLoop: eventLoop),
             outcomes: self.handlerOutcomes
         )
-        stream.handlerRunning = true
+        stream.machine.handlerStarted()
         self.slots.started()
         self.metrics.handlerStarted()
         let handle = stream.entry.handle
@@ -88,26 +84,26 @@ extension ServerConnectionHandler {
 
     /// The handler's outcome arrived (on the event loop).
     func handlerFinished(streamID: UInt32, response: ByteBuffer?, status: Status, trailers: Metadata) {
-        guard let stream = self.streams[streamID], stream.handlerRunning else { return }
+        guard let stream = self.streams[streamID], stream.machine.handlerRunning else { return }
+        let now = self.uptimeNow()
         // A deadline that passed before this outcome was taken wins, even if its timer has not run yet (the loop was
         // busy): the caller's own timer has failed the call by now, so an OK recorded here would contradict it.
-        if stream.endedAt == nil, let deadline = stream.context.deadline,
-            deadline.uptimeNanoseconds <= Int64(self.eventLoop.now.uptimeNanoseconds)
-        {
+        if stream.machine.deadlinePassed(now: now) {
             self.perform(stream.machine.deadlineExpired(), on: stream)
         }
         let action = stream.machine.handlerFinished(status)
-        stream.handlerRunning = false
-        self.deadlines.remove(stream)  // Its deadline, or its straggler check: neither matters once it returned.
-        self.slots.returned(wasWindingDown: stream.endedAt != nil)
+        let returned = stream.machine.handlerTaskReturned(now: now)
+        // Once per call: its deadline or straggler check goes, its slot frees, and (below) its end is written and
+        // recorded, the stream forgotten, and the drain checked.
+        self.deadlines.remove(stream)
+        self.slots.returned(wasWindingDown: returned.windingDown)
         defer { self.startWaitingHandlers() }
         self.metrics.handlerReturned()
-        if stream.isStraggler, let endedAt = stream.endedAt {
-            let overrun = self.eventLoop.now - endedAt
-            self.metrics.stragglerReturned(overrunNanoseconds: overrun.nanoseconds)
+        if let overrun = returned.stragglerOverrun {
+            self.metrics.stragglerReturned(overrunNanoseconds: overrun)
             stream.context.logger.warning(
                 "Straggler handler returned",
-                metadata: ["drpc.overrun_ms": "\(overrun.nanoseconds / 1_000_000)"]
+                metadata: ["drpc.overrun_ms": "\(overrun / 1_000_000)"]
             )
         }
         switch action {
@@ -126,7 +122,7 @@ extension ServerConnectionHandler {
                 self.logInvalidTrailers(stream, error, code: code)
                 // The response goes too: the call failed, and a reply followed by `internal` would be half a success.
                 self.endCall(stream, status: status, trailers: trailers)
-                self.release(stream)
+                self.forget(stream)
                 break
             }
             if let response {
@@ -138,9 +134,9 @@ extension ServerConnectionHandler {
                 }
             }
             self.endCall(stream, status: status, trailers: trailers)
-            self.release(stream)
+            self.forget(stream)
         case .release:
-            self.release(stream)
+            self.forget(stream)
         default:
             self.perform(action, on: stream)
         }

@@ -7,7 +7,7 @@ extension ServerConnectionHandler {
     /// its deadline still applies, and its end is recorded when it happens.
     func replyQueued(_ stream: ServerStream) {
         // Keeps `release` from recording the call as cancelled; `recordQueuedReplyFinished` records its real end.
-        stream.finishRecorded = true
+        _ = stream.machine.recordFinish()
         self.queuedReplies.insert(stream, deadline: stream.context.deadline?.uptimeNanoseconds)
         self.armQueuedReplyTimer()
     }

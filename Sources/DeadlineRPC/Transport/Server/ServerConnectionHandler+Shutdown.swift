@@ -4,7 +4,7 @@ import Wire
 // Ending calls and the connection: cancel, straggler, release, drain, close.
 extension ServerConnectionHandler {
     func cancelHandler(_ stream: ServerStream, reason: CancelReason) {
-        if stream.endedAt == nil {
+        if !stream.machine.isWindingDown {
             self.deadlines.remove(stream)  // Its deadline; an ended call's straggler check stays queued.
         }
         stream.context.control.recordCancel(reason)
@@ -18,26 +18,22 @@ extension ServerConnectionHandler {
             }
         }
         stream.task?.cancel()
-        guard stream.handlerRunning else {
-            stream.awaitingSlot = false  // A call ended while waiting for a slot never starts its handler.
-            stream.pendingFirstMessage = nil
+        let now = self.uptimeNow()
+        switch stream.machine.handlerCancelled(reason, now: now) {
+        case .release:
             self.release(stream)
-            return
+        case .windDown:
+            self.slots.callEndedWhileRunning()
+            self.queueDeadline(stream, at: Deadline(uptimeNanoseconds: now) + self.configuration.stragglerGracePeriod)
+        case .none:
+            break  // Already cancelled: one straggler timer, one count.
         }
-        guard stream.endedAt == nil else { return }  // Already cancelled: one straggler timer, one count.
-        let now = self.eventLoop.now
-        stream.endedAt = now
-        stream.endReason = reason
-        self.slots.callEndedWhileRunning()
-        self.queueDeadline(stream, at: Deadline(uptimeNanoseconds: Int64(now.uptimeNanoseconds)) + self.configuration.stragglerGracePeriod)
     }
 
     /// The handler of a call that ended is still running a grace period later: a straggler.
     func stragglerCheck(_ stream: ServerStream) {
-        guard self.streams[stream.id] === stream, stream.handlerRunning else { return }
-        stream.isStraggler = true
+        guard self.streams[stream.id] === stream, let reason = stream.machine.stragglerCheckDue() else { return }
         self.metrics.stragglerDetected(stream.methodMetrics)
-        let reason = stream.endReason ?? .cancelled
         stream.context.logger.warning(
             "Handler still running \(self.configuration.stragglerGracePeriod) after its call ended (\(reason)): a straggler that ignores cancellation",
             metadata: ["drpc.cancel_reason": "\(reason)"]
@@ -46,8 +42,7 @@ extension ServerConnectionHandler {
 
     /// Records the call's end in the metrics, exactly once per stream.
     func recordFinished(_ stream: ServerStream, code: Status.Code) {
-        guard !stream.finishRecorded else { return }
-        stream.finishRecorded = true
+        guard stream.machine.recordFinish() else { return }
         let elapsed = self.eventLoop.now - stream.startedAt
         self.metrics.callFinished(stream.methodMetrics, code: code, nanoseconds: elapsed.nanoseconds)
     }
@@ -56,17 +51,30 @@ extension ServerConnectionHandler {
         // A call released without an end of its own (cancelled, or its connection lost, before its request
         // message arrived) still ends once in the metrics.
         self.recordFinished(stream, code: .cancelled)
-        if stream.endedAt == nil || !stream.handlerRunning {
+        if !stream.machine.isWindingDown {
             self.deadlines.remove(stream)  // A running handler keeps its straggler check.
         }
+        self.failWaitingWriter(stream)
+        guard !stream.machine.handlerRunning else { return }  // Forgotten when the handler returns.
+        self.streams.removeValue(forKey: stream.id)
+        self.checkDrained()
+        self.noteIdle()
+    }
+
+    /// The handler of `stream` returned, and `handlerFinished` wrote and recorded the call's end and removed its
+    /// deadline: forgets the stream (the drain is checked once, by `handlerFinished`).
+    func forget(_ stream: ServerStream) {
+        self.failWaitingWriter(stream)
+        self.streams.removeValue(forKey: stream.id)
+        self.noteIdle()
+    }
+
+    /// A streaming writer still waiting for credit learns that its call has ended.
+    func failWaitingWriter(_ stream: ServerStream) {
         if let waiter = stream.writerWaiter {
             stream.writerWaiter = nil
             waiter.resume(throwing: RPCError(code: .cancelled, message: "The call has ended."))
         }
-        guard !stream.handlerRunning else { return }  // Forgotten when the handler returns.
-        self.streams.removeValue(forKey: stream.id)
-        self.checkDrained()
-        self.noteIdle()
     }
 
     // MARK: Connection lifecycle

@@ -9,67 +9,84 @@ import Wire
 /// streaming-request (client-streaming, bidirectional) calls; then thousands of event sequences check that a
 /// stream ends exactly once and is released exactly once.
 ///
-/// Mapping of the machine's states onto the spec's columns: `idle` and `active` are both spec *open* (`idle` is a
-/// single-request call whose handler waits for its one request message), `activeInboundClosed` is *half-closed
-/// (client)*, and `endedHandlerRunning` and `closed` are both spec *closed* (`endedHandlerRunning` while a cancelled
-/// handler is still returning: the stream slot is held until it does).
-@Suite("ServerStreamStateMachine: every (state, event) pair matches PROTOCOL.md §9.3", .timeLimit(.minutes(5)))
-struct ServerStreamStateMachineTests {
-    typealias Machine = ServerStreamStateMachine
-    typealias State = ServerStreamStateMachine.State
-    typealias Action = ServerStreamStateMachine.Action
+/// The machine's state is the spec's (§9.3: `idle`, `open`, `halfClosed`, `closed`), with whether a handler is still
+/// owed its return tracked beside it; the table's columns are the five combinations a call reaches: `idle` (a
+/// single-request call whose handler waits for its one request message), `open`, `halfClosed`,
+/// `closedHandlerRunning` (ended while a cancelled handler is still returning: the stream slot is held until it
+/// does) and `closed`.
+@Suite("CallStateMachine.Server: every (state, event) pair matches PROTOCOL.md §9.3", .timeLimit(.minutes(5)))
+struct CallStateMachineServerTests {
+    typealias Machine = CallStateMachine.Server
+    typealias Action = CallStateMachine.Server.Action
+    /// A table column: the §9.3 state and whether the handler is still owed its return.
+    typealias State = TargetState
+
+    /// A machine for the table: it is fed every event in every state, our bugs (a handler returning when none runs)
+    /// included, so those do not trap.
+    static func newMachine(singleRequest: Bool) -> Machine {
+        Machine(singleRequest: singleRequest, assertsOnBugs: false)
+    }
 
     // MARK: Reaching each state through real transitions
 
     /// Every state a test can ask for; `makeMachine` reaches it from `init` through the transitions a connection
     /// drives, so tests loop over "every state" without building states by hand.
-    enum TargetState: CaseIterable, CustomStringConvertible {
+    enum TargetState: Hashable, CaseIterable, CustomStringConvertible {
         case idle
-        case active
-        case activeInboundClosed
-        case endedHandlerRunning
+        case open
+        case halfClosed
+        case closedHandlerRunning
         case closed
 
-        var state: State {
-            switch self {
-            case .idle: return .idle
-            case .active: return .active
-            case .activeInboundClosed: return .activeInboundClosed
-            case .endedHandlerRunning: return .endedHandlerRunning
-            case .closed: return .closed
+        /// The column a machine is in.
+        init(_ machine: Machine) {
+            switch (machine.state, machine.handlerOutstanding) {
+            case (.idle, _): self = .idle
+            case (.open, _): self = .open
+            case (.halfClosed, _): self = .halfClosed
+            case (.closed, true): self = .closedHandlerRunning
+            case (.closed, false): self = .closed
             }
         }
 
-        var description: String { "\(self.state)" }
+        var description: String {
+            switch self {
+            case .idle: return "idle"
+            case .open: return "open"
+            case .halfClosed: return "halfClosed"
+            case .closedHandlerRunning: return "closed (handler running)"
+            case .closed: return "closed"
+            }
+        }
     }
 
     /// A machine in `target`, reached through real transitions; nil when the call kind cannot be in that state
     /// (a streaming-request call starts its handler with the call, so it is never `idle`).
     static func makeMachine(singleRequest: Bool, target: TargetState) throws -> Machine? {
-        var machine = Machine(singleRequest: singleRequest)
+        var machine = Self.newMachine(singleRequest: singleRequest)
         if target == .idle {
             guard singleRequest else { return nil }
-            try #require(machine.state == .idle)
+            try #require(TargetState(machine) == .idle)
             return machine
         }
         if singleRequest {
             try #require(machine.receiveMessage(endStream: false) == .startHandler(closeInbound: false))
         }
-        try #require(machine.state == .active)
+        try #require(TargetState(machine) == .open)
         switch target {
         case .idle:
             preconditionFailure("handled above")
-        case .active:
+        case .open:
             break
-        case .activeInboundClosed:
+        case .halfClosed:
             try #require(machine.receiveHalfClose() == .closeInbound)
-        case .endedHandlerRunning:
+        case .closedHandlerRunning:
             try #require(machine.receiveCancel(.cancelled) == .cancelHandler(.cancelled))
         case .closed:
             try #require(machine.receiveCancel(.cancelled) == .cancelHandler(.cancelled))
             try #require(machine.handlerFinished(.ok) == .release)
         }
-        try #require(machine.state == target.state)
+        try #require(TargetState(machine) == target)
         return machine
     }
 
@@ -225,17 +242,17 @@ struct ServerStreamStateMachineTests {
     /// One row of the table: an event's outcome in every state (the labels make every row complete).
     struct Row {
         var idle: Outcome
-        var active: Outcome
-        var activeInboundClosed: Outcome
-        var endedHandlerRunning: Outcome
+        var open: Outcome
+        var halfClosed: Outcome
+        var closedHandlerRunning: Outcome
         var closed: Outcome
 
         subscript(state: State) -> Outcome {
             switch state {
             case .idle: return self.idle
-            case .active: return self.active
-            case .activeInboundClosed: return self.activeInboundClosed
-            case .endedHandlerRunning: return self.endedHandlerRunning
+            case .open: return self.open
+            case .halfClosed: return self.halfClosed
+            case .closedHandlerRunning: return self.closedHandlerRunning
             case .closed: return self.closed
             }
         }
@@ -245,20 +262,20 @@ struct ServerStreamStateMachineTests {
     static func expectedRow(_ event: Event, singleRequest: Bool) -> Row {
         // Every event on an ended stream is dropped quietly (§9.3 "closed" column, §13.3), except a straggler
         // handler returning: its slot is freed ("nothing (the handler was a straggler; its slot is freed)").
-        let droppedWhenEnded = Outcome(.none, .endedHandlerRunning)
+        let droppedWhenEnded = Outcome(.none, .closedHandlerRunning)
         let droppedWhenClosed = Outcome(.none, .closed)
-        let internalEnd = Outcome(.endCall(.code(.internal), cancelHandler: .streamError), .endedHandlerRunning)
+        let internalEnd = Outcome(.endCall(.code(.internal), cancelHandler: .streamError), .closedHandlerRunning)
 
         switch event {
         case .receiveMessage(let endStream):
             // recv MESSAGE, open: deliver; with END_STREAM → half-closed. Half-closed: end with INTERNAL.
             // Call kinds: a single-request handler starts on its one message; a second one → INTERNAL.
-            let inbound: State = endStream ? .activeInboundClosed : .active
+            let inbound: State = endStream ? .halfClosed : .open
             return Row(
                 idle: Outcome(.startHandler(closeInbound: endStream), inbound),
-                active: singleRequest ? internalEnd : Outcome(.deliver(closeInbound: endStream), inbound),
-                activeInboundClosed: internalEnd,
-                endedHandlerRunning: droppedWhenEnded,
+                open: singleRequest ? internalEnd : Outcome(.deliver(closeInbound: endStream), inbound),
+                halfClosed: internalEnd,
+                closedHandlerRunning: droppedWhenEnded,
                 closed: droppedWhenClosed
             )
         case .receiveHalfClose:
@@ -266,18 +283,18 @@ struct ServerStreamStateMachineTests {
             // Call kinds: a single-request call ended with zero request messages → INTERNAL; no handler ran.
             return Row(
                 idle: Outcome(.endCallAndRelease(.code(.internal)), .closed),
-                active: Outcome(.closeInbound, .activeInboundClosed),
-                activeInboundClosed: internalEnd,
-                endedHandlerRunning: droppedWhenEnded,
+                open: Outcome(.closeInbound, .halfClosed),
+                halfClosed: internalEnd,
+                closedHandlerRunning: droppedWhenEnded,
                 closed: droppedWhenClosed
             )
         case .receiveCancel(let reason):
             // recv CANCEL: cancel the handler with the reason, send nothing → closed. No handler yet: just forget it.
             return Row(
                 idle: Outcome(.release, .closed),
-                active: Outcome(.cancelHandler(reason), .endedHandlerRunning),
-                activeInboundClosed: Outcome(.cancelHandler(reason), .endedHandlerRunning),
-                endedHandlerRunning: droppedWhenEnded,
+                open: Outcome(.cancelHandler(reason), .closedHandlerRunning),
+                halfClosed: Outcome(.cancelHandler(reason), .closedHandlerRunning),
+                closedHandlerRunning: droppedWhenEnded,
                 closed: droppedWhenClosed
             )
         case .deadlineExpired:
@@ -293,27 +310,27 @@ struct ServerStreamStateMachineTests {
             // send MESSAGE: allowed while open or half-closed; after the end the message is discarded.
             return Row(
                 idle: Outcome(.none, .idle),  // no handler runs that could write
-                active: Outcome(.write, .active),
-                activeInboundClosed: Outcome(.write, .activeInboundClosed),
-                endedHandlerRunning: droppedWhenEnded,
+                open: Outcome(.write, .open),
+                halfClosed: Outcome(.write, .halfClosed),
+                closedHandlerRunning: droppedWhenEnded,
                 closed: droppedWhenClosed
             )
         case .handlerFinished(let status):
             // handler returns a status: send CALL_END(status) → closed; as a straggler: free its slot.
             return Row(
                 idle: Outcome(.none, .idle),  // no handler runs that could return
-                active: Outcome(.endCallAndRelease(.exactly(status)), .closed),
-                activeInboundClosed: Outcome(.endCallAndRelease(.exactly(status)), .closed),
-                endedHandlerRunning: Outcome(.release, .closed),
+                open: Outcome(.endCallAndRelease(.exactly(status)), .closed),
+                halfClosed: Outcome(.endCallAndRelease(.exactly(status)), .closed),
+                closedHandlerRunning: Outcome(.release, .closed),
                 closed: droppedWhenClosed
             )
         case .connectionClosed(let reason):
             // §14.3: every handler is cancelled, nothing is written.
             return Row(
                 idle: Outcome(.release, .closed),
-                active: Outcome(.cancelHandler(reason), .endedHandlerRunning),
-                activeInboundClosed: Outcome(.cancelHandler(reason), .endedHandlerRunning),
-                endedHandlerRunning: droppedWhenEnded,
+                open: Outcome(.cancelHandler(reason), .closedHandlerRunning),
+                halfClosed: Outcome(.cancelHandler(reason), .closedHandlerRunning),
+                closedHandlerRunning: droppedWhenEnded,
                 closed: droppedWhenClosed
             )
         }
@@ -323,9 +340,9 @@ struct ServerStreamStateMachineTests {
     static func endRow(_ status: StatusPattern, reason: CancelReason) -> Row {
         Row(
             idle: Outcome(.endCallAndRelease(status), .closed),
-            active: Outcome(.endCall(status, cancelHandler: reason), .endedHandlerRunning),
-            activeInboundClosed: Outcome(.endCall(status, cancelHandler: reason), .endedHandlerRunning),
-            endedHandlerRunning: Outcome(.none, .endedHandlerRunning),
+            open: Outcome(.endCall(status, cancelHandler: reason), .closedHandlerRunning),
+            halfClosed: Outcome(.endCall(status, cancelHandler: reason), .closedHandlerRunning),
+            closedHandlerRunning: Outcome(.none, .closedHandlerRunning),
             closed: Outcome(.none, .closed)
         )
     }
@@ -334,8 +351,8 @@ struct ServerStreamStateMachineTests {
 
     @Test("a new stream: single-request calls wait idle for their message, streaming ones start at once", arguments: [true, false])
     func initialState(singleRequest: Bool) {
-        let machine = Machine(singleRequest: singleRequest)
-        #expect(machine.state == (singleRequest ? .idle : .active))
+        let machine = Self.newMachine(singleRequest: singleRequest)
+        #expect(TargetState(machine) == (singleRequest ? .idle : .open))
         #expect(machine.startsHandlerImmediately == !singleRequest)
         #expect(machine.singleRequest == singleRequest)
     }
@@ -347,28 +364,28 @@ struct ServerStreamStateMachineTests {
             if target == .idle && !singleRequest {
                 #expect(machine == nil)
             } else {
-                #expect(machine?.state == target.state)
+                #expect(machine.map(TargetState.init) == target)
             }
         }
     }
 
     @Test("the reachable states are exactly the target states (idle only for single-request calls)", arguments: [true, false])
     func reachableStates(singleRequest: Bool) {
-        var seen: Set<Machine> = [Machine(singleRequest: singleRequest)]
+        var seen: Set<Machine> = [Self.newMachine(singleRequest: singleRequest)]
         var frontier = Array(seen)
         while let machine = frontier.popLast() {
             for event in Self.allEvents {
                 var next = machine
                 _ = event.apply(to: &next)
                 #expect(next.singleRequest == singleRequest)
-                if next.state == .idle {
-                    #expect(machine.state == .idle, "\(event) led back to idle from \(machine.state)")
+                if TargetState(next) == .idle {
+                    #expect(TargetState(machine) == .idle, "\(event) led back to idle from \(TargetState(machine))")
                 }
                 if seen.insert(next).inserted { frontier.append(next) }
             }
         }
         let expected: Set<State> = singleRequest ? Set(State.allCases) : Set(State.allCases).subtracting([.idle])
-        #expect(Set(seen.map(\.state)) == expected)
+        #expect(Set(seen.map(TargetState.init)) == expected)
         #expect(seen.count == expected.count)  // nothing but `state` distinguishes two machines of one call kind
     }
 
@@ -380,14 +397,14 @@ struct ServerStreamStateMachineTests {
             for event in Self.allEvents {
                 var machine = start
                 let action = event.apply(to: &machine)
-                let expected = Self.expectedRow(event, singleRequest: singleRequest)[target.state]
+                let expected = Self.expectedRow(event, singleRequest: singleRequest)[target]
                 #expect(
                     expected.action.matches(action),
                     "singleRequest \(singleRequest), \(target) + \(event): got \(action), expected \(expected.action)"
                 )
                 #expect(
-                    machine.state == expected.next,
-                    "singleRequest \(singleRequest), \(target) + \(event): went to \(machine.state), expected \(expected.next)"
+                    TargetState(machine) == expected.next,
+                    "singleRequest \(singleRequest), \(target) + \(event): went to \(TargetState(machine)), expected \(expected.next)"
                 )
                 #expect(machine.singleRequest == singleRequest)
                 checked += 1
@@ -404,7 +421,7 @@ struct ServerStreamStateMachineTests {
             5: .resourceExhausted, 6: .internal, 7: .cancelled, 255: .cancelled,
         ]
         for reason in Self.cancelReasons {
-            var machine = try #require(try Self.makeMachine(singleRequest: false, target: .active))
+            var machine = try #require(try Self.makeMachine(singleRequest: false, target: .open))
             #expect(machine.receiveCancel(reason) == .cancelHandler(reason))
             // The handler sees RPCError.cancelled(reason), whose code is the reason's status.
             #expect(RPCError.cancelled(reason).code == specStatus[reason.rawValue], "reason \(reason)")
@@ -414,9 +431,9 @@ struct ServerStreamStateMachineTests {
 
     @Test("different paths to an ended or closed stream leave equal machines", arguments: [true, false])
     func pathsAgree(singleRequest: Bool) throws {
-        let ended = try #require(try Self.makeMachine(singleRequest: singleRequest, target: .endedHandlerRunning))
+        let ended = try #require(try Self.makeMachine(singleRequest: singleRequest, target: .closedHandlerRunning))
         let closed = try #require(try Self.makeMachine(singleRequest: singleRequest, target: .closed))
-        let handlerRunning: [TargetState] = [.active, .activeInboundClosed]
+        let handlerRunning: [TargetState] = [.open, .halfClosed]
         for target in handlerRunning {
             let start = try #require(try Self.makeMachine(singleRequest: singleRequest, target: target))
             for event: Event in [.deadlineExpired, .streamError(Self.streamErrorStatus), .receiveCancel(.siblingFailed), .connectionClosed(.shuttingDown), .abort(Self.shutdownStatus, .shuttingDown)] {
@@ -432,7 +449,7 @@ struct ServerStreamStateMachineTests {
         }
         if singleRequest {
             for event: Event in [.receiveHalfClose, .receiveCancel(.cancelled), .deadlineExpired, .streamError(Self.streamErrorStatus), .connectionClosed(.cancelled)] {
-                var machine = Machine(singleRequest: true)
+                var machine = Self.newMachine(singleRequest: true)
                 _ = event.apply(to: &machine)
                 #expect(machine == closed, "idle + \(event)")
             }
@@ -474,20 +491,20 @@ struct ServerStreamStateMachineTests {
 
         init(singleRequest: Bool) {
             self.singleRequest = singleRequest
-            self.machine = Machine(singleRequest: singleRequest)
+            self.machine = CallStateMachineServerTests.newMachine(singleRequest: singleRequest)
             self.handlerRunning = !singleRequest  // the I/O layer starts a streaming handler with the call
             self.handlerStarted = !singleRequest
         }
 
-        static let handlerStates: Set<State> = [.active, .activeInboundClosed, .endedHandlerRunning]
-        static let endedStates: Set<State> = [.endedHandlerRunning, .closed]
+        static let handlerStates: Set<State> = [.open, .halfClosed, .closedHandlerRunning]
+        static let endedStates: Set<State> = [.closedHandlerRunning, .closed]
 
         /// Applies `event`; returns a description of the first rule it broke, if any.
         mutating func step(_ event: Event) -> String? {
             self.trace.append(event)
-            let before = self.machine.state
+            let before = TargetState(self.machine)
             let action = event.apply(to: &self.machine)
-            let after = self.machine.state
+            let after = TargetState(self.machine)
             func violation(_ rule: String) -> String {
                 "singleRequest \(self.singleRequest): \(rule); \(before) + \(event) → \(action), \(after); trace \(self.trace)"
             }
@@ -556,8 +573,8 @@ struct ServerStreamStateMachineTests {
         mutating func windDown() -> String? {
             if let failure = self.step(.connectionClosed(.cancelled)) { return failure }
             if self.handlerRunning, let failure = self.step(.handlerFinished(.ok)) { return failure }
-            if self.machine.state != .closed || self.ends != 1 || self.releases != 1 {
-                return "singleRequest \(self.singleRequest): not ended and released exactly once (\(self.machine.state), ends \(self.ends), releases \(self.releases)); trace \(self.trace)"
+            if TargetState(self.machine) != .closed || self.ends != 1 || self.releases != 1 {
+                return "singleRequest \(self.singleRequest): not ended and released exactly once (\(TargetState(self.machine)), ends \(self.ends), releases \(self.releases)); trace \(self.trace)"
             }
             return nil
         }
