@@ -169,18 +169,9 @@ extension CallStateMachine {
             }
         }
 
-        /// The client sent `CANCEL`: the stream is over without a `CALL_END`.
+        /// The client sent `CANCEL`: the stream is over without a `CALL_END` (after the end: a late frame).
         mutating func receiveCancel(_ reason: CancelReason) -> Action {
-            switch self.state {
-            case .idle:
-                self.state = .closed
-                return .release
-            case .open, .halfClosed:
-                self.state = .closed
-                return .cancelHandler(reason)
-            case .closed:
-                return .none  // A late frame.
-            }
+            self.endWithoutCallEnd(reason)
         }
 
         /// The call's deadline passed on this server's clock.
@@ -243,6 +234,12 @@ extension CallStateMachine {
 
         /// The connection is gone: no frame can be sent; a running handler is cancelled.
         mutating func connectionClosed(_ reason: CancelReason) -> Action {
+            self.endWithoutCallEnd(reason)
+        }
+
+        /// An end that writes nothing (the client's `CANCEL`, the connection's loss): a running handler is
+        /// cancelled with `reason`, a call whose handler never started is forgotten.
+        private mutating func endWithoutCallEnd(_ reason: CancelReason) -> Action {
             switch self.state {
             case .idle:
                 self.state = .closed

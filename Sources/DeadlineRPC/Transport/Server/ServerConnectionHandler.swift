@@ -9,6 +9,13 @@ import Wire
 ///
 /// Confined to its channel's event loop. Handler tasks it starts are owned by the connection: it cancels them
 /// when their call ends or the connection closes, and ``ServerConnection/run()`` awaits every one of them.
+///
+/// This file holds the NIO job: channel events, decode pacing and frame dispatch. The rest is by concern:
+/// `+Calls` (admission, inbound messages and credit, the call machine's actions), `+Handlers` (slots, spawning
+/// the tasks, outcomes, streamed responses), `+Shutdown` (cancel, straggler, release, drain, close), `+Guard` (the
+/// abuse budgets), `+Deadlines`, `+QueuedReplies` and `+Writing`. Decisions live in pure types —
+/// ``CallStateMachine/Server``, ``CallAdmission``, ``HandlerSlots``, ``ConnectionGuard`` — and the I/O shared with
+/// the client in ``FrameReader``, ``ConnectionWriter`` and ``DeadlineTimer``, all stored inline.
 final class ServerConnectionHandler: ChannelDuplexHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundIn = ByteBuffer
