@@ -232,6 +232,61 @@ extension CallStateMachine {
             }
         }
 
+        /// What the connection writes when a handler returns.
+        enum OnHandlerFinished: Sendable, Hashable {
+            /// Nothing (our bug: no handler was owed its return).
+            case none
+            /// The call had already ended: forget the stream.
+            case release
+            /// Write `response` (if any), then `CALL_END` with `status` and `trailers`, then forget the stream.
+            /// `refusedTrailers` is why the handler's own trailers were not sent (for the log), which `status` reports.
+            case reply(response: ByteBuffer?, status: Status, trailers: Metadata, refusedTrailers: WireError?)
+        }
+
+        /// The handler returned with `status`, an optional single `response` and `trailers`; `peer` holds the
+        /// client's limits. Checks them before anything is written: trailers the client would refuse would turn
+        /// the handler's status into the client's "reply was refused", so they fail the call instead (`INTERNAL` for
+        /// a key or value the wire forbids, a handler bug; `RESOURCE_EXHAUSTED` over the client's limits), and the
+        /// response goes too (a reply followed by an error would be half a success); a response over the client's
+        /// message size is dropped with `RESOURCE_EXHAUSTED`. Empty trailers (nearly every call) cost one check.
+        mutating func handlerFinished(
+            _ status: Status,
+            response: ByteBuffer?,
+            trailers: Metadata,
+            peer: Settings
+        ) -> OnHandlerFinished {
+            switch self.handlerFinished(status) {
+            case .endCallAndRelease(let status):
+                if !trailers.isEmpty, let (code, error) = Self.trailerProblem(trailers, peer: peer) {
+                    let message =
+                        code == .internal
+                        ? "The handler's trailing metadata is invalid and was not sent: \(error.message)"
+                        : "The handler's trailing metadata is too large for the client and was not sent: \(error.message)"
+                    return .reply(response: nil, status: Status(code: code, message: message), trailers: Metadata(), refusedTrailers: error)
+                }
+                if let response, response.readableBytes > Int(peer.maxMessageSize) {
+                    let tooLarge = Status(
+                        code: .resourceExhausted,
+                        message: "The response message is \(response.readableBytes) bytes; the client accepts at most \(peer.maxMessageSize)."
+                    )
+                    return .reply(response: nil, status: tooLarge, trailers: Metadata(), refusedTrailers: nil)
+                }
+                return .reply(response: response, status: status, trailers: trailers, refusedTrailers: nil)
+            case .release:
+                return .release
+            default:
+                return .none
+            }
+        }
+
+        /// What is wrong with trailers a handler set: a key or value the wire forbids (`internal`, a handler bug), or
+        /// a block over the client's advertised limits (`resourceExhausted`, like an oversized response).
+        private static func trailerProblem(_ trailers: Metadata, peer: Settings) -> (Status.Code, WireError)? {
+            if let error = trailers.validate() { return (.internal, error) }
+            if let error = trailers.checkLimits(of: peer) { return (.resourceExhausted, error) }
+            return nil
+        }
+
         /// The connection is gone: no frame can be sent; a running handler is cancelled.
         mutating func connectionClosed(_ reason: CancelReason) -> Action {
             self.endWithoutCallEnd(reason)

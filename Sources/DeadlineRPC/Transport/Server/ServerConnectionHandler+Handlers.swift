@@ -91,7 +91,7 @@ extension ServerConnectionHandler {
         if stream.machine.deadlinePassed(now: now) {
             self.perform(stream.machine.deadlineExpired(), on: stream)
         }
-        let action = stream.machine.handlerFinished(status)
+        let action = stream.machine.handlerFinished(status, response: response, trailers: trailers, peer: self.reader.peerSettings)
         let returned = stream.machine.handlerTaskReturned(now: now)
         // Once per call: its deadline or straggler check goes, its slot frees, and (below) its end is written and
         // recorded, the stream forgotten, and the drain checked.
@@ -107,38 +107,15 @@ extension ServerConnectionHandler {
             )
         }
         switch action {
-        case .endCallAndRelease(var status):
-            var trailers = trailers
-            // Checked here, before anything is written: trailers the client would refuse would turn the handler's
-            // status into the client's "reply was refused". Empty trailers (nearly every call) cost one check.
-            if !trailers.isEmpty, let (code, error) = Self.trailerProblem(trailers, peer: self.reader.peerSettings) {
-                status = Status(
-                    code: code,
-                    message: code == .internal
-                        ? "The handler's trailing metadata is invalid and was not sent: \(error.message)"
-                        : "The handler's trailing metadata is too large for the client and was not sent: \(error.message)"
-                )
-                trailers = Metadata()
-                self.logInvalidTrailers(stream, error, code: code)
-                // The response goes too: the call failed, and a reply followed by `internal` would be half a success.
-                self.endCall(stream, status: status, trailers: trailers)
-                self.forget(stream)
-                break
-            }
-            if let response {
-                if response.readableBytes > Int(self.reader.peerSettings.maxMessageSize) {
-                    status = Status(code: .resourceExhausted, message: "The response message is \(response.readableBytes) bytes; the client accepts at most \(self.reader.peerSettings.maxMessageSize).")
-                    trailers = Metadata()
-                } else {
-                    self.sendResponse(stream, response, endStream: false)
-                }
-            }
+        case .reply(let response, let status, let trailers, let refusedTrailers):
+            if let refusedTrailers { self.logInvalidTrailers(stream, refusedTrailers, code: status.code) }
+            if let response { self.sendResponse(stream, response, endStream: false) }
             self.endCall(stream, status: status, trailers: trailers)
             self.forget(stream)
         case .release:
             self.forget(stream)
-        default:
-            self.perform(action, on: stream)
+        case .none:
+            break
         }
         self.flushSoon()
         self.checkDrained()
@@ -147,14 +124,6 @@ extension ServerConnectionHandler {
 
     /// Logs a handler's invalid trailers, once per method: a handler that sets a bad key does so on every
     /// call, and one line names the bug as well as a thousand.
-    /// What is wrong with trailers a handler set: a key or value the wire forbids (`internal`, a handler bug), or a
-    /// block over the client's advertised limits (`resourceExhausted`, like an oversized response).
-    static func trailerProblem(_ trailers: Metadata, peer: Settings) -> (Status.Code, WireError)? {
-        if let error = trailers.validate() { return (.internal, error) }
-        if let error = trailers.checkLimits(of: peer) { return (.resourceExhausted, error) }
-        return nil
-    }
-
     func logInvalidTrailers(_ stream: ServerStream, _ error: WireError, code: Status.Code) {
         guard stream.methodMetrics.invalidTrailersLogged.compareExchange(expected: false, desired: true, ordering: .relaxed).exchanged else {
             return

@@ -1,5 +1,6 @@
 import NIOCore
 import Testing
+import Wire
 
 @testable import DeadlineRPC
 
@@ -81,5 +82,74 @@ struct CallStateMachineServerHandlerTaskTests {
         #expect(!second)
         #expect(machine.finishRecorded)
     }
-}
 
+    // MARK: What a returning handler's reply writes
+
+    static func open() -> Machine {
+        var machine = Machine(singleRequest: false)
+        machine.handlerStarted()
+        return machine
+    }
+
+    @Test("A handler's reply is written as it is when the client accepts it")
+    func validReply() {
+        var machine = Self.open()
+        let action = machine.handlerFinished(.ok, response: ByteBuffer(string: "hi"), trailers: ["x-ok": "1"], peer: .default)
+        #expect(action == .reply(response: ByteBuffer(string: "hi"), status: .ok, trailers: ["x-ok": "1"], refusedTrailers: nil))
+    }
+
+    @Test("Trailers the wire forbids fail the call INTERNAL and drop the response")
+    func invalidTrailers() {
+        var machine = Self.open()
+        guard case .reply(let response, let status, let trailers, let refused) =
+            machine.handlerFinished(.ok, response: ByteBuffer(string: "hi"), trailers: ["Bad-Key": "v"], peer: .default)
+        else {
+            Issue.record("expected a reply")
+            return
+        }
+        #expect(response == nil)
+        #expect(status.code == .internal)
+        #expect(status.message.hasPrefix("The handler's trailing metadata is invalid and was not sent: "))
+        #expect(trailers.isEmpty)
+        #expect(refused != nil)
+    }
+
+    @Test("Trailers over the client's limits fail the call RESOURCE_EXHAUSTED")
+    func trailersTooLarge() {
+        var machine = Self.open()
+        var peer = Settings.default
+        peer.maxMetadataSize = 100
+        guard case .reply(nil, let status, let trailers, .some) =
+            machine.handlerFinished(.ok, response: nil, trailers: ["x-big": .string(String(repeating: "a", count: 200))], peer: peer)
+        else {
+            Issue.record("expected a reply without response, with refused trailers")
+            return
+        }
+        #expect(status.code == .resourceExhausted)
+        #expect(trailers.isEmpty)
+    }
+
+    @Test("A response over the client's message size is dropped with RESOURCE_EXHAUSTED, and so are the trailers")
+    func responseTooLarge() {
+        var machine = Self.open()
+        var peer = Settings.default
+        peer.maxMessageSize = 4
+        let action = machine.handlerFinished(.ok, response: ByteBuffer(string: "12345"), trailers: ["x-ok": "1"], peer: peer)
+        #expect(
+            action
+                == .reply(
+                    response: nil,
+                    status: Status(code: .resourceExhausted, message: "The response message is 5 bytes; the client accepts at most 4."),
+                    trailers: Metadata(),
+                    refusedTrailers: nil
+                )
+        )
+    }
+
+    @Test("A handler returning after its call ended writes nothing: release")
+    func afterEnd() {
+        var machine = Self.open()
+        _ = machine.receiveCancel(.cancelled)
+        #expect(machine.handlerFinished(.ok, response: ByteBuffer(string: "hi"), trailers: Metadata(), peer: .default) == .release)
+    }
+}
