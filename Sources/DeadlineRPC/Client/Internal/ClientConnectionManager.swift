@@ -19,7 +19,17 @@ final class ClientConnectionManager: @unchecked Sendable {
         case closed
     }
 
+    /// How connections are opened.
+    enum Connector: Sendable {
+        /// Over TCP, with NIOPosix.
+        case tcp
+        /// By whoever created the manager (tests, on an embedded channel): a call that finds no connection only
+        /// waits, and the handler the creator attaches becomes the connection once the server's settings arrive.
+        case external
+    }
+
     let eventLoop: any EventLoop
+    let connector: Connector
     let host: String
     let port: Int
     let configuration: RPCClient.Configuration
@@ -37,7 +47,15 @@ final class ClientConnectionManager: @unchecked Sendable {
     /// The owning client's counters (connections opened).
     private let stats: ClientStats
 
-    init(host: String, port: Int, configuration: RPCClient.Configuration, eventLoop: any EventLoop, stats: ClientStats) {
+    init(
+        host: String,
+        port: Int,
+        configuration: RPCClient.Configuration,
+        eventLoop: any EventLoop,
+        stats: ClientStats,
+        connector: Connector = .tcp
+    ) {
+        self.connector = connector
         self.stats = stats
         self.host = host
         self.port = port
@@ -102,7 +120,8 @@ final class ClientConnectionManager: @unchecked Sendable {
                 self.armDeadlineTimer(at: armAt)
             }
         }
-        self.dispatch(call)
+        // One clock reading for the whole start: the backoff check and the budget written on the wire.
+        self.dispatch(call, now: self.eventLoop.now)
     }
 
     // MARK: Deadlines
@@ -124,7 +143,7 @@ final class ClientConnectionManager: @unchecked Sendable {
     /// The deadline timer fired: every call whose deadline came fails with `deadlineExceeded` (sending `CANCEL` when
     /// it reached the server).
     private func deadlinesDue() {
-        for call in self.deadlines.timerFired(now: Int64(NIODeadline.now().uptimeNanoseconds)) {
+        for call in self.deadlines.timerFired(now: Deadline(self.eventLoop.now).uptimeNanoseconds) {
             let loop = call.loop
             loop.deadlineOwner = nil
             if let connection = loop.connection {
@@ -137,13 +156,14 @@ final class ClientConnectionManager: @unchecked Sendable {
         if let armAt = self.deadlines.nextArm() { self.armDeadlineTimer(at: armAt) }
     }
 
-    private func dispatch(_ call: ClientCall) {
+    /// Sends `call` on the connection, or queues or fails it; `now` is the loop's clock, read once by the caller.
+    private func dispatch(_ call: ClientCall, now: NIODeadline) {
         let loop = call.loop
         guard !loop.finished else { return }
         switch self.state {
         case .ready(let handler) where handler.acceptsCalls:
             self.inFlightCalls += 1
-            handler.startCall(call)
+            handler.startCall(call, now: now)
         case .ready(let handler) where handler.outOfStreamIDs:
             // Stream ids exhausted: retire it (its calls finish) and open a fresh connection.
             self.draining[ObjectIdentifier(handler)] = handler
@@ -168,7 +188,7 @@ final class ClientConnectionManager: @unchecked Sendable {
             waiting.append(call)
             self.state = .connecting(waiting: waiting)
         case .backoff(let until, let attempt, let error):
-            if NIODeadline.now() >= until {
+            if now >= until {
                 self.state = .connecting(waiting: [call])
                 self.connect()
             } else {
@@ -216,9 +236,10 @@ final class ClientConnectionManager: @unchecked Sendable {
 
     func callEnded() {
         self.inFlightCalls -= 1
-        if case .ready(let handler) = self.state {
+        if case .ready(let handler) = self.state, !self.waitingForStream.isEmpty {
+            let now = self.eventLoop.now
             while !self.waitingForStream.isEmpty && handler.acceptsCalls {
-                self.dispatch(self.waitingForStream.removeFirst())
+                self.dispatch(self.waitingForStream.removeFirst(), now: now)
             }
         }
         self.checkClosed()
@@ -227,6 +248,7 @@ final class ClientConnectionManager: @unchecked Sendable {
     // MARK: Connections
 
     private func connect() {
+        guard case .tcp = self.connector else { return }
         let timeout = self.configuration.connectTimeout
         let bootstrap = ClientBootstrap(group: self.eventLoop)
             .connectTimeout(.nanoseconds(timeout.nanoseconds))
@@ -259,7 +281,7 @@ final class ClientConnectionManager: @unchecked Sendable {
         let waiting: [ClientCall]
         if case .connecting(let calls) = self.state { waiting = calls } else { waiting = [] }
         if case .closed = self.state { return }
-        self.state = .backoff(until: .now() + .nanoseconds(delay.nanoseconds), attempt: self.failedAttempts, error: error)
+        self.state = .backoff(until: self.eventLoop.now + .nanoseconds(delay.nanoseconds), attempt: self.failedAttempts, error: error)
         self.configuration.logger.debug("Connection to \(self.host):\(self.port) failed (\(error)); next attempt allowed in \(delay)")
         for call in waiting {
             call.loop.complete(.failure(RPCError(code: .unavailable, message: "Cannot reach \(self.host):\(self.port): \(error).")))
@@ -274,7 +296,8 @@ final class ClientConnectionManager: @unchecked Sendable {
         }
         self.state = .ready(handler)
         self.stats.recordConnectionOpened()
-        for call in waiting { self.dispatch(call) }
+        let now = self.eventLoop.now
+        for call in waiting { self.dispatch(call, now: now) }
     }
 
     func connectionDraining(_ handler: ClientConnectionHandler) {
@@ -293,7 +316,8 @@ final class ClientConnectionManager: @unchecked Sendable {
             self.state = .idle  // The next call reconnects at once.
             let waiting = self.waitingForStream
             self.waitingForStream = []
-            for call in waiting { self.dispatch(call) }
+            let now = self.eventLoop.now
+            for call in waiting { self.dispatch(call, now: now) }
         case .connecting:
             self.connectFailed(error?.message ?? "the connection closed before the server's settings arrived")
         default:

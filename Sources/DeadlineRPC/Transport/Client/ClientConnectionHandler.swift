@@ -169,7 +169,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
                 self.pingTimeoutTimer?.cancel()
                 self.pingTimeoutTimer = nil
                 let sent = Int64(bitPattern: ping.payload)
-                self.roundTripTime = .nanoseconds(Int64(NIODeadline.now().uptimeNanoseconds) - sent)
+                self.roundTripTime = .nanoseconds(Int64(clamping: self.manager.eventLoop.now.uptimeNanoseconds) - sent)
             } else {
                 self.scheduler.writeControl(.ping(PingFrame(payload: ping.payload, ack: true)))
             }
@@ -266,12 +266,13 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
 
     // MARK: Calls from the caller
 
-    /// Opens a stream for `call` and writes its start (and its single request, if any).
-    func startCall(_ call: ClientCall) {
+    /// Opens a stream for `call` and writes its start (and its single request, if any); `now` is the loop's clock,
+    /// read when the call was dispatched, from which the budget on the wire is counted.
+    func startCall(_ call: ClientCall, now: NIODeadline) {
         let loop = call.loop
         var budget: WireBudget? = nil
         if let deadline = call.deadline {
-            let remaining = deadline.timeRemaining
+            let remaining = deadline.timeRemaining(at: Deadline(now))
             if remaining <= .zero {
                 // The budget ran out before the call could be sent: fail locally, send nothing, open no stream
                 // (a later cancel must not name a stream the server never saw).
@@ -466,7 +467,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
         guard let keepalive = self.configuration.keepalive, let context = self.context else { return }
         self.keepaliveTimer = context.eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds(keepalive.interval.nanoseconds)) { [self] in
             guard self.state == .ready || self.state == .draining else { return }
-            let now = Int64(NIODeadline.now().uptimeNanoseconds)
+            let now = Int64(clamping: context.eventLoop.now.uptimeNanoseconds)
             self.scheduler.writeControl(.ping(PingFrame(payload: UInt64(bitPattern: now), ack: false)))
             self.flushNow()
             if self.pingTimeoutTimer == nil {
