@@ -37,10 +37,13 @@ final class ClientConnectionManager: @unchecked Sendable {
     private var failedAttempts = 0
     private var draining: [ObjectIdentifier: ClientConnectionHandler] = [:]
     private var closeWaiters: [CheckedContinuation<Void, Never>] = []
+    /// Calls on a stream of one of this manager's connections: counted here when a call is handed to a connection,
+    /// and here when its stream ends (``streamEnded(_:)``), so `close()` knows when nothing is left.
     private var inFlightCalls = 0
     /// Calls waiting for a stream because the server's concurrent-stream limit is reached.
     private var waitingForStream: [ClientCall] = []
-    /// Every started call's deadline, behind one timer.
+    /// Every started call's deadline, behind one timer: queued when the call is taken, removed when it ends, here
+    /// whichever way it ends.
     private var deadlines = DeadlineQueue<ClientCall>()
     private var deadlineTimer: Scheduled<Void>?
 
@@ -109,13 +112,13 @@ final class ClientConnectionManager: @unchecked Sendable {
     func start(_ call: ClientCall) {
         self.eventLoop.assertInEventLoop()
         let loop = call.loop
-        if let pending = loop.pendingCancel {
-            loop.complete(.failure(RPCError.cancelled(pending.reason, pending.reason.notSentMessage(pending.origin))))
+        let action = loop.machine.queued()
+        guard loop.machine.state == .queued else {
+            self.perform(action, call: call)  // A cancel overtook the start.
             return
         }
-        if let deadline = call.deadline, loop.deadlineOwner == nil {
+        if let deadline = call.deadline {
             // The deadline runs from now, whether the call is sent at once or waits for a connection or a stream.
-            loop.deadlineOwner = self
             if let armAt = self.deadlines.insert(call, deadline: deadline.uptimeNanoseconds) {
                 self.armDeadlineTimer(at: armAt)
             }
@@ -125,11 +128,6 @@ final class ClientConnectionManager: @unchecked Sendable {
     }
 
     // MARK: Deadlines
-
-    /// A call ended before its deadline (event loop only).
-    func removeDeadline(atIndex index: Int) {
-        self.deadlines.remove(atIndex: index)
-    }
 
     private func armDeadlineTimer(at uptimeNanoseconds: Int64) {
         self.deadlineTimer?.cancel()
@@ -144,13 +142,10 @@ final class ClientConnectionManager: @unchecked Sendable {
     /// it reached the server).
     private func deadlinesDue() {
         for call in self.deadlines.timerFired(now: Deadline(self.eventLoop.now).uptimeNanoseconds) {
-            let loop = call.loop
-            loop.deadlineOwner = nil
-            if let connection = loop.connection {
+            if let connection = call.loop.connection {
                 connection.deadlineExpired(call)
             } else {
-                self.removeWaiting(call)
-                loop.complete(.failure(RPCError(code: .deadlineExceeded, message: "The call's deadline passed while it waited to be sent; nothing was sent.", cancelReason: .deadlineExceeded)))
+                self.perform(call.loop.machine.deadlineExpired(), call: call)
             }
         }
         if let armAt = self.deadlines.nextArm() { self.armDeadlineTimer(at: armAt) }
@@ -158,12 +153,16 @@ final class ClientConnectionManager: @unchecked Sendable {
 
     /// Sends `call` on the connection, or queues or fails it; `now` is the loop's clock, read once by the caller.
     private func dispatch(_ call: ClientCall, now: NIODeadline) {
-        let loop = call.loop
-        guard !loop.finished else { return }
+        guard call.loop.machine.state == .queued else { return }
         switch self.state {
         case .ready(let handler) where handler.acceptsCalls:
+            // Counted before the start: a call whose request is refused once its stream is open ends through
+            // streamEnded, like any other.
             self.inFlightCalls += 1
-            handler.startCall(call, now: now)
+            if let refusal = handler.startCall(call, now: now) {
+                self.inFlightCalls -= 1  // No stream was opened.
+                self.refuse(call, refusal)
+            }
         case .ready(let handler) where handler.outOfStreamIDs:
             // Stream ids exhausted: retire it (its calls finish) and open a fresh connection.
             self.draining[ObjectIdentifier(handler)] = handler
@@ -173,7 +172,7 @@ final class ClientConnectionManager: @unchecked Sendable {
         case .ready:
             // The server's stream limit is reached: wait for a call to end, within the call's own deadline.
             guard self.waitingForStream.count < self.configuration.maxPendingCalls else {
-                loop.complete(.failure(RPCError(code: .resourceExhausted, message: "\(self.waitingForStream.count) calls already wait for a free stream on the connection to \(self.host):\(self.port); the call was not sent.")))
+                self.refuse(call, RPCError(code: .resourceExhausted, message: "\(self.waitingForStream.count) calls already wait for a free stream on the connection to \(self.host):\(self.port); the call was not sent."))
                 return
             }
             self.waitingForStream.append(call)
@@ -182,7 +181,7 @@ final class ClientConnectionManager: @unchecked Sendable {
             self.connect()
         case .connecting(var waiting):
             guard waiting.count < self.configuration.maxPendingCalls else {
-                loop.complete(.failure(RPCError(code: .unavailable, message: "\(waiting.count) calls are already waiting for the connection to \(self.host):\(self.port); the call was not sent.")))
+                self.refuse(call, RPCError(code: .unavailable, message: "\(waiting.count) calls are already waiting for the connection to \(self.host):\(self.port); the call was not sent."))
                 return
             }
             waiting.append(call)
@@ -192,26 +191,37 @@ final class ClientConnectionManager: @unchecked Sendable {
                 self.state = .connecting(waiting: [call])
                 self.connect()
             } else {
-                loop.complete(.failure(RPCError(code: .unavailable, message: "Cannot reach \(self.host):\(self.port) (attempt \(attempt) failed: \(error)); the call was not sent.")))
+                self.refuse(call, RPCError(code: .unavailable, message: "Cannot reach \(self.host):\(self.port) (attempt \(attempt) failed: \(error)); the call was not sent."))
             }
         case .closed:
-            loop.complete(.failure(RPCError(code: .unavailable, message: "The client is closed; the call was not sent.")))
+            self.refuse(call, RPCError(code: .unavailable, message: "The client is closed; the call was not sent."))
         }
+    }
+
+    /// Ends a call that has no stream (waiting, or refused before its start) with `error`; nothing was sent.
+    private func refuse(_ call: ClientCall, _ error: RPCError) {
+        guard case .fail = call.loop.machine.notSent(error.status, error.cancelReason) else { return }
+        self.deadlines.remove(call)
+        call.loop.complete(.failure(error))
+    }
+
+    /// Carries out what the machine decided for a call without a stream: a `.fail` ends it, nothing sent.
+    private func perform(_ action: CallStateMachine.Client.Action, call: ClientCall) {
+        guard case .fail(let status, let reason) = action else { return }
+        self.removeWaiting(call)
+        self.deadlines.remove(call)
+        call.loop.complete(.failure(RPCError(code: status.code, message: status.message, cancelReason: reason)))
     }
 
     /// The caller cancelled, or the call being served ended (on the event loop).
     func cancel(_ call: ClientCall, reason: CancelReason, origin: CancelOrigin = .caller) {
         self.eventLoop.assertInEventLoop()
-        let loop = call.loop
-        if let connection = loop.connection {
+        if let connection = call.loop.connection {
             connection.cancel(call, reason: reason, origin: origin)
             return
         }
-        if self.removeWaiting(call) {
-            loop.complete(.failure(RPCError.cancelled(reason, reason.notSentMessage(origin))))
-            return
-        }
-        if !loop.finished { loop.pendingCancel = (reason, origin) }
+        // Waiting: ended now, nothing sent. Not yet taken: remembered for start(_:). Over: nothing to do.
+        self.perform(call.loop.machine.callerCancelled(reason, origin: origin), call: call)
     }
 
     /// Removes a call that waits for a connection or a stream; returns whether it was waiting.
@@ -234,7 +244,10 @@ final class ClientConnectionManager: @unchecked Sendable {
         self.stats.recordLateFrameDropped()
     }
 
-    func callEnded() {
+    /// A call on one of this manager's connections ended (the connection has settled its stream): its deadline
+    /// leaves the queue, and a call waiting for a stream may take the freed one.
+    func streamEnded(_ call: ClientCall) {
+        self.deadlines.remove(call)
         self.inFlightCalls -= 1
         if case .ready(let handler) = self.state, !self.waitingForStream.isEmpty {
             let now = self.eventLoop.now
@@ -284,7 +297,7 @@ final class ClientConnectionManager: @unchecked Sendable {
         self.state = .backoff(until: self.eventLoop.now + .nanoseconds(delay.nanoseconds), attempt: self.failedAttempts, error: error)
         self.configuration.logger.debug("Connection to \(self.host):\(self.port) failed (\(error)); next attempt allowed in \(delay)")
         for call in waiting {
-            call.loop.complete(.failure(RPCError(code: .unavailable, message: "Cannot reach \(self.host):\(self.port): \(error).")))
+            self.refuse(call, RPCError(code: .unavailable, message: "Cannot reach \(self.host):\(self.port): \(error)."))
         }
     }
 
@@ -361,14 +374,14 @@ final class ClientConnectionManager: @unchecked Sendable {
                     handler.close()
                 case .connecting(let waiting):
                     for call in waiting {
-                        call.loop.complete(.failure(RPCError(code: .unavailable, message: "The client was closed before the call was sent.")))
+                        self.refuse(call, RPCError(code: .unavailable, message: "The client was closed before the call was sent."))
                     }
                 default:
                     break
                 }
                 for handler in self.draining.values { handler.close() }
                 for call in self.waitingForStream {
-                    call.loop.complete(.failure(RPCError(code: .unavailable, message: "The client was closed before the call was sent.")))
+                    self.refuse(call, RPCError(code: .unavailable, message: "The client was closed before the call was sent."))
                 }
                 self.waitingForStream = []
                 self.closeWaiters.append(continuation)
