@@ -45,6 +45,7 @@ struct ClientConnectionHandlerTests {
     struct Connection {
         let channel = EmbeddedChannel()
         let manager: ClientConnectionManager
+        let stats = ClientStats(prefix: "test", factory: nil, logger: Logger(label: "test"))
         /// Decodes what the client wrote (it starts with the preface, as a server sees it).
         var written = FrameDecoder(limits: .default, expectPreface: true)
 
@@ -55,7 +56,7 @@ struct ClientConnectionHandlerTests {
                 port: 1,
                 configuration: configuration,
                 eventLoop: self.channel.eventLoop,
-                stats: ClientStats(prefix: "test", factory: nil, logger: Logger(label: "test")),
+                stats: self.stats,
                 connector: .external
             )
             let handler = ClientConnectionHandler(configuration: configuration, manager: self.manager)
@@ -90,6 +91,14 @@ struct ClientConnectionHandlerTests {
                 parentControl: nil,
                 responses: InboundMessageQueue()
             )
+        }
+
+        /// A frame from the server.
+        func serverSends(_ frame: Frame) throws {
+            var bytes = ByteBuffer()
+            FrameEncoder.write(frame, into: &bytes)
+            try self.channel.writeInbound(bytes)
+            self.channel.embeddedEventLoop.run()
         }
 
         /// Moves the loop's clock and runs whatever came due (no real time passes).
@@ -133,6 +142,27 @@ struct ClientConnectionHandlerTests {
         #expect(call.loop.outcomeError?.code == .deadlineExceeded)
         #expect(call.loop.outcomeError?.cancelReason == .deadlineExceeded)
         #expect(try connection.frames() == [.cancel(streamID: start.streamID, reason: .deadlineExceeded)])
+
+        // The server's end crossed the CANCEL: a late frame, dropped and counted, the outcome unchanged.
+        try connection.serverSends(.callEnd(CallEnd(streamID: start.streamID, status: .ok)))
+        #expect(connection.stats.lateFramesDropped == 1)
+        #expect(call.loop.outcomeError?.code == .deadlineExceeded)
+        _ = try connection.channel.finish(acceptAlreadyClosed: true)
+    }
+
+    /// The caller's cancel and the start reach the loop by different hops; a cancel that comes first is kept by the
+    /// call's machine and ends the call when the manager takes it.
+    @Test("A cancel that overtakes the start ends the call when the manager takes it, and nothing is sent")
+    func cancelBeforeStart() throws {
+        var connection = try Connection()
+        let call = connection.makeCall(deadline: connection.now + .milliseconds(100))
+        connection.manager.cancel(call, reason: .cancelled)
+        #expect(call.loop.outcome == nil)
+        connection.manager.start(call)
+        #expect(call.loop.outcomeError?.code == .cancelled)
+        #expect(call.loop.outcomeError?.message == "The call was cancelled before it was sent.")
+        connection.advance(by: .milliseconds(100))  // Its deadline was never queued: nothing fires.
+        #expect(try connection.frames().isEmpty)
         _ = try connection.channel.finish(acceptAlreadyClosed: true)
     }
 
