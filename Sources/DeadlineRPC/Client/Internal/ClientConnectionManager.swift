@@ -10,14 +10,6 @@ import Wire
 /// entry point either runs there already (callbacks from the channel handler) or hops with `onLoop`, and
 /// `assertInEventLoop` checks it in debug builds.
 final class ClientConnectionManager: @unchecked Sendable {
-    private enum State {
-        case idle
-        case connecting(waiting: [ClientCall])
-        case ready(ClientConnectionHandler)
-        /// The last attempt failed; calls fail fast until `until`.
-        case backoff(until: NIODeadline, attempt: Int, error: String)
-        case closed
-    }
 
     /// How connections are opened.
     enum Connector: Sendable {
@@ -33,8 +25,8 @@ final class ClientConnectionManager: @unchecked Sendable {
     let host: String
     let port: Int
     let configuration: RPCClient.Configuration
-    private var state: State = .idle
-    private var failedAttempts = 0
+    /// Connect, backoff, ready, closed: decided by the pure machine, carried out here.
+    private var lifecycle = StateMachine<ClientConnectionHandler, ClientCall>()
     private var draining: [ObjectIdentifier: ClientConnectionHandler] = [:]
     private var closeWaiters: [CheckedContinuation<Void, Never>] = []
     /// Calls on a stream of one of this manager's connections: counted here when a call is handed to a connection,
@@ -72,8 +64,7 @@ final class ClientConnectionManager: @unchecked Sendable {
 
     /// The current connection's last keepalive round-trip time (event loop only).
     var roundTripTime: Duration? {
-        if case .ready(let handler) = self.state { return handler.roundTripTime }
-        return nil
+        self.lifecycle.readyConnection?.roundTripTime
     }
 
     // MARK: Calls
@@ -154,8 +145,26 @@ final class ClientConnectionManager: @unchecked Sendable {
     /// Sends `call` on the connection, or queues or fails it; `now` is the loop's clock, read once by the caller.
     private func dispatch(_ call: ClientCall, now: NIODeadline) {
         guard call.loop.machine.state == .queued else { return }
-        switch self.state {
-        case .ready(let handler) where handler.acceptsCalls:
+        switch self.lifecycle.callArrived(call, now: now, maxPending: self.configuration.maxPendingCalls) {
+        case .use(let handler):
+            self.start(call, on: handler, now: now)
+        case .connect:
+            self.connect()
+        case .wait:
+            break
+        case .refuseTooManyWaiting(let count):
+            self.refuse(call, RPCError(code: .unavailable, message: "\(count) calls are already waiting for the connection to \(self.host):\(self.port); the call was not sent."))
+        case .refuseBackingOff(let attempt, let error):
+            self.refuse(call, RPCError(code: .unavailable, message: "Cannot reach \(self.host):\(self.port) (attempt \(attempt) failed: \(error)); the call was not sent."))
+        case .refuseClosed:
+            self.refuse(call, RPCError(code: .unavailable, message: "The client is closed; the call was not sent."))
+        }
+    }
+
+    /// Starts `call` on the ready connection, or retires a connection out of stream ids, or makes the call wait for
+    /// a free stream.
+    private func start(_ call: ClientCall, on handler: ClientConnectionHandler, now: NIODeadline) {
+        if handler.acceptsCalls {
             // Counted before the start: a call whose request is refused once its stream is open ends through
             // streamEnded, like any other.
             self.inFlightCalls += 1
@@ -163,38 +172,19 @@ final class ClientConnectionManager: @unchecked Sendable {
                 self.inFlightCalls -= 1  // No stream was opened.
                 self.refuse(call, refusal)
             }
-        case .ready(let handler) where handler.outOfStreamIDs:
+        } else if handler.outOfStreamIDs {
             // Stream ids exhausted: retire it (its calls finish) and open a fresh connection.
             self.draining[ObjectIdentifier(handler)] = handler
             handler.retire()
-            self.state = .connecting(waiting: [call])
+            self.lifecycle.connectionExhausted(call)
             self.connect()
-        case .ready:
+        } else {
             // The server's stream limit is reached: wait for a call to end, within the call's own deadline.
             guard self.waitingForStream.count < self.configuration.maxPendingCalls else {
                 self.refuse(call, RPCError(code: .resourceExhausted, message: "\(self.waitingForStream.count) calls already wait for a free stream on the connection to \(self.host):\(self.port); the call was not sent."))
                 return
             }
             self.waitingForStream.append(call)
-        case .idle:
-            self.state = .connecting(waiting: [call])
-            self.connect()
-        case .connecting(var waiting):
-            guard waiting.count < self.configuration.maxPendingCalls else {
-                self.refuse(call, RPCError(code: .unavailable, message: "\(waiting.count) calls are already waiting for the connection to \(self.host):\(self.port); the call was not sent."))
-                return
-            }
-            waiting.append(call)
-            self.state = .connecting(waiting: waiting)
-        case .backoff(let until, let attempt, let error):
-            if now >= until {
-                self.state = .connecting(waiting: [call])
-                self.connect()
-            } else {
-                self.refuse(call, RPCError(code: .unavailable, message: "Cannot reach \(self.host):\(self.port) (attempt \(attempt) failed: \(error)); the call was not sent."))
-            }
-        case .closed:
-            self.refuse(call, RPCError(code: .unavailable, message: "The client is closed; the call was not sent."))
         }
     }
 
@@ -227,11 +217,7 @@ final class ClientConnectionManager: @unchecked Sendable {
     /// Removes a call that waits for a connection or a stream; returns whether it was waiting.
     @discardableResult
     private func removeWaiting(_ call: ClientCall) -> Bool {
-        if case .connecting(var waiting) = self.state, let index = waiting.firstIndex(where: { $0 === call }) {
-            waiting.remove(at: index)
-            self.state = .connecting(waiting: waiting)
-            return true
-        }
+        if self.lifecycle.removeWaiting(call) { return true }
         if let index = self.waitingForStream.firstIndex(where: { $0 === call }) {
             self.waitingForStream.remove(at: index)
             return true
@@ -249,7 +235,7 @@ final class ClientConnectionManager: @unchecked Sendable {
     func streamEnded(_ call: ClientCall) {
         self.deadlines.remove(call)
         self.inFlightCalls -= 1
-        if case .ready(let handler) = self.state, !self.waitingForStream.isEmpty {
+        if let handler = self.lifecycle.readyConnection, !self.waitingForStream.isEmpty {
             let now = self.eventLoop.now
             while !self.waitingForStream.isEmpty && handler.acceptsCalls {
                 self.dispatch(self.waitingForStream.removeFirst(), now: now)
@@ -278,7 +264,7 @@ final class ClientConnectionManager: @unchecked Sendable {
             case .success(let channel):
                 // Ready once the server's settings arrive (connectionReady); guard against a silent server.
                 self.eventLoop.scheduleTask(in: .nanoseconds(timeout.nanoseconds)) {
-                    if case .connecting = self.state {
+                    if case .connecting = self.lifecycle.state {
                         channel.close(promise: nil)
                     }
                 }
@@ -289,34 +275,26 @@ final class ClientConnectionManager: @unchecked Sendable {
     }
 
     private func connectFailed(_ error: String) {
-        self.failedAttempts += 1
-        let delay = self.configuration.backoff.delay(attempt: self.failedAttempts)
-        let waiting: [ClientCall]
-        if case .connecting(let calls) = self.state { waiting = calls } else { waiting = [] }
-        if case .closed = self.state { return }
-        self.state = .backoff(until: self.eventLoop.now + .nanoseconds(delay.nanoseconds), attempt: self.failedAttempts, error: error)
+        let failed = self.lifecycle.connectFailed(now: self.eventLoop.now, error: error, delay: self.configuration.backoff.delay(attempt:))
+        guard let delay = failed.delay else { return }  // The client closed meanwhile.
         self.configuration.logger.debug("Connection to \(self.host):\(self.port) failed (\(error)); next attempt allowed in \(delay)")
-        for call in waiting {
+        for call in failed.waiting {
             self.refuse(call, RPCError(code: .unavailable, message: "Cannot reach \(self.host):\(self.port): \(error)."))
         }
     }
 
     func connectionReady(_ handler: ClientConnectionHandler) {
-        self.failedAttempts = 0
-        guard case .connecting(let waiting) = self.state else {
+        guard case .dispatch(let waiting) = self.lifecycle.connectionReady(handler) else {
             handler.close()  // Closed or superseded meanwhile.
             return
         }
-        self.state = .ready(handler)
         self.stats.recordConnectionOpened()
         let now = self.eventLoop.now
         for call in waiting { self.dispatch(call, now: now) }
     }
 
     func connectionDraining(_ handler: ClientConnectionHandler) {
-        if case .ready(let current) = self.state, current === handler {
-            self.state = .idle
-        }
+        self.lifecycle.connectionDraining(handler)
         // A connection that already closed has nothing left to drain (close() would wait for it forever).
         guard !handler.hasClosed else { return }
         self.draining[ObjectIdentifier(handler)] = handler
@@ -324,16 +302,16 @@ final class ClientConnectionManager: @unchecked Sendable {
 
     func connectionClosed(_ handler: ClientConnectionHandler, error: RPCError?) {
         self.draining.removeValue(forKey: ObjectIdentifier(handler))
-        switch self.state {
-        case .ready(let current) where current === handler:
-            self.state = .idle  // The next call reconnects at once.
+        switch self.lifecycle.connectionClosed(handler) {
+        case .redispatchWaitingForStream:
+            // The next call reconnects at once.
             let waiting = self.waitingForStream
             self.waitingForStream = []
             let now = self.eventLoop.now
             for call in waiting { self.dispatch(call, now: now) }
-        case .connecting:
+        case .connectFailed:
             self.connectFailed(error?.message ?? "the connection closed before the server's settings arrived")
-        default:
+        case .none:
             break
         }
         self.checkClosed()
@@ -346,7 +324,7 @@ final class ClientConnectionManager: @unchecked Sendable {
         await withCheckedContinuation { (continuation: CheckedContinuation<String, Never>) in
             self.onLoop {
                 let state: String
-                switch self.state {
+                switch self.lifecycle.state {
                 case .idle: state = "idle"
                 case .connecting(let waiting): state = "connecting (\(waiting.count) calls waiting)"
                 case .ready(let handler): state = "ready (\(handler.debugSnapshot))"
@@ -367,9 +345,7 @@ final class ClientConnectionManager: @unchecked Sendable {
     func close() async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             self.onLoop {
-                let previous = self.state
-                self.state = .closed
-                switch previous {
+                switch self.lifecycle.close() {
                 case .ready(let handler):
                     handler.close()
                 case .connecting(let waiting):
@@ -391,7 +367,7 @@ final class ClientConnectionManager: @unchecked Sendable {
     }
 
     private func checkClosed() {
-        guard case .closed = self.state, self.inFlightCalls <= 0, self.draining.isEmpty else { return }
+        guard self.lifecycle.isClosed, self.inFlightCalls <= 0, self.draining.isEmpty else { return }
         let waiters = self.closeWaiters
         self.closeWaiters = []
         for waiter in waiters { waiter.resume() }
