@@ -8,13 +8,21 @@ import Wire
 /// `eventLoop`: the caller's task reaches them only through ``onLoop(_:)``, the connection and its manager run
 /// there, and ``loop`` (the accessor the rest of the client goes through) asserts it in debug builds.
 final class ClientCall: @unchecked Sendable, DeadlineQueueEntry {
+    /// The client's event loop: every `var` below lives there.
     let eventLoop: any EventLoop
+    /// The full method name.
     let method: String
+    /// The call shape.
     let kind: CallKind
+    /// When the call must end, on the loop's clock (nil: no deadline).
     let deadline: Deadline?
+    /// The budget the first caller in the chain set, sent for per-hop attribution.
     let originalBudget: Duration?
+    /// How many calls lie above this one in the chain.
     let hopCount: UInt8
+    /// The request metadata, validated and with the propagated keys.
     let metadata: Metadata
+    /// How request messages are compressed (when the server accepts it).
     let encoding: MessageEncoding
     /// The responses of a streaming-response call.
     let responses: InboundMessageQueue?
@@ -24,7 +32,9 @@ final class ClientCall: @unchecked Sendable, DeadlineQueueEntry {
     let parentControl: CallControl?
 
     // Event loop only, from here on.
+    /// The call's stream on its connection (0 until it has one).
     var streamID: UInt32 = 0
+    /// The connection the call's stream is on, while it is on one.
     var connection: ClientConnectionHandler?
     /// Where the call is in its life (waiting, open, half-closed, ended): the one place that says so.
     var machine: CallStateMachine.Client
@@ -36,6 +46,7 @@ final class ClientCall: @unchecked Sendable, DeadlineQueueEntry {
     /// (the machine ends a call once), taking the continuation out before resuming it; a checked one costs an
     /// allocation and an atomic exchange on every call.
     var single: UnsafeContinuation<SingleResponse, any Error>?
+    /// A single-response call's response, held until the server's `CALL_END`.
     var singleResponse: ByteBuffer?
     /// Where a streaming-response call's final outcome goes once the messages are done.
     var trailers = Metadata()
@@ -48,6 +59,7 @@ final class ClientCall: @unchecked Sendable, DeadlineQueueEntry {
     /// How the call ended, once it has: read by writers and by a client-streaming caller that half-closes late.
     var outcome: Result<Void, RPCError>?
 
+    /// A call as the caller decided it; the machine starts idle.
     init(
         eventLoop: any EventLoop,
         method: String,

@@ -7,8 +7,8 @@ import Wire
 /// with exponential backoff and jitter, and fails calls that cannot be sent with `unavailable`.
 ///
 /// `@unchecked Sendable` is sound because every mutable property is read and written only on `eventLoop`: each
-/// entry point either runs there already (callbacks from the channel handler) or hops with `onLoop`, and
-/// `assertInEventLoop` checks it in debug builds.
+/// entry point either runs there already (callbacks from the channel handler) or hops with `onLoop` or `submit`,
+/// and every entry point that touches that state checks it with `assertInEventLoop` in debug builds.
 final class ClientConnectionManager: @unchecked Sendable {
 
     /// How connections are opened.
@@ -20,14 +20,21 @@ final class ClientConnectionManager: @unchecked Sendable {
         case external
     }
 
+    /// The loop every call and connection of this client runs on, and whose clock its deadlines use.
     let eventLoop: any EventLoop
+    /// How connections are opened (TCP, or a test's embedded channel).
     let connector: Connector
+    /// The server's host.
     let host: String
+    /// The server's port.
     let port: Int
+    /// The client's behaviour and limits.
     let configuration: RPCClient.Configuration
     /// Connect, backoff, ready, closed: decided by the pure machine, carried out here.
     private var lifecycle = StateMachine<ClientConnectionHandler, ClientCall>()
+    /// Connections finishing their calls after a `GOAWAY` or a retirement; `close()` waits for them.
     private var draining: [ObjectIdentifier: ClientConnectionHandler] = [:]
+    /// Callers of `close()` waiting for every call and connection to end.
     private var closeWaiters: [CheckedContinuation<Void, Never>] = []
     /// Calls on a stream of one of this manager's connections: counted here when a call is handed to a connection,
     /// and here when its stream ends (``streamEnded(_:)``), so `close()` knows when nothing is left.
@@ -42,6 +49,7 @@ final class ClientConnectionManager: @unchecked Sendable {
     /// The owning client's counters (connections opened).
     private let stats: ClientStats
 
+    /// A manager that connects on the first call; `connector` is `.external` only in tests.
     init(
         host: String,
         port: Int,
@@ -58,13 +66,15 @@ final class ClientConnectionManager: @unchecked Sendable {
         self.eventLoop = eventLoop
     }
 
+    /// Runs `body` on the event loop (at once when already there).
     func onLoop(_ body: @escaping @Sendable () -> Void) {
         if self.eventLoop.inEventLoop { body() } else { self.eventLoop.execute(body) }
     }
 
     /// The current connection's last keepalive round-trip time (event loop only).
     var roundTripTime: Duration? {
-        self.lifecycle.readyConnection?.roundTripTime
+        self.eventLoop.assertInEventLoop()
+        return self.lifecycle.readyConnection?.roundTripTime
     }
 
     // MARK: Calls
@@ -89,6 +99,7 @@ final class ClientConnectionManager: @unchecked Sendable {
         }
     }
 
+    /// Carries out one caller command on the loop.
     private func run(_ command: Command) {
         switch command {
         case .start(let call, let continuation):
@@ -120,6 +131,7 @@ final class ClientConnectionManager: @unchecked Sendable {
 
     // MARK: Deadlines
 
+    /// (Re-)arms the one deadline timer for the earliest queued deadline.
     private func armDeadlineTimer(at uptimeNanoseconds: Int64) {
         self.deadlineTimer?.cancel()
         let when = NIODeadline.uptimeNanoseconds(UInt64(max(0, uptimeNanoseconds)))
@@ -233,6 +245,7 @@ final class ClientConnectionManager: @unchecked Sendable {
     /// A call on one of this manager's connections ended (the connection has settled its stream): its deadline
     /// leaves the queue, and a call waiting for a stream may take the freed one.
     func streamEnded(_ call: ClientCall) {
+        self.eventLoop.assertInEventLoop()
         self.deadlines.remove(call)
         self.inFlightCalls -= 1
         if let handler = self.lifecycle.readyConnection, !self.waitingForStream.isEmpty {
@@ -246,6 +259,7 @@ final class ClientConnectionManager: @unchecked Sendable {
 
     // MARK: Connections
 
+    /// Opens a connection over TCP (a test's connector opens its own); ready once the server's settings arrive.
     private func connect() {
         guard case .tcp = self.connector else { return }
         let timeout = self.configuration.connectTimeout
@@ -274,6 +288,7 @@ final class ClientConnectionManager: @unchecked Sendable {
         }
     }
 
+    /// An attempt failed: back off, and fail the calls that waited for it.
     private func connectFailed(_ error: String) {
         let failed = self.lifecycle.connectFailed(now: self.eventLoop.now, error: error, delay: self.configuration.backoff.delay(attempt:))
         guard let delay = failed.delay else { return }  // The client closed meanwhile.
@@ -283,7 +298,9 @@ final class ClientConnectionManager: @unchecked Sendable {
         }
     }
 
+    /// A connection received the server's settings: it takes the waiting calls, or is closed when unwanted.
     func connectionReady(_ handler: ClientConnectionHandler) {
+        self.eventLoop.assertInEventLoop()
         guard case .dispatch(let waiting) = self.lifecycle.connectionReady(handler) else {
             handler.close()  // Closed or superseded meanwhile.
             return
@@ -293,14 +310,18 @@ final class ClientConnectionManager: @unchecked Sendable {
         for call in waiting { self.dispatch(call, now: now) }
     }
 
+    /// A connection received the server's `GOAWAY`: it takes no new calls, and `close()` waits for it to drain.
     func connectionDraining(_ handler: ClientConnectionHandler) {
+        self.eventLoop.assertInEventLoop()
         self.lifecycle.connectionDraining(handler)
         // A connection that already closed has nothing left to drain (close() would wait for it forever).
         guard !handler.hasClosed else { return }
         self.draining[ObjectIdentifier(handler)] = handler
     }
 
+    /// A connection's channel closed (`error` says why, when known).
     func connectionClosed(_ handler: ClientConnectionHandler, error: RPCError?) {
+        self.eventLoop.assertInEventLoop()
         self.draining.removeValue(forKey: ObjectIdentifier(handler))
         switch self.lifecycle.connectionClosed(handler) {
         case .redispatchWaitingForStream:
@@ -366,6 +387,7 @@ final class ClientConnectionManager: @unchecked Sendable {
         }
     }
 
+    /// Resumes `close()`'s waiters once the client is closed and nothing is left in flight or draining.
     private func checkClosed() {
         guard self.lifecycle.isClosed, self.inFlightCalls <= 0, self.draining.isEmpty else { return }
         let waiters = self.closeWaiters
