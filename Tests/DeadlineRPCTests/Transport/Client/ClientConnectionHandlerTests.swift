@@ -68,10 +68,10 @@ struct ClientConnectionHandlerTests {
         var now: Deadline { Deadline(self.channel.eventLoop.now) }
 
         /// The server's preface and settings: the connection becomes ready and starts the calls waiting for it.
-        func serverIsReady() throws {
+        func serverIsReady(_ settings: Settings = Settings()) throws {
             var hello = ByteBuffer()
             FrameEncoder.writePreface(into: &hello)
-            FrameEncoder.write(.settings(Settings()), into: &hello)
+            FrameEncoder.write(.settings(settings), into: &hello)
             try self.channel.writeInbound(hello)
             self.channel.embeddedEventLoop.run()
         }
@@ -195,5 +195,43 @@ struct ClientConnectionHandlerTests {
         try connection.serverIsReady()
         #expect(try connection.frames().isEmpty)
         _ = try connection.channel.finish(acceptAlreadyClosed: true)
+    }
+
+    /// The manager owns the in-flight count and the deadlines: a call that ends frees its stream for a call waiting
+    /// at the server's stream limit, and a waiting call whose deadline passes leaves the queue with nothing sent.
+    @Test("At the stream limit calls wait; an ended call frees its stream for the next; one waiting past its deadline fails unsent")
+    func streamLimitAndDeadlines() throws {
+        var connection = try Connection()
+        let first = connection.makeCall(deadline: connection.now + .seconds(10))
+        let second = connection.makeCall(deadline: connection.now + .seconds(10))
+        let third = connection.makeCall(deadline: connection.now + .milliseconds(50))
+        connection.manager.start(first)  // Connects; the connection is ready with the server's settings.
+        try connection.serverIsReady(Settings(maxConcurrentStreams: 1))
+        connection.manager.start(second)
+        connection.manager.start(third)
+        guard case .callStart(let start)? = try connection.frames().first else {
+            Issue.record("expected the first call's CALL_START")
+            return
+        }
+        #expect(first.loop.machine.state == .halfClosed)
+        #expect(second.loop.machine.state == .queued)
+
+        connection.advance(by: .milliseconds(50))  // The third's deadline passes while it waits for a stream.
+        #expect(third.loop.outcomeError?.code == .deadlineExceeded)
+        #expect(third.loop.outcomeError?.message == "The call's deadline passed while it waited to be sent; nothing was sent.")
+        #expect(try connection.frames().isEmpty)
+
+        try connection.serverSends(.callEnd(CallEnd(streamID: start.streamID, status: .notFound, message: "No.")))
+        #expect(first.loop.outcomeError?.code == .notFound)
+        #expect(second.loop.machine.state == .halfClosed)  // Took the freed stream.
+        let next = try connection.frames()
+        guard case .callStart(let secondStart)? = next.first else {
+            Issue.record("expected the second call's CALL_START, got \(next)")
+            return
+        }
+        #expect(secondStart.streamID == start.streamID + 2)
+        #expect(secondStart.budget?.remainingMicroseconds == 9_950_000)  // 50 ms of its budget spent waiting.
+        _ = try connection.channel.finish(acceptAlreadyClosed: true)
+        #expect(second.loop.outcomeError?.code == .unavailable)  // The connection closed under it.
     }
 }
