@@ -30,8 +30,14 @@ public struct Deadline: Sendable, Hashable, Comparable, CustomStringConvertible 
 
     /// Time left until the deadline: negative once passed, however long ago (saturating, never wrapping).
     public var timeRemaining: Duration {
+        self.timeRemaining(at: Deadline.now())
+    }
+
+    /// Time left until the deadline as seen at `now` (a clock reading taken once and carried, such as an event
+    /// loop's): the same rules as ``timeRemaining``.
+    func timeRemaining(at now: Deadline) -> Duration {
         if self == .distantFuture { return .seconds(Int64.max / 1_000_000_000) }
-        return self - Deadline.now()
+        return self - now
     }
 
     /// Whether the deadline has passed.
@@ -99,6 +105,11 @@ public struct Deadline: Sendable, Hashable, Comparable, CustomStringConvertible 
         guard let a else { return b }
         guard let b else { return a }
         return min(a, b)
+    }
+
+    /// The deadline at an event loop's clock reading.
+    init(_ instant: NIODeadline) {
+        self.init(uptimeNanoseconds: Int64(clamping: instant.uptimeNanoseconds))
     }
 
     var nioDeadline: NIODeadline {

@@ -80,8 +80,8 @@ public final class RPCClient: Sendable {
         options: CallOptions = .default
     ) async throws -> ClientResponse<Response> {
         precondition(method.kind == .unary, "\(method.name) is \(method.kind), not unary")
-        return try await self.intercepting(method, options) { outbound, parent in
-            let call = try self.makeCall(method, request: request, outbound: outbound, parent: parent)
+        return try await self.intercepting(method, options) { outbound, parent, now in
+            let call = try self.makeCall(method, request: request, outbound: outbound, parent: parent, now: now)
             let reply = try await withTaskCancellationHandler {
                 try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<SingleResponse, any Error>) in
                     self.manager.submit(.start(call, continuation))
@@ -102,8 +102,8 @@ public final class RPCClient: Sendable {
         _ body: (ResponseStream<Response>) async throws -> Result
     ) async throws -> Result {
         precondition(method.kind == .serverStreaming, "\(method.name) is \(method.kind), not server-streaming")
-        return try await self.intercepting(method, options) { outbound, parent in
-            let call = try self.makeCall(method, request: request, outbound: outbound, parent: parent)
+        return try await self.intercepting(method, options) { outbound, parent, now in
+            let call = try self.makeCall(method, request: request, outbound: outbound, parent: parent, now: now)
             let responses = ResponseStream(queue: call.responses!, codec: method.responseCodec)
             return try await self.withStartedCall(call) {
                 try await body(responses)
@@ -119,8 +119,8 @@ public final class RPCClient: Sendable {
         _ body: (RequestWriter<Request>) async throws -> Void
     ) async throws -> Response {
         precondition(method.kind == .clientStreaming, "\(method.name) is \(method.kind), not client-streaming")
-        return try await self.intercepting(method, options) { outbound, parent in
-            let call = try self.makeCall(method, request: nil, outbound: outbound, parent: parent)
+        return try await self.intercepting(method, options) { outbound, parent, now in
+            let call = try self.makeCall(method, request: nil, outbound: outbound, parent: parent, now: now)
             let writer = RequestWriter(call: call, codec: method.requestCodec, allocator: self.allocator)
             let reply = try await self.withStartedCall(call) {
                 try await body(writer)
@@ -139,8 +139,8 @@ public final class RPCClient: Sendable {
         responses: (ResponseStream<Response>) async throws -> Result
     ) async throws -> Result {
         precondition(method.kind == .bidirectional, "\(method.name) is \(method.kind), not bidirectional")
-        return try await self.intercepting(method, options) { outbound, parent in
-            let call = try self.makeCall(method, request: nil, outbound: outbound, parent: parent)
+        return try await self.intercepting(method, options) { outbound, parent, now in
+            let call = try self.makeCall(method, request: nil, outbound: outbound, parent: parent, now: now)
             let writer = RequestWriter(call: call, codec: method.requestCodec, allocator: self.allocator)
             let stream = ResponseStream(queue: call.responses!, codec: method.responseCodec)
             return try await self.withStartedCall(call) {
@@ -161,10 +161,14 @@ public final class RPCClient: Sendable {
 
     /// Works out the call's deadline from its options, its method and the call being served, then runs the
     /// interceptors around `attempt` (which builds and runs the call itself).
+    ///
+    /// The clock is read once here, from the client's event loop (the clock its deadline timer runs on, so a test
+    /// on an embedded loop drives both), and that instant is carried to the attempt. Only when interceptors ran is
+    /// it read again for the attempt: they may have waited (a retry's backoff), and the budget checks must see it.
     private func intercepting<Request, Response, Result>(
         _ method: Method<Request, Response>,
         _ options: CallOptions,
-        _ attempt: (OutboundCall, CallContext?) async throws -> Result
+        _ attempt: (OutboundCall, CallContext?, Deadline) async throws -> Result
     ) async throws -> Result {
         let parent = self.configuration.propagation == .enabled ? CallContext.current : nil
         if Task.isCancelled && self.configuration.propagation == .enabled {
@@ -174,7 +178,7 @@ public final class RPCClient: Sendable {
             }
             throw RPCError.cancelled(.cancelled, "The calling task was already cancelled; the call was not sent.")
         }
-        let now = Deadline.now()
+        let now = self.now()
         let inherited = parent?.deadline
         let requested = Deadline.earliest(options.deadline, options.timeout.map { now + $0 })
         let deadline = Deadline.earliest(Deadline.earliest(inherited, requested), method.defaultTimeout.map { now + $0 })
@@ -194,19 +198,25 @@ public final class RPCClient: Sendable {
         )
         let interceptors = self.configuration.interceptors
         if interceptors.isEmpty {
-            return try await attempt(outbound, parent)
+            return try await attempt(outbound, parent, now)
         }
-        return try await interceptors.intercept(outbound) { outbound in try await attempt(outbound, parent) }
+        return try await interceptors.intercept(outbound) { outbound in try await attempt(outbound, parent, self.now()) }
     }
 
-    /// Builds one attempt of a call from what the interceptors passed on and the context of the call being served.
+    /// The current instant on the client's event loop clock (the real monotonic clock on a NIOPosix loop).
+    private func now() -> Deadline {
+        Deadline(self.manager.eventLoop.now)
+    }
+
+    /// Builds one attempt of a call from what the interceptors passed on and the context of the call being served;
+    /// `now` is the attempt's instant, read by ``intercepting(_:_:_:)``.
     private func makeCall<Request, Response>(
         _ method: Method<Request, Response>,
         request: Request?,
         outbound: OutboundCall,
-        parent: CallContext?
+        parent: CallContext?,
+        now: Deadline
     ) throws -> ClientCall {
-        let now = Deadline.now()
         var deadline = outbound.deadline
         if let limit = outbound.inheritedDeadline, deadline.map({ $0 > limit }) ?? true {
             // An interceptor tried to extend (or drop) the deadline: clamped, never obeyed.

@@ -157,7 +157,7 @@ enum ClientStateTable {
         case deadline
         /// The call fails `UNAVAILABLE` (a `GOAWAY` below its id, or the connection lost).
         case unavailable
-        /// A local action or "—"; covered by `ClientStreamStateMachineTests` and the end-to-end suites.
+        /// A local action or "—"; covered by `CallStateMachineClientTests` and the end-to-end suites.
         case notDriven(String)
     }
 

@@ -8,13 +8,21 @@ import Wire
 /// `eventLoop`: the caller's task reaches them only through ``onLoop(_:)``, the connection and its manager run
 /// there, and ``loop`` (the accessor the rest of the client goes through) asserts it in debug builds.
 final class ClientCall: @unchecked Sendable, DeadlineQueueEntry {
+    /// The client's event loop: every `var` below lives there.
     let eventLoop: any EventLoop
+    /// The full method name.
     let method: String
+    /// The call shape.
     let kind: CallKind
+    /// When the call must end, on the loop's clock (nil: no deadline).
     let deadline: Deadline?
+    /// The budget the first caller in the chain set, sent for per-hop attribution.
     let originalBudget: Duration?
+    /// How many calls lie above this one in the chain.
     let hopCount: UInt8
+    /// The request metadata, validated and with the propagated keys.
     let metadata: Metadata
+    /// How request messages are compressed (when the server accepts it).
     let encoding: MessageEncoding
     /// The responses of a streaming-response call.
     let responses: InboundMessageQueue?
@@ -24,22 +32,21 @@ final class ClientCall: @unchecked Sendable, DeadlineQueueEntry {
     let parentControl: CallControl?
 
     // Event loop only, from here on.
+    /// The call's stream on its connection (0 until it has one).
     var streamID: UInt32 = 0
+    /// The connection the call's stream is on, while it is on one.
     var connection: ClientConnectionHandler?
-    var machine: ClientStreamStateMachine
+    /// Where the call is in its life (waiting, open, half-closed, ended): the one place that says so.
+    var machine: CallStateMachine.Client
     /// Credit window, reassembly and decompression of the server's messages.
     var inbound = InboundMessageReader(window: 0)
-    /// Where the call sits in its client's deadline queue (-1 when not queued), and that client, so ending the call
-    /// takes its deadline out at once.
+    /// Where the call sits in its client's deadline queue (-1 when not queued); the manager keeps it.
     var deadlineQueueIndex = -1
-    var deadlineOwner: ClientConnectionManager?
-    /// The caller cancelled (or the call being served ended) before the call reached a connection.
-    var pendingCancel: (reason: CancelReason, origin: CancelOrigin)?
-    var finished = false
-    /// Where a single-response call's outcome goes. Unchecked because `complete` is its only resumer and runs its
-    /// body once (`finished`), taking the continuation out before resuming it; a checked one costs an allocation
-    /// and an atomic exchange on every call.
+    /// Where a single-response call's outcome goes. Unchecked because `complete` is its only resumer and runs once
+    /// (the machine ends a call once), taking the continuation out before resuming it; a checked one costs an
+    /// allocation and an atomic exchange on every call.
     var single: UnsafeContinuation<SingleResponse, any Error>?
+    /// A single-response call's response, held until the server's `CALL_END`.
     var singleResponse: ByteBuffer?
     /// Where a streaming-response call's final outcome goes once the messages are done.
     var trailers = Metadata()
@@ -49,8 +56,10 @@ final class ClientCall: @unchecked Sendable, DeadlineQueueEntry {
     var startWaiter: CheckedContinuation<Void, any Error>?
     /// Waiters for the final outcome (streaming calls).
     var outcomeWaiters: [CheckedContinuation<Void, any Error>] = []
+    /// How the call ended, once it has: read by writers and by a client-streaming caller that half-closes late.
     var outcome: Result<Void, RPCError>?
 
+    /// A call as the caller decided it; the machine starts idle.
     init(
         eventLoop: any EventLoop,
         method: String,
@@ -75,7 +84,7 @@ final class ClientCall: @unchecked Sendable, DeadlineQueueEntry {
         self.encoding = encoding
         self.firstRequest = firstRequest
         self.responses = responses
-        self.machine = ClientStreamStateMachine(singleResponse: kind.singleResponse)
+        self.machine = CallStateMachine.Client(singleResponse: kind.singleResponse)
     }
 
     /// The call's event-loop state (this object), checked to be used on its event loop in debug builds.
@@ -89,13 +98,12 @@ final class ClientCall: @unchecked Sendable, DeadlineQueueEntry {
         if self.eventLoop.inEventLoop { body() } else { self.eventLoop.execute(body) }
     }
 
-    /// Delivers the call's outcome to whoever waits, exactly once.
+    /// Delivers the call's outcome to whoever waits. Called for the one action of ``machine`` that ends the call,
+    /// so once; the deadline and the connection's books are its owners' to settle.
     func complete(_ result: Result<ByteBuffer?, RPCError>) {
-        guard !self.finished else { return }
-        self.finished = true
-        if let owner = self.deadlineOwner {
-            self.deadlineOwner = nil
-            owner.removeDeadline(atIndex: self.deadlineQueueIndex)
+        guard self.outcome == nil else {
+            assertionFailure("ClientCall: a call was completed twice")
+            return
         }
         switch result {
         case .success(let response):
@@ -132,6 +140,7 @@ final class ClientCall: @unchecked Sendable, DeadlineQueueEntry {
         }
     }
 
+    /// The error the call ended with, if it failed.
     var outcomeError: RPCError? {
         if case .failure(let error)? = self.outcome { return error }
         return nil

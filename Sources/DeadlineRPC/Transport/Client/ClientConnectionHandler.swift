@@ -169,7 +169,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
                 self.pingTimeoutTimer?.cancel()
                 self.pingTimeoutTimer = nil
                 let sent = Int64(bitPattern: ping.payload)
-                self.roundTripTime = .nanoseconds(Int64(NIODeadline.now().uptimeNanoseconds) - sent)
+                self.roundTripTime = .nanoseconds(Int64(clamping: self.manager.eventLoop.now.uptimeNanoseconds) - sent)
             } else {
                 self.scheduler.writeControl(.ping(PingFrame(payload: ping.payload, ack: true)))
             }
@@ -266,18 +266,18 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
 
     // MARK: Calls from the caller
 
-    /// Opens a stream for `call` and writes its start (and its single request, if any).
-    func startCall(_ call: ClientCall) {
+    /// Opens a stream for `call` and writes its start (and its single request, if any); `now` is the loop's clock,
+    /// read when the call was dispatched, from which the budget on the wire is counted. Returns why the call cannot
+    /// be sent, if it cannot: then no stream was opened, and the manager ends the call.
+    func startCall(_ call: ClientCall, now: NIODeadline) -> RPCError? {
         let loop = call.loop
         var budget: WireBudget? = nil
         if let deadline = call.deadline {
-            let remaining = deadline.timeRemaining
+            let remaining = deadline.timeRemaining(at: Deadline(now))
             if remaining <= .zero {
                 // The budget ran out before the call could be sent: fail locally, send nothing, open no stream
                 // (a later cancel must not name a stream the server never saw).
-                loop.complete(.failure(RPCError(code: .deadlineExceeded, message: "The call's budget was spent before it could be sent.", cancelReason: .deadlineExceeded)))
-                self.manager.callEnded()
-                return
+                return RPCError(code: .deadlineExceeded, message: "The call's budget was spent before it could be sent.", cancelReason: .deadlineExceeded)
             }
             budget = WireBudget(
                 remainingMicroseconds: max(1, remaining.microseconds),
@@ -286,9 +286,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
         }
         if !call.metadata.isEmpty, let error = call.metadata.checkLimits(of: self.peerSettings) {
             // The server would refuse the CALL_START: fail here, with the reason, and open no stream.
-            loop.complete(.failure(RPCError(code: .resourceExhausted, message: "The request metadata is too large for the server and was not sent: \(error.message)")))
-            self.manager.callEnded()
-            return
+            return RPCError(code: .resourceExhausted, message: "The request metadata is too large for the server and was not sent: \(error.message)")
         }
         let streamID = self.nextStreamID
         self.nextStreamID += 2
@@ -296,6 +294,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
         loop.connection = self
         loop.inbound = InboundMessageReader(window: self.configuration.initialStreamCredit)
         self.streams[streamID] = call
+        loop.machine.streamOpened()
         self.scheduler.openStream(streamID)
         let compressed = call.encoding != .identity && self.peerSettings.accepts(call.encoding)
         self.scheduler.enqueue(
@@ -312,13 +311,14 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
         )
         if let request = call.firstRequest {
             _ = loop.machine.send(end: true)
-            guard self.writeMessage(call, request, endStream: true) else { return }
+            guard self.writeMessage(call, request, endStream: true) else { return nil }  // Ended, stream and all.
         }
         if let waiter = loop.startWaiter {
             loop.startWaiter = nil
             waiter.resume()
         }
         self.flushSoon()
+        return nil
     }
 
     /// Sends a streamed request; waits (via `continuation`) while the stream's queue is over its watermark.
@@ -343,7 +343,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
     /// Ends the request stream.
     func halfClose(_ call: ClientCall) {
         let loop = call.loop
-        guard loop.machine.send(end: true) == .write else { return }
+        guard loop.machine.halfClose() == .write else { return }
         self.scheduler.enqueue(.halfClose(streamID: loop.streamID))
         self.flushSoon()
     }
@@ -377,8 +377,9 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
     /// The caller gave up (task cancelled, or a combinator cancelled it with its own cause).
     func cancel(_ call: ClientCall, reason: CancelReason, origin: CancelOrigin = .caller) {
         let loop = call.loop
-        guard !loop.finished, self.streams[loop.streamID] === call else { return }  // Already over: nothing to send.
-        self.perform(call.loop.machine.callerCancelled(reason, origin: origin), call: call)
+        // Already over: nothing to send (the machine would say so too, but no CANCEL flush is due either).
+        guard loop.machine.isOnStream, self.streams[loop.streamID] === call else { return }
+        self.perform(loop.machine.callerCancelled(reason, origin: origin), call: call)
         self.cancelWritten()
     }
 
@@ -401,10 +402,15 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
 
     // MARK: Outcomes
 
-    private func perform(_ action: ClientStreamStateMachine.Action, call: ClientCall, metadata: Metadata = Metadata()) {
+    /// Carries out what the machine decided for a call on a stream; an ending settles the stream here, then tells
+    /// the manager once (``ClientConnectionManager/streamEnded(_:)``), which settles the deadline and the count.
+    private func perform(_ action: CallStateMachine.Client.Action, call: ClientCall, metadata: Metadata = Metadata()) {
         let loop = call.loop
         switch action {
-        case .none, .deliver, .write:
+        case .none, .deliver, .write, .refuse:
+            return
+        case .dropLateFrame:
+            self.manager.lateFrameDropped()
             return
         case .finish(let status):
             if status.code == .ok {
@@ -424,7 +430,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
         self.streams.removeValue(forKey: loop.streamID)
         self.scheduler.dropStream(loop.streamID)
         loop.connection = nil
-        self.manager.callEnded()
+        self.manager.streamEnded(call)
         if self.state == .draining && self.streams.isEmpty {
             self.flushNow()
             self.context?.close(promise: nil)
@@ -466,7 +472,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
         guard let keepalive = self.configuration.keepalive, let context = self.context else { return }
         self.keepaliveTimer = context.eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds(keepalive.interval.nanoseconds)) { [self] in
             guard self.state == .ready || self.state == .draining else { return }
-            let now = Int64(NIODeadline.now().uptimeNanoseconds)
+            let now = Int64(clamping: context.eventLoop.now.uptimeNanoseconds)
             self.scheduler.writeControl(.ping(PingFrame(payload: UInt64(bitPattern: now), ack: false)))
             self.flushNow()
             if self.pingTimeoutTimer == nil {

@@ -37,4 +37,201 @@ struct ClientConnectionHandlerTests {
         _ = try channel.finish(acceptAlreadyClosed: true)
         #expect(released == nil)
     }
+
+    // MARK: Virtual time
+
+    /// The client's connection on an embedded channel, driven by the test: the server's frames go in by hand, and
+    /// the loop's clock moves only when the test advances it.
+    struct Connection {
+        let channel = EmbeddedChannel()
+        let manager: ClientConnectionManager
+        let stats = ClientStats(prefix: "test", factory: nil, logger: Logger(label: "test"))
+        /// Decodes what the client wrote (it starts with the preface, as a server sees it).
+        var written = FrameDecoder(limits: .default, expectPreface: true)
+
+        init() throws {
+            let configuration = RPCClient.Configuration()
+            self.manager = ClientConnectionManager(
+                host: "127.0.0.1",
+                port: 1,
+                configuration: configuration,
+                eventLoop: self.channel.eventLoop,
+                stats: self.stats,
+                connector: .external
+            )
+            let handler = ClientConnectionHandler(configuration: configuration, manager: self.manager)
+            try self.channel.pipeline.syncOperations.addHandler(handler)
+            try self.channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
+        }
+
+        /// The loop's clock now, as a deadline.
+        var now: Deadline { Deadline(self.channel.eventLoop.now) }
+
+        /// The server's preface and settings: the connection becomes ready and starts the calls waiting for it.
+        func serverIsReady(_ settings: Settings = Settings()) throws {
+            var hello = ByteBuffer()
+            FrameEncoder.writePreface(into: &hello)
+            FrameEncoder.write(.settings(settings), into: &hello)
+            try self.channel.writeInbound(hello)
+            self.channel.embeddedEventLoop.run()
+        }
+
+        /// A server-streaming call (its outcome is readable on the call, with no task awaiting it).
+        func makeCall(deadline: Deadline?) -> ClientCall {
+            ClientCall(
+                eventLoop: self.channel.eventLoop,
+                method: "test.Test/Stream",
+                kind: .serverStreaming,
+                deadline: deadline,
+                originalBudget: nil,
+                hopCount: 0,
+                metadata: Metadata(),
+                encoding: .identity,
+                firstRequest: ByteBuffer(string: "{}"),
+                parentControl: nil,
+                responses: InboundMessageQueue()
+            )
+        }
+
+        /// A frame from the server.
+        func serverSends(_ frame: Frame) throws {
+            var bytes = ByteBuffer()
+            FrameEncoder.write(frame, into: &bytes)
+            try self.channel.writeInbound(bytes)
+            self.channel.embeddedEventLoop.run()
+        }
+
+        /// Moves the loop's clock and runs whatever came due (no real time passes).
+        func advance(by duration: Duration) {
+            self.channel.embeddedEventLoop.advanceTime(by: .nanoseconds(duration.nanoseconds))
+            self.channel.embeddedEventLoop.run()
+        }
+
+        /// Every frame the client has written since the last call, settings and preface aside.
+        mutating func frames() throws -> [Frame] {
+            while let bytes = try self.channel.readOutbound(as: ByteBuffer.self) { self.written.append(bytes) }
+            var frames: [Frame] = []
+            while let decoded = try self.written.nextFrame() {
+                guard case .frame(let frame) = decoded else { Issue.record("unexpected \(decoded)"); continue }
+                if case .settings = frame { continue }
+                frames.append(frame)
+            }
+            return frames
+        }
+    }
+
+    /// #15 item 3: the client's deadline runs on its event loop's clock, so a test moves time instead of sleeping.
+    @Test("Advancing the loop's clock past a call's deadline fails it with deadlineExceeded and writes CANCEL")
+    func deadlineOnVirtualTime() throws {
+        var connection = try Connection()
+        let call = connection.makeCall(deadline: connection.now + .milliseconds(100))
+        connection.manager.start(call)
+        try connection.serverIsReady()
+        let started = try connection.frames()
+        guard case .callStart(let start)? = started.first else {
+            Issue.record("expected CALL_START, got \(started)")
+            return
+        }
+        #expect(start.budget?.remainingMicroseconds == 100_000)
+
+        connection.advance(by: .milliseconds(99))
+        #expect(call.loop.outcome == nil)
+        #expect(try connection.frames().isEmpty)
+
+        connection.advance(by: .milliseconds(1))
+        #expect(call.loop.outcomeError?.code == .deadlineExceeded)
+        #expect(call.loop.outcomeError?.cancelReason == .deadlineExceeded)
+        #expect(try connection.frames() == [.cancel(streamID: start.streamID, reason: .deadlineExceeded)])
+
+        // The server's end crossed the CANCEL: a late frame, dropped and counted, the outcome unchanged.
+        try connection.serverSends(.callEnd(CallEnd(streamID: start.streamID, status: .ok)))
+        #expect(connection.stats.lateFramesDropped == 1)
+        #expect(call.loop.outcomeError?.code == .deadlineExceeded)
+        _ = try connection.channel.finish(acceptAlreadyClosed: true)
+    }
+
+    /// The caller's cancel and the start reach the loop by different hops; a cancel that comes first is kept by the
+    /// call's machine and ends the call when the manager takes it.
+    @Test("A cancel that overtakes the start ends the call when the manager takes it, and nothing is sent")
+    func cancelBeforeStart() throws {
+        var connection = try Connection()
+        let call = connection.makeCall(deadline: connection.now + .milliseconds(100))
+        connection.manager.cancel(call, reason: .cancelled)
+        #expect(call.loop.outcome == nil)
+        connection.manager.start(call)
+        #expect(call.loop.outcomeError?.code == .cancelled)
+        #expect(call.loop.outcomeError?.message == "The call was cancelled before it was sent.")
+        connection.advance(by: .milliseconds(100))  // Its deadline was never queued: nothing fires.
+        #expect(try connection.frames().isEmpty)
+        _ = try connection.channel.finish(acceptAlreadyClosed: true)
+    }
+
+    /// The budget on the wire is what is left when `CALL_START` is written, on the loop's clock: the time a call
+    /// waited for its connection is spent.
+    @Test("The budget sent counts the time the call waited for its connection, on the loop's clock")
+    func budgetCountsTheWait() throws {
+        var connection = try Connection()
+        let call = connection.makeCall(deadline: connection.now + .milliseconds(100))
+        connection.manager.start(call)
+        connection.advance(by: .milliseconds(30))
+        #expect(call.loop.outcome == nil)
+        try connection.serverIsReady()
+        guard case .callStart(let start)? = try connection.frames().first else {
+            Issue.record("expected CALL_START")
+            return
+        }
+        #expect(start.budget?.remainingMicroseconds == 70_000)
+        _ = try connection.channel.finish(acceptAlreadyClosed: true)
+    }
+
+    /// A call whose deadline passes while it waits for its connection fails without a stream, on the loop's clock.
+    @Test("A deadline that passes before the connection is ready fails the call, and nothing is sent")
+    func deadlineWhileConnecting() throws {
+        var connection = try Connection()
+        let call = connection.makeCall(deadline: connection.now + .milliseconds(10))
+        connection.manager.start(call)
+        connection.advance(by: .milliseconds(10))
+        #expect(call.loop.outcomeError?.code == .deadlineExceeded)
+        try connection.serverIsReady()
+        #expect(try connection.frames().isEmpty)
+        _ = try connection.channel.finish(acceptAlreadyClosed: true)
+    }
+
+    /// The manager owns the in-flight count and the deadlines: a call that ends frees its stream for a call waiting
+    /// at the server's stream limit, and a waiting call whose deadline passes leaves the queue with nothing sent.
+    @Test("At the stream limit calls wait; an ended call frees its stream for the next; one waiting past its deadline fails unsent")
+    func streamLimitAndDeadlines() throws {
+        var connection = try Connection()
+        let first = connection.makeCall(deadline: connection.now + .seconds(10))
+        let second = connection.makeCall(deadline: connection.now + .seconds(10))
+        let third = connection.makeCall(deadline: connection.now + .milliseconds(50))
+        connection.manager.start(first)  // Connects; the connection is ready with the server's settings.
+        try connection.serverIsReady(Settings(maxConcurrentStreams: 1))
+        connection.manager.start(second)
+        connection.manager.start(third)
+        guard case .callStart(let start)? = try connection.frames().first else {
+            Issue.record("expected the first call's CALL_START")
+            return
+        }
+        #expect(first.loop.machine.state == .halfClosed)
+        #expect(second.loop.machine.state == .queued)
+
+        connection.advance(by: .milliseconds(50))  // The third's deadline passes while it waits for a stream.
+        #expect(third.loop.outcomeError?.code == .deadlineExceeded)
+        #expect(third.loop.outcomeError?.message == "The call's deadline passed while it waited to be sent; nothing was sent.")
+        #expect(try connection.frames().isEmpty)
+
+        try connection.serverSends(.callEnd(CallEnd(streamID: start.streamID, status: .notFound, message: "No.")))
+        #expect(first.loop.outcomeError?.code == .notFound)
+        #expect(second.loop.machine.state == .halfClosed)  // Took the freed stream.
+        let next = try connection.frames()
+        guard case .callStart(let secondStart)? = next.first else {
+            Issue.record("expected the second call's CALL_START, got \(next)")
+            return
+        }
+        #expect(secondStart.streamID == start.streamID + 2)
+        #expect(secondStart.budget?.remainingMicroseconds == 9_950_000)  // 50 ms of its budget spent waiting.
+        _ = try connection.channel.finish(acceptAlreadyClosed: true)
+        #expect(second.loop.outcomeError?.code == .unavailable)  // The connection closed under it.
+    }
 }
