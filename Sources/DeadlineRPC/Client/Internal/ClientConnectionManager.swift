@@ -43,8 +43,7 @@ final class ClientConnectionManager: @unchecked Sendable {
     private var waitingForStream: [ClientCall] = []
     /// Every started call's deadline, behind one timer: queued when the call is taken, removed when it ends, here
     /// whichever way it ends.
-    private var deadlines = DeadlineQueue<ClientCall>()
-    private var deadlineTimer: Scheduled<Void>?
+    private var deadlines: DeadlineTimer<ClientCall>
 
     /// The owning client's counters (connections opened).
     private let stats: ClientStats
@@ -64,6 +63,7 @@ final class ClientConnectionManager: @unchecked Sendable {
         self.port = port
         self.configuration = configuration
         self.eventLoop = eventLoop
+        self.deadlines = DeadlineTimer(eventLoop: eventLoop)
     }
 
     /// Runs `body` on the event loop (at once when already there).
@@ -133,18 +133,13 @@ final class ClientConnectionManager: @unchecked Sendable {
 
     /// (Re-)arms the one deadline timer for the earliest queued deadline.
     private func armDeadlineTimer(at uptimeNanoseconds: Int64) {
-        self.deadlineTimer?.cancel()
-        let when = NIODeadline.uptimeNanoseconds(UInt64(max(0, uptimeNanoseconds)))
-        self.deadlineTimer = self.eventLoop.assumeIsolated().scheduleTask(deadline: when) { [self] in
-            self.deadlineTimer = nil
-            self.deadlinesDue()
-        }
+        self.deadlines.arm(at: uptimeNanoseconds) { [self] in self.deadlinesDue() }
     }
 
     /// The deadline timer fired: every call whose deadline came fails with `deadlineExceeded` (sending `CANCEL` when
     /// it reached the server).
     private func deadlinesDue() {
-        for call in self.deadlines.timerFired(now: Deadline(self.eventLoop.now).uptimeNanoseconds) {
+        for call in self.deadlines.fired() {
             if let connection = call.loop.connection {
                 connection.deadlineExpired(call)
             } else {

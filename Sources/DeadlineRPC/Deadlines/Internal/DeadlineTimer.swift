@@ -16,6 +16,9 @@ struct DeadlineTimer<Entry: DeadlineQueueEntry> {
         self.eventLoop = eventLoop
     }
 
+    /// Deadlines queued (for diagnostics).
+    var count: Int { self.queue.count }
+
     /// Now on the loop's clock, in uptime nanoseconds.
     var now: Int64 { Int64(self.eventLoop.now.uptimeNanoseconds) }
 

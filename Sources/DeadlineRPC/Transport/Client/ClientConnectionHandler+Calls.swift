@@ -1,0 +1,139 @@
+import NIOCore
+import Wire
+
+// What callers ask of a connection: start a call, send, half-close, expire, cancel (on the event loop).
+extension ClientConnectionHandler {
+    // MARK: Calls from the caller
+
+    /// Opens a stream for `call` and writes its start (and its single request, if any); `now` is the loop's clock,
+    /// read when the call was dispatched, from which the budget on the wire is counted. Returns why the call cannot
+    /// be sent, if it cannot: then no stream was opened, and the manager ends the call.
+    func startCall(_ call: ClientCall, now: NIODeadline) -> RPCError? {
+        let loop = call.loop
+        var budget: WireBudget? = nil
+        if let deadline = call.deadline {
+            let remaining = deadline.timeRemaining(at: Deadline(now))
+            if remaining <= .zero {
+                // The budget ran out before the call could be sent: fail locally, send nothing, open no stream
+                // (a later cancel must not name a stream the server never saw).
+                return RPCError(code: .deadlineExceeded, message: "The call's budget was spent before it could be sent.", cancelReason: .deadlineExceeded)
+            }
+            budget = WireBudget(
+                remainingMicroseconds: max(1, remaining.microseconds),
+                originalMicroseconds: call.originalBudget?.microseconds ?? remaining.microseconds
+            )
+        }
+        if !call.metadata.isEmpty, let error = call.metadata.checkLimits(of: self.peerSettings) {
+            // The server would refuse the CALL_START: fail here, with the reason, and open no stream.
+            return RPCError(code: .resourceExhausted, message: "The request metadata is too large for the server and was not sent: \(error.message)")
+        }
+        let streamID = self.nextStreamID
+        self.nextStreamID += 2
+        loop.streamID = streamID
+        loop.connection = self
+        loop.inbound = InboundMessageReader(window: self.configuration.initialStreamCredit)
+        self.streams[streamID] = call
+        loop.machine.streamOpened()
+        self.writer.scheduler.openStream(streamID)
+        let compressed = call.encoding != .identity && self.peerSettings.accepts(call.encoding)
+        self.writer.scheduler.enqueue(
+            .callStart(
+                CallStart(
+                    streamID: streamID,
+                    method: call.method,
+                    budget: budget,
+                    hopCount: call.hopCount,
+                    encoding: compressed ? call.encoding : .identity,
+                    metadata: call.metadata
+                )
+            )
+        )
+        if let request = call.firstRequest {
+            _ = loop.machine.send(end: true)
+            guard self.writeMessage(call, request, endStream: true) else { return nil }  // Ended, stream and all.
+        }
+        if let waiter = loop.startWaiter {
+            loop.startWaiter = nil
+            waiter.resume()
+        }
+        self.flushSoon()
+        return nil
+    }
+
+    /// Sends a streamed request; waits (via `continuation`) while the stream's queue is over its watermark.
+    func send(_ call: ClientCall, _ message: ByteBuffer, continuation: CheckedContinuation<Void, any Error>) {
+        let loop = call.loop
+        guard loop.machine.send(end: false) == .write else {
+            continuation.resume(throwing: loop.outcomeError ?? RPCError(code: .failedPrecondition, message: "The request stream is already closed."))
+            return
+        }
+        guard self.writeMessage(call, message, endStream: false) else {
+            continuation.resume(throwing: loop.outcomeError ?? RPCError(code: .resourceExhausted, message: "The request is too large."))
+            return
+        }
+        if self.writer.writerMustWait(loop.streamID) {
+            loop.writerWaiter = continuation
+        } else {
+            continuation.resume()
+        }
+        self.flushSoon()
+    }
+
+    /// Ends the request stream.
+    func halfClose(_ call: ClientCall) {
+        let loop = call.loop
+        guard loop.machine.halfClose() == .write else { return }
+        self.writer.scheduler.enqueue(.halfClose(streamID: loop.streamID))
+        self.flushSoon()
+    }
+
+    /// Queues a request; a message larger than the server accepts fails the call locally instead (returns false).
+    func writeMessage(_ call: ClientCall, _ message: ByteBuffer, endStream: Bool) -> Bool {
+        if message.readableBytes > Int(self.peerSettings.maxMessageSize) {
+            let status = Status(code: .resourceExhausted, message: "The request message is \(message.readableBytes) bytes; the server accepts at most \(self.peerSettings.maxMessageSize).")
+            self.perform(call.loop.machine.streamError(status), call: call)
+            return false
+        }
+        self.writer.enqueueMessage(
+            streamID: call.loop.streamID,
+            message,
+            encoding: call.encoding,
+            peer: self.peerSettings,
+            compressor: self.compressor,
+            allocator: self.allocator,
+            endStream: endStream
+        )
+        return true
+    }
+
+    /// The call's deadline passed on this host's clock: fail it at once and tell the server.
+    func deadlineExpired(_ call: ClientCall) {
+        self.perform(call.loop.machine.deadlineExpired(), call: call)
+        self.cancelWritten()
+    }
+
+    /// The caller gave up (task cancelled, or a combinator cancelled it with its own cause).
+    func cancel(_ call: ClientCall, reason: CancelReason, origin: CancelOrigin = .caller) {
+        let loop = call.loop
+        // Already over: nothing to send (the machine would say so too, but no CANCEL flush is due either).
+        guard loop.machine.isOnStream, self.streams[loop.streamID] === call else { return }
+        self.perform(loop.machine.callerCancelled(reason, origin: origin), call: call)
+        self.cancelWritten()
+    }
+
+    /// Cancels held back at most before a flush: a task group cancelling a thousand calls queues a thousand cancel
+    /// jobs on this loop, and a flush queued behind them all would hold every `CANCEL` until the last is processed
+    /// (the first server handler would stop only after the client's whole burst). Every 32, the server's loop
+    /// starts stopping handlers while this one is still cancelling; 32 frames are about 350 bytes per write.
+    static let cancelsPerFlush = 32
+
+    /// Counts a `CANCEL` written: flushes at once every ``cancelsPerFlush``, else at the end of the tick.
+    func cancelWritten() {
+        self.unflushedCancels += 1
+        if self.unflushedCancels >= Self.cancelsPerFlush {
+            self.flushNow()
+        } else {
+            self.flushSoon()
+        }
+    }
+}
