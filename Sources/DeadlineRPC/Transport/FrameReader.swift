@@ -46,6 +46,21 @@ struct FrameReader {
         writer.peerSettingsChanged(settings)
     }
 
+    /// The open stream a `type` frame on `streamID` refers to; nil when there is none, after reporting why: `late`
+    /// for a stream that was opened and has ended (dropped, counted), `violation` for one never opened (`GOAWAY`).
+    func stream<Entry>(
+        _ entry: Entry?,
+        _ type: FrameType,
+        streamID: UInt32,
+        mark: UInt32,
+        late: () -> Void,
+        violation: (WireError) -> Void
+    ) -> Entry? {
+        if let entry { return entry }
+        if let error = self.neverOpened(type, streamID: streamID, mark: mark) { violation(error) } else { late() }
+        return nil
+    }
+
     /// The protocol error for a `type` frame on `streamID`, which has no entry here, when that stream was never
     /// opened; nil when it was (the frame is late, to be dropped). `mark` is the server's last accepted stream id,
     /// or the client's next stream id.

@@ -7,7 +7,7 @@ import Wire
 /// deadline on this host's clock, and sends a typed `CANCEL` the moment a call is cancelled or expires.
 ///
 /// Confined to its channel's event loop, like everything it touches.
-final class ClientConnectionHandler: ChannelDuplexHandler {
+final class ClientConnectionHandler: ChannelDuplexHandler, ConnectionFlushing {
     typealias InboundIn = ByteBuffer
     typealias OutboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
@@ -182,14 +182,12 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
         }
     }
 
+    /// The call a frame refers to; nil (frame dropped and counted) for an ended stream, a goaway for one never opened.
     func stream(_ streamID: UInt32, type: FrameType) -> ClientCall? {
-        if let call = self.streams[streamID] { return call }
-        if let error = self.reader.neverOpened(type, streamID: streamID, mark: self.nextStreamID) {
-            self.connectionError(error)
-        } else {
-            self.manager.lateFrameDropped()
-        }
-        return nil
+        self.reader.stream(
+            self.streams[streamID], type, streamID: streamID, mark: self.nextStreamID,
+            late: { self.manager.lateFrameDropped() }, violation: { self.connectionError($0) }
+        )
     }
 
     func handleStreamError(streamID: UInt32, error: WireError) {
@@ -201,26 +199,15 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
     func handleMessage(_ frame: MessageFrame) {
         guard let call = self.stream(frame.streamID, type: frame.type) else { return }
         let loop = call.loop
-        let message: ByteBuffer
-        switch loop.inbound.receive(
-            frame,
-            encoding: call.encoding,
-            compressor: self.compressor,
-            maxMessageSize: self.configuration.limits.maxMessageSize,
-            allocator: self.allocator
-        ) {
-        case .fragment(let bytes):
-            self.grantCredit(call, bytes: bytes, force: true)
-            return
-        case .message(let bytes):
-            message = bytes
-        case .streamError(let status):
-            self.perform(loop.machine.streamError(status), call: call)
-            return
-        case .connectionError(let error):
-            self.connectionError(error)
-            return
-        }
+        let outcome = loop.inbound.receive(
+            frame, encoding: call.encoding, compressor: self.compressor,
+            maxMessageSize: self.configuration.limits.maxMessageSize, allocator: self.allocator
+        )
+        guard let message = outcome.message(
+            grant: { self.grantCredit(call, bytes: $0, force: true) },
+            endStream: { self.perform(loop.machine.streamError($0), call: call) },
+            endConnection: { self.connectionError($0) }
+        ) else { return }
         switch loop.machine.receiveMessage(endStream: frame.endStream) {
         case .deliver:
             if let responses = loop.responses {
@@ -305,14 +292,8 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
 
     // MARK: Writing
 
-    /// Flushes at the end of this event-loop tick, so every frame produced in the tick shares one write.
-    func flushSoon() {
-        guard let context = self.context, self.writer.requestFlushSoon() else { return }
-        context.eventLoop.assumeIsolated().execute { [self] in
-            self.writer.scheduledFlushRuns()
-            self.flushNow()
-        }
-    }
+    /// The context to flush on (``ConnectionFlushing``; `flushSoon()` comes from there).
+    var flushContext: ChannelHandlerContext? { self.context }
 
     /// Writes what the scheduler can move now, and resumes the streaming writers whose queue fell to the watermark.
     func flushNow() {

@@ -75,3 +75,21 @@ struct InboundMessageReader {
         self.unreturned = 0
     }
 }
+
+extension InboundMessageReader.Outcome {
+    /// The whole message, or nil once the other outcomes went where both roles send them: a fragment's bytes to
+    /// `grant` (credit back at once), a stream error to `endStream`, a protocol error to `endConnection`.
+    func message(
+        grant: (Int) -> Void,
+        endStream: (Status) -> Void,
+        endConnection: (WireError) -> Void
+    ) -> ByteBuffer? {
+        switch self {
+        case .fragment(let bytes): grant(bytes)
+        case .message(let bytes): return bytes
+        case .streamError(let status): endStream(status)
+        case .connectionError(let error): endConnection(error)
+        }
+        return nil
+    }
+}

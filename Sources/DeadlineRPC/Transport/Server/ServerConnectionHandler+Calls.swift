@@ -90,26 +90,15 @@ extension ServerConnectionHandler {
         guard let stream = self.openStream(frame.streamID, type: frame.type) else { return }
         // State before fragment rules, flow control and decoding (§13.4 step 5).
         if stream.machine.refusesMessages { return self.messageRefusedByState(stream, endStream: frame.endStream) }
-        let message: ByteBuffer
-        switch stream.inbound.receive(
-            frame,
-            encoding: stream.encoding,
-            compressor: self.compressor,
-            maxMessageSize: self.configuration.limits.maxMessageSize,
-            allocator: self.context.channel.allocator
-        ) {
-        case .fragment(let bytes):
-            self.grantCredit(stream, bytes: bytes, force: true)
-            return
-        case .message(let bytes):
-            message = bytes
-        case .streamError(let status):
-            self.perform(stream.machine.streamError(status), on: stream)
-            return
-        case .connectionError(let error):
-            self.connectionError(error)
-            return
-        }
+        let outcome = stream.inbound.receive(
+            frame, encoding: stream.encoding, compressor: self.compressor,
+            maxMessageSize: self.configuration.limits.maxMessageSize, allocator: self.context.channel.allocator
+        )
+        guard let message = outcome.message(
+            grant: { self.grantCredit(stream, bytes: $0, force: true) },
+            endStream: { self.perform(stream.machine.streamError($0), on: stream) },
+            endConnection: { self.connectionError($0) }
+        ) else { return }
         // Credit for a whole message returns when it is consumed: a streaming handler reads it from its queue; a
         // single-request call ends its inbound side here and needs no more credit.
         switch stream.machine.receiveMessage(endStream: frame.endStream) {

@@ -5,14 +5,8 @@ import Wire
 extension ServerConnectionHandler {
     // MARK: Writing
 
-    /// Flushes at the end of this event-loop tick, so every response produced in the tick shares one write.
-    func flushSoon() {
-        guard let context = self.context, self.writer.requestFlushSoon() else { return }
-        context.eventLoop.assumeIsolated().execute { [self] in
-            self.writer.scheduledFlushRuns()
-            self.flushNow()
-        }
-    }
+    /// The context to flush on (``ConnectionFlushing``; `flushSoon()` comes from there).
+    var flushContext: ChannelHandlerContext? { self.context }
 
     /// Writes what the scheduler can move now, and resumes the streaming writers whose queue fell to the watermark.
     func flushNow() {

@@ -16,7 +16,7 @@ import Wire
 /// abuse budgets), `+Deadlines`, `+QueuedReplies` and `+Writing`. Decisions live in pure types —
 /// ``CallStateMachine/Server``, ``CallAdmission``, ``HandlerSlots``, ``ConnectionGuard`` — and the I/O shared with
 /// the client in ``FrameReader``, ``ConnectionWriter`` and ``DeadlineTimer``, all stored inline.
-final class ServerConnectionHandler: ChannelDuplexHandler {
+final class ServerConnectionHandler: ChannelDuplexHandler, ConnectionFlushing {
     typealias InboundIn = ByteBuffer
     typealias OutboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
@@ -309,13 +309,10 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
 
     /// The stream a frame refers to; nil (frame dropped) for an ended stream, a goaway for one never opened.
     func openStream(_ streamID: UInt32, type: FrameType) -> ServerStream? {
-        if let stream = self.streams[streamID] { return stream }
-        if let error = self.reader.neverOpened(type, streamID: streamID, mark: self.lastStreamID) {
-            self.connectionError(error)
-        } else {
-            self.lateFrameDropped()
-        }
-        return nil
+        self.reader.stream(
+            self.streams[streamID], type, streamID: streamID, mark: self.lastStreamID,
+            late: { self.lateFrameDropped() }, violation: { self.connectionError($0) }
+        )
     }
 
     func handleStreamError(streamID: UInt32, type: FrameType, error: WireError) {
