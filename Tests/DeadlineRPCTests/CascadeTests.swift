@@ -105,7 +105,7 @@ struct CascadeTests {
                 #expect(probe.observedReason == .cancelled, "hop \(hop)")
             }
             for server in servers {
-                #expect(await eventually { server.stats.handlersInFlight == 0 })
+                await server.stats(until: { $0.handlersInFlight == 0 })
             }
         }
     }
@@ -124,7 +124,7 @@ struct CascadeTests {
                 #expect(probe.observedDeadline != nil || hop < 3, "the last hop saw a deadline")
             }
             for server in servers {
-                #expect(await eventually { server.stats.handlersInFlight == 0 })
+                await server.stats(until: { $0.handlersInFlight == 0 })
             }
         }
     }
@@ -239,7 +239,7 @@ struct CascadeTests {
                 #expect(!probes[hop].cancelled.isFired, "hop \(hop + 1) was not cancelled")
             }
             for server in servers {
-                #expect(await eventually { server.stats.handlersInFlight == 0 })
+                await server.stats(until: { $0.handlersInFlight == 0 })
             }
         }
     }
@@ -330,7 +330,7 @@ struct CascadeTests {
                 #expect(probe.observedReason == .cancelled || probe.observedReason == .deadlineExceeded)
             }
             for server in servers {
-                #expect(await eventually { server.stats.handlersInFlight == 0 })
+                await server.stats(until: { $0.handlersInFlight == 0 })
             }
             for client in tops + clients { await client.close() }
             for server in servers { server.beginGracefulShutdown() }

@@ -296,7 +296,7 @@ struct CombinatorTests {
             await slow.cancelled.wait()
             await slow.finished.wait()
             #expect(slow.observedReason == .hedgeLost)
-            #expect(await eventually { server.stats.handlersInFlight == 0 })
+            await server.stats(until: { $0.handlersInFlight == 0 })
         }
     }
 

@@ -4,6 +4,10 @@ import Wire
 
 /// The server's swift-metrics instruments. Per-method instruments are created once per method and reused; the
 /// router's entries carry theirs (``MethodMetrics``), so the hot path never looks them up by name.
+///
+/// Every change of a counter is followed by `counters.changed()`, which wakes tasks awaiting the counters (tests);
+/// when none waits it costs one atomic load. The changes are sequentially consistent so no wake-up is lost (see
+/// ``CounterWaiters``).
 final class ServerMetrics: Sendable {
     let prefix: String
     let counters = ServerCounters()
@@ -38,7 +42,8 @@ final class ServerMetrics: Sendable {
     }
 
     func callStarted(_ method: MethodMetrics) {
-        self.counters.callsStarted.add(1, ordering: .relaxed)
+        self.counters.callsStarted.add(1, ordering: .sequentiallyConsistent)
+        self.counters.changed()
         method.started.increment()
     }
 
@@ -47,39 +52,46 @@ final class ServerMetrics: Sendable {
     }
 
     func callFinished(_ method: MethodMetrics, code: StatusCode, nanoseconds: Int64) {
-        self.counters.callsFinished.add(1, ordering: .relaxed)
+        self.counters.callsFinished.add(1, ordering: .sequentiallyConsistent)
+        self.counters.changed()
         method.finished(code).increment()
         method.duration.recordNanoseconds(nanoseconds)
     }
 
     func callShed(_ method: MethodMetrics) {
-        self.counters.shedCalls.add(1, ordering: .relaxed)
+        self.counters.shedCalls.add(1, ordering: .sequentiallyConsistent)
+        self.counters.changed()
         method.shed.increment()
     }
 
     func callRefused() {
-        self.counters.refusedCalls.add(1, ordering: .relaxed)
+        self.counters.refusedCalls.add(1, ordering: .sequentiallyConsistent)
+        self.counters.changed()
     }
 
     func handlerStarted() {
-        self.counters.handlersInFlight.add(1, ordering: .relaxed)
+        self.counters.handlersInFlight.add(1, ordering: .sequentiallyConsistent)
+        self.counters.changed()
         self.handlersInFlight.increment()
     }
 
     func handlerReturned() {
-        self.counters.handlersInFlight.subtract(1, ordering: .relaxed)
+        self.counters.handlersInFlight.subtract(1, ordering: .sequentiallyConsistent)
+        self.counters.changed()
         self.handlersInFlight.decrement()
     }
 
     func stragglerDetected(_ method: MethodMetrics) {
-        self.counters.stragglersNow.add(1, ordering: .relaxed)
-        self.counters.stragglersTotal.add(1, ordering: .relaxed)
+        self.counters.stragglersNow.add(1, ordering: .sequentiallyConsistent)
+        self.counters.stragglersTotal.add(1, ordering: .sequentiallyConsistent)
+        self.counters.changed()
         self.stragglersNow.increment()
         method.stragglers.increment()
     }
 
     func stragglerReturned(overrunNanoseconds: Int64) {
-        self.counters.stragglersNow.subtract(1, ordering: .relaxed)
+        self.counters.stragglersNow.subtract(1, ordering: .sequentiallyConsistent)
+        self.counters.changed()
         self.stragglersNow.decrement()
         self.stragglerOverrun.recordNanoseconds(overrunNanoseconds)
     }
