@@ -5,9 +5,9 @@ import Wire
 /// The server's swift-metrics instruments. Per-method instruments are created once per method and reused; the
 /// router's entries carry theirs (``MethodMetrics``), so the hot path never looks them up by name.
 ///
-/// Every change of a counter is followed by `counters.changed()`, which wakes tasks awaiting the counters (tests);
-/// when none waits it costs one atomic load. The changes are sequentially consistent so no wake-up is lost (see
-/// ``CounterWaiters``).
+/// Each method ends with `counters.changed()`, which wakes tasks awaiting the counters (tests): last, so a task
+/// woken by a counter also sees the instruments the same method updated. When none waits it costs one atomic load.
+/// The counters change with sequentially consistent operations so that no wake-up is lost (see ``CounterWaiters``).
 final class ServerMetrics: Sendable {
     let prefix: String
     let counters = ServerCounters()
@@ -43,8 +43,8 @@ final class ServerMetrics: Sendable {
 
     func callStarted(_ method: MethodMetrics) {
         self.counters.callsStarted.add(1, ordering: .sequentiallyConsistent)
-        self.counters.changed()
         method.started.increment()
+        self.counters.changed()
     }
 
     func callFinished(_ method: String, code: StatusCode, nanoseconds: Int64) {
@@ -53,15 +53,15 @@ final class ServerMetrics: Sendable {
 
     func callFinished(_ method: MethodMetrics, code: StatusCode, nanoseconds: Int64) {
         self.counters.callsFinished.add(1, ordering: .sequentiallyConsistent)
-        self.counters.changed()
         method.finished(code).increment()
         method.duration.recordNanoseconds(nanoseconds)
+        self.counters.changed()
     }
 
     func callShed(_ method: MethodMetrics) {
         self.counters.shedCalls.add(1, ordering: .sequentiallyConsistent)
-        self.counters.changed()
         method.shed.increment()
+        self.counters.changed()
     }
 
     func callRefused() {
@@ -71,28 +71,28 @@ final class ServerMetrics: Sendable {
 
     func handlerStarted() {
         self.counters.handlersInFlight.add(1, ordering: .sequentiallyConsistent)
-        self.counters.changed()
         self.handlersInFlight.increment()
+        self.counters.changed()
     }
 
     func handlerReturned() {
         self.counters.handlersInFlight.subtract(1, ordering: .sequentiallyConsistent)
-        self.counters.changed()
         self.handlersInFlight.decrement()
+        self.counters.changed()
     }
 
     func stragglerDetected(_ method: MethodMetrics) {
         self.counters.stragglersNow.add(1, ordering: .sequentiallyConsistent)
         self.counters.stragglersTotal.add(1, ordering: .sequentiallyConsistent)
-        self.counters.changed()
         self.stragglersNow.increment()
         method.stragglers.increment()
+        self.counters.changed()
     }
 
     func stragglerReturned(overrunNanoseconds: Int64) {
         self.counters.stragglersNow.subtract(1, ordering: .sequentiallyConsistent)
-        self.counters.changed()
         self.stragglersNow.decrement()
         self.stragglerOverrun.recordNanoseconds(overrunNanoseconds)
+        self.counters.changed()
     }
 }
