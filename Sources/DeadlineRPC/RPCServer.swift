@@ -38,7 +38,7 @@ public final class RPCServer: Service, Sendable {
     public let configuration: Configuration
     private let router: Router
     private let group: any EventLoopGroup
-    private let metrics: ServerMetrics
+    let metrics: ServerMetrics
     private let callIDs = CallIDGenerator()
     private let state = Mutex<State>(.idle)
     private let address: EventLoopPromise<SocketAddress>

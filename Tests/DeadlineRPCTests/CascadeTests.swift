@@ -26,62 +26,44 @@ struct CascadeTests {
         _ body: @Sendable (RPCClient, [HandlerProbe], [RPCServer]) async throws -> Void
     ) async throws {
         let probes = (0..<depth).map { _ in HandlerProbe() }
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            var servers: [RPCServer] = []
-            var clients: [RPCClient] = []
-            var nextPort: Int? = nil
-            // Build from the last hop up, so each server knows its downstream's port.
-            for index in stride(from: depth - 1, through: 0, by: -1) {
-                let probe = probes[index]
-                var router = Router()
-                if let port = nextPort {
-                    var configuration = RPCClient.Configuration()
-                    configuration.propagation = propagation
-                    // guide:begin inherited-deadline
-                    let downstream = RPCClient(host: "127.0.0.1", port: port, configuration: configuration)
-                    clients.append(downstream)
-                    router.unary(Self.hop) { request, context in
-                        probe.started.fire()
-                        defer { probe.finished.fire() }
-                        do {
-                            return try await withTaskCancellationHandler {
-                                try await downstream.unary(Self.hop, request)
-                            } onCancel: {
-                                probe.recordCancel(context.cancelReason)
-                            }
-                        } catch {
-                            if Task.isCancelled {
-                                probe.recordCancel(context.cancelReason)
-                            } else if let error = error as? RPCError, error.code == .deadlineExceeded {
-                                // The inherited deadline ended the outbound call at the same instant the server's
-                                // timer would cancel this handler: either way this hop stopped at the deadline.
-                                probe.recordCancel(.deadlineExceeded)
-                            }
-                            throw error
+        var serverConfiguration = RPCServer.Configuration()
+        serverConfiguration.drainTimeout = .milliseconds(500)  // The leak test's hops never finish alone.
+        try await withServerChain(depth: depth, serverConfiguration: serverConfiguration) { index, nextPort, clients in
+            let probe = probes[index]
+            var router = Router()
+            if let port = nextPort {
+                var configuration = RPCClient.Configuration()
+                configuration.propagation = propagation
+                // guide:begin inherited-deadline
+                let downstream = RPCClient(host: "127.0.0.1", port: port, configuration: configuration)
+                clients.append(downstream)
+                router.unary(Self.hop) { request, context in
+                    probe.started.fire()
+                    defer { probe.finished.fire() }
+                    do {
+                        return try await withTaskCancellationHandler {
+                            try await downstream.unary(Self.hop, request)
+                        } onCancel: {
+                            probe.recordCancel(context.cancelReason)
                         }
+                    } catch {
+                        if Task.isCancelled {
+                            probe.recordCancel(context.cancelReason)
+                        } else if let error = error as? RPCError, error.code == .deadlineExceeded {
+                            // The inherited deadline ended the outbound call at the same instant the server's
+                            // timer would cancel this handler: either way this hop stopped at the deadline.
+                            probe.recordCancel(.deadlineExceeded)
+                        }
+                        throw error
                     }
-                    // guide:end inherited-deadline
-                } else {
-                    router.unary(Self.hop) { _, context in try await probe.waitForCancellation(context) }
                 }
-                var serverConfiguration = RPCServer.Configuration()
-                serverConfiguration.drainTimeout = .milliseconds(500)  // The leak test's hops never finish alone.
-                let server = RPCServer(host: "127.0.0.1", port: 0, router: router, configuration: serverConfiguration)
-                servers.insert(server, at: 0)
-                group.addTask { try await server.run() }
-                nextPort = try await server.listeningAddress.port!
+                // guide:end inherited-deadline
+            } else {
+                router.unary(Self.hop) { _, context in try await probe.waitForCancellation(context) }
             }
-            let top = RPCClient(host: "127.0.0.1", port: nextPort!)
-            do {
-                try await body(top, probes, servers)
-            } catch {
-                for server in servers { server.beginGracefulShutdown() }
-                throw error
-            }
-            await top.close()
-            for client in clients { await client.close() }
-            for server in servers { server.beginGracefulShutdown() }
-            try await group.waitForAll()
+            return router
+        } body: { top, servers in
+            try await body(top, probes, servers)
         }
     }
 
@@ -105,7 +87,7 @@ struct CascadeTests {
                 #expect(probe.observedReason == .cancelled, "hop \(hop)")
             }
             for server in servers {
-                #expect(await eventually { server.stats.handlersInFlight == 0 })
+                await server.stats(until: { $0.handlersInFlight == 0 })
             }
         }
     }
@@ -124,7 +106,7 @@ struct CascadeTests {
                 #expect(probe.observedDeadline != nil || hop < 3, "the last hop saw a deadline")
             }
             for server in servers {
-                #expect(await eventually { server.stats.handlersInFlight == 0 })
+                await server.stats(until: { $0.handlersInFlight == 0 })
             }
         }
     }
@@ -148,60 +130,43 @@ struct CascadeTests {
         let depth = 4
         let probes = (0..<depth).map { _ in HandlerProbe() }
         let outcomes = OutboundOutcomes()
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            var servers: [RPCServer] = []
-            var clients: [RPCClient] = []
-            var nextPort: Int? = nil
-            for index in stride(from: depth - 1, through: 0, by: -1) {
-                let probe = probes[index]
-                var router = Router()
-                if let port = nextPort {
-                    let downstream = RPCClient(host: "127.0.0.1", port: port)
-                    clients.append(downstream)
-                    let options = index == narrowing ? CallOptions(timeout: narrowedTo) : CallOptions()
-                    let below = index > narrowing
-                    router.unary(Self.hop) { request, context in
-                        probe.started.fire()
-                        defer { probe.finished.fire() }
-                        do {
-                            return try await withTaskCancellationHandler {
-                                try await downstream.unary(Self.hop, request, options: options)
+        try await withServerChain(depth: depth) { index, nextPort, clients in
+            let probe = probes[index]
+            var router = Router()
+            if let port = nextPort {
+                let downstream = RPCClient(host: "127.0.0.1", port: port)
+                clients.append(downstream)
+                let options = index == narrowing ? CallOptions(timeout: narrowedTo) : CallOptions()
+                let below = index > narrowing
+                router.unary(Self.hop) { request, context in
+                    probe.started.fire()
+                    defer { probe.finished.fire() }
+                    do {
+                        return try await withTaskCancellationHandler {
+                            try await downstream.unary(Self.hop, request, options: options)
+                        } onCancel: {
+                            probe.recordCancel(context.cancelReason)
+                        }
+                    } catch let error as RPCError {
+                        outcomes.record(hop: index, error)
+                        if below {
+                            // Await the cancellation rather than infer it: the test asserts this hop's task
+                            // was cancelled, and with which cause.
+                            await withTaskCancellationHandler {
+                                await probe.cancelled.wait()
                             } onCancel: {
                                 probe.recordCancel(context.cancelReason)
                             }
-                        } catch let error as RPCError {
-                            outcomes.record(hop: index, error)
-                            if below {
-                                // Await the cancellation rather than infer it: the test asserts this hop's task
-                                // was cancelled, and with which cause.
-                                await withTaskCancellationHandler {
-                                    await probe.cancelled.wait()
-                                } onCancel: {
-                                    probe.recordCancel(context.cancelReason)
-                                }
-                            }
-                            throw error
                         }
+                        throw error
                     }
-                } else {
-                    router.unary(Self.hop) { _, context in try await probe.waitForCancellation(context) }
                 }
-                let server = RPCServer(host: "127.0.0.1", port: 0, router: router)
-                servers.insert(server, at: 0)
-                group.addTask { try await server.run() }
-                nextPort = try await server.listeningAddress.port!
+            } else {
+                router.unary(Self.hop) { _, context in try await probe.waitForCancellation(context) }
             }
-            let top = RPCClient(host: "127.0.0.1", port: nextPort!)
-            do {
-                try await body(top, probes, outcomes, servers)
-            } catch {
-                for server in servers { server.beginGracefulShutdown() }
-                throw error
-            }
-            await top.close()
-            for client in clients { await client.close() }
-            for server in servers { server.beginGracefulShutdown() }
-            try await group.waitForAll()
+            return router
+        } body: { top, servers in
+            try await body(top, probes, outcomes, servers)
         }
     }
 
@@ -239,7 +204,7 @@ struct CascadeTests {
                 #expect(!probes[hop].cancelled.isFired, "hop \(hop + 1) was not cancelled")
             }
             for server in servers {
-                #expect(await eventually { server.stats.handlersInFlight == 0 })
+                await server.stats(until: { $0.handlersInFlight == 0 })
             }
         }
     }
@@ -330,7 +295,7 @@ struct CascadeTests {
                 #expect(probe.observedReason == .cancelled || probe.observedReason == .deadlineExceeded)
             }
             for server in servers {
-                #expect(await eventually { server.stats.handlersInFlight == 0 })
+                await server.stats(until: { $0.handlersInFlight == 0 })
             }
             for client in tops + clients { await client.close() }
             for server in servers { server.beginGracefulShutdown() }

@@ -36,56 +36,39 @@ struct CombinatorTests {
     /// Runs `depth` servers on separate connections; hop i relays to hop i+1, the last waits for cancellation.
     static func withRelayChain(depth: Int, _ body: @Sendable (RPCClient, [HopRecord]) async throws -> Void) async throws {
         let records = (0..<depth).map { _ in HopRecord() }
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            var servers: [RPCServer] = []
-            var clients: [RPCClient] = []
-            var nextPort: Int? = nil
-            for index in stride(from: depth - 1, through: 0, by: -1) {
-                let record = records[index]
-                var router = Router()
-                if let port = nextPort {
-                    let downstream = RPCClient(host: "127.0.0.1", port: port)
-                    clients.append(downstream)
-                    router.unary(Self.hop) { request, context in
-                        record.started.fire()
-                        defer { record.finished.fire() }
-                        do {
-                            return try await downstream.unary(Self.hop, request)
-                        } catch {
-                            record.record(context, downstream: (error as? RPCError)?.cancelReason)
-                            throw error
-                        }
-                    }
-                } else {
-                    router.unary(Self.hop) { _, context in
-                        record.started.fire()
-                        defer { record.finished.fire() }
-                        let cancelled = Signal()
-                        await withTaskCancellationHandler {
-                            await cancelled.wait()
-                        } onCancel: {
-                            cancelled.fire()
-                        }
-                        record.record(context)
-                        throw CancellationError()
+        try await withServerChain(depth: depth) { index, nextPort, clients in
+            let record = records[index]
+            var router = Router()
+            if let port = nextPort {
+                let downstream = RPCClient(host: "127.0.0.1", port: port)
+                clients.append(downstream)
+                router.unary(Self.hop) { request, context in
+                    record.started.fire()
+                    defer { record.finished.fire() }
+                    do {
+                        return try await downstream.unary(Self.hop, request)
+                    } catch {
+                        record.record(context, downstream: (error as? RPCError)?.cancelReason)
+                        throw error
                     }
                 }
-                let server = RPCServer(host: "127.0.0.1", port: 0, router: router)
-                servers.insert(server, at: 0)
-                group.addTask { try await server.run() }
-                nextPort = try await server.listeningAddress.port!
+            } else {
+                router.unary(Self.hop) { _, context in
+                    record.started.fire()
+                    defer { record.finished.fire() }
+                    let cancelled = Signal()
+                    await withTaskCancellationHandler {
+                        await cancelled.wait()
+                    } onCancel: {
+                        cancelled.fire()
+                    }
+                    record.record(context)
+                    throw CancellationError()
+                }
             }
-            let top = RPCClient(host: "127.0.0.1", port: nextPort!)
-            do {
-                try await body(top, records)
-            } catch {
-                for server in servers { server.beginGracefulShutdown() }
-                throw error
-            }
-            await top.close()
-            for client in clients { await client.close() }
-            for server in servers { server.beginGracefulShutdown() }
-            try await group.waitForAll()
+            return router
+        } body: { top, _ in
+            try await body(top, records)
         }
     }
 
@@ -296,7 +279,7 @@ struct CombinatorTests {
             await slow.cancelled.wait()
             await slow.finished.wait()
             #expect(slow.observedReason == .hedgeLost)
-            #expect(await eventually { server.stats.handlersInFlight == 0 })
+            await server.stats(until: { $0.handlersInFlight == 0 })
         }
     }
 

@@ -49,7 +49,7 @@ struct ConnectionLifecycleTests {
             await probe.started.wait()
             try await raw.send(.cancel(streamID: 1, reason: .cancelled))
             await probe.finished.wait()
-            #expect(await eventually { server.stats.handlersInFlight == 0 })
+            await server.stats(until: { $0.handlersInFlight == 0 })
             let echo = try JSONEncoder().encode(Echo(text: "after"))
             try await raw.send(
                 .callStart(CallStart(streamID: 5, method: TestMethods.echo.name)),
@@ -137,7 +137,7 @@ struct ConnectionLifecycleTests {
             }
             #expect(error.code == .unavailable)
             await probe.cancelled.wait()
-            #expect(await eventually { server.stats.handlersInFlight == 0 })
+            await server.stats(until: { $0.handlersInFlight == 0 })
         }
     }
 

@@ -61,7 +61,7 @@ struct DeadlineAndCancelTests {
             await probe.finished.wait()
             #expect(probe.observedReason == .deadlineExceeded)
             #expect(probe.observedDeadline != nil)
-            #expect(await eventually { server.stats.handlersInFlight == 0 })
+            await server.stats(until: { $0.handlersInFlight == 0 })
         }
     }
 
@@ -116,7 +116,7 @@ struct DeadlineAndCancelTests {
             await probe.cancelled.wait()
             await probe.finished.wait()
             #expect(probe.observedReason == .cancelled)
-            #expect(await eventually { server.stats.handlersInFlight == 0 })
+            await server.stats(until: { $0.handlersInFlight == 0 })
         }
     }
 

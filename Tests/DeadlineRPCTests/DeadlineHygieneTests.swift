@@ -125,7 +125,7 @@ struct DeadlineHygieneTests {
                 await probe.cancelled.wait()
                 #expect(probe.observedReason == .siblingFailed)
             }
-            #expect(await eventually { server.stats.handlersInFlight == 0 })
+            await server.stats(until: { $0.handlersInFlight == 0 })
         }
     }
 

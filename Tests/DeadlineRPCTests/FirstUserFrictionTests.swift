@@ -72,23 +72,6 @@ struct FirstUserFrictionTests {
         }
     }
 
-    /// Holds an event loop's thread until released: the test's way to order two events on that loop without
-    /// sleeping (NIO runs the loop's queued jobs before its due timers, and both before reading sockets).
-    final class LoopGate: Sendable {
-        let held = Signal()
-        private let semaphore = DispatchSemaphore(value: 0)
-        private let released = Atomic<Bool>(false)
-
-        func hold() {
-            self.held.fire()
-            self.semaphore.wait()
-        }
-
-        func release() {
-            if !self.released.exchange(true, ordering: .relaxed) { self.semaphore.signal() }
-        }
-    }
-
     static let relay = Method<Echo, Echo>.unary("test.Relay/Forward")
 
     @Test("An outbound call ended by the inherited deadline says so, not that a caller cancelled it")
@@ -181,7 +164,7 @@ struct FirstUserFrictionTests {
                 let error = await #expect(throws: RPCError.self) { try await top.unary(Self.relay, Echo(text: "late")) }
                 #expect(error?.code == .deadlineExceeded)
                 // The handler's status was sent when its deadline passed; wait for the handler itself to finish.
-                #expect(await eventually(timeout: .seconds(30)) { relayServer.stats.handlersInFlight == 0 })
+                await relayServer.stats(until: { $0.handlersInFlight == 0 })
             }
             let error = try #require(outboundError.withLock { $0 })
             #expect(error.code == .deadlineExceeded)

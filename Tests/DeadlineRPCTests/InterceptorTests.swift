@@ -128,7 +128,7 @@ struct InterceptorTests {
             }
             #expect(rawError?.code == .permissionDenied)
             #expect(handlerRuns.load(ordering: .relaxed) == 0)
-            #expect(await eventually { server.stats.handlersInFlight == 0 })
+            await server.stats(until: { $0.handlersInFlight == 0 })
         }
     }
 

@@ -38,7 +38,9 @@ enum DemoTestSupport {
         Scenario.all(settings).first { $0.id == id }!
     }
 
-    /// Polls `condition` every 20 ms until it holds or `timeout` passes; returns whether it held.
+    /// Polls `condition` every 20 ms until it holds or `timeout` passes; returns whether it held. Only for what
+    /// no signal reaches: other processes (their `/metrics` scrapes, their exit) — in-process counters of the
+    /// runtime are awaited instead (`RPCServer.stats(until:)` in DeadlineRPCTests).
     static func eventually(timeout: Duration = .seconds(10), _ condition: () async throws -> Bool) async throws -> Bool {
         let giveUp = ContinuousClock.now + timeout
         while ContinuousClock.now < giveUp {

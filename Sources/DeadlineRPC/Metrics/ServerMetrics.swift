@@ -4,6 +4,10 @@ import Wire
 
 /// The server's swift-metrics instruments. Per-method instruments are created once per method and reused; the
 /// router's entries carry theirs (``MethodMetrics``), so the hot path never looks them up by name.
+///
+/// Each method ends with `counters.changed()`, which wakes tasks awaiting the counters (tests): last, so a task
+/// woken by a counter also sees the instruments the same method updated. When none waits it costs one atomic load.
+/// The counters change with sequentially consistent operations so that no wake-up is lost (see ``CounterWaiters``).
 final class ServerMetrics: Sendable {
     let prefix: String
     let counters = ServerCounters()
@@ -38,8 +42,9 @@ final class ServerMetrics: Sendable {
     }
 
     func callStarted(_ method: MethodMetrics) {
-        self.counters.callsStarted.add(1, ordering: .relaxed)
+        self.counters.callsStarted.add(1, ordering: .sequentiallyConsistent)
         method.started.increment()
+        self.counters.changed()
     }
 
     func callFinished(_ method: String, code: StatusCode, nanoseconds: Int64) {
@@ -47,40 +52,47 @@ final class ServerMetrics: Sendable {
     }
 
     func callFinished(_ method: MethodMetrics, code: StatusCode, nanoseconds: Int64) {
-        self.counters.callsFinished.add(1, ordering: .relaxed)
+        self.counters.callsFinished.add(1, ordering: .sequentiallyConsistent)
         method.finished(code).increment()
         method.duration.recordNanoseconds(nanoseconds)
+        self.counters.changed()
     }
 
     func callShed(_ method: MethodMetrics) {
-        self.counters.shedCalls.add(1, ordering: .relaxed)
+        self.counters.shedCalls.add(1, ordering: .sequentiallyConsistent)
         method.shed.increment()
+        self.counters.changed()
     }
 
     func callRefused() {
-        self.counters.refusedCalls.add(1, ordering: .relaxed)
+        self.counters.refusedCalls.add(1, ordering: .sequentiallyConsistent)
+        self.counters.changed()
     }
 
     func handlerStarted() {
-        self.counters.handlersInFlight.add(1, ordering: .relaxed)
+        self.counters.handlersInFlight.add(1, ordering: .sequentiallyConsistent)
         self.handlersInFlight.increment()
+        self.counters.changed()
     }
 
     func handlerReturned() {
-        self.counters.handlersInFlight.subtract(1, ordering: .relaxed)
+        self.counters.handlersInFlight.subtract(1, ordering: .sequentiallyConsistent)
         self.handlersInFlight.decrement()
+        self.counters.changed()
     }
 
     func stragglerDetected(_ method: MethodMetrics) {
-        self.counters.stragglersNow.add(1, ordering: .relaxed)
-        self.counters.stragglersTotal.add(1, ordering: .relaxed)
+        self.counters.stragglersNow.add(1, ordering: .sequentiallyConsistent)
+        self.counters.stragglersTotal.add(1, ordering: .sequentiallyConsistent)
         self.stragglersNow.increment()
         method.stragglers.increment()
+        self.counters.changed()
     }
 
     func stragglerReturned(overrunNanoseconds: Int64) {
-        self.counters.stragglersNow.subtract(1, ordering: .relaxed)
+        self.counters.stragglersNow.subtract(1, ordering: .sequentiallyConsistent)
         self.stragglersNow.decrement()
         self.stragglerOverrun.recordNanoseconds(overrunNanoseconds)
+        self.counters.changed()
     }
 }

@@ -28,6 +28,11 @@ public struct ServerStats: Sendable, Hashable {
 }
 
 /// Atomic storage behind ``ServerStats``.
+///
+/// ``ServerMetrics`` changes the counters with sequentially consistent operations and then calls ``changed()``,
+/// which wakes the tasks in ``waiters`` (tests awaiting a condition such as `handlersInFlight == 0`). Two counters
+/// are changed elsewhere without a wake-up: `connections` and `lateFramesDropped` (by the connection handler);
+/// a condition on them alone is seen only at the next change of another counter.
 final class ServerCounters: Sendable {
     let callsStarted = Atomic<Int>(0)
     let callsFinished = Atomic<Int>(0)
@@ -38,6 +43,33 @@ final class ServerCounters: Sendable {
     let refusedCalls = Atomic<Int>(0)
     let connections = Atomic<Int>(0)
     let lateFramesDropped = Atomic<Int>(0)
+    let waiters = CounterWaiters<ServerStats>()
+
+    /// Wakes the waiters whose condition now holds; one atomic load when there are none.
+    @inline(__always)
+    func changed() {
+        self.waiters.changed { self.orderedSnapshot }
+    }
+
+    /// Suspends until `condition` holds for the counters and returns that reading; nil if the task is cancelled.
+    func wait(until condition: @escaping @Sendable (ServerStats) -> Bool) async -> ServerStats? {
+        await self.waiters.wait(until: condition) { self.orderedSnapshot }
+    }
+
+    /// ``snapshot`` with sequentially consistent loads, as ``CounterWaiters`` requires.
+    private var orderedSnapshot: ServerStats {
+        ServerStats(
+            callsStarted: self.callsStarted.load(ordering: .sequentiallyConsistent),
+            callsFinished: self.callsFinished.load(ordering: .sequentiallyConsistent),
+            handlersInFlight: self.handlersInFlight.load(ordering: .sequentiallyConsistent),
+            stragglersNow: self.stragglersNow.load(ordering: .sequentiallyConsistent),
+            stragglersTotal: self.stragglersTotal.load(ordering: .sequentiallyConsistent),
+            shedCalls: self.shedCalls.load(ordering: .sequentiallyConsistent),
+            refusedCalls: self.refusedCalls.load(ordering: .sequentiallyConsistent),
+            connections: self.connections.load(ordering: .sequentiallyConsistent),
+            lateFramesDropped: self.lateFramesDropped.load(ordering: .sequentiallyConsistent)
+        )
+    }
 
     var snapshot: ServerStats {
         ServerStats(

@@ -54,9 +54,10 @@ extension HostileTests {
                     await raw.close()
                 }
                 let elapsed = ContinuousClock.now - start
-                let drained = await eventually(timeout: .seconds(30)) {
-                    gauge.running == 0 && server.stats.handlersInFlight == 0 && server.stats.callsStarted == server.stats.callsFinished
-                }
+                // Every sequence has hung up, so no handler starts any more: once zero, the gauge stays zero.
+                let gaugeDrained = await gauge.waitUntil(running: 0)
+                let serverDrained = await server.stats(until: { $0.handlersInFlight == 0 && $0.callsStarted == $0.callsFinished })
+                let drained = gaugeDrained && serverDrained
                 #expect(drained, "after \(seeds.count) sequences: running \(gauge.running), in flight \(server.stats.handlersInFlight), started \(server.stats.callsStarted), finished \(server.stats.callsFinished)")
                 let survivor = try await RawConnection.connect(port: port)
                 try await survivor.expectEchoWorks(streamID: 1)

@@ -161,7 +161,7 @@ extension HostileTests {
                         #expect(frames.last == .cancel(streamID: 1, reason: .deadlineExceeded))
                     }
                     // Recorded once, when it ended on the wire.
-                    #expect(await eventually(timeout: .seconds(30)) { probe.server.stats.callsFinished == before.callsFinished + 1 })
+                    await probe.server.stats(until: { $0.callsFinished == before.callsFinished + 1 })
                     #expect(probe.server.stats.callsStarted == before.callsStarted + 1)
                     // The connection lives on, and the stream is gone: credit for it now is dropped quietly.
                     let late = probe.server.stats.lateFramesDropped
@@ -216,7 +216,7 @@ extension HostileTests {
                 let (frames, ended) = await raw.framesUntilEnd(of: 1)
                 #expect(ended)
                 #expect(frames == [.callEnd(CallEnd(streamID: 1, status: .deadlineExceeded, message: "The call's deadline passed on the server."))])
-                #expect(await eventually(timeout: .seconds(30)) { probe.gauge.running == 0 })
+                await probe.gauge.waitUntil(running: 0)
                 try await raw.expectEchoWorksGranting(streamID: 3)
                 await raw.close()
             }
@@ -229,12 +229,12 @@ extension HostileTests {
             try await WireEndProbe.run(configuration: configuration) { probe in
                 let raw = try await probe.connect(credit: 0)
                 try await raw.send(RawFrames.unaryCall(streamID: 1, method: WireEndProbe.writeThenHold.name, body: [1]))
-                #expect(await eventually(timeout: .seconds(30)) { probe.gauge.running == 1 })
+                await probe.gauge.waitUntil(running: 1)
                 probe.server.beginGracefulShutdown()
                 let (frames, ended) = await raw.framesUntilEnd(of: 1)
                 #expect(ended)
                 #expect(frames == [.callEnd(CallEnd(streamID: 1, status: .unavailable, message: "The server shut down before the call finished."))])
-                #expect(await eventually(timeout: .seconds(30)) { probe.gauge.running == 0 })
+                await probe.gauge.waitUntil(running: 0)
                 await raw.close()
             }
         }
@@ -248,7 +248,7 @@ extension HostileTests {
             try await WireEndProbe.run { probe in
                 let raw = try await probe.connect()
                 try await raw.send(.callStart(CallStart(streamID: 1, method: WireEndProbe.cancellable.name)))
-                #expect(await eventually(timeout: .seconds(30)) { probe.gauge.running == 1 })
+                await probe.gauge.waitUntil(running: 1)
                 let before = probe.server.stats
                 try await raw.send(
                     .goAway(GoAway(lastStreamID: 0, code: .noError, reason: "client done")),
@@ -262,7 +262,7 @@ extension HostileTests {
                 #expect(probe.gauge.running == 1)
                 #expect(probe.causes.reasons.isEmpty)
                 try await raw.send(.cancel(streamID: 1, reason: .cancelled))
-                #expect(await eventually(timeout: .seconds(30)) { probe.gauge.running == 0 })
+                await probe.gauge.waitUntil(running: 0)
                 #expect(probe.causes.reasons == [.cancelled])
                 await raw.close()
             }
@@ -276,7 +276,7 @@ extension HostileTests {
                     .callStart(CallStart(streamID: 1, method: WireEndProbe.cancellable.name)),
                     .callStart(CallStart(streamID: 3, method: WireEndProbe.cancellable.name))
                 )
-                #expect(await eventually(timeout: .seconds(30)) { probe.gauge.running == 2 })
+                await probe.gauge.waitUntil(running: 2)
                 let before = probe.server.stats
                 try await raw.send(.goAway(GoAway(lastStreamID: 0, code: .internalError, reason: "client failed")))
                 // The server writes nothing more (no GOAWAY, no CALL_END: the client already treats its calls as lost).
@@ -284,10 +284,10 @@ extension HostileTests {
                 #expect(closed, "the server kept the connection open after the client's error GOAWAY")
                 #expect(goAway == nil)
                 #expect(ends.isEmpty)
-                #expect(await eventually(timeout: .seconds(30)) { probe.gauge.running == 0 })
+                await probe.gauge.waitUntil(running: 0)
                 #expect(probe.causes.reasons == [.cancelled, .cancelled])
-                #expect(await eventually(timeout: .seconds(30)) { probe.server.stats.callsFinished == before.callsFinished + 2 })
-                #expect(await eventually(timeout: .seconds(30)) { probe.server.stats.handlersInFlight == 0 })
+                await probe.server.stats(until: { $0.callsFinished == before.callsFinished + 2 })
+                await probe.server.stats(until: { $0.handlersInFlight == 0 })
             }
         }
     }

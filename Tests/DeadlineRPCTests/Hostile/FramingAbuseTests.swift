@@ -158,14 +158,14 @@ extension HostileTests {
                     bytes.writeBuffer(&call)
                 }
                 try await raw.send(bytes)
-                #expect(await eventually(timeout: .seconds(30)) { target.gauge.running == 5 })
+                await target.gauge.waitUntil(running: 5)
                 // Half a MESSAGE frame, then EOF.
                 var truncated = RawFrames.header(length: 100, type: FrameType.message.rawValue, streamID: 11)
                 truncated.writeBytes([0, 0, 0, 96, 1, 2, 3])
                 try await raw.send(truncated)
                 let start = ContinuousClock.now
                 await raw.close()
-                #expect(await eventually(timeout: .seconds(30)) { target.gauge.running == 0 })
+                await target.gauge.waitUntil(running: 0)
                 return HostileOutcome(
                     outcome: "connection torn down; 5 of 5 handlers cancelled, in-flight gauge back to 0",
                     boundary: "any truncated frame",

@@ -1,4 +1,4 @@
-import DeadlineRPC
+@testable import DeadlineRPC
 import Foundation
 import NIOCore
 import Synchronization
@@ -155,17 +155,20 @@ struct HostileServer: Sendable {
     }
 }
 
-/// Counts the test router's handlers: running now, the most at once, and streamed messages written.
+/// Counts the test router's handlers: running now, the most at once, and streamed messages written. A test awaits
+/// a count of running handlers with ``waitUntil(running:timeout:sourceLocation:)``, woken at each change.
 final class HandlerGauge: Sendable {
     private let current = Atomic<Int>(0)
     private let peak = Atomic<Int>(0)
     private let writes = Atomic<Int>(0)
+    private let waiters = CounterWaiters<Int>()
 
     init() {}
 
     /// A handler started.
     func enter() {
-        let now = self.current.wrappingAdd(1, ordering: .relaxed).newValue
+        let now = self.current.wrappingAdd(1, ordering: .sequentiallyConsistent).newValue
+        self.waiters.changed { self.current.load(ordering: .sequentiallyConsistent) }
         var seen = self.peak.load(ordering: .relaxed)
         while now > seen {
             let (exchanged, original) = self.peak.compareExchange(expected: seen, desired: now, ordering: .relaxed)
@@ -175,7 +178,10 @@ final class HandlerGauge: Sendable {
     }
 
     /// A handler returned (normally, by throwing, or cancelled).
-    func leave() { self.current.wrappingSubtract(1, ordering: .relaxed) }
+    func leave() {
+        self.current.wrappingSubtract(1, ordering: .sequentiallyConsistent)
+        self.waiters.changed { self.current.load(ordering: .sequentiallyConsistent) }
+    }
 
     /// A streaming handler's write returned.
     func wrote() { self.writes.wrappingAdd(1, ordering: .relaxed) }
@@ -186,6 +192,15 @@ final class HandlerGauge: Sendable {
     var maxRunning: Int { self.peak.load(ordering: .relaxed) }
     /// Streamed messages whose write returned.
     var written: Int { self.writes.load(ordering: .relaxed) }
+
+    /// Waits until exactly `count` handlers run, woken at each enter and leave. After `timeout` (generous: it only
+    /// turns a would-be hang into a failure) it records an issue with the count as it is, and returns false.
+    @discardableResult
+    func waitUntil(running count: Int, timeout: Duration = .seconds(30), sourceLocation: SourceLocation = #_sourceLocation) async -> Bool {
+        await awaitCondition("The handler gauge", timeout: timeout, sourceLocation: sourceLocation, now: { self.running }) {
+            await self.waiters.wait(until: { $0 == count }) { self.current.load(ordering: .sequentiallyConsistent) }
+        }
+    }
 }
 
 /// A well-behaved client on its own connection, calling echo one call at a time until stopped; it measures

@@ -18,7 +18,7 @@ extension HostileTests {
                     calls.writeBuffer(&call)
                 }
                 try await raw.send(calls)
-                #expect(await eventually(timeout: .seconds(30)) { target.gauge.running == 100 })
+                await target.gauge.waitUntil(running: 100)
                 let start = ContinuousClock.now
                 try await raw.send(RawFrames.unaryCall(streamID: 201, method: TestMethods.echo.name, body: echoBytes()))
                 let refused = await raw.awaitCallEnd(201)
@@ -26,10 +26,10 @@ extension HostileTests {
                 #expect(refused?.status == .resourceExhausted)
                 // Cancelling one frees its slot once its handler returns; the connection serves again.
                 try await raw.send(.cancel(streamID: 1, reason: .cancelled))
-                #expect(await eventually(timeout: .seconds(30)) { target.gauge.running == 99 })
+                await target.gauge.waitUntil(running: 99)
                 try await raw.expectEchoWorks(streamID: 203)
                 await raw.close()
-                #expect(await eventually(timeout: .seconds(30)) { target.gauge.running == 0 })
+                await target.gauge.waitUntil(running: 0)
                 return HostileOutcome(outcome: "call 101: CALL_END(RESOURCE_EXHAUSTED); connection survives", boundary: "100 open (advertised 100), 101st refused", detection: detection)
             }
         }
@@ -53,7 +53,7 @@ extension HostileTests {
                     }
                     try await raw.send(batch)
                 }
-                #expect(await eventually(timeout: .seconds(30)) { target.gauge.running == 0 })
+                await target.gauge.waitUntil(running: 0)
                 try await raw.expectEchoWorks(streamID: streamID)
                 let elapsed = ContinuousClock.now - start
                 let peak = target.gauge.maxRunning
@@ -88,7 +88,7 @@ extension HostileTests {
                         next += 2
                     }
                     try await raw.send(batch)
-                    #expect(await eventually(timeout: .seconds(30)) { target.gauge.running == 100 })
+                    await target.gauge.waitUntil(running: 100)
                     var cancels = ByteBuffer()
                     for streamID in stride(from: first, to: next, by: 2) {
                         var cancel = RawFrames.encode([.cancel(streamID: streamID, reason: .cancelled)])
@@ -98,7 +98,7 @@ extension HostileTests {
                 }
                 try await raw.expectEchoWorks(streamID: next)
                 let elapsed = ContinuousClock.now - start
-                #expect(await eventually(timeout: .seconds(30)) { target.gauge.running == 0 })
+                await target.gauge.waitUntil(running: 0)
                 let peak = target.gauge.maxRunning
                 #expect(peak == 100, "exactly the stream limit of handlers at once; saw \(peak)")
                 #expect(target.server.stats.refusedCalls == 0, "a client that counts cancelled calls closed is never refused")
@@ -132,7 +132,7 @@ extension HostileTests {
                 try await raw.send(RawFrames.unaryCall(streamID: 403, method: TestMethods.wait.name, body: echoBytes()))
                 try await raw.send(.cancel(streamID: 403, reason: .cancelled))
                 let result = await raw.expectGoAway(.enhanceYourCalm, since: start)
-                #expect(await eventually(timeout: .seconds(30)) { target.gauge.running == 0 })
+                await target.gauge.waitUntil(running: 0)
                 return HostileOutcome(outcome: "GOAWAY(ENHANCE_YOUR_CALM): \(result.goAway?.reason ?? "-")", boundary: "200 cancels accepted, 201st → goaway (burst 200, refill 0 in the test)", detection: result.detection)
             }
         }
@@ -170,7 +170,7 @@ extension HostileTests {
                 let total = cancelled.value
                 #expect(other.value == 0, "storm calls end cancelled, nothing else")
                 #expect(total == 32 * 60)
-                #expect(await eventually(timeout: .seconds(30)) { target.gauge.running == 0 })
+                await target.gauge.waitUntil(running: 0)
                 let rate = Double(total) / max(elapsed.milliseconds / 1000, 0.001)
                 return HostileOutcome(
                     outcome: "\(total) cancels at \(Int(rate))/s on the victims' connection: 0 victim errors, connection kept",
@@ -342,7 +342,7 @@ extension HostileTests {
                 let start = ContinuousClock.now
                 try await raw.send(empty.bytes)
                 let result = await raw.expectGoAway(.enhanceYourCalm, since: start)
-                #expect(await eventually(timeout: .seconds(30)) { target.gauge.running == 0 })
+                await target.gauge.waitUntil(running: 0)
                 return HostileOutcome(outcome: "GOAWAY(ENHANCE_YOUR_CALM) for \(empty.name)", boundary: "1000 accepted, 1001st → goaway (refill 0 in the test; default +100/s)", detection: result.detection)
             }
         }
@@ -382,7 +382,7 @@ extension HostileTests {
                 let start = ContinuousClock.now
                 try await raw.send(.message(.whole(streamID: 1, ByteBuffer(bytes: [0x20]))))
                 let result = await raw.expectGoAway(.flowControlError, since: start)
-                #expect(await eventually(timeout: .seconds(30)) { target.gauge.running == 0 })
+                await target.gauge.waitUntil(running: 0)
                 return HostileOutcome(outcome: "GOAWAY(FLOW_CONTROL_ERROR): \(result.goAway?.reason ?? "-")", boundary: "65536 bytes accepted, byte 65537 → goaway", detection: result.detection)
             }
         }
@@ -413,7 +413,7 @@ extension HostileTests {
                 // Each message is ~1 KiB on the wire: the handler may get at most credit + watermark (+1) ahead.
                 let written = target.gauge.written
                 #expect(written <= (64 * 1024 + 64 * 1024) / 1024 + 2, "the handler is held at the watermark; wrote \(written)")
-                #expect(await eventually(timeout: .seconds(30)) { target.gauge.running == 0 })
+                await target.gauge.waitUntil(running: 0)
                 await raw.close()
                 return HostileOutcome(
                     outcome: "\(received) bytes sent (credit 65536), handler held after \(written) messages of ~1 KiB; ended DEADLINE_EXCEEDED at 1 s",

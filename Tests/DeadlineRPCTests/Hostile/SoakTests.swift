@@ -62,7 +62,9 @@ extension HostileTests {
                 }
                 let hung = tally.hung.load(ordering: .relaxed)
                 #expect(!hung, "a call did not end within its deadline + 120 s")
-                let handlersDrained = await eventually(timeout: .seconds(30)) { gauge.running == 0 && server.stats.handlersInFlight == 0 }
+                // The workers have stopped, so no handler starts any more: once zero, the gauge stays zero.
+                let gaugeDrained = await gauge.waitUntil(running: 0)
+                let handlersDrained = await server.stats(until: { $0.handlersInFlight == 0 }) && gaugeDrained
                 #expect(handlersDrained, "in-flight handlers: \(gauge.running), gauge \(server.stats.handlersInFlight)")
                 let stats = server.stats
                 await client.close()
@@ -164,7 +166,7 @@ extension HostileTests {
                             }
                         }
                     }
-                    #expect(await eventually(timeout: .seconds(30)) { gauge.running == 10 })
+                    await gauge.waitUntil(running: 10)
                     proxy.setBlackholed(true)
                 }
                 let detection = ContinuousClock.now - start
@@ -174,7 +176,7 @@ extension HostileTests {
                 #expect(detection < .seconds(30), "found by keepalive (200 ms + 300 ms), not by the 60 s deadline")
                 print("HOSTILE-FIGURE {\"caseID\":\"blackhole\",\"outcome\":\"10 of 10 calls unavailable via keepalive\",\"detectionMs\":\(detection.milliseconds)}")
                 await proxy.stop()  // the server's side of the dead path closes: its handlers are cancelled
-                #expect(await eventually(timeout: .seconds(30)) { gauge.running == 0 })
+                await gauge.waitUntil(running: 0)
                 await client.close()
                 server.beginGracefulShutdown()
                 try await group.waitForAll()
@@ -199,7 +201,7 @@ extension HostileTests {
                     batch.writeBuffer(&call)
                 }
                 try await raw.send(batch)
-                #expect(await eventually(timeout: .seconds(30)) { gauge.running == 20 })
+                await gauge.waitUntil(running: 20)
                 var quick = ByteBuffer()
                 for index in 20..<70 {
                     var call = RawFrames.unaryCall(streamID: UInt32(2 * index + 1), method: TestMethods.echo.name, body: echoBytes())
@@ -219,7 +221,7 @@ extension HostileTests {
                 #expect(ends.filter { $0.streamID <= 39 }.count == 20)
                 #expect(ends.filter { $0.streamID <= 39 }.allSatisfy { $0.status == .unavailable }, "holders past the drain timeout end unavailable")
                 #expect(Set(ends.map(\.streamID)).count == ends.count, "each call ends exactly once")
-                #expect(await eventually(timeout: .seconds(30)) { gauge.running == 0 })
+                await gauge.waitUntil(running: 0)
                 print("HOSTILE-FIGURE {\"caseID\":\"drain\",\"outcome\":\"\(ok) ok, \(unavailable) unavailable, last id \(last)\"}")
                 try await group.waitForAll()
             }

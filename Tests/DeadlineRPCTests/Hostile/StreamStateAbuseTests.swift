@@ -70,7 +70,7 @@ extension HostileTests {
                 let start = ContinuousClock.now
                 try await raw.send(sequence.bytes)
                 let result = await raw.expectGoAway(.protocolError, since: start)
-                #expect(await eventually(timeout: .seconds(30)) { target.gauge.running == 0 })
+                await target.gauge.waitUntil(running: 0)
                 return HostileOutcome(outcome: "GOAWAY(PROTOCOL_ERROR) for \(sequence.name): \(result.goAway?.reason ?? "-")", boundary: "the first such frame", detection: result.detection)
             }
         }
@@ -86,13 +86,13 @@ extension HostileTests {
                     .callStart(CallStart(streamID: 1, method: HostileServer.Methods.hold.name)),
                     .message(.whole(streamID: 1, ByteBuffer(bytes: echoBytes()), endStream: true))
                 )
-                #expect(await eventually(timeout: .seconds(30)) { target.gauge.running == 1 })
+                await target.gauge.waitUntil(running: 1)
                 let start = ContinuousClock.now
                 try await raw.send(.message(.whole(streamID: 1, ByteBuffer(bytes: echoBytes()), endStream: false)))
                 let end = await raw.awaitCallEnd(1)
                 let detection = ContinuousClock.now - start
                 #expect(end?.status == .internal)
-                #expect(await eventually(timeout: .seconds(30)) { target.gauge.running == 0 })
+                await target.gauge.waitUntil(running: 0)
                 try await raw.expectEchoWorks(streamID: 3)
                 // It was counted: with a budget of 1, the next such error ends the connection.
                 try await raw.send(
@@ -115,7 +115,7 @@ extension HostileTests {
                 let raw = try await target.connect()
                 // Stream 1 holds until cancelled; stream 3 is an echo we complete after the goaway.
                 try await raw.send(.callStart(CallStart(streamID: 1, method: HostileServer.Methods.hold.name)))
-                #expect(await eventually(timeout: .seconds(30)) { target.gauge.running == 1 })
+                await target.gauge.waitUntil(running: 1)
                 target.server.beginGracefulShutdown()
                 let goAway = await raw.collect { if case .frame(.goAway) = $0 { return true }; return false }
                 guard case .frame(.goAway(let frame))? = goAway.events.last else {

@@ -245,7 +245,7 @@ extension HostileTests {
             if cell.state == .open || cell.state == .halfClosed {
                 // Wait until the handler runs, so the outcome is the table's and not a race with its start.
                 try await raw.send(RawFrames.encode(prelude))
-                #expect(await eventually(timeout: .seconds(30)) { probe.gauge.running == 1 })
+                await probe.gauge.waitUntil(running: 1)
                 bytes = Self.frame(for: cell)
             }
             if cell.variant == "deadline" { bytes = ByteBuffer() }  // The event is the deadline itself.
@@ -259,7 +259,7 @@ extension HostileTests {
                 #expect(goAway?.code == .protocolError, "got \(String(describing: goAway))")
                 #expect(goAway?.lastStreamID == (cell.state == .idle && cell.variant != "CALL_START" ? 0 : id))
             case .callStarts:
-                #expect(await eventually(timeout: .seconds(30)) { probe.gauge.running == 1 })
+                await probe.gauge.waitUntil(running: 1)
                 try await Self.expectSurvivesWithNothingFor(id, raw)
             case .delivered:
                 try await raw.send(.halfClose(streamID: id))
@@ -283,7 +283,7 @@ extension HostileTests {
                 try await Self.expectSurvivesWithNothingFor(id, raw)
                 #expect(probe.gauge.running == 1, "the stream should still be open")
             case .handlerCancelled:
-                #expect(await eventually(timeout: .seconds(30)) { probe.gauge.running == 0 })
+                await probe.gauge.waitUntil(running: 0)
                 try await Self.expectSurvivesWithNothingFor(id, raw)
             case .callEnd(let code, let message):
                 let (frames, ended) = await raw.framesUntilEnd(of: id)
@@ -294,7 +294,7 @@ extension HostileTests {
                 }
                 #expect(end.status == code)
                 if let message { #expect(end.message == message) } else { #expect(!end.message.isEmpty) }
-                #expect(await eventually(timeout: .seconds(30)) { probe.gauge.running == 0 })
+                await probe.gauge.waitUntil(running: 0)
                 try await raw.expectEchoWorks(streamID: 3)
             case .dropped:
                 try await Self.expectSurvivesWithNothingFor(id, raw)

@@ -40,12 +40,12 @@ struct ServerMetricsTests {
             await stragglerStarted.wait()
             call.cancel()
             _ = await call.result
-            #expect(await eventually { server.stats.stragglersNow == 1 })
+            await server.stats(until: { $0.stragglersNow == 1 })
             #expect(try metrics.expectCounter("drpc_server_stragglers_total", [("method", TestMethods.wait.name)]).totalValue == 1)
             #expect(try metrics.expectMeter("drpc_server_stragglers").lastValue == 1)
             #expect(try metrics.expectMeter("drpc_server_handlers_in_flight").lastValue == 1)
             gate.fire()
-            #expect(await eventually { server.stats.handlersInFlight == 0 && server.stats.stragglersNow == 0 })
+            await server.stats(until: { $0.handlersInFlight == 0 && $0.stragglersNow == 0 })
             #expect(try metrics.expectMeter("drpc_server_stragglers").lastValue == 0)
             #expect(try metrics.expectTimer("drpc_server_straggler_overrun_seconds").values.count == 1)
         }

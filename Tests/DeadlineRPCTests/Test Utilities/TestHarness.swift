@@ -75,6 +75,26 @@ final class Signal: Sendable {
     }
 }
 
+/// Holds an event loop's thread until released: the test's way to order two events on that loop without
+/// sleeping (NIO runs the loop's queued jobs before its due timers, and both before reading sockets).
+final class LoopGate: Sendable {
+    let held = Signal()
+    private let semaphore = DispatchSemaphore(value: 0)
+    private let released = Atomic<Bool>(false)
+
+    init() {}
+
+    /// Run on the loop: fires ``held``, then blocks the loop's thread until ``release()``.
+    func hold() {
+        self.held.fire()
+        self.semaphore.wait()
+    }
+
+    func release() {
+        if !self.released.exchange(true, ordering: .relaxed) { self.semaphore.signal() }
+    }
+}
+
 /// Resumes a continuation at most once, whichever of the event or the timeout comes first.
 final class ResumeOnce: Sendable {
     private let continuation: Mutex<CheckedContinuation<Bool, Never>?>
@@ -94,8 +114,52 @@ final class ResumeOnce: Sendable {
     var asVoid: @Sendable () -> Void { { self.resume(true) } }
 }
 
-/// Polls `condition` (with short yields) until it holds or `timeout` passes; for counters updated by the server
-/// after the event a test can observe.
+extension RPCServer {
+    /// Waits until the server's counters satisfy `condition`: woken by the runtime at each change of a counter
+    /// (``ServerCounters/changed()``), no polling. After `timeout` (generous: it only turns a would-be hang into a
+    /// failure) it records an issue with the counters as they are, and returns false.
+    @discardableResult
+    func stats(
+        until condition: @escaping @Sendable (ServerStats) -> Bool,
+        timeout: Duration = .seconds(30),
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) async -> Bool {
+        let counters = self.metrics.counters
+        return await awaitCondition(
+            "The server's counters", timeout: timeout, sourceLocation: sourceLocation, now: { counters.snapshot }
+        ) { await counters.wait(until: condition) }
+    }
+}
+
+/// Runs `wait` (which returns nil only when cancelled) for at most `timeout`; past it, records an issue saying
+/// what `now` reads and returns false.
+func awaitCondition<Value: Sendable>(
+    _ what: String,
+    timeout: Duration,
+    sourceLocation: SourceLocation,
+    now: @Sendable () -> Value,
+    _ wait: @escaping @Sendable () async -> Value?
+) async -> Bool {
+    let reached = await withTaskGroup(of: Value?.self) { group in
+        group.addTask { await wait() }
+        group.addTask {
+            try? await Task.sleep(for: timeout)  // A timeout, not an ordering: the wait above ends at its event.
+            return nil
+        }
+        let first = await group.next() ?? nil
+        group.cancelAll()
+        return first
+    }
+    if reached == nil {
+        Issue.record("\(what) did not reach the awaited condition within \(timeout); now: \(now())", sourceLocation: sourceLocation)
+    }
+    return reached != nil
+}
+
+/// Polls `condition` every millisecond until it holds or `timeout` passes. Only for what nothing can signal: the
+/// process's descriptor table (descriptors close inside NIO and the kernel) and other processes. Counters of the
+/// runtime are awaited with ``RPCServer/stats(until:timeout:sourceLocation:)`` instead, and the test router's
+/// gauge with ``HandlerGauge/waitUntil(running:timeout:sourceLocation:)``.
 func eventually(timeout: Duration = .seconds(5), _ condition: () -> Bool) async -> Bool {
     let deadline = ContinuousClock.now + timeout
     while ContinuousClock.now < deadline {
