@@ -13,15 +13,14 @@ final class RawServer: Sendable {
         let channel = Mutex<(any Channel)?>(nil)
     }
 
-    private final class Collector: ChannelInboundHandler, Sendable {
+    /// Greets each client connection with the preface and settings, and keeps its channel for ``send(_:)``; the
+    /// frames the client sends are decoded by ``RawConnection/Collector`` behind it.
+    private final class Greeter: ChannelInboundHandler, Sendable {
         typealias InboundIn = ByteBuffer
         typealias OutboundOut = ByteBuffer
-        let continuation: AsyncStream<RawConnection.Event>.Continuation
         let peer: Peer
-        private let decoder = Mutex(FrameDecoder(limits: WireLimits(maxFrameSize: 16 * 1024 * 1024, maxMessageSize: 64 * 1024 * 1024), expectPreface: true))
 
-        init(continuation: AsyncStream<RawConnection.Event>.Continuation, peer: Peer) {
-            self.continuation = continuation
+        init(peer: Peer) {
             self.peer = peer
         }
 
@@ -31,28 +30,7 @@ final class RawServer: Sendable {
             FrameEncoder.writePreface(into: &buffer)
             FrameEncoder.write(.settings(Settings()), into: &buffer)
             context.writeAndFlush(self.wrapOutboundOut(buffer), promise: nil)
-        }
-
-        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-            let bytes = self.unwrapInboundIn(data)
-            self.decoder.withLock { decoder in
-                decoder.append(bytes)
-                do throws(WireError) {
-                    while let decoded = try decoder.nextFrame() {
-                        switch decoded {
-                        case .frame(let frame): self.continuation.yield(.frame(frame))
-                        case .streamError(let id, _, let error): self.continuation.yield(.streamError(id, error))
-                        }
-                    }
-                } catch {
-                    self.continuation.yield(.decodeError(error))
-                }
-            }
-        }
-
-        func channelInactive(context: ChannelHandlerContext) {
-            self.continuation.yield(.closed)
-            self.continuation.finish()
+            context.fireChannelActive()
         }
     }
 
@@ -77,7 +55,9 @@ final class RawServer: Sendable {
         let listener = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(Collector(continuation: continuation, peer: peer))
+                    try channel.pipeline.syncOperations.addHandlers(
+                        Greeter(peer: peer), RawConnection.Collector(continuation: continuation)
+                    )
                 }
             }
             .bind(host: "127.0.0.1", port: 0)
@@ -108,23 +88,7 @@ final class RawServer: Sendable {
     /// Collects events until `stop` matches one (included) or the connection closes; `timeout` only turns a
     /// would-be hang into a failure, it is not a timing assertion.
     func collect(timeout: Duration = .seconds(30), until stop: @escaping @Sendable (RawConnection.Event) -> Bool) async -> (events: [RawConnection.Event], matched: Bool) {
-        await withTaskGroup(of: ([RawConnection.Event], Bool)?.self) { group in
-            group.addTask {
-                var seen: [RawConnection.Event] = []
-                for await event in self.events {
-                    seen.append(event)
-                    if stop(event) { return (seen, true) }
-                }
-                return (seen, false)
-            }
-            group.addTask {
-                try? await Task.sleep(for: timeout)
-                return nil
-            }
-            let first = await group.next()!
-            group.cancelAll()
-            return first ?? ([], false)
-        }
+        await self.events.collect(timeout: timeout, until: stop)
     }
 }
 

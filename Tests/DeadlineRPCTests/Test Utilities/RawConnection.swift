@@ -13,7 +13,8 @@ final class RawConnection: Sendable {
         case closed
     }
 
-    private final class Collector: ChannelInboundHandler, Sendable {
+    /// Decodes what the peer sends into ``Event``s (also the inbound side of the client tests' `RawServer`).
+    final class Collector: ChannelInboundHandler, Sendable {
         typealias InboundIn = ByteBuffer
         let continuation: AsyncStream<Event>.Continuation
         private let decoder = Mutex(FrameDecoder(limits: WireLimits(maxFrameSize: 16 * 1024 * 1024, maxMessageSize: 64 * 1024 * 1024), expectPreface: true))
@@ -121,23 +122,7 @@ final class RawConnection: Sendable {
         timeout: Duration = .seconds(30),
         until stop: @escaping @Sendable (Event) -> Bool
     ) async -> (events: [Event], matched: Bool) {
-        await withTaskGroup(of: ([Event], Bool)?.self) { group in
-            group.addTask {
-                var seen: [Event] = []
-                for await event in self.events {
-                    seen.append(event)
-                    if stop(event) { return (seen, true) }
-                }
-                return (seen, false)
-            }
-            group.addTask {
-                try? await Task.sleep(for: timeout)
-                return nil
-            }
-            let first = await group.next()!
-            group.cancelAll()
-            return first ?? ([], false)
-        }
+        await self.events.collect(timeout: timeout, until: stop)
     }
 
     /// Reads until the connection closes: the goaway the server sent (if any), the call ends, and whether the
@@ -164,5 +149,32 @@ final class RawConnection: Sendable {
         }
         guard matched, case .frame(.callEnd(let end))? = events.last else { return nil }
         return end
+    }
+}
+
+extension AsyncStream<RawConnection.Event> {
+    /// Collects events until `stop` matches one (included) or the stream ends; `timeout` only turns a would-be hang
+    /// into a failure (`matched` false), it is not a timing assertion.
+    func collect(
+        timeout: Duration,
+        until stop: @escaping @Sendable (RawConnection.Event) -> Bool
+    ) async -> (events: [RawConnection.Event], matched: Bool) {
+        await withTaskGroup(of: ([RawConnection.Event], Bool)?.self) { group in
+            group.addTask {
+                var seen: [RawConnection.Event] = []
+                for await event in self {
+                    seen.append(event)
+                    if stop(event) { return (seen, true) }
+                }
+                return (seen, false)
+            }
+            group.addTask {
+                try? await Task.sleep(for: timeout)  // The timeout, not an ordering: the task above ends at its event.
+                return nil
+            }
+            let first = await group.next()!
+            group.cancelAll()
+            return first ?? ([], false)
+        }
     }
 }
