@@ -9,6 +9,9 @@ public final class ClientStats: Sendable {
     private let shed = Atomic<Int>(0)
     private let opened = Atomic<Int>(0)
     private let late = Atomic<Int>(0)
+    private let shedLatency = Atomic<Int>(0)
+    private let ejected = Atomic<Int>(0)
+    private let resolutionFailures = Atomic<Int>(0)
     private let loggedMethods = Mutex<Set<String>>([])
     private let prefix: String
     private let logger: Logger
@@ -32,6 +35,29 @@ public final class ClientStats: Sendable {
     /// Frames from servers dropped quietly because their stream had already ended here (PROTOCOL.md §9.3, §13.3):
     /// a message, `CALL_END`, `CANCEL` or `CREDIT` that crossed the call's end. Benign: cancel races produce them.
     public var lateFramesDropped: Int { self.late.load(ordering: .relaxed) }
+
+    /// Calls failed at once with `deadlineExceeded` because every endpoint has recently been slower than their
+    /// remaining budget (``BudgetAwarePicking``): work no server was asked to waste.
+    public var shedForLatency: Int { self.shedLatency.load(ordering: .relaxed) }
+    /// Times an endpoint was ejected after consecutive failures (``OutlierEjection``).
+    public var endpointsEjected: Int { self.ejected.load(ordering: .relaxed) }
+    /// Resolutions of a DNS target that failed (the last good set of endpoints was kept).
+    public var resolutionsFailed: Int { self.resolutionFailures.load(ordering: .relaxed) }
+
+    func recordShedForLatency(method: String) {
+        self.shedLatency.add(1, ordering: .relaxed)
+        Counter(label: "\(self.prefix)_client_calls_shed_for_latency_total", dimensions: [("method", method)], factory: self.factory).increment()
+    }
+
+    func recordEndpointEjected() {
+        self.ejected.add(1, ordering: .relaxed)
+        Counter(label: "\(self.prefix)_client_endpoints_ejected_total", dimensions: [], factory: self.factory).increment()
+    }
+
+    func recordResolutionFailed() {
+        self.resolutionFailures.add(1, ordering: .relaxed)
+        Counter(label: "\(self.prefix)_client_resolutions_failed_total", dimensions: [], factory: self.factory).increment()
+    }
 
     func recordLateFrameDropped() {
         self.late.add(1, ordering: .relaxed)

@@ -22,6 +22,8 @@ final class ClientConnectionHandler: ChannelDuplexHandler, ConnectionFlushing {
 
     let configuration: RPCClient.Configuration
     let manager: ClientConnectionManager
+    /// The endpoint this connection goes to (nil for a test's own connection: the manager's only endpoint).
+    var endpoint: EndpointConnection?
     /// Set while the handler is in the pipeline and its channel open: dropped when the channel closes, because the
     /// context holds its handler too and NIO does not break that cycle (every closed connection, its decoder buffer
     /// and queues, stayed in memory: ~40 KiB per connection killed in the kill soak).
