@@ -26,8 +26,10 @@ struct LatencyEstimate {
             self.nanoseconds = value
         } else {
             let elapsed = Double(max(0, Int64(now.uptimeNanoseconds) - Int64(self.last.uptimeNanoseconds)))
-            // At least a small weight per sample, so calls arriving in the same nanosecond still move it.
-            let weight = max(0.05, 1 - exp(-elapsed / Double(max(1, decay.nanoseconds))))
+            // While samples are few they average plainly (weight 1/n: a burst of answers arriving together counts as
+            // much as one spread out); later a floor keeps simultaneous samples moving it.
+            let byCount = 1 / Double(self.samples + 1)
+            let weight = max(0.05, byCount, 1 - exp(-elapsed / Double(max(1, decay.nanoseconds))))
             self.nanoseconds += (value - self.nanoseconds) * weight
         }
         self.samples += 1

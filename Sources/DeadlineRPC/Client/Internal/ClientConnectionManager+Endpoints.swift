@@ -157,8 +157,9 @@ extension ClientConnectionManager {
             self.redispatchWaitingForStream(of: endpoint)
         }
         // A connection that already closed has nothing left to drain (close() would wait for it forever).
-        guard !handler.hasClosed else { return }
-        self.draining[ObjectIdentifier(handler)] = handler
+        if !handler.hasClosed { self.draining[ObjectIdentifier(handler)] = handler }
+        // Counted last: whoever awaits it finds new calls already going elsewhere.
+        self.stats.recordGoAwayReceived()
     }
 
     /// A connection's channel closed (`error` says why, when known).
