@@ -3,7 +3,7 @@ import Synchronization
 import Testing
 
 /// Time a test moves by hand: a ``RetryBudget`` made with `elapsed: { clock.now }` sees only these moves.
-final class ManualClock: Sendable {
+final class BudgetTestClock: Sendable {
     private let elapsed = Mutex<Duration>(.zero)
     var now: Duration { self.elapsed.withLock { $0 } }
     func set(_ time: Duration) { self.elapsed.withLock { $0 = time } }
@@ -13,7 +13,7 @@ final class ManualClock: Sendable {
 struct RetryBudgetTests {
     /// A budget on `clock`.
     static func budget(
-        _ clock: ManualClock,
+        _ clock: BudgetTestClock,
         ttl: Duration = .seconds(10),
         minRetriesPerSecond: Int,
         percentCanRetry: Double
@@ -32,7 +32,7 @@ struct RetryBudgetTests {
         #expect(budget.ttl == .seconds(10))
         #expect(budget.minRetriesPerSecond == 10)
         #expect(budget.percentCanRetry == 0.2)
-        let clock = ManualClock()
+        let clock = BudgetTestClock()
         let same = try RetryBudget(ttl: .seconds(10), minRetriesPerSecond: 10, percentCanRetry: 0.2, elapsed: { clock.now })
         // With no calls yet the reserve alone allows 10/s × 10 s, spendable at once.
         #expect(same.balance == 100)
@@ -48,7 +48,7 @@ struct RetryBudgetTests {
 
     @Test("Percentage: each call deposits percentCanRetry of a retry; a refusal takes nothing")
     func percentage() throws {
-        let clock = ManualClock()
+        let clock = BudgetTestClock()
         let fifth = try Self.budget(clock, minRetriesPerSecond: 0, percentCanRetry: 0.2)
         #expect(fifth.balance == 0)
         #expect(!fifth.tryWithdraw())
@@ -78,7 +78,7 @@ struct RetryBudgetTests {
 
     @Test("Floor per second: the reserve is minRetriesPerSecond × ttl, and each second's retries come back a ttl later")
     func floorPerSecond() throws {
-        let clock = ManualClock()
+        let clock = BudgetTestClock()
         let budget = try Self.budget(clock, ttl: .seconds(10), minRetriesPerSecond: 10, percentCanRetry: 0)
         // Ten retries in each of the first ten seconds use the whole reserve…
         for second in 0..<10 {
@@ -95,13 +95,13 @@ struct RetryBudgetTests {
             #expect(Self.withdraw(11, from: budget) == 10)
         }
         // A fractional window keeps the product: 4/s × 2.5 s = 10.
-        let short = try Self.budget(ManualClock(), ttl: .milliseconds(2_500), minRetriesPerSecond: 4, percentCanRetry: 0)
+        let short = try Self.budget(BudgetTestClock(), ttl: .milliseconds(2_500), minRetriesPerSecond: 4, percentCanRetry: 0)
         #expect(short.balance == 10)
     }
 
     @Test("TTL: a deposit counts until ttl/10-slices later begin, so for between 0.9 ttl and ttl; idle time empties the window")
     func ttlExpiry() throws {
-        let clock = ManualClock()
+        let clock = BudgetTestClock()
         let budget = try Self.budget(clock, ttl: .seconds(10), minRetriesPerSecond: 0, percentCanRetry: 1)
         for _ in 0..<3 { budget.deposit() }  // slice 0 ([0 s, 1 s))
         clock.set(.milliseconds(500))
@@ -137,7 +137,7 @@ struct RetryBudgetTests {
 
     @Test("A time earlier than one already seen counts in the current slice: a late reader is not in the past")
     func lateReader() throws {
-        let clock = ManualClock()
+        let clock = BudgetTestClock()
         let budget = try Self.budget(clock, ttl: .seconds(10), minRetriesPerSecond: 0, percentCanRetry: 1)
         clock.set(.seconds(15))
         #expect(budget.balance == 0)
@@ -151,7 +151,7 @@ struct RetryBudgetTests {
 
     @Test("Many tasks withdrawing from one budget get exactly its balance between them")
     func sharedBudget() async throws {
-        let clock = ManualClock()
+        let clock = BudgetTestClock()
         let budget = try Self.budget(clock, ttl: .seconds(10), minRetriesPerSecond: 10, percentCanRetry: 0)
         let granted = await withTaskGroup(of: Int.self) { group in
             for _ in 0..<8 {

@@ -4,7 +4,7 @@ import Synchronization
 import Testing
 
 /// Attempts a server saw, per request text.
-final class AttemptCounter: Sendable {
+final class RetryAttemptCounter: Sendable {
     private let counts = Mutex<[String: Int]>([:])
     /// Counts an attempt for `text` and returns its number (1 for the first).
     func count(_ text: String) -> Int { self.counts.withLock { $0[text, default: 0] += 1; return $0[text]! } }
@@ -19,7 +19,7 @@ struct RetryInterceptorTests {
 
     /// A server whose methods fail with `unavailable`: always for a text starting with "down", else only the first
     /// attempt of each text.
-    static func router(_ counter: AttemptCounter) -> Router {
+    static func router(_ counter: RetryAttemptCounter) -> Router {
         var router = Router()
         for method in [Self.idempotent, Self.unsafe] {
             router.unary(method) { request, _ in
@@ -48,10 +48,10 @@ struct RetryInterceptorTests {
 
     @Test("Budget exhausted: no retry is sent, the attempt's own failure stands, and the refusal is counted")
     func exhausted() async throws {
-        let counter = AttemptCounter()
+        let counter = RetryAttemptCounter()
         let metrics = TestMetrics()
         // One retry in the window, time frozen: the reserve is all there is.
-        let clock = ManualClock()
+        let clock = BudgetTestClock()
         let budget = try RetryBudget(ttl: .seconds(1), minRetriesPerSecond: 1, percentCanRetry: 0, elapsed: { clock.now })
         let retry = RetryInterceptor(policy: Self.policy, budget: budget, prefix: "t", factory: metrics)
         var configuration = RPCClient.Configuration()
@@ -91,10 +91,10 @@ struct RetryInterceptorTests {
 
     @Test("With budget the retry is sent and counted; each call, of any method, pays a share of one")
     func percentage() async throws {
-        let counter = AttemptCounter()
+        let counter = RetryAttemptCounter()
         let metrics = TestMetrics()
         // Half a retry per call, no reserve, time frozen.
-        let clock = ManualClock()
+        let clock = BudgetTestClock()
         let budget = try RetryBudget(ttl: .seconds(10), minRetriesPerSecond: 0, percentCanRetry: 0.5, elapsed: { clock.now })
         let retry = RetryInterceptor(policy: Self.policy, budget: budget, prefix: "t", factory: metrics)
         var configuration = RPCClient.Configuration()
@@ -133,8 +133,8 @@ struct RetryInterceptorTests {
 
     @Test("One budget given to two clients' interceptors caps their retries together; stats stay per interceptor")
     func sharedAcrossClients() async throws {
-        let counter = AttemptCounter()
-        let clock = ManualClock()
+        let counter = RetryAttemptCounter()
+        let clock = BudgetTestClock()
         let budget = try RetryBudget(ttl: .seconds(1), minRetriesPerSecond: 1, percentCanRetry: 0, elapsed: { clock.now })
         let first = RetryInterceptor(policy: Self.policy, budget: budget, factory: TestMetrics())
         let second = RetryInterceptor(policy: Self.policy, budget: budget, factory: TestMetrics())
@@ -161,7 +161,7 @@ struct RetryInterceptorTests {
 
     @Test("The last attempt's retryable failure is counted as refused at max_attempts; copies share budget and stats")
     func maxAttempts() async throws {
-        let counter = AttemptCounter()
+        let counter = RetryAttemptCounter()
         let metrics = TestMetrics()
         let retry = RetryInterceptor(policy: Self.policy, prefix: "t", factory: metrics)
         let copy = retry
