@@ -13,6 +13,7 @@ public final class ClientStats: Sendable {
     private let ejected = Atomic<Int>(0)
     private let resolutionFailures = Atomic<Int>(0)
     private let goAways = Atomic<Int>(0)
+    private let transparent = Atomic<Int>(0)
     private let waiters = CounterWaiters<ClientStats>()
     private let loggedMethods = Mutex<Set<String>>([])
     private let prefix: String
@@ -54,6 +55,16 @@ public final class ClientStats: Sendable {
     /// tools that await an event ("three connections open") instead of polling for it.
     func wait(until condition: @escaping @Sendable (ClientStats) -> Bool) async -> Bool {
         await self.waiters.wait(until: condition) { self } != nil
+    }
+
+    /// Calls a server's `GOAWAY` refused unprocessed that the client sent again by itself (to another endpoint or a
+    /// fresh connection): safe for any method, since the server never saw them.
+    public var transparentRetries: Int { self.transparent.load(ordering: .sequentiallyConsistent) }
+
+    func recordTransparentRetry() {
+        self.transparent.add(1, ordering: .sequentiallyConsistent)
+        self.waiters.changed { self }
+        Counter(label: "\(self.prefix)_client_transparent_retries_total", dimensions: [], factory: self.factory).increment()
     }
 
     func recordGoAwayReceived() {

@@ -42,6 +42,9 @@ final class ClientCall: @unchecked Sendable, DeadlineQueueEntry {
     var endpoint: EndpointConnection?
     /// When it was sent (for its endpoint's latency).
     var sentAt = NIODeadline.uptimeNanoseconds(0)
+    /// Whether a server's `GOAWAY` already sent it back unprocessed once: a second time it fails, so a server
+    /// that refuses every call cannot make the client loop.
+    var requeuedOnce = false
     /// Where the call is in its life (waiting, open, half-closed, ended): the one place that says so.
     var machine: CallStateMachine.Client
     /// Credit window, reassembly and decompression of the server's messages.

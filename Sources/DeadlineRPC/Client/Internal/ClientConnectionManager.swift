@@ -308,6 +308,19 @@ final class ClientConnectionManager: @unchecked Sendable {
         self.checkClosed()
     }
 
+    /// A server's `GOAWAY` said it never processed `call`, and the call is back in the queue: it goes again through
+    /// the picker (its deadline still runs), and is counted as a transparent retry.
+    func requeueUnprocessed(_ call: ClientCall) {
+        self.eventLoop.assertInEventLoop()
+        self.inFlightCalls -= 1
+        if let endpoint = call.loop.endpoint {
+            call.loop.endpoint = nil
+            endpoint.inFlight -= 1
+        }
+        self.stats.recordTransparentRetry()
+        self.dispatch(call, now: self.eventLoop.now)
+    }
+
     /// Feeds a finished call to its endpoint's latency estimate and failure count.
     private func recordOutcome(of call: ClientCall, on endpoint: EndpointConnection, now: NIODeadline) {
         switch call.loop.outcome {
