@@ -22,8 +22,6 @@ struct ProtobufReader {
         var wireType: WireType
     }
 
-    /// Protobuf's largest field number, 2^29 - 1.
-    static let maxFieldNumber: UInt32 = (1 << 29) - 1
     /// How deeply groups may nest before the input is refused (protobuf's default recursion limit).
     static let maxGroupDepth = 100
 
@@ -43,15 +41,13 @@ struct ProtobufReader {
         guard self.buffer.readableBytes > 0 else { return nil }
         let at = self.offset
         let key = try self.readVarint("a field tag")
+        // A tag fits 32 bits, so its field number is at most 2^29 - 1, protobuf's largest.
         guard key <= UInt64(UInt32.max) else {
-            throw ProtobufDecodingError(reason: "a field tag is larger than 32 bits (at byte \(at))")
+            throw ProtobufDecodingError(reason: "a field tag is larger than 32 bits: its field number is above 2^29 - 1 (at byte \(at))")
         }
         let field = UInt32(key >> 3)
         guard field != 0 else {
             throw ProtobufDecodingError(reason: "field number 0 is not allowed (at byte \(at))")
-        }
-        guard field <= Self.maxFieldNumber else {
-            throw ProtobufDecodingError(reason: "field number \(field) is above the largest, \(Self.maxFieldNumber) (at byte \(at))")
         }
         guard let wireType = WireType(rawValue: UInt8(key & 7)) else {
             throw ProtobufDecodingError(reason: "field \(field) has wire type \(key & 7), which is not defined (at byte \(at))")
