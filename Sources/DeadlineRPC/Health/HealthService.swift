@@ -12,7 +12,8 @@ import Synchronization
 /// ```
 /// A server built from the router turns every status `NOT_SERVING` as soon as its graceful shutdown begins, and its
 /// watchers are sent that before their connection's GOAWAY (see `docs/PROTOCOL.md`, "Health service"). Thread-safe:
-/// set statuses from anywhere.
+/// set statuses from anywhere. Give each server its own: shutdown is final, so the first server to shut down would
+/// turn a shared one `NOT_SERVING` for all.
 public final class HealthService: Sendable {
     /// The unary method: one service name in, its status out (`notFound` for a name with no status).
     public static let checkMethodName = "drpc.health.v1.Health/Check"
