@@ -140,6 +140,38 @@ func twoReplicas() async throws -> Set<String> {
 }
 // README-EXAMPLE-END
 
+// README-EXAMPLE-BEGIN
+func checkAndWatchHealth() async throws -> [ServingStatus] {
+    // "" (the server as a whole) starts SERVING; set other names from anywhere, at any time.
+    let health = HealthService()
+    health.setStatus(.serving, forService: "greeter.Greeter")
+    var router = Router()
+    router.unary(greet) { request, _ in Greeting(text: "Hello, \(request.text)") }
+    router.addHealthService(health)
+    let server = RPCServer(host: "127.0.0.1", port: 0, router: router)
+    return try await withThrowingDiscardingTaskGroup { group in
+        group.addTask { try await server.run() }
+        let port = try await server.listeningAddress.port!
+
+        let client = RPCClient(host: "127.0.0.1", port: port)
+        let checker = HealthClient(client)
+        let status = try await checker.check(service: "greeter.Greeter", options: CallOptions(timeout: .seconds(5)))
+        // A watch reads the status at once, then each change. Graceful shutdown turns every status NOT_SERVING,
+        // sends that to the watchers before the connections' GOAWAY, then ends the watches.
+        let watched = try await checker.watch(service: "greeter.Greeter") { statuses in
+            var seen: [ServingStatus] = []
+            for try await status in statuses {
+                seen.append(status)
+                if status == .serving { server.beginGracefulShutdown() }
+            }
+            return seen
+        }
+        await client.close()
+        return [status] + watched  // [SERVING, SERVING, NOT_SERVING]
+    }
+}
+// README-EXAMPLE-END
+
 @Suite("README example", .timeLimit(.minutes(5)))
 struct ReadmeExampleTests {
     @Test("The README's usage example runs and returns the greeting")
@@ -158,6 +190,11 @@ struct ReadmeExampleTests {
         #expect(try await twoReplicas() == ["a", "b"])
     }
 
+    @Test("The README's health example: a check, then a watch that reads NOT_SERVING when graceful shutdown begins and ends")
+    func healthExample() async throws {
+        #expect(try await checkAndWatchHealth() == [.serving, .serving, .notServing])
+    }
+
     @Test("README.md shows exactly the examples compiled here")
     func readmeMatches() throws {
         let testFile = URL(fileURLWithPath: #filePath)
@@ -167,7 +204,7 @@ struct ReadmeExampleTests {
         let begin = "// README-EXAMPLE-" + "BEGIN\n"
         let end = "// README-EXAMPLE-" + "END"
         let examples = source.components(separatedBy: begin).dropFirst().compactMap { $0.components(separatedBy: end).first }
-        #expect(examples.count == 3)
+        #expect(examples.count == 4)
         for example in examples {
             #expect(readme.contains(example))
         }
