@@ -114,6 +114,9 @@ extension RPCClient {
         /// it at once when every endpoint has; nil turns it off. Applies to targets with several endpoints.
         public var budgetAwarePicking: BudgetAwarePicking? = BudgetAwarePicking()
 
+        /// Watch each endpoint's health service and pick only those that serve; nil (the default) does not check.
+        public var healthChecking: HealthChecking? = nil
+
         /// The defaults.
         public init() {}
 

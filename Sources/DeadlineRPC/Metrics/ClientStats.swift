@@ -14,6 +14,7 @@ public final class ClientStats: Sendable {
     private let resolutionFailures = Atomic<Int>(0)
     private let goAways = Atomic<Int>(0)
     private let transparent = Atomic<Int>(0)
+    private let health = Atomic<Int>(0)
     private let waiters = CounterWaiters<ClientStats>()
     private let loggedMethods = Mutex<Set<String>>([])
     private let prefix: String
@@ -65,6 +66,14 @@ public final class ClientStats: Sendable {
         self.transparent.add(1, ordering: .sequentiallyConsistent)
         self.waiters.changed { self }
         Counter(label: "\(self.prefix)_client_transparent_retries_total", dimensions: [], factory: self.factory).increment()
+    }
+
+    /// Health statuses the client's health checking has read from endpoints (each first status and each change).
+    public var healthUpdates: Int { self.health.load(ordering: .sequentiallyConsistent) }
+
+    func recordHealthChange() {
+        self.health.add(1, ordering: .sequentiallyConsistent)
+        self.waiters.changed { self }
     }
 
     func recordGoAwayReceived() {

@@ -41,6 +41,7 @@ enum ReplicaMethods {
 func withReplicas<T: Sendable>(
     _ count: Int,
     clientConfiguration: RPCClient.Configuration = RPCClient.Configuration(),
+    health: [HealthService]? = nil,
     handler: @escaping @Sendable (Int, Echo, CallContext) async throws -> Echo = { replica, request, _ in Echo(text: "\(replica)") },
     _ body: @Sendable (Replicas, RPCClient) async throws -> T
 ) async throws -> T {
@@ -51,6 +52,7 @@ func withReplicas<T: Sendable>(
             box.withLock { $0 }!.record(replica)
             return try await handler(replica, request, context)
         }
+        if let health { router.addHealthService(health[replica]) }
         return RPCServer(host: "127.0.0.1", port: 0, router: router)
     }
     return try await withThrowingTaskGroup(of: Void.self) { group in

@@ -42,6 +42,11 @@ final class ClientCall: @unchecked Sendable, DeadlineQueueEntry {
     var endpoint: EndpointConnection?
     /// When it was sent (for its endpoint's latency).
     var sentAt = NIODeadline.uptimeNanoseconds(0)
+    /// For the runtime's own calls (the health watch): each response message goes here, on the loop, instead of to
+    /// a caller.
+    var onMessage: ((ByteBuffer) -> Void)?
+    /// For the runtime's own calls: how the call ended (nil: OK), on the loop.
+    var onEnd: ((RPCError?) -> Void)?
     /// Whether a server's `GOAWAY` already sent it back unprocessed once: a second time it fails, so a server
     /// that refuses every call cannot make the client loop.
     var requeuedOnce = false
@@ -140,6 +145,10 @@ final class ClientCall: @unchecked Sendable, DeadlineQueueEntry {
         if let waiter = self.writerWaiter {
             self.writerWaiter = nil
             waiter.resume(throwing: self.outcomeError ?? RPCError(code: .cancelled, message: "The call has ended."))
+        }
+        if let onEnd = self.onEnd {
+            self.onEnd = nil
+            onEnd(self.outcomeError)
         }
         let waiters = self.outcomeWaiters
         self.outcomeWaiters = []

@@ -21,7 +21,7 @@ extension ClientConnectionManager {
     /// Why a call that found no ready endpoint cannot wait for one, or nil when it can: something is connecting
     /// (or the first resolution is under way).
     func noEndpointRefusal(now: NIODeadline) -> RPCError? {
-        if self.endpoints.contains(where: { $0.lifecycle.isConnecting }) { return nil }
+        if self.endpoints.contains(where: { $0.lifecycle.isConnecting || ($0.awaitingHealth && $0.lifecycle.readyConnection != nil) }) { return nil }
         if self.endpoints.isEmpty {
             if self.resolution.isResolving { return nil }
             if let error = self.resolution.lastError {
@@ -138,6 +138,7 @@ extension ClientConnectionManager {
             return
         }
         self.stats.recordConnectionOpened()
+        self.startHealthWatch(on: endpoint, connection: handler)
         let now = self.eventLoop.now
         let waiting = self.pending
         self.pending = []
@@ -204,6 +205,7 @@ extension ClientConnectionManager {
     func shutDown(_ endpoint: EndpointConnection) {
         endpoint.reconnectTimer?.cancel()
         endpoint.reconnectTimer = nil
+        self.stopHealthWatch(on: endpoint)
         if case .ready(let handler) = endpoint.lifecycle.shutdown() {
             if self.isClosed {
                 handler.close()

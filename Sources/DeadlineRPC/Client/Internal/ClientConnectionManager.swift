@@ -42,7 +42,7 @@ final class ClientConnectionManager: @unchecked Sendable {
     var draining: [ObjectIdentifier: ClientConnectionHandler] = [:]
     /// Calls on a stream of one of this manager's connections: counted when a call is handed to a connection, and
     /// uncounted when its stream ends (``streamEnded(_:)``), so `close()` knows when nothing is left.
-    private var inFlightCalls = 0
+    var inFlightCalls = 0
     /// Callers of `close()` waiting for every call and connection to end.
     private var closeWaiters: [CheckedContinuation<Void, Never>] = []
     /// Set by `close()`: new calls are refused.
@@ -226,6 +226,7 @@ final class ClientConnectionManager: @unchecked Sendable {
         } else if handler.outOfStreamIDs {
             // Stream ids exhausted: retire it (its calls finish) and open a fresh connection; the call waits.
             self.draining[ObjectIdentifier(handler)] = handler
+            self.stopHealthWatch(on: endpoint)
             handler.retire()
             endpoint.lifecycle.connectionRetired(handler)
             self.pending.append(call)

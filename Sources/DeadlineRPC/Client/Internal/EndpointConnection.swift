@@ -27,8 +27,12 @@ final class EndpointConnection: @unchecked Sendable {
     var ejectedUntil: NIODeadline?
     /// The timer that reconnects it after a backoff or a lost connection.
     var reconnectTimer: Scheduled<Void>?
-    /// Whether health checking says it serves (true until a watch says otherwise).
+    /// Whether health checking says it serves (always, without health checking).
     var serving = true
+    /// Health checking: the connection is ready but its first status has not come yet (calls wait for it).
+    var awaitingHealth = false
+    /// The health watch on the current connection.
+    var healthWatch: ClientCall?
 
     /// A new, idle endpoint.
     init(endpoint: Endpoint) {

@@ -212,7 +212,12 @@ final class ClientConnectionHandler: ChannelDuplexHandler, ConnectionFlushing {
         ) else { return }
         switch loop.machine.receiveMessage(endStream: frame.endStream) {
         case .deliver:
-            if let responses = loop.responses {
+            if let onMessage = loop.onMessage {
+                // The runtime's own call consumes each message at once: its credit goes back at once too.
+                let bytes = message.readableBytes
+                onMessage(message)
+                self.grantCredit(call, bytes: bytes, force: false)
+            } else if let responses = loop.responses {
                 responses.enqueue(message)
             } else {
                 loop.singleResponse = message
