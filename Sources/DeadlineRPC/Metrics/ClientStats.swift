@@ -15,6 +15,7 @@ public final class ClientStats: Sendable {
     private let goAways = Atomic<Int>(0)
     private let transparent = Atomic<Int>(0)
     private let health = Atomic<Int>(0)
+    private let resolutions = Atomic<Int>(0)
     private let waiters = CounterWaiters<ClientStats>()
     private let loggedMethods = Mutex<Set<String>>([])
     private let prefix: String
@@ -70,6 +71,14 @@ public final class ClientStats: Sendable {
 
     /// Health statuses the client's health checking has read from endpoints (each first status and each change).
     public var healthUpdates: Int { self.health.load(ordering: .sequentiallyConsistent) }
+
+    /// Resolutions of a DNS target that succeeded (each applied: endpoints that left drain, new ones join).
+    public var resolutionsSucceeded: Int { self.resolutions.load(ordering: .sequentiallyConsistent) }
+
+    func recordResolution() {
+        self.resolutions.add(1, ordering: .sequentiallyConsistent)
+        self.waiters.changed { self }
+    }
 
     func recordHealthChange() {
         self.health.add(1, ordering: .sequentiallyConsistent)

@@ -61,6 +61,7 @@ extension ClientConnectionManager {
             self.resolution.lastError = nil
             self.resolution.resolvedOnce = true
             self.apply(resolved)
+            self.stats.recordResolution()
         case .success:
             self.resolutionFailed(ResolutionError(host: self.targetName, reason: "no addresses"))
         case .failure(let error):
