@@ -9,8 +9,11 @@ import ServiceLifecycle
 struct EchoServer: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "echo-server",
-        abstract: "Serve demo.Echo/Get (echo) and demo.Echo/Wait (waits for cancellation) on 127.0.0.1."
+        abstract: "Serve demo.Echo/Get (echo) and demo.Echo/Wait (waits for cancellation) on 127.0.0.1 or --host."
     )
+
+    @Option(help: "Address to listen on (a test bed host's address, say).")
+    var host: String = "127.0.0.1"
 
     @Option(help: "Port to listen on (0 picks a free one).")
     var port: Int = 0
@@ -23,7 +26,7 @@ struct EchoServer: AsyncParsableCommand {
             while !Task.isCancelled { try await Task.sleep(for: .milliseconds(5)) }
             return request
         }
-        let server = RPCServer(host: "127.0.0.1", port: self.port, router: router)
+        let server = RPCServer(host: self.host, port: self.port, router: router)
         let logger = Logger(label: "demo-services.echo")
         let group = ServiceGroup(
             configuration: .init(
