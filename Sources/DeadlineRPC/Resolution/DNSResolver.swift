@@ -76,7 +76,7 @@ public struct DNSResolver: NameResolver {
         } catch {
             throw ResolutionError(host: host, reason: "invalid name: \(error.reason)")
         }
-        let outcome = try await self.exchange(&lookup)
+        let outcome = try await self.exchange(&lookup, name: host)
         switch outcome {
         case .addresses(let literals):
             return literals.map { Endpoint(host: $0, port: port) }
@@ -86,7 +86,7 @@ public struct DNSResolver: NameResolver {
     }
 
     /// Runs `lookup` against the server over a new connected UDP socket, closed before returning.
-    private func exchange(_ lookup: inout DNSLookup) async throws -> DNSLookup.Outcome {
+    private func exchange(_ lookup: inout DNSLookup, name lookupName: String) async throws -> DNSLookup.Outcome {
         let (events, sink) = AsyncStream.makeStream(of: DNSDatagramHandler.Event.self, bufferingPolicy: .bufferingNewest(64))
         let channel: any Channel
         do {
@@ -101,9 +101,10 @@ public struct DNSResolver: NameResolver {
                 .connect(to: self.server)
                 .get()
         } catch {
-            throw ResolutionError(host: "\(self.server)", reason: "cannot open a UDP socket to the DNS server: \(error)")
+            throw ResolutionError(host: lookupName, reason: "cannot open a UDP socket to the DNS server \(self.serverName): \(error)")
         }
         let server = self.server
+        let serverName = self.serverName
         let timeout = TimeAmount(self.timeout)
         func send(_ queries: [[UInt8]]) {
             for query in queries {
@@ -140,18 +141,24 @@ public struct DNSResolver: NameResolver {
                     timer = channel.eventLoop.scheduleTask(in: timeout) { sink.yield(.timedOut(attempt: next)) }
                     send(queries)
                 case .finish(.failure(let reason)):
-                    return .failure("\(reason) of \(self.timeout) each (server \(server))")
+                    return .failure("\(reason) of \(self.timeout.components.seconds * 1_000 + self.timeout.components.attoseconds / 1_000_000_000_000_000) ms each (server \(serverName))")
                 case .finish(let outcome):
                     return outcome
                 }
             case .failed(let error):
                 if let error = error as? IOError, error.errnoCode == ECONNREFUSED {
-                    return .failure("the DNS server \(server) refused the query (nothing listens on its port)")
+                    return .failure("the DNS server \(serverName) refused the query (nothing listens on its port)")
                 }
-                return .failure("cannot reach the DNS server \(server): \(error)")
+                return .failure("cannot reach the DNS server \(serverName): \(error)")
             }
         }
         try Task.checkCancellation()
-        return .failure("the UDP socket to the DNS server \(server) closed")
+        return .failure("the UDP socket to the DNS server \(serverName) closed")
+    }
+
+    /// The server as `IP:PORT` (`[IPv6]:PORT`), for messages.
+    private var serverName: String {
+        guard let ip = self.server.ipAddress, let port = self.server.port else { return "\(self.server)" }
+        return Endpoint(host: ip, port: port).description
     }
 }

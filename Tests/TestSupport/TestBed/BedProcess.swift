@@ -54,7 +54,17 @@ public final class BedProcess: Sendable {
     }
 
     /// Starts `executable ARGUMENTS` with output collected; `command` is what messages call it.
-    init(executable: String, arguments: [String], command: [String]) throws {
+    static func start(executable: String, arguments: [String], command: [String]) async throws -> BedProcess {
+        let process = BedProcess(executable: executable, arguments: arguments, command: command)
+        try await Spawn.start(process.process)
+        process.drainOutput()
+        return process
+    }
+
+    private let output: Pipe
+    private let errors: Pipe
+
+    private init(executable: String, arguments: [String], command: [String]) {
         self.command = command
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
@@ -64,13 +74,19 @@ public final class BedProcess: Sendable {
         let errors = Pipe()
         process.standardOutput = output
         process.standardError = errors
+        self.output = output
+        self.errors = errors
         self.process = process
         process.terminationHandler = { [weak self] process in
             let termination: Termination =
                 process.terminationReason == .exit ? .exited(process.terminationStatus) : .signalled(process.terminationStatus)
             self?.ended(termination)
         }
-        try process.run()
+    }
+
+    /// Reads both pipes until end of file.
+    private func drainOutput() {
+        let (output, errors, command) = (self.output, self.errors, self.command)
         // Both pipes are drained from the start, each on a thread of its own (the reads block): a child that
         // fills a pipe nobody reads would stall. Each thread ends at end of file.
         let name = command.joined(separator: " ")

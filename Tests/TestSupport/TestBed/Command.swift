@@ -23,7 +23,7 @@ enum Command {
                 process.standardOutput = pipe
                 process.standardError = pipe
                 do {
-                    try process.run()
+                    try Spawn.startBlocking(process)
                 } catch {
                     continuation.resume(returning: Result(status: -1, output: "cannot start \(executable): \(error)"))
                     return

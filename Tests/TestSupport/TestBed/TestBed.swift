@@ -38,7 +38,7 @@ public final class TestBed: Sendable {
         /// Starts `executable ARGUMENTS` inside this host (in a time namespace when ``clockOffset`` is not
         /// zero); it is stopped when the bed is removed, if it has not ended by then.
         public func run(_ executable: URL, _ arguments: [String] = []) async throws -> BedProcess {
-            try self.bed.start(in: self.namespace, clockOffset: self.clockOffset, executable.path, arguments)
+            try await self.bed.start(in: self.namespace, clockOffset: self.clockOffset, executable.path, arguments)
         }
 
         /// Two hosts are the same host of the same bed.
@@ -121,7 +121,7 @@ public final class TestBed: Sendable {
     /// `unshare` runs without `--fork`: since Linux 5.x, `execve` moves the process into the time namespace that
     /// `unshare` made, so the program is the process started here (with `--fork`, the parent `unshare` ignores
     /// SIGTERM and the program's exit status is relayed, not its own).
-    func start(in namespace: String, clockOffset: Duration, _ executable: String, _ arguments: [String]) throws -> BedProcess {
+    func start(in namespace: String, clockOffset: Duration, _ executable: String, _ arguments: [String]) async throws -> BedProcess {
         guard let ip = Command.find("ip") else { throw TestBedError("`ip` (iproute2) is not installed") }
         var prefix = ["netns", "exec", namespace]
         if clockOffset != .zero {
@@ -132,7 +132,7 @@ public final class TestBed: Sendable {
             // Both clocks: NIO's deadlines read CLOCK_MONOTONIC, Swift's ContinuousClock CLOCK_BOOTTIME.
             prefix += ["unshare", "--time", "--monotonic", "\(seconds)", "--boottime", "\(seconds)"]
         }
-        let process = try BedProcess(executable: ip, arguments: prefix + [executable] + arguments, command: [executable] + arguments)
+        let process = try await BedProcess.start(executable: ip, arguments: prefix + [executable] + arguments, command: [executable] + arguments)
         self.processes.withLock { $0.append(process) }
         return process
     }
@@ -143,8 +143,8 @@ public final class TestBed: Sendable {
         self.dnsServer.withLock { $0 = dns }
     }
 
-    /// dnsmasq's process, once started.
-    var dnsProcess: BedProcess? { self.dnsServer.withLock { $0?.process } }
+    /// dnsmasq's process id, once started.
+    public var dnsPID: Int32? { self.dnsServer.withLock { $0?.pid } }
 
     /// Stops every process and proxy (processes get SIGTERM and `grace` before SIGKILL), then removes the
     /// namespaces, the bridge, `/etc/netns/…` and the bed's folder. Never throws; returns what could not be done.

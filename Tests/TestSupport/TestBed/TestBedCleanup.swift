@@ -36,27 +36,41 @@ enum TestBedCleanup {
         return problems
     }
 
-    /// Once per test process: removes every bed whose owner process no longer runs (a run that crashed or was
-    /// killed before its cleanup), whatever it left: namespaces with their processes, links, /etc/netns folders,
-    /// /tmp folders. Beds of live processes (a parallel test run) are left alone.
+    /// Once per test process: ``sweep()``.
     static func sweepOnce() async {
         let first = Self.swept.withLock { swept in
             defer { swept = true }
             return !swept
         }
         guard first else { return }
+        let removed = await Self.sweep()
+        if !removed.isEmpty { print("TestBed: removed leftovers of earlier runs: \(removed.joined(separator: " "))") }
+    }
+
+    /// Removes every bed whose owner process no longer runs (a run that crashed or was killed before its
+    /// cleanup), whatever it left: namespaces with their processes, links, /etc/netns folders, /tmp folders. Beds
+    /// of live processes (this one, a parallel test run) are left alone. Returns the names removed.
+    static func sweep() async -> [String] {
         let stale: (String) -> Bool = { name in
             guard let owner = TestBedLayout.owner(of: name) else { return false }
-            return owner != getpid() && kill(owner, 0) != 0 && errno == ESRCH
+            return owner != getpid() && !Self.isAlive(owner)
         }
         let namespaces = await Self.namespaces().filter(stale)
         let links = await Self.links().filter(stale)
         let folders = ((try? FileManager.default.contentsOfDirectory(atPath: "/etc/netns")) ?? []).filter(stale)
         let tags = ((try? FileManager.default.contentsOfDirectory(atPath: "/tmp")) ?? []).filter(stale)
-        guard !(namespaces.isEmpty && links.isEmpty && folders.isEmpty && tags.isEmpty) else { return }
-        print("TestBed: removing leftovers of earlier runs: \((namespaces + links + folders + tags).joined(separator: " "))")
         _ = await Self.remove(namespaces + folders, links: links, tag: nil)
         for tag in tags { try? FileManager.default.removeItem(atPath: "/tmp/\(tag)") }
+        return Array(Set(namespaces + links + folders + tags)).sorted()
+    }
+
+    /// Whether `pid` runs (a zombie does not: its owner crashed and nobody reaped it).
+    static func isAlive(_ pid: Int32) -> Bool {
+        guard kill(pid, 0) == 0 || errno == EPERM else { return false }
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let close = stat.lastIndex(of: ")") else {
+            return true
+        }
+        return stat[stat.index(after: close)...].split(separator: " ").first != "Z"
     }
 
     /// Every named network namespace.

@@ -52,6 +52,19 @@ extension TestBed {
         return nil
     }
 
+    /// Removes what beds of processes that no longer run left behind (``withTestBed(hosts:clockOffsets:_:)``
+    /// does it once per test process); returns the names removed.
+    @discardableResult
+    public static func removeLeftovers() async -> [String] {
+        await TestBedCleanup.sweep()
+    }
+
+    /// Names of this machine's network namespaces and root-namespace links that start with `prefix` (to check
+    /// that a bed is gone).
+    public static func namesInUse(startingWith prefix: String) async -> [String] {
+        (await TestBedCleanup.namespaces() + TestBedCleanup.links()).filter { $0.hasPrefix(prefix) }
+    }
+
     /// Whether test-bed suites run: where a bed can be built, and always in CI (`CI` set), where a missing tool
     /// must fail the run rather than skip it.
     public static var shouldRun: Bool {
