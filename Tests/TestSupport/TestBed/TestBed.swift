@@ -157,7 +157,7 @@ public final class TestBed: Sendable {
                 group.addTask { await process.stop(grace: grace) }
             }
         }
-        problems += await TestBedCleanup.remove(self.layout.namespaces, links: [self.layout.bridge], tag: self.layout.tag)
+        problems += await TestBedCleanup.remove(self.layout.namespaces, links: self.layout.links, tag: self.layout.tag)
         return problems
     }
 }

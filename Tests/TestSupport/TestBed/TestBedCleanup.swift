@@ -17,17 +17,20 @@ enum TestBedCleanup {
         var problems: [String] = []
         let existing = Set(await Self.namespaces())
         for namespace in namespaces where existing.contains(namespace) {
-            // Strays the bed did not start itself (a server's own children): killed where they are.
+            // Strays the bed did not start itself (a server's own children, dnsmasq) are killed where they are.
             let pids = await Command.result(ip, ["netns", "pids", namespace]).output.split(whereSeparator: \.isNewline)
             for pid in pids.compactMap({ Int32($0) }) { kill(pid, SIGKILL) }
-            let deleted = await Command.result(ip, ["netns", "delete", namespace])
-            if deleted.status != 0 { problems.append("ip netns delete \(namespace): \(deleted.output)") }
         }
-        // Deleting a namespace deletes the veth ends inside it and so their root-side peers; the bridge remains.
+        // Links first, each deletion synchronous (a veth takes its peer inside the namespace with it): deleting a
+        // namespace would remove its veths too, but later, from a kernel work queue.
         let existingLinks = Set(await Self.links())
         for link in links where existingLinks.contains(link) {
             let deleted = await Command.result(ip, ["link", "delete", link])
             if deleted.status != 0 { problems.append("ip link delete \(link): \(deleted.output)") }
+        }
+        for namespace in namespaces where existing.contains(namespace) {
+            let deleted = await Command.result(ip, ["netns", "delete", namespace])
+            if deleted.status != 0 { problems.append("ip netns delete \(namespace): \(deleted.output)") }
         }
         for namespace in namespaces {
             try? FileManager.default.removeItem(atPath: "/etc/netns/\(namespace)")

@@ -36,6 +36,12 @@ struct TestBedLayout: Sendable {
     func address(ofHost number: Int) -> String { "\(self.subnet).\(number + 1)" }
     /// Every namespace of the bed: the hosts', then the DNS server's.
     var namespaces: [String] { (1...self.hostCount).map(self.namespace(ofHost:)) + [self.dnsNamespace] }
+    /// The root namespace's end of the veth pair into `namespace`.
+    func veth(of namespace: String) -> String {
+        namespace == self.dnsNamespace ? "\(self.tag)vd" : "\(self.tag)v\(namespace.dropFirst(self.tag.count + 1))"
+    }
+    /// Every link of the bed in the root namespace: the veths' root ends, then the bridge.
+    var links: [String] { self.namespaces.map(self.veth(of:)) + [self.bridge] }
     /// Where the bed keeps its files (dnsmasq's hosts file).
     var directory: URL { URL(fileURLWithPath: "/tmp").appendingPathComponent(self.tag) }
 
@@ -57,8 +63,8 @@ struct TestBedLayout: Sendable {
             "addr add \(self.gateway)/24 dev \(self.bridge)",
             "link set \(self.bridge) up",
         ]
-        for (index, namespace) in self.namespaces.enumerated() {
-            let veth = namespace == self.dnsNamespace ? "\(self.tag)vd" : "\(self.tag)v\(index + 1)"
+        for namespace in self.namespaces {
+            let veth = self.veth(of: namespace)
             lines += [
                 "netns add \(namespace)",
                 // The far end is born inside the namespace, named eth0 there.
