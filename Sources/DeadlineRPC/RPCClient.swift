@@ -4,8 +4,9 @@ import NIOCore
 import NIOPosix
 import Wire
 
-/// A DeadlineRPC client: one multiplexed TCP connection to a server, opened on the first call and reopened with
-/// backoff when it drops.
+/// A DeadlineRPC client: one multiplexed TCP connection to each endpoint of its target — one server, a list of
+/// replicas, or every address of a DNS name — opened on the first call and reopened with backoff when it drops.
+/// Each call goes to one ready endpoint, chosen by ``Configuration/loadBalancing``.
 ///
 /// Every call carries a deadline when one is known — the earliest of the call's timeout, the method's default and
 /// the deadline of the call being served (``CallContext/current``) — and is cancelled, with a `CANCEL` frame, the
@@ -18,10 +19,22 @@ import Wire
 /// await client.close()
 /// ```
 public final class RPCClient: Sendable {
-    /// The server's host.
-    public let host: String
-    /// The server's port.
-    public let port: Int
+    /// What the client reaches.
+    public let target: Target
+    /// The server's host (a DNS target's name; a list's first host).
+    public var host: String {
+        switch self.target.kind {
+        case .endpoints(let endpoints): return endpoints.first?.host ?? ""
+        case .dns(let host, _): return host
+        }
+    }
+    /// The server's port (a list's first port).
+    public var port: Int {
+        switch self.target.kind {
+        case .endpoints(let endpoints): return endpoints.first?.port ?? 0
+        case .dns(_, let port): return port
+        }
+    }
     /// The behaviour and limits.
     public let configuration: Configuration
     private let manager: ClientConnectionManager
@@ -29,20 +42,28 @@ public final class RPCClient: Sendable {
     /// Live counters: clamped deadline extensions, strict-mode refusals, calls not started for lack of budget.
     public let stats: ClientStats
 
-    /// Creates a client; it connects on the first call.
-    public init(
+    /// Creates a client for one server; it connects on the first call.
+    public convenience init(
         host: String,
         port: Int,
         configuration: Configuration = Configuration(),
         eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) {
-        self.host = host
-        self.port = port
+        self.init(target: .host(host, port: port), configuration: configuration, eventLoopGroup: eventLoopGroup)
+    }
+
+    /// Creates a client for a target (one server, a list of replicas, or a DNS name); it resolves and connects on
+    /// the first call.
+    public init(
+        target: Target,
+        configuration: Configuration = Configuration(),
+        eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+    ) {
+        self.target = target
         self.configuration = configuration
         self.stats = ClientStats(prefix: configuration.metricsPrefix, factory: configuration.metricsFactory, logger: configuration.logger)
         self.manager = ClientConnectionManager(
-            host: host,
-            port: port,
+            target: target,
             configuration: configuration,
             eventLoop: eventLoopGroup.any(),
             stats: self.stats
@@ -194,7 +215,9 @@ public final class RPCClient: Sendable {
             compression: options.compression,
             deadline: deadline,
             inheritedDeadline: deadline,
-            createdAt: now
+            createdAt: now,
+            // Only a retry or a hedge makes a second attempt: no history (and no allocation) without one.
+            history: AttemptHistory.shared ?? (self.configuration.interceptors.isEmpty ? nil : AttemptHistory())
         )
         let interceptors = self.configuration.interceptors
         if interceptors.isEmpty {
@@ -273,7 +296,8 @@ public final class RPCClient: Sendable {
             encoding: outbound.compression,
             firstRequest: firstRequest,
             parentControl: parent?.control,
-            responses: responses
+            responses: responses,
+            history: outbound.history
         )
         responses?.setOnConsume { [weak call] bytes in
             guard let call else { return }

@@ -146,8 +146,9 @@ public final class RPCServer: Service, Sendable {
         self.state.withLock { $0 = .stopped }
     }
 
-    /// Stops accepting connections, sends goaway on every connection, lets in-flight calls finish (within their
-    /// deadlines and the drain timeout), then closes; ``run()`` returns once all is done.
+    /// Stops accepting connections, turns the router's health services `NOT_SERVING` (their watchers are sent that
+    /// first, see ``Configuration/healthAnnouncementTimeout``), sends goaway on every connection, lets in-flight calls
+    /// finish (within their deadlines and the drain timeout), then closes; ``run()`` returns once all is done.
     public func beginGracefulShutdown() {
         let connections: [NIOLoopBound<ServerConnectionHandler>] = self.state.withLock { state in
             switch state {
@@ -162,8 +163,14 @@ public final class RPCServer: Service, Sendable {
                 return []
             }
         }
-        for connection in connections {
-            connection.eventLoop.execute { connection.value.beginGracefulShutdown() }
+        HealthShutdownAnnouncement.start(
+            self.router.healthServices,
+            timeout: self.configuration.healthAnnouncementTimeout,
+            on: self.group.any()
+        ) {
+            for connection in connections {
+                connection.eventLoop.execute { connection.value.beginGracefulShutdown() }
+            }
         }
     }
 

@@ -12,7 +12,7 @@ package struct DemoConnection: BenchConnection {
     package let leaking: RPCClient
 
     /// Creates clients to both gateways (`leaking` nil: one topology); they connect on their first call.
-    package init(propagating: Endpoint, leaking: Endpoint?) {
+    package init(propagating: ServiceAddress, leaking: ServiceAddress?) {
         self.propagating = RPCClient(host: propagating.host, port: propagating.port)
         self.leaking = leaking.map { RPCClient(host: $0.host, port: $0.port) } ?? self.propagating
     }

@@ -4,12 +4,12 @@ import RPCBenchCore
 /// Opens the disconnect storm's connections of their own to the demo topology's gateways.
 package struct DemoConnector: BenchConnector {
     /// The gateway of the topology that propagates.
-    package let propagating: Endpoint
+    package let propagating: ServiceAddress
     /// The gateway of the topology that does not, if there is one.
-    package let leaking: Endpoint?
+    package let leaking: ServiceAddress?
 
     /// A connector for these gateways.
-    package init(propagating: Endpoint, leaking: Endpoint?) {
+    package init(propagating: ServiceAddress, leaking: ServiceAddress?) {
         self.propagating = propagating
         self.leaking = leaking
     }

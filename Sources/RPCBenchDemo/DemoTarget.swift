@@ -34,7 +34,7 @@ package struct DemoTarget: BenchTarget {
     }
 
     /// The gateway of the topology that propagates.
-    package var gateway: Endpoint { self.topologies[0].rpc[.gateway]! }
+    package var gateway: ServiceAddress { self.topologies[0].rpc[.gateway]! }
     /// The gateway's host.
     package var host: String { self.gateway.host }
     /// The gateway's port.

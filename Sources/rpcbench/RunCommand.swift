@@ -26,7 +26,7 @@ extension RPCBench {
 
         /// With `--target demo=…`: the gateway of a second topology, with propagation off, for the comparison.
         @Option(help: "With --target demo=HOST:PORT: the RPC gateway of a second topology with propagation off (the propagation-off phase).")
-        var demoOffTarget: Endpoint?
+        var demoOffTarget: ServiceAddress?
 
         /// Its services' HTTP addresses.
         @Option(help: ArgumentHelp("The --demo-off-target topology's HTTP addresses (repeatable).", valueName: "name=host:port"))
@@ -73,9 +73,9 @@ extension RPCBench {
         /// The topologies of `--target demo=HOST:PORT` and its companion flags; nil for any other target.
         var remoteDemo: [TopologyEndpoints]? {
             guard let target = self.target, target.hasPrefix("demo="),
-                let gateway = Endpoint(argument: String(target.dropFirst("demo=".count)))
+                let gateway = ServiceAddress(argument: String(target.dropFirst("demo=".count)))
             else { return nil }
-            func topology(_ gateway: Endpoint, _ stats: [NamedEndpoint], _ label: String) -> TopologyEndpoints {
+            func topology(_ gateway: ServiceAddress, _ stats: [NamedEndpoint], _ label: String) -> TopologyEndpoints {
                 let http = Dictionary(stats.map { ($0.service, $0.endpoint) }, uniquingKeysWith: { $1 })
                 return TopologyEndpoints(propagation: label, front: http[.frontdoor] ?? gateway, http: http, rpc: [.gateway: gateway])
             }

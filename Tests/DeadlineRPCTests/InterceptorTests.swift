@@ -297,8 +297,9 @@ struct InterceptorTests {
         policy.maximumBackoff = .seconds(6)
         policy.jitter = 0
         policy.minimumBudgetForAttempt = .seconds(5)
+        let retry = RetryInterceptor(policy: policy)  // and Finagle's default RetryBudget
         var configuration = RPCClient.Configuration()
-        configuration.interceptors = [RetryInterceptor(policy: policy)]
+        configuration.interceptors = [retry]
         // guide:end retry-policy
         try await withServerAndClient(router: router, clientConfiguration: configuration) { server, client in
             // Not idempotent: one attempt.
@@ -325,6 +326,11 @@ struct InterceptorTests {
             #expect(floor?.code == .unavailable)
             #expect(floor?.message == "down")
             #expect(attempts.load(ordering: .relaxed) == 1)
+            // Only the floor refused a retry; the other two calls were never retryable.
+            #expect(retry.stats.refusedByDeadlineFloor == 1)
+            #expect(retry.stats.retries == 0)
+            #expect(retry.stats.refusedByRetryBudget == 0)
+            #expect(retry.stats.refusedAtMaxAttempts == 0)
 
             // Without a deadline there is no floor to check: every attempt runs (4 backoffs of 6 s would be slow, so
             // this part uses a client with short backoffs).

@@ -109,6 +109,69 @@ func carelessKeys() -> String {
 }
 // README-EXAMPLE-END
 
+// README-EXAMPLE-BEGIN
+// Two replicas of one service; the client spreads calls over them and moves off one that drains.
+func twoReplicas() async throws -> Set<String> {
+    let whoAnswers = Method<Greeting, Greeting>.unary("greeter.Greeter/Who", isIdempotent: true)
+    let servers = ["a", "b"].map { name in
+        var router = Router()
+        router.unary(whoAnswers) { _, _ in Greeting(text: name) }
+        return RPCServer(host: "127.0.0.1", port: 0, router: router)
+    }
+    return try await withThrowingDiscardingTaskGroup { group in
+        for server in servers { group.addTask { try await server.run() } }
+        var endpoints: [Endpoint] = []
+        for server in servers { endpoints.append(Endpoint(host: "127.0.0.1", port: try await server.listeningAddress.port!)) }
+
+        // In production: RPCClient(target: .dns("greeter.default.svc.cluster.local", port: 7000)), or
+        // Target(parsing: "dns:///greeter.default.svc.cluster.local:7000"): one connection per A/AAAA record.
+        var configuration = RPCClient.Configuration()
+        configuration.loadBalancing = .roundRobin  // The default is .leastLoaded (power of two choices).
+        configuration.interceptors = [RetryInterceptor()]  // Retries go to another replica, within the budget.
+        let client = RPCClient(target: .endpoints(endpoints), configuration: configuration)
+        var answers: Set<String> = []
+        for _ in 0..<10 {
+            answers.insert(try await client.unary(whoAnswers, Greeting(text: ""), options: CallOptions(timeout: .seconds(5))).text)
+        }
+        await client.close()
+        for server in servers { server.beginGracefulShutdown() }
+        return answers
+    }
+}
+// README-EXAMPLE-END
+
+// README-EXAMPLE-BEGIN
+func checkAndWatchHealth() async throws -> [ServingStatus] {
+    // "" (the server as a whole) starts SERVING; set other names from anywhere, at any time.
+    let health = HealthService()
+    health.setStatus(.serving, forService: "greeter.Greeter")
+    var router = Router()
+    router.unary(greet) { request, _ in Greeting(text: "Hello, \(request.text)") }
+    router.addHealthService(health)
+    let server = RPCServer(host: "127.0.0.1", port: 0, router: router)
+    return try await withThrowingDiscardingTaskGroup { group in
+        group.addTask { try await server.run() }
+        let port = try await server.listeningAddress.port!
+
+        let client = RPCClient(host: "127.0.0.1", port: port)
+        let checker = HealthClient(client)
+        let status = try await checker.check(service: "greeter.Greeter", options: CallOptions(timeout: .seconds(5)))
+        // A watch reads the status at once, then each change. Graceful shutdown turns every status NOT_SERVING,
+        // sends that to the watchers before the connections' GOAWAY, then ends the watches.
+        let watched = try await checker.watch(service: "greeter.Greeter") { statuses in
+            var seen: [ServingStatus] = []
+            for try await status in statuses {
+                seen.append(status)
+                if status == .serving { server.beginGracefulShutdown() }
+            }
+            return seen
+        }
+        await client.close()
+        return [status] + watched  // [SERVING, SERVING, NOT_SERVING]
+    }
+}
+// README-EXAMPLE-END
+
 @Suite("README example", .timeLimit(.minutes(5)))
 struct ReadmeExampleTests {
     @Test("The README's usage example runs and returns the greeting")
@@ -122,6 +185,16 @@ struct ReadmeExampleTests {
         #expect(carelessKeys().hasPrefix("Propagated keys DeadlineRPCTests.CarelessAccounting.UserID and DeadlineRPCTests.CarelessShipping.UserID both travel as metadata 'user_id'; give one of them another wireName"))
     }
 
+    @Test("The README's replicas example: round robin over two replicas: both answer")
+    func replicasExample() async throws {
+        #expect(try await twoReplicas() == ["a", "b"])
+    }
+
+    @Test("The README's health example: a check, then a watch that reads NOT_SERVING when graceful shutdown begins and ends")
+    func healthExample() async throws {
+        #expect(try await checkAndWatchHealth() == [.serving, .serving, .notServing])
+    }
+
     @Test("README.md shows exactly the examples compiled here")
     func readmeMatches() throws {
         let testFile = URL(fileURLWithPath: #filePath)
@@ -131,7 +204,7 @@ struct ReadmeExampleTests {
         let begin = "// README-EXAMPLE-" + "BEGIN\n"
         let end = "// README-EXAMPLE-" + "END"
         let examples = source.components(separatedBy: begin).dropFirst().compactMap { $0.components(separatedBy: end).first }
-        #expect(examples.count == 2)
+        #expect(examples.count == 4)
         for example in examples {
             #expect(readme.contains(example))
         }

@@ -35,8 +35,8 @@ struct CommandLineTests {
     @Test("launch prints the rpcbench command for its topologies: the one with propagation on as the target")
     func rpcbenchCommandLine() {
         func topology(_ propagation: String, _ base: Int) -> TopologyEndpoints {
-            let http = Dictionary(uniqueKeysWithValues: ServiceName.allCases.enumerated().map { ($1, Endpoint(host: "127.0.0.1", port: base + $0)) })
-            return TopologyEndpoints(propagation: propagation, front: http[.frontdoor]!, http: http, rpc: [.gateway: Endpoint(host: "127.0.0.1", port: base + 100)])
+            let http = Dictionary(uniqueKeysWithValues: ServiceName.allCases.enumerated().map { ($1, ServiceAddress(host: "127.0.0.1", port: base + $0)) })
+            return TopologyEndpoints(propagation: propagation, front: http[.frontdoor]!, http: http, rpc: [.gateway: ServiceAddress(host: "127.0.0.1", port: base + 100)])
         }
         let both = RPCBenchCommandLine.render([topology("on", 1_000), topology("off", 2_000)])
         #expect(both?.contains("--target demo=127.0.0.1:1100 --demo-stats gateway=127.0.0.1:1001 --demo-stats catalog=127.0.0.1:1002") == true)

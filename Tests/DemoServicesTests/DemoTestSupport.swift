@@ -51,7 +51,7 @@ enum DemoTestSupport {
     }
 
     /// A service's `/metrics`, parsed.
-    static func scrape(_ endpoint: Endpoint) async throws -> PrometheusScrape {
+    static func scrape(_ endpoint: ServiceAddress) async throws -> PrometheusScrape {
         PrometheusScrape(try await HTTPFetch.get(endpoint, "/metrics", timeout: .seconds(30)).body)
     }
 

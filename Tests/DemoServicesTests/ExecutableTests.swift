@@ -133,11 +133,11 @@ struct ExecutableTests {
     }
 
     /// The front door's address in `launch`'s listing (`  front door   http://127.0.0.1:PORT/checkout  …`).
-    static func frontDoor(_ output: String) -> Endpoint? {
+    static func frontDoor(_ output: String) -> ServiceAddress? {
         for line in output.split(separator: "\n") where line.contains("front door") {
             guard let start = line.range(of: "http://"), let end = line.range(of: "/checkout") else { continue }
             let address = line[start.upperBound..<end.lowerBound].split(separator: ":")
-            if address.count == 2, let port = Int(address[1]) { return Endpoint(host: String(address[0]), port: port) }
+            if address.count == 2, let port = Int(address[1]) { return ServiceAddress(host: String(address[0]), port: port) }
         }
         return nil
     }

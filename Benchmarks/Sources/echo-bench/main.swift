@@ -24,6 +24,8 @@ struct EchoBench: AsyncParsableCommand {
     @Option var warmup: Double = 2
     @Option var duration: Double = 10
     @Option(help: "Every call carries this deadline (ms); 0 = none.") var deadlineMs: Int = 1000
+    @Option(help: "Endpoints in the client's target: N > 1 lists the server N times (N connections, the balancer picks per call); 1 is the single-endpoint path.") var endpoints: Int = 1
+    @Option(help: "With --endpoints > 1: least-loaded | round-robin | pick-first.") var balancing: String = "least-loaded"
     /// Handlers run on the global executor, as on every DeadlineRPC server (never on the I/O loops).
     var executor: String { "global" }
 
@@ -55,7 +57,16 @@ struct EchoBench: AsyncParsableCommand {
     }
 
     func drive(port: Int) async throws {
-        let client = RPCClient(host: self.host, port: port)
+        var clientConfiguration = RPCClient.Configuration()
+        switch self.balancing {
+        case "round-robin": clientConfiguration.loadBalancing = .roundRobin
+        case "pick-first": clientConfiguration.loadBalancing = .pickFirst
+        default: clientConfiguration.loadBalancing = .leastLoaded
+        }
+        let target: Target = self.endpoints > 1
+            ? .endpoints(Array(repeating: Endpoint(host: self.host, port: port), count: self.endpoints))
+            : .host(self.host, port: port)
+        let client = RPCClient(target: target, configuration: clientConfiguration)
         let payload = ByteBuffer(repeating: 0x61, count: self.payload)
         let options = CallOptions(timeout: self.deadlineMs > 0 ? .milliseconds(self.deadlineMs) : nil)
         let state = BenchState()
@@ -128,7 +139,7 @@ struct EchoBench: AsyncParsableCommand {
         let qps = Double(h.totalCount) / self.duration
         let mode = self.rate == 0 ? "closed" : "open"
         print(
-            "stack=drpc mode=\(mode) concurrency=\(self.concurrency) rate=\(self.rate) executor=\(self.executor) calls=\(h.totalCount) errors=\(state.errors.load(ordering: .relaxed)) qps=\(Int(qps)) p50_us=\(h.valueAtPercentile(50)) p90_us=\(h.valueAtPercentile(90)) p99_us=\(h.valueAtPercentile(99)) p999_us=\(h.valueAtPercentile(99.9)) max_us=\(h.max) rss_kb=\(peakRSSKilobytes()) cpu_s=\(String(format: cpu))"
+            "stack=drpc mode=\(mode) endpoints=\(self.endpoints) concurrency=\(self.concurrency) rate=\(self.rate) executor=\(self.executor) calls=\(h.totalCount) errors=\(state.errors.load(ordering: .relaxed)) qps=\(Int(qps)) p50_us=\(h.valueAtPercentile(50)) p90_us=\(h.valueAtPercentile(90)) p99_us=\(h.valueAtPercentile(99)) p999_us=\(h.valueAtPercentile(99.9)) max_us=\(h.max) rss_kb=\(peakRSSKilobytes()) cpu_s=\(String(format: cpu))"
         )
     }
 }

@@ -100,6 +100,20 @@ extension RPCClient {
         /// server the same set). Empty by default: nothing but the instrument's trace context is injected.
         public var propagatedKeys = PropagatedKeys()
 
+        /// How a call picks among several endpoints (a list or a DNS name's records): least loaded of two by default.
+        public var loadBalancing: LoadBalancingPolicy = .leastLoaded
+        /// Resolves a ``Target/dns(_:port:)`` target: the platform's resolver by default; ``DNSResolver`` asks one
+        /// DNS server directly.
+        public var resolver: any NameResolver = SystemResolver()
+        /// How often a DNS target is resolved again (also at once when a connection fails). 30 s, like grpc-go's
+        /// minimum re-resolution interval.
+        public var resolutionInterval: Duration = .seconds(30)
+        /// Passive outlier ejection of endpoints that keep failing; nil turns it off.
+        public var outlierEjection: OutlierEjection? = OutlierEjection()
+        /// Don't send a call to an endpoint that has recently been slower than the call's remaining budget, and fail
+        /// it at once when every endpoint has; nil turns it off. Applies to targets with several endpoints.
+        public var budgetAwarePicking: BudgetAwarePicking? = BudgetAwarePicking()
+
         /// The defaults.
         public init() {}
 

@@ -80,13 +80,16 @@ public enum CallGroup {
         if let remaining, remaining <= delay {
             return try await operation()  // No budget for a second attempt.
         }
-        return try await Self.race([
-            operation,
-            {
-                try await Task.sleep(for: delay)
-                return try await operation()
-            },
-        ])
+        // Both attempts share one history, so the second goes to another replica than the first when it can.
+        return try await AttemptHistory.$shared.withValue(AttemptHistory()) {
+            try await Self.race([
+                operation,
+                {
+                    try await Task.sleep(for: delay)
+                    return try await operation()
+                },
+            ])
+        }
     }
 
     /// Graceful degradation: runs `operation` with at most `budget` of the remaining time and never past `reserve`

@@ -44,6 +44,8 @@ public struct OutboundCall: Sendable {
     let createdAt: Deadline
     /// The deadline before interceptors ran, for clamping.
     let inheritedDeadline: Deadline?
+    /// Where earlier attempts went, shared by every attempt of this call (nil when no retry or hedge can follow).
+    let history: AttemptHistory?
 
     init(
         method: String,
@@ -53,8 +55,10 @@ public struct OutboundCall: Sendable {
         compression: MessageEncoding,
         deadline: Deadline?,
         inheritedDeadline: Deadline?,
-        createdAt: Deadline
+        createdAt: Deadline,
+        history: AttemptHistory? = nil
     ) {
+        self.history = history
         self.method = method
         self.kind = kind
         self.isIdempotent = isIdempotent
@@ -65,6 +69,10 @@ public struct OutboundCall: Sendable {
         self.createdAt = createdAt
         self.inheritedDeadline = inheritedDeadline
     }
+
+    /// The endpoints earlier attempts of this call were sent to, in order: the runtime sends the next attempt to
+    /// another endpoint when the target has one that is ready.
+    public var triedEndpoints: [Endpoint] { self.history?.endpoints ?? [] }
 
     /// Time left before ``deadline``, or nil when the call has none.
     public var timeRemaining: Duration? { self.deadline?.timeRemaining }

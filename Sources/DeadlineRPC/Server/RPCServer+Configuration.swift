@@ -33,6 +33,10 @@ extension RPCServer {
         /// How long graceful shutdown lets in-flight calls run (each still bounded by its own deadline) before
         /// they are ended with `unavailable`.
         public var drainTimeout: Duration = .seconds(30)
+        /// How long graceful shutdown waits, after turning the router's health services `NOT_SERVING`, for every
+        /// health watcher to be sent that before the connections are sent GOAWAY; only a watcher whose client does not
+        /// read (no credit left, or a full connection) takes that long: it is sent `NOT_SERVING` after the GOAWAY.
+        public var healthAnnouncementTimeout: Duration = .seconds(1)
         /// Where handler tasks run (never on the I/O loops, see ``HandlerExecutor``).
         public var handlerExecutor: HandlerExecutor = .globalConcurrent
         /// The largest budget accepted from a client; longer ones are cut to it (untrusted peers cannot pin

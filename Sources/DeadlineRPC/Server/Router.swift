@@ -13,6 +13,9 @@ import NIOCore
 /// deadline and are cancelled with it.
 public struct Router: Sendable {
     var entries: [String: ServerMethodEntry] = [:]
+    /// Health services registered with ``addHealthService(_:)``: a server built from this router shuts them down
+    /// first when its graceful shutdown begins.
+    var healthServices: [HealthService] = []
 
     /// Creates an empty router.
     public init() {}

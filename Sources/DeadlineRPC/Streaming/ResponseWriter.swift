@@ -8,6 +8,8 @@ import NIOCore
 public struct ResponseWriter<Response: Sendable>: Sendable {
     let call: ServerCall
     let codec: any MessageCodec<Response>
+    /// Queued bytes of the stream above which ``write(_:)`` waits; 0 waits until nothing is queued.
+    var watermark = ConnectionWriter.writerWatermark
 
     /// Sends one response.
     public func write(_ response: Response) async throws {
@@ -17,7 +19,15 @@ public struct ResponseWriter<Response: Sendable>: Sendable {
         } catch {
             throw RPCError(code: .internal, message: "A response message could not be encoded.", cause: error)
         }
-        try await self.call.send(buffer)
+        try await self.call.send(buffer, watermark: self.watermark)
+    }
+
+    /// The same writer, but `write` returns only once the response has left the stream's queue (written, ahead of
+    /// any frame the connection writes later): for a producer that coalesces its own updates rather than queue them.
+    func waitingUntilWritten() -> Self {
+        var copy = self
+        copy.watermark = 0
+        return copy
     }
 
     /// Sends each response in order.

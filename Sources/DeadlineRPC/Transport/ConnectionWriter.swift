@@ -62,8 +62,9 @@ struct ConnectionWriter {
     }
 
     /// Whether a streaming writer that just queued on `streamID` must wait for its queue to drain.
-    func writerMustWait(_ streamID: UInt32) -> Bool {
-        self.scheduler.queuedBytes(of: streamID) > Self.writerWatermark
+    func writerMustWait(_ streamID: UInt32, watermark: Int = Self.writerWatermark) -> Bool {
+        // At 0, a queued zero-length message (which counts no bytes) must make the writer wait as well.
+        watermark == 0 ? self.scheduler.hasQueuedFrames(streamID) : self.scheduler.queuedBytes(of: streamID) > watermark
     }
 
     /// Moves queued frames into the bytes to write, when there are some and the channel is writable. Returns the

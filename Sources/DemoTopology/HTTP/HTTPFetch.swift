@@ -24,7 +24,7 @@ package enum HTTPFetch {
     /// Sends `GET path` to `endpoint` with `headers` and returns the whole answer, or throws ``Timeout`` after
     /// `timeout`.
     package static func get(
-        _ endpoint: Endpoint,
+        _ endpoint: ServiceAddress,
         _ path: String,
         headers extra: [(String, String)] = [],
         timeout: Duration = .seconds(30)

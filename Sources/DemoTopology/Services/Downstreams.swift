@@ -11,7 +11,7 @@ package final class Downstreams: Sendable {
     /// Creates clients to `endpoints`; they connect on their first call. Their metrics
     /// (`drpc_client_deadline_clamped_total`, `drpc_client_calls_shed_total`, …) go to `metrics`, the service's own
     /// registry, so they appear in its `/metrics` under the runtime's names.
-    package init(endpoints: [ServiceName: Endpoint], settings: TopologySettings, metrics: ServiceMetrics, logger: Logger) {
+    package init(endpoints: [ServiceName: ServiceAddress], settings: TopologySettings, metrics: ServiceMetrics, logger: Logger) {
         var configuration = RPCClient.Configuration()
         configuration.propagation = settings.propagation
         configuration.metricsFactory = metrics.factory

@@ -30,7 +30,7 @@ package final class ServiceNode: Service, Sendable {
     ///   - downstreams: Where the services it calls listen (RPC ports).
     ///   - rpcPort: The RPC port (0 picks a free one; unused by the front door).
     ///   - httpPort: The HTTP port (0 picks a free one).
-    package init(name: ServiceName, settings: TopologySettings, downstreams endpoints: [ServiceName: Endpoint], rpcPort: Int = 0, httpPort: Int = 0) {
+    package init(name: ServiceName, settings: TopologySettings, downstreams endpoints: [ServiceName: ServiceAddress], rpcPort: Int = 0, httpPort: Int = 0) {
         self.name = name
         self.settings = settings
         var logger = Logger(label: "demo.\(name.rawValue)") { StreamLogHandler.standardError(label: $0) }
@@ -75,16 +75,16 @@ package final class ServiceNode: Service, Sendable {
     }
 
     /// The RPC port, once bound (nil for the front door).
-    package var rpcEndpoint: Endpoint? {
+    package var rpcEndpoint: ServiceAddress? {
         get async throws {
             guard let server = self.rpcServer else { return nil }
-            return Endpoint(host: "127.0.0.1", port: try await server.listeningAddress.port ?? 0)
+            return ServiceAddress(host: "127.0.0.1", port: try await server.listeningAddress.port ?? 0)
         }
     }
 
     /// The HTTP port, once bound.
-    package var httpEndpoint: Endpoint {
-        get async throws { Endpoint(host: "127.0.0.1", port: try await self.httpServer.listeningAddress.port ?? 0) }
+    package var httpEndpoint: ServiceAddress {
+        get async throws { ServiceAddress(host: "127.0.0.1", port: try await self.httpServer.listeningAddress.port ?? 0) }
     }
 
     /// Stops accepting calls and requests; the ones in progress finish (within their deadlines), then ``run()``

@@ -15,8 +15,8 @@ package enum InProcessTopology {
             do {
                 var all: [TopologyEndpoints] = []
                 for topology in settings {
-                    var rpc: [ServiceName: Endpoint] = [:]
-                    var http: [ServiceName: Endpoint] = [:]
+                    var rpc: [ServiceName: ServiceAddress] = [:]
+                    var http: [ServiceName: ServiceAddress] = [:]
                     for name in ServiceName.startOrder {
                         let downstreams = Dictionary(uniqueKeysWithValues: name.downstreams.compactMap { service in
                             rpc[service].map { (service, $0) }

@@ -5,12 +5,12 @@ package struct NamedEndpoint: Sendable, Hashable, ExpressibleByArgument {
     /// The service.
     package var service: ServiceName
     /// Where it listens.
-    package var endpoint: Endpoint
+    package var endpoint: ServiceAddress
 
     /// Parses `NAME=host:port`.
     package init?(argument: String) {
         let parts = argument.split(separator: "=", maxSplits: 1).map(String.init)
-        guard parts.count == 2, let service = ServiceName(rawValue: parts[0]), let endpoint = Endpoint(argument: parts[1]) else {
+        guard parts.count == 2, let service = ServiceName(rawValue: parts[0]), let endpoint = ServiceAddress(argument: parts[1]) else {
             return nil
         }
         self.service = service
@@ -18,7 +18,7 @@ package struct NamedEndpoint: Sendable, Hashable, ExpressibleByArgument {
     }
 
     /// Creates a pair.
-    package init(service: ServiceName, endpoint: Endpoint) {
+    package init(service: ServiceName, endpoint: ServiceAddress) {
         self.service = service
         self.endpoint = endpoint
     }

@@ -10,9 +10,9 @@ package final class ProcessTopology: Sendable {
         /// The process.
         package let process: Process
         /// Its RPC endpoint (nil for the front door).
-        package let rpc: Endpoint?
+        package let rpc: ServiceAddress?
         /// Its HTTP endpoint.
-        package let http: Endpoint
+        package let http: ServiceAddress
     }
 
     /// How a child ended.
@@ -63,7 +63,7 @@ package final class ProcessTopology: Sendable {
     ) async throws -> ProcessTopology {
         var children: [Child] = []
         do {
-            var rpc: [ServiceName: Endpoint] = [:]
+            var rpc: [ServiceName: ServiceAddress] = [:]
             for name in ServiceName.startOrder {
                 var arguments = ["serve", name.rawValue, "--port", "0", "--duration", "\(selfStop.components.seconds)"]
                 for downstream in name.downstreams {
@@ -142,8 +142,8 @@ package final class ProcessTopology: Sendable {
         return Child(
             name: name,
             process: process,
-            rpc: name == .frontdoor ? nil : Endpoint(host: "127.0.0.1", port: rpc),
-            http: Endpoint(host: "127.0.0.1", port: http)
+            rpc: name == .frontdoor ? nil : ServiceAddress(host: "127.0.0.1", port: rpc),
+            http: ServiceAddress(host: "127.0.0.1", port: http)
         )
     }
 

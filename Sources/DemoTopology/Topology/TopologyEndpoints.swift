@@ -4,14 +4,14 @@ package struct TopologyEndpoints: Sendable, Hashable {
     /// `on` or `off`: whether its services propagate deadlines.
     package var propagation: String
     /// The HTTP front door.
-    package var front: Endpoint
+    package var front: ServiceAddress
     /// Each service's HTTP endpoint (may be empty when unknown: the runner then reports HTTP outcomes only).
-    package var http: [ServiceName: Endpoint]
+    package var http: [ServiceName: ServiceAddress]
     /// Each RPC service's RPC endpoint, when known.
-    package var rpc: [ServiceName: Endpoint] = [:]
+    package var rpc: [ServiceName: ServiceAddress] = [:]
 
     /// Creates the endpoints of a topology.
-    package init(propagation: String, front: Endpoint, http: [ServiceName: Endpoint], rpc: [ServiceName: Endpoint] = [:]) {
+    package init(propagation: String, front: ServiceAddress, http: [ServiceName: ServiceAddress], rpc: [ServiceName: ServiceAddress] = [:]) {
         self.propagation = propagation
         self.front = front
         self.http = http

@@ -9,18 +9,25 @@ import ServiceLifecycle
 struct EchoServer: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "echo-server",
-        abstract: "Serve demo.Echo/Get (echo) and demo.Echo/Wait (waits for cancellation) on 127.0.0.1 or --host."
+        abstract: "Serve demo.Echo/Get (echo, idempotent) and demo.Echo/Wait (waits for cancellation)."
     )
-
-    @Option(help: "Address to listen on (a test bed host's address, say).")
-    var host: String = "127.0.0.1"
 
     @Option(help: "Port to listen on (0 picks a free one).")
     var port: Int = 0
 
+    @Option(help: "Address to bind (a test-bed host's own address, for replicas on one port in several hosts).")
+    var host: String = "127.0.0.1"
+
+    @Option(help: "A replica name: when set, Get answers 'NAME:TEXT', so a client can tell which replica answered.")
+    var name: String?
+
     func run() async throws {
         var router = Router()
-        router.unary(EchoMethods.echo) { request, _ in request }
+        let name = self.name
+        router.unary(EchoMethods.echo) { request, _ in
+            guard let name else { return request }
+            return EchoMessage(text: "\(name):\(request.text)")
+        }
         router.unary(EchoMethods.wait) { request, _ in
             // Waits until the call is cancelled or expires; its task is cancelled either way.
             while !Task.isCancelled { try await Task.sleep(for: .milliseconds(5)) }

@@ -11,13 +11,13 @@ struct ScenariosCommand: AsyncParsableCommand {
     )
 
     @Option(help: "The front door's HTTP address.")
-    var front: Endpoint
+    var front: ServiceAddress
 
     @Option(help: ArgumentHelp("A service's HTTP (metrics) address, for per-hop results (repeatable).", valueName: "name=host:port"))
     var stats: [NamedEndpoint] = []
 
     @Option(help: "A second front door to run beside the first (e.g. a topology with propagation off).")
-    var offFront: Endpoint?
+    var offFront: ServiceAddress?
 
     @Option(help: ArgumentHelp("The second topology's HTTP addresses (repeatable).", valueName: "name=host:port"))
     var offStats: [NamedEndpoint] = []
@@ -28,7 +28,7 @@ struct ScenariosCommand: AsyncParsableCommand {
     @OptionGroup var topology: TopologyOptions
 
     func run() async throws {
-        func endpoints(_ front: Endpoint, _ stats: [NamedEndpoint], label: String) -> TopologyEndpoints {
+        func endpoints(_ front: ServiceAddress, _ stats: [NamedEndpoint], label: String) -> TopologyEndpoints {
             var http = Dictionary(stats.map { ($0.service, $0.endpoint) }, uniquingKeysWith: { $1 })
             if !http.isEmpty { http[.frontdoor] = front }
             return TopologyEndpoints(propagation: label, front: front, http: http)

@@ -2,8 +2,8 @@ import DeadlineRPC
 
 /// The echo server's methods.
 enum EchoMethods {
-    /// Echoes its text.
-    static let echo = Method<EchoMessage, EchoMessage>.unary("demo.Echo/Get")
+    /// Echoes its text (safe to retry: it changes nothing).
+    static let echo = Method<EchoMessage, EchoMessage>.unary("demo.Echo/Get", isIdempotent: true)
     /// Waits until cancelled.
     static let wait = Method<EchoMessage, EchoMessage>.unary("demo.Echo/Wait")
 }

@@ -251,6 +251,12 @@ extension HostileTests {
                             return got
                         }
                     ))
+                case .halfClosed where cell.event.contains("GOAWAY"):
+                    // A call the runtime could send again (one request, still held) would be sent again on a fresh
+                    // connection (§14.2): the stream's own outcome shows on one whose requests are gone.
+                    return .success([try await client.clientStreaming(TestMethods.collect, options: options) { writer in
+                        try await writer.write(Echo(text: "x"))
+                    }])
                 case .halfClosed, .idle:
                     return .success(try await client.serverStreaming(TestMethods.expand, Echo(text: "x"), options: options) { responses in
                         var got: [Echo] = []
@@ -275,6 +281,7 @@ extension HostileTests {
                     switch (cell.state, event) {
                     case (.open, .frame(.callStart(let start))): return start.streamID == 1
                     case (_, .frame(.message(let message))): return message.streamID == 1 && message.endStream
+                    case (.halfClosed, .frame(.halfClose(let streamID))): return streamID == 1
                     default: return false
                     }
                 }

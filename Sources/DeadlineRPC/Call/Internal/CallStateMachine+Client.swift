@@ -184,6 +184,17 @@ extension CallStateMachine {
         }
 
         /// The connection was lost, or the server's `GOAWAY` excluded this call.
+        /// The server's `GOAWAY` says it never processed the call (its stream id is above the last one the server
+        /// accepted, PROTOCOL.md §14.2). When the runtime still holds everything the call is — its one request —
+        /// and nothing came back, the call returns to the queue to be sent again on another connection: true. Else
+        /// false, and the connection ends it like a lost one (``connectionClosed(_:)``).
+        mutating func requeueUnprocessed(resendable: Bool) -> Bool {
+            guard resendable, !self.receivedResponse, self.state == .open || self.state == .halfClosed else { return false }
+            self.state = .queued
+            self.serverEndedStream = false
+            return true
+        }
+
         mutating func connectionClosed(_ status: Status) -> Action {
             switch self.state {
             case .open, .halfClosed:

@@ -30,12 +30,21 @@ final class ClientCall: @unchecked Sendable, DeadlineQueueEntry {
     let firstRequest: ByteBuffer?
     /// The control of the call being served when this call was made: its cancel cause is forwarded.
     let parentControl: CallControl?
+    /// The endpoints earlier attempts of the same logical call went to (retries, hedges): avoided when possible.
+    let history: AttemptHistory?
 
     // Event loop only, from here on.
     /// The call's stream on its connection (0 until it has one).
     var streamID: UInt32 = 0
     /// The connection the call's stream is on, while it is on one.
     var connection: ClientConnectionHandler?
+    /// The endpoint the call was sent to, until its stream ends.
+    var endpoint: EndpointConnection?
+    /// When it was sent (for its endpoint's latency).
+    var sentAt = NIODeadline.uptimeNanoseconds(0)
+    /// Whether a server's `GOAWAY` already sent it back unprocessed once: a second time it fails, so a server
+    /// that refuses every call cannot make the client loop.
+    var requeuedOnce = false
     /// Where the call is in its life (waiting, open, half-closed, ended): the one place that says so.
     var machine: CallStateMachine.Client
     /// Credit window, reassembly and decompression of the server's messages.
@@ -71,9 +80,11 @@ final class ClientCall: @unchecked Sendable, DeadlineQueueEntry {
         encoding: MessageEncoding,
         firstRequest: ByteBuffer?,
         parentControl: CallControl?,
-        responses: InboundMessageQueue?
+        responses: InboundMessageQueue?,
+        history: AttemptHistory? = nil
     ) {
         self.parentControl = parentControl
+        self.history = history
         self.eventLoop = eventLoop
         self.method = method
         self.kind = kind

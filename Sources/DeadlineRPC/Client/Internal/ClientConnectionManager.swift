@@ -3,12 +3,17 @@ import NIOCore
 import NIOPosix
 import Wire
 
-/// Owns the client's connection: connects lazily on the first call, queues calls while connecting, reconnects
-/// with exponential backoff and jitter, and fails calls that cannot be sent with `unavailable`.
+/// Owns a client's connections, one per endpoint of its target: resolves the target, connects lazily on the first
+/// call, picks an endpoint per call under the load-balancing policy, queues calls while no endpoint is ready
+/// (within each call's own deadline), reconnects each endpoint with exponential backoff and jitter, and fails calls
+/// that cannot be sent with `unavailable`.
+///
+/// Split by concern: `+Picking` (which endpoint a call goes to), `+Endpoints` (connecting, readiness, loss),
+/// `+Resolution` (the DNS refresh loop and applying a new set of endpoints).
 ///
 /// `@unchecked Sendable` is sound because every mutable property is read and written only on `eventLoop`: each
-/// entry point either runs there already (callbacks from the channel handler) or hops with `onLoop` or `submit`,
-/// and every entry point that touches that state checks it with `assertInEventLoop` in debug builds.
+/// entry point either runs there already (callbacks from the channel handlers and timers) or hops with `onLoop` or
+/// `submit`, and every entry point that touches that state checks it with `assertInEventLoop` in debug builds.
 final class ClientConnectionManager: @unchecked Sendable {
 
     /// How connections are opened.
@@ -24,34 +29,38 @@ final class ClientConnectionManager: @unchecked Sendable {
     let eventLoop: any EventLoop
     /// How connections are opened (TCP, or a test's embedded channel).
     let connector: Connector
-    /// The server's host.
-    let host: String
-    /// The server's port.
-    let port: Int
+    /// What the client reaches.
+    let target: Target
     /// The client's behaviour and limits.
     let configuration: RPCClient.Configuration
-    /// Connect, backoff, ready, closed: decided by the pure machine, carried out here.
-    private var lifecycle = StateMachine<ClientConnectionHandler, ClientCall>()
-    /// Connections finishing their calls after a `GOAWAY` or a retirement; `close()` waits for them.
-    private var draining: [ObjectIdentifier: ClientConnectionHandler] = [:]
+    /// The endpoints calls may be picked onto, in the resolver's order.
+    var endpoints: [EndpointConnection] = []
+    /// Calls waiting for any endpoint to be ready (or for the first resolution), each within its own deadline.
+    var pending: [ClientCall] = []
+    /// Connections finishing their calls after a `GOAWAY`, a retirement or their endpoint's removal; `close()`
+    /// waits for them.
+    var draining: [ObjectIdentifier: ClientConnectionHandler] = [:]
+    /// Calls on a stream of one of this manager's connections: counted when a call is handed to a connection, and
+    /// uncounted when its stream ends (``streamEnded(_:)``), so `close()` knows when nothing is left.
+    private var inFlightCalls = 0
     /// Callers of `close()` waiting for every call and connection to end.
     private var closeWaiters: [CheckedContinuation<Void, Never>] = []
-    /// Calls on a stream of one of this manager's connections: counted here when a call is handed to a connection,
-    /// and here when its stream ends (``streamEnded(_:)``), so `close()` knows when nothing is left.
-    private var inFlightCalls = 0
-    /// Calls waiting for a stream because the server's concurrent-stream limit is reached.
-    private var waitingForStream: [ClientCall] = []
+    /// Set by `close()`: new calls are refused.
+    private(set) var isClosed = false
     /// Every started call's deadline, behind one timer: queued when the call is taken, removed when it ends, here
     /// whichever way it ends.
     private var deadlines: DeadlineTimer<ClientCall>
+    /// Which endpoint a call goes to.
+    var picker: Picker
+    /// The DNS refresh loop's state (unused for a fixed list).
+    var resolution = ResolutionState()
 
-    /// The owning client's counters (connections opened).
-    private let stats: ClientStats
+    /// The owning client's counters.
+    let stats: ClientStats
 
     /// A manager that connects on the first call; `connector` is `.external` only in tests.
     init(
-        host: String,
-        port: Int,
+        target: Target,
         configuration: RPCClient.Configuration,
         eventLoop: any EventLoop,
         stats: ClientStats,
@@ -59,11 +68,26 @@ final class ClientConnectionManager: @unchecked Sendable {
     ) {
         self.connector = connector
         self.stats = stats
-        self.host = host
-        self.port = port
+        self.target = target
         self.configuration = configuration
         self.eventLoop = eventLoop
         self.deadlines = DeadlineTimer(eventLoop: eventLoop)
+        self.picker = Picker(policy: configuration.loadBalancing)
+        if case .endpoints(let list) = target.kind {
+            self.endpoints = list.map(EndpointConnection.init(endpoint:))
+        }
+    }
+
+    /// A manager for one server at `host:port`.
+    convenience init(
+        host: String,
+        port: Int,
+        configuration: RPCClient.Configuration,
+        eventLoop: any EventLoop,
+        stats: ClientStats,
+        connector: Connector = .tcp
+    ) {
+        self.init(target: .host(host, port: port), configuration: configuration, eventLoop: eventLoop, stats: stats, connector: connector)
     }
 
     /// Runs `body` on the event loop (at once when already there).
@@ -71,11 +95,14 @@ final class ClientConnectionManager: @unchecked Sendable {
         if self.eventLoop.inEventLoop { body() } else { self.eventLoop.execute(body) }
     }
 
-    /// The current connection's last keepalive round-trip time (event loop only).
+    /// The first ready connection's last keepalive round-trip time (event loop only).
     var roundTripTime: Duration? {
         self.eventLoop.assertInEventLoop()
-        return self.lifecycle.readyConnection?.roundTripTime
+        return self.endpoints.lazy.compactMap { $0.lifecycle.readyConnection?.roundTripTime }.first
     }
+
+    /// The target as messages name it: `host:port` for one endpoint, else the target's text.
+    var targetName: String { self.target.description }
 
     // MARK: Calls
 
@@ -125,7 +152,7 @@ final class ClientConnectionManager: @unchecked Sendable {
                 self.armDeadlineTimer(at: armAt)
             }
         }
-        // One clock reading for the whole start: the backoff check and the budget written on the wire.
+        // One clock reading for the whole start: the backoff checks, the pick and the budget written on the wire.
         self.dispatch(call, now: self.eventLoop.now)
     }
 
@@ -149,54 +176,72 @@ final class ClientConnectionManager: @unchecked Sendable {
         if let armAt = self.deadlines.nextArm() { self.armDeadlineTimer(at: armAt) }
     }
 
-    /// Sends `call` on the connection, or queues or fails it; `now` is the loop's clock, read once by the caller.
-    private func dispatch(_ call: ClientCall, now: NIODeadline) {
+    /// Sends `call` on a picked endpoint's connection, or makes it wait, or fails it; `now` is the loop's clock,
+    /// read once by the caller.
+    func dispatch(_ call: ClientCall, now: NIODeadline) {
         guard call.loop.machine.state == .queued else { return }
-        switch self.lifecycle.callArrived(call, now: now, maxPending: self.configuration.maxPendingCalls) {
-        case .use(let handler):
-            self.start(call, on: handler, now: now)
-        case .connect:
-            self.connect()
-        case .wait:
-            break
-        case .refuseTooManyWaiting(let count):
-            self.refuse(call, RPCError(code: .unavailable, message: "\(count) calls are already waiting for the connection to \(self.host):\(self.port); the call was not sent."))
-        case .refuseBackingOff(let attempt, let error):
-            self.refuse(call, RPCError(code: .unavailable, message: "Cannot reach \(self.host):\(self.port) (attempt \(attempt) failed: \(error)); the call was not sent."))
-        case .refuseClosed:
+        if self.isClosed {
             self.refuse(call, RPCError(code: .unavailable, message: "The client is closed; the call was not sent."))
+            return
+        }
+        switch self.pick(call, now: now) {
+        case .endpoint(let endpoint, let connection):
+            self.start(call, on: endpoint, connection: connection, now: now)
+        case .shed(let remaining, let fastest):
+            self.stats.recordShedForLatency(method: call.method)
+            self.refuse(call, RPCError(
+                code: .deadlineExceeded,
+                message: "Only \(remaining) of budget is left and every endpoint of \(self.targetName) has recently taken longer (the fastest typically \(fastest)); the call was not sent.",
+                cancelReason: .deadlineExceeded
+            ))
+        case .none:
+            self.connectWanted(now: now)
+            if let refusal = self.noEndpointRefusal(now: now) {
+                self.refuse(call, refusal)
+            } else if self.pending.count >= self.configuration.maxPendingCalls {
+                self.refuse(call, RPCError(code: .unavailable, message: "\(self.pending.count) calls are already waiting for a connection to \(self.targetName); the call was not sent."))
+            } else {
+                self.pending.append(call)
+            }
         }
     }
 
-    /// Starts `call` on the ready connection, or retires a connection out of stream ids, or makes the call wait for
-    /// a free stream.
-    private func start(_ call: ClientCall, on handler: ClientConnectionHandler, now: NIODeadline) {
+    /// Starts `call` on `endpoint`'s ready connection, or retires a connection out of stream ids, or makes the call
+    /// wait for a free stream there.
+    private func start(_ call: ClientCall, on endpoint: EndpointConnection, connection handler: ClientConnectionHandler, now: NIODeadline) {
         if handler.acceptsCalls {
             // Counted before the start: a call whose request is refused once its stream is open ends through
             // streamEnded, like any other.
             self.inFlightCalls += 1
+            endpoint.inFlight += 1
+            call.loop.endpoint = endpoint
+            call.loop.sentAt = now
+            call.history?.record(endpoint.endpoint)
             if let refusal = handler.startCall(call, now: now) {
                 self.inFlightCalls -= 1  // No stream was opened.
+                endpoint.inFlight -= 1
+                call.loop.endpoint = nil
                 self.refuse(call, refusal)
             }
         } else if handler.outOfStreamIDs {
-            // Stream ids exhausted: retire it (its calls finish) and open a fresh connection.
+            // Stream ids exhausted: retire it (its calls finish) and open a fresh connection; the call waits.
             self.draining[ObjectIdentifier(handler)] = handler
             handler.retire()
-            self.lifecycle.connectionExhausted(call)
-            self.connect()
+            endpoint.lifecycle.connectionRetired(handler)
+            self.pending.append(call)
+            self.connect(endpoint, now: now)
         } else {
             // The server's stream limit is reached: wait for a call to end, within the call's own deadline.
-            guard self.waitingForStream.count < self.configuration.maxPendingCalls else {
-                self.refuse(call, RPCError(code: .resourceExhausted, message: "\(self.waitingForStream.count) calls already wait for a free stream on the connection to \(self.host):\(self.port); the call was not sent."))
+            guard endpoint.waitingForStream.count < self.configuration.maxPendingCalls else {
+                self.refuse(call, RPCError(code: .resourceExhausted, message: "\(endpoint.waitingForStream.count) calls already wait for a free stream on the connection to \(endpoint.endpoint); the call was not sent."))
                 return
             }
-            self.waitingForStream.append(call)
+            endpoint.waitingForStream.append(call)
         }
     }
 
     /// Ends a call that has no stream (waiting, or refused before its start) with `error`; nothing was sent.
-    private func refuse(_ call: ClientCall, _ error: RPCError) {
+    func refuse(_ call: ClientCall, _ error: RPCError) {
         guard case .fail = call.loop.machine.notSent(error.status, error.cancelReason) else { return }
         self.deadlines.remove(call)
         call.loop.complete(.failure(error))
@@ -221,13 +266,18 @@ final class ClientConnectionManager: @unchecked Sendable {
         self.perform(call.loop.machine.callerCancelled(reason, origin: origin), call: call)
     }
 
-    /// Removes a call that waits for a connection or a stream; returns whether it was waiting.
+    /// Removes a call that waits for an endpoint or a stream; returns whether it was waiting.
     @discardableResult
     private func removeWaiting(_ call: ClientCall) -> Bool {
-        if self.lifecycle.removeWaiting(call) { return true }
-        if let index = self.waitingForStream.firstIndex(where: { $0 === call }) {
-            self.waitingForStream.remove(at: index)
+        if let index = self.pending.firstIndex(where: { $0 === call }) {
+            self.pending.remove(at: index)
             return true
+        }
+        for endpoint in self.endpoints {
+            if let index = endpoint.waitingForStream.firstIndex(where: { $0 === call }) {
+                endpoint.waitingForStream.remove(at: index)
+                return true
+            }
         }
         return false
     }
@@ -238,99 +288,64 @@ final class ClientConnectionManager: @unchecked Sendable {
     }
 
     /// A call on one of this manager's connections ended (the connection has settled its stream): its deadline
-    /// leaves the queue, and a call waiting for a stream may take the freed one.
+    /// leaves the queue, its endpoint learns how it went, and a call waiting for a stream may take the freed one.
     func streamEnded(_ call: ClientCall) {
         self.eventLoop.assertInEventLoop()
         self.deadlines.remove(call)
         self.inFlightCalls -= 1
-        if let handler = self.lifecycle.readyConnection, !self.waitingForStream.isEmpty {
+        let loop = call.loop
+        if let endpoint = loop.endpoint {
+            loop.endpoint = nil
+            endpoint.inFlight -= 1
             let now = self.eventLoop.now
-            while !self.waitingForStream.isEmpty && handler.acceptsCalls {
-                self.dispatch(self.waitingForStream.removeFirst(), now: now)
+            self.recordOutcome(of: call, on: endpoint, now: now)
+            if let handler = endpoint.lifecycle.readyConnection, !endpoint.waitingForStream.isEmpty {
+                while !endpoint.waitingForStream.isEmpty && handler.acceptsCalls {
+                    self.dispatch(endpoint.waitingForStream.removeFirst(), now: now)
+                }
             }
         }
         self.checkClosed()
     }
 
-    // MARK: Connections
+    /// A server's `GOAWAY` said it never processed `call`, and the call is back in the queue: it goes again through
+    /// the picker (its deadline still runs), and is counted as a transparent retry.
+    func requeueUnprocessed(_ call: ClientCall) {
+        self.eventLoop.assertInEventLoop()
+        self.inFlightCalls -= 1
+        if let endpoint = call.loop.endpoint {
+            call.loop.endpoint = nil
+            endpoint.inFlight -= 1
+        }
+        self.stats.recordTransparentRetry()
+        self.dispatch(call, now: self.eventLoop.now)
+    }
 
-    /// Opens a connection over TCP (a test's connector opens its own); ready once the server's settings arrive.
-    private func connect() {
-        guard case .tcp = self.connector else { return }
-        let timeout = self.configuration.connectTimeout
-        let bootstrap = ClientBootstrap(group: self.eventLoop)
-            .connectTimeout(.nanoseconds(timeout.nanoseconds))
-            .channelOption(.socketOption(.tcp_nodelay), value: 1)
-            .channelOption(.writeBufferWaterMark, value: .init(low: 32 * 1024, high: 128 * 1024))
-            .channelInitializer { [self] channel in
-                channel.eventLoop.makeCompletedFuture {
-                    let handler = ClientConnectionHandler(configuration: self.configuration, manager: self)
-                    try channel.pipeline.syncOperations.addHandler(handler)
-                }
+    /// Feeds a finished call to its endpoint's latency estimate and failure count.
+    private func recordOutcome(of call: ClientCall, on endpoint: EndpointConnection, now: NIODeadline) {
+        switch call.loop.outcome {
+        case .success?:
+            if self.configuration.budgetAwarePicking != nil || self.endpoints.count > 1 {
+                let decay = self.configuration.budgetAwarePicking?.decayTime ?? .seconds(2)
+                let latency = Duration.nanoseconds(Int64(now.uptimeNanoseconds) - Int64(call.loop.sentAt.uptimeNanoseconds))
+                endpoint.latency.record(latency, now: now, decay: decay)
             }
-        bootstrap.connect(host: self.host, port: self.port).whenComplete { [self] result in
-            switch result {
-            case .success(let channel):
-                // Ready once the server's settings arrive (connectionReady); guard against a silent server.
-                self.eventLoop.scheduleTask(in: .nanoseconds(timeout.nanoseconds)) {
-                    if case .connecting = self.lifecycle.state {
-                        channel.close(promise: nil)
-                    }
-                }
-            case .failure(let error):
-                self.connectFailed("\(error)")
-            }
+            _ = endpoint.recordOutcome(unavailable: false, now: now, policy: self.configuration.outlierEjection)
+        case .failure(let error)? where error.code == .unavailable:
+            self.recordFailure(on: endpoint, now: now, why: error.message)
+        default:
+            break  // A cancel or an application error says nothing about the endpoint's health.
         }
     }
 
-    /// An attempt failed: back off, and fail the calls that waited for it.
-    private func connectFailed(_ error: String) {
-        let failed = self.lifecycle.connectFailed(now: self.eventLoop.now, error: error, delay: self.configuration.backoff.delay(attempt:))
-        guard let delay = failed.delay else { return }  // The client closed meanwhile.
-        self.configuration.logger.debug("Connection to \(self.host):\(self.port) failed (\(error)); next attempt allowed in \(delay)")
-        for call in failed.waiting {
-            self.refuse(call, RPCError(code: .unavailable, message: "Cannot reach \(self.host):\(self.port): \(error)."))
-        }
-    }
-
-    /// A connection received the server's settings: it takes the waiting calls, or is closed when unwanted.
-    func connectionReady(_ handler: ClientConnectionHandler) {
-        self.eventLoop.assertInEventLoop()
-        guard case .dispatch(let waiting) = self.lifecycle.connectionReady(handler) else {
-            handler.close()  // Closed or superseded meanwhile.
-            return
-        }
-        self.stats.recordConnectionOpened()
-        let now = self.eventLoop.now
-        for call in waiting { self.dispatch(call, now: now) }
-    }
-
-    /// A connection received the server's `GOAWAY`: it takes no new calls, and `close()` waits for it to drain.
-    func connectionDraining(_ handler: ClientConnectionHandler) {
-        self.eventLoop.assertInEventLoop()
-        self.lifecycle.connectionDraining(handler)
-        // A connection that already closed has nothing left to drain (close() would wait for it forever).
-        guard !handler.hasClosed else { return }
-        self.draining[ObjectIdentifier(handler)] = handler
-    }
-
-    /// A connection's channel closed (`error` says why, when known).
-    func connectionClosed(_ handler: ClientConnectionHandler, error: RPCError?) {
-        self.eventLoop.assertInEventLoop()
-        self.draining.removeValue(forKey: ObjectIdentifier(handler))
-        switch self.lifecycle.connectionClosed(handler) {
-        case .redispatchWaitingForStream:
-            // The next call reconnects at once.
-            let waiting = self.waitingForStream
-            self.waitingForStream = []
-            let now = self.eventLoop.now
-            for call in waiting { self.dispatch(call, now: now) }
-        case .connectFailed:
-            self.connectFailed(error?.message ?? "the connection closed before the server's settings arrived")
-        case .none:
-            break
-        }
-        self.checkClosed()
+    /// One more consecutive failure (an `unavailable` outcome, or a failed attempt) for `endpoint`.
+    func recordFailure(on endpoint: EndpointConnection, now: NIODeadline, why: String) {
+        guard let time = endpoint.recordOutcome(unavailable: true, now: now, policy: self.configuration.outlierEjection) else { return }
+        self.stats.recordEndpointEjected()
+        self.configuration.logger.warning(
+            "Endpoint ejected after consecutive failures",
+            metadata: ["drpc.endpoint": "\(endpoint.endpoint)", "drpc.ejected_for": "\(time)", "drpc.last_error": "\(why)"]
+        )
     }
 
     // MARK: Diagnostics
@@ -339,17 +354,20 @@ final class ClientConnectionManager: @unchecked Sendable {
     func debugSnapshot() async -> String {
         await withCheckedContinuation { (continuation: CheckedContinuation<String, Never>) in
             self.onLoop {
-                let state: String
-                switch self.lifecycle.state {
-                case .idle: state = "idle"
-                case .connecting(let waiting): state = "connecting (\(waiting.count) calls waiting)"
-                case .ready(let handler): state = "ready (\(handler.debugSnapshot))"
-                case .backoff(let until, let attempt, let error): state = "backoff until \(until) after attempt \(attempt): \(error)"
-                case .closed: state = "closed"
-                }
+                let endpoints = self.endpoints.map { endpoint -> String in
+                    let state: String
+                    switch endpoint.lifecycle.state {
+                    case .idle: state = "idle"
+                    case .connecting: state = "connecting"
+                    case .ready(let handler): state = "ready (\(handler.debugSnapshot))"
+                    case .backoff(let until, let attempt, let error): state = "backoff until \(until) after attempt \(attempt): \(error)"
+                    case .shutdown: state = "shut down"
+                    }
+                    return "\(endpoint.endpoint): \(state), \(endpoint.inFlight) in flight, \(endpoint.waitingForStream.count) waiting for a stream"
+                }.joined(separator: "; ")
                 let draining = self.draining.values.map(\.debugSnapshot).joined(separator: "; ")
                 continuation.resume(
-                    returning: "state \(state); in flight \(self.inFlightCalls); waiting for a stream \(self.waitingForStream.count); draining [\(draining)]; close waiters \(self.closeWaiters.count); deadlines queued \(self.deadlines.count)"
+                    returning: "\(self.isClosed ? "closed" : "open"); endpoints [\(endpoints)]; pending \(self.pending.count); in flight \(self.inFlightCalls); draining [\(draining)]; close waiters \(self.closeWaiters.count); deadlines queued \(self.deadlines.count)"
                 )
             }
         }
@@ -359,23 +377,24 @@ final class ClientConnectionManager: @unchecked Sendable {
 
     /// Refuses new calls, closes connections, and returns once every call has ended.
     func close() async {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+        let resolving: Task<Void, Never>? = await withCheckedContinuation { (continuation: CheckedContinuation<Task<Void, Never>?, Never>) in
             self.onLoop {
-                switch self.lifecycle.close() {
-                case .ready(let handler):
-                    handler.close()
-                case .connecting(let waiting):
-                    for call in waiting {
-                        self.refuse(call, RPCError(code: .unavailable, message: "The client was closed before the call was sent."))
-                    }
-                default:
-                    break
-                }
+                self.isClosed = true
+                let resolving = self.stopResolution()
+                for endpoint in self.endpoints { self.shutDown(endpoint) }
                 for handler in self.draining.values { handler.close() }
-                for call in self.waitingForStream {
+                let waiting = self.pending
+                self.pending = []
+                for call in waiting {
                     self.refuse(call, RPCError(code: .unavailable, message: "The client was closed before the call was sent."))
                 }
-                self.waitingForStream = []
+                continuation.resume(returning: resolving)
+            }
+        }
+        // The resolution under way is the client's own task: cancelled above, awaited here.
+        await resolving?.value
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            self.onLoop {
                 self.closeWaiters.append(continuation)
                 self.checkClosed()
             }
@@ -383,8 +402,8 @@ final class ClientConnectionManager: @unchecked Sendable {
     }
 
     /// Resumes `close()`'s waiters once the client is closed and nothing is left in flight or draining.
-    private func checkClosed() {
-        guard self.lifecycle.isClosed, self.inFlightCalls <= 0, self.draining.isEmpty else { return }
+    func checkClosed() {
+        guard self.isClosed, self.inFlightCalls <= 0, self.draining.isEmpty else { return }
         let waiters = self.closeWaiters
         self.closeWaiters = []
         for waiter in waiters { waiter.resume() }

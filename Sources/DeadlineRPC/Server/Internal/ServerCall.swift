@@ -139,12 +139,13 @@ final class ServerCall: Sendable {
         }
     }
 
-    /// Sends one streamed response, waiting while the stream's outbound queue is over its watermark.
-    func send(_ message: ByteBuffer) async throws {
+    /// Sends one streamed response, waiting while the stream's outbound queue is over `watermark` (0: until the
+    /// queue is empty).
+    func send(_ message: ByteBuffer, watermark: Int = ConnectionWriter.writerWatermark) async throws {
         let streamID = self.streamID
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
             self.onLoop { connection in
-                connection.handlerSend(streamID: streamID, message: message, continuation: continuation)
+                connection.handlerSend(streamID: streamID, message: message, watermark: watermark, continuation: continuation)
             }
         }
     }

@@ -22,6 +22,9 @@ final class ServerStream: DeadlineQueueEntry {
     var task: Task<Void, Never>?
     var requests: InboundMessageQueue?
     var writerWaiter: CheckedContinuation<Void, any Error>?
+    /// The queued bytes above which ``writerWaiter`` stays parked (set by each write; 0 for a writer that waits
+    /// until its message is written, as a health watch does).
+    var writerWatermark = ConnectionWriter.writerWatermark
     init(
         id: UInt32,
         method: String,

@@ -22,6 +22,8 @@ final class ClientConnectionHandler: ChannelDuplexHandler, ConnectionFlushing {
 
     let configuration: RPCClient.Configuration
     let manager: ClientConnectionManager
+    /// The endpoint this connection goes to (nil for a test's own connection: the manager's only endpoint).
+    var endpoint: EndpointConnection?
     /// Set while the handler is in the pipeline and its channel open: dropped when the channel closes, because the
     /// context holds its handler too and NIO does not break that cycle (every closed connection, its decoder buffer
     /// and queues, stayed in memory: ~40 KiB per connection killed in the kill soak).
@@ -245,10 +247,21 @@ final class ClientConnectionHandler: ChannelDuplexHandler, ConnectionFlushing {
         // Tell the manager first: failing the last open call below closes the connection on the spot, and a
         // connection reported draining after it closed would be waited for by close() forever.
         self.manager.connectionDraining(self)
-        // Calls above the last accepted id were never processed: fail them `unavailable`, safe to retry.
+        // Calls above the last accepted id were never processed: one whose whole request the runtime still holds
+        // goes again, to another endpoint or a fresh connection (a transparent retry, safe for any method); the
+        // others fail `unavailable`, safe to retry.
         for (streamID, call) in self.streams where streamID > goAway.lastStreamID {
+            let loop = call.loop
+            if !loop.requeuedOnce, loop.machine.requeueUnprocessed(resendable: call.firstRequest != nil) {
+                loop.requeuedOnce = true
+                self.streams.removeValue(forKey: streamID)
+                self.writer.scheduler.dropStream(streamID)
+                loop.connection = nil
+                self.manager.requeueUnprocessed(call)
+                continue
+            }
             let status = Status(code: .unavailable, message: "The server is closing the connection (\(goAway.code): \(goAway.reason)); the call was not processed.")
-            self.perform(call.loop.machine.connectionClosed(status), call: call)
+            self.perform(loop.machine.connectionClosed(status), call: call)
         }
         if self.streams.isEmpty { self.context?.close(promise: nil) }
     }

@@ -14,8 +14,10 @@ extension ServerConnectionHandler {
         let progressed = self.writer.pump()
         if !progressed.isEmpty {
             if !self.queuedReplies.isEmpty { self.repliesWritten(progressed) }
-            for streamID in progressed where !self.writer.writerMustWait(streamID) {
-                if let stream = self.streams[streamID], let waiter = stream.writerWaiter {
+            for streamID in progressed {
+                if let stream = self.streams[streamID], let waiter = stream.writerWaiter,
+                    !self.writer.writerMustWait(streamID, watermark: stream.writerWatermark)
+                {
                     stream.writerWaiter = nil
                     waiter.resume()
                 }

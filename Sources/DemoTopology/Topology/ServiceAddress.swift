@@ -1,7 +1,7 @@
 import ArgumentParser
 
-/// A `host:port` a service listens on (always 127.0.0.1 in the demo).
-package struct Endpoint: Sendable, Hashable, Codable, CustomStringConvertible, ExpressibleByArgument {
+/// A `host:port` a demo service listens on (127.0.0.1, or a test-bed host's address).
+package struct ServiceAddress: Sendable, Hashable, Codable, CustomStringConvertible, ExpressibleByArgument {
     /// The host.
     package var host: String
     /// The port.

@@ -1,0 +1,67 @@
+import NIOCore
+
+// Which endpoint a call goes to (on the event loop).
+extension ClientConnectionManager {
+    /// The balancer's answer for one call.
+    enum Pick {
+        /// Start the call on this endpoint's ready connection.
+        case endpoint(EndpointConnection, ClientConnectionHandler)
+        /// Every ready endpoint has recently been slower than the call's remaining budget: fail it now.
+        case shed(remaining: Duration, fastest: Duration)
+        /// No endpoint can take it now.
+        case none
+    }
+
+    /// Picks an endpoint for `call` at `now` under the policy, in layers that each give way rather than leave no
+    /// choice: ready and serving; not ejected (unless every one is); not already tried by an earlier attempt of the
+    /// same call (unless every one was); fast enough for the remaining budget (or shed, when none is).
+    func pick(_ call: ClientCall, now: NIODeadline) -> Pick {
+        let endpoints = self.endpoints
+        let count = endpoints.count
+        if count == 1 {
+            // One endpoint: nothing to choose, and nothing to shed for (its own latency is no reason to refuse).
+            guard let connection = endpoints[0].pickable(now: now, ignoringEjection: true) else { return .none }
+            return .endpoint(endpoints[0], connection)
+        }
+        guard count > 1 else { return .none }
+        var ready = 0
+        var notEjected = 0
+        for endpoint in endpoints where endpoint.pickable(now: now, ignoringEjection: true) != nil {
+            ready += 1
+            if endpoint.pickable(now: now) != nil { notEjected += 1 }
+        }
+        guard ready > 0 else { return .none }
+        let ignoreEjection = notEjected == 0
+        func base(_ index: Int) -> Bool {
+            endpoints[index].pickable(now: now, ignoringEjection: ignoreEjection) != nil
+        }
+        var avoidTried: (Int) -> Bool = base
+        if let history = call.history {
+            let tried = history.endpoints
+            if !tried.isEmpty, endpoints.indices.contains(where: { base($0) && !tried.contains(endpoints[$0].endpoint) }) {
+                avoidTried = { base($0) && !tried.contains(endpoints[$0].endpoint) }
+            }
+        }
+        var eligible = avoidTried
+        if let policy = self.configuration.budgetAwarePicking, let deadline = call.deadline {
+            let remaining = Duration.nanoseconds(deadline.uptimeNanoseconds - Int64(now.uptimeNanoseconds))
+            func fastEnough(_ index: Int) -> Bool {
+                guard let typical = endpoints[index].latency.typical(now: now, policy: policy) else { return true }
+                return typical <= remaining
+            }
+            if !endpoints.indices.contains(where: { avoidTried($0) && fastEnough($0) }) {
+                let fastest = endpoints.indices.filter(avoidTried)
+                    .compactMap { endpoints[$0].latency.typical(now: now, policy: policy) }.min() ?? .zero
+                return .shed(remaining: remaining, fastest: fastest)
+            }
+            eligible = { avoidTried($0) && fastEnough($0) }
+        }
+        guard let index = self.picker.pick(
+            count: count,
+            eligible: eligible,
+            load: { endpoints[$0].inFlight },
+            random: { Int.random(in: 0..<$0) }
+        ), let connection = endpoints[index].pickable(now: now, ignoringEjection: true) else { return .none }
+        return .endpoint(endpoints[index], connection)
+    }
+}
