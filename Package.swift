@@ -135,7 +135,22 @@ let package = Package(
         // Test-only helpers shared by every test target (they all run in one test process).
         .target(
             name: "TestSupport",
+            dependencies: [
+                "DeadlineRPC",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
             path: "Tests/TestSupport",
+            swiftSettings: strictSettings
+        ),
+        // Real hosts: network namespaces, time namespaces, dnsmasq (Tests/TestSupport/TestBed, docs/TESTBED.md).
+        .testTarget(
+            name: "MultiHostTests",
+            dependencies: [
+                "TestSupport",
+                "DeadlineRPC",
+                "demo-services",
+            ],
             swiftSettings: strictSettings
         ),
         .testTarget(

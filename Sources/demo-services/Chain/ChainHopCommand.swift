@@ -14,25 +14,36 @@ import Glibc
 struct ChainHop: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "chain-hop",
-        abstract: "Serve one hop of a call chain (chain.Hop/Call, chain.Hop/Stats) on 127.0.0.1."
+        abstract: "Serve one hop of a call chain (chain.Hop/Call, chain.Hop/Stats) on 127.0.0.1 or --host."
     )
+
+    @Option(help: "Address to listen on (a test bed host's address, say).")
+    var host: String = "127.0.0.1"
 
     @Option(help: "Port to listen on (0 picks a free one).")
     var port: Int = 0
 
-    @Option(help: "Port of the next hop on 127.0.0.1; without it this is the last hop.")
+    @Option(help: "Address of the next hop.")
+    var nextHost: String = "127.0.0.1"
+
+    @Option(help: "Port of the next hop; without it this is the last hop.")
     var next: Int?
+
+    @Flag(help: "Print `handler started` and `handler returned cause=CAUSE own=BOOL` for each chain.Hop/Call, so a test in another process can await them.")
+    var printHandlerEvents = false
 
     @Option(help: "Timeout (ms) this hop puts on its outbound call: a budget that runs out halfway down the chain.")
     var outboundTimeoutMs: Int?
 
     func run() async throws {
         let stats = ChainHopStats()
-        let downstream = self.next.map { RPCClient(host: "127.0.0.1", port: $0) }
+        let downstream = self.next.map { [nextHost] in RPCClient(host: nextHost, port: $0) }
+        let printEvents = self.printHandlerEvents
         let outboundTimeout = self.outboundTimeoutMs.map { Duration.milliseconds($0) }
         var router = Router()
         router.unary(ChainHopMethods.call) { request, context in
             stats.started()
+            if printEvents { Self.report("handler started") }
             // The cause is read, never inferred from the clock: the call's own cancel cause (the caller's CANCEL or
             // this hop's deadline timer), else the cause the outbound call failed with — at the instant this
             // call's deadline passes, the outbound call that inherited it can fail before the server's timer
@@ -41,6 +52,9 @@ struct ChainHop: AsyncParsableCommand {
             defer {
                 let own = context.cancelReason  // Read once: the cause can arrive between two reads.
                 stats.returned(own ?? outboundCause, ownCallCancelled: own != nil)
+                if printEvents {
+                    Self.report("handler returned cause=\((own ?? outboundCause).map { "\($0)" } ?? "none") own=\(own != nil)")
+                }
             }
             if let downstream {
                 do {
@@ -55,7 +69,7 @@ struct ChainHop: AsyncParsableCommand {
             return request
         }
         router.unary(ChainHopMethods.stats) { _, _ in stats.snapshot }
-        let server = RPCServer(host: "127.0.0.1", port: self.port, router: router)
+        let server = RPCServer(host: self.host, port: self.port, router: router)
         let group = ServiceGroup(
             configuration: .init(
                 services: [.init(service: server)],
@@ -70,6 +84,12 @@ struct ChainHop: AsyncParsableCommand {
             fflush(nil)  // The parent reads this line through a pipe.
         }
         await downstream?.close()
+    }
+
+    /// One line on standard output, flushed at once (the parent reads it through a pipe).
+    private static func report(_ line: String) {
+        print(line)
+        fflush(nil)
     }
 }
 
