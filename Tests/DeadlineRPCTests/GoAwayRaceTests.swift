@@ -5,33 +5,6 @@ import Synchronization
 import Testing
 import Wire
 
-/// A server that answers a client's first `CALL_START` with `GOAWAY(lastStreamID: 0)` and closes: the call crossed
-/// the goaway on the wire, so the client must fail it `unavailable` — and still be able to close.
-private final class GoAwayOnFirstCall: ChannelInboundHandler, @unchecked Sendable {
-    // @unchecked: NIO calls a channel handler only on its channel's event loop; nothing else touches `decoder`.
-    typealias InboundIn = ByteBuffer
-    typealias OutboundOut = ByteBuffer
-    private var decoder = FrameDecoder(limits: .default, expectPreface: true)
-
-    func channelActive(context: ChannelHandlerContext) {
-        var buffer = context.channel.allocator.buffer(capacity: 64)
-        FrameEncoder.writePreface(into: &buffer)
-        FrameEncoder.write(.settings(Settings.default), into: &buffer)
-        context.writeAndFlush(self.wrapOutboundOut(buffer), promise: nil)
-    }
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        self.decoder.append(self.unwrapInboundIn(data))
-        while case .frame(let frame)?? = try? self.decoder.nextFrame() {
-            guard case .callStart = frame else { continue }
-            var buffer = context.channel.allocator.buffer(capacity: 64)
-            FrameEncoder.write(.goAway(GoAway(lastStreamID: 0, code: .noError, reason: "Shutting down.")), into: &buffer)
-            context.writeAndFlush(self.wrapOutboundOut(buffer)).whenComplete { _ in context.close(promise: nil) }
-            return
-        }
-    }
-}
-
 @Suite("Regression: a goaway that fails the last open call", .timeLimit(.minutes(5)))
 struct GoAwayRaceTests {
     @Test("The call fails unavailable, the client's close() returns, and no closed connection stays 'draining'")
@@ -39,7 +12,7 @@ struct GoAwayRaceTests {
         let listener = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(GoAwayOnFirstCall())
+                    try channel.pipeline.syncOperations.addHandler(GoAwayOnCallStart())
                 }
             }
             .bind(host: "127.0.0.1", port: 0)

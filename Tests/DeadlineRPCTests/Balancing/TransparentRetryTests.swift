@@ -6,39 +6,6 @@ import Testing
 import TestSupport
 import Wire
 
-/// A replica that shuts down as a call arrives: it answers every `CALL_START` with `GOAWAY(lastStreamID: 0)` (the
-/// call was not processed) and closes, counting what it refused.
-private final class RefusingReplica: ChannelInboundHandler, @unchecked Sendable {
-    // @unchecked: NIO calls a channel handler only on its channel's event loop; nothing else touches `decoder`.
-    typealias InboundIn = ByteBuffer
-    typealias OutboundOut = ByteBuffer
-    private var decoder = FrameDecoder(limits: .default, expectPreface: true)
-    let refused: Tally
-
-    init(refused: Tally) {
-        self.refused = refused
-    }
-
-    func channelActive(context: ChannelHandlerContext) {
-        var buffer = context.channel.allocator.buffer(capacity: 64)
-        FrameEncoder.writePreface(into: &buffer)
-        FrameEncoder.write(.settings(Settings.default), into: &buffer)
-        context.writeAndFlush(self.wrapOutboundOut(buffer), promise: nil)
-    }
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        self.decoder.append(self.unwrapInboundIn(data))
-        while case .frame(let frame)?? = try? self.decoder.nextFrame() {
-            guard case .callStart = frame else { continue }
-            self.refused.count.add(1, ordering: .relaxed)
-            var buffer = context.channel.allocator.buffer(capacity: 64)
-            FrameEncoder.write(.goAway(GoAway(lastStreamID: 0, code: .noError, reason: "Shutting down.")), into: &buffer)
-            context.writeAndFlush(self.wrapOutboundOut(buffer)).whenComplete { _ in context.close(promise: nil) }
-            return
-        }
-    }
-}
-
 /// A count shared between tasks and channel handlers.
 final class Tally: Sendable {
     let count = Atomic<Int>(0)
@@ -56,7 +23,7 @@ struct TransparentRetryTests {
         let listener = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(RefusingReplica(refused: refused))
+                    try channel.pipeline.syncOperations.addHandler(GoAwayOnCallStart(refused: refused))
                 }
             }
             .bind(host: "127.0.0.1", port: 0)
