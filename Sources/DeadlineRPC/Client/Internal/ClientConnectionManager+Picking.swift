@@ -31,30 +31,33 @@ extension ClientConnectionManager {
             if endpoint.pickable(now: now) != nil { notEjected += 1 }
         }
         guard ready > 0 else { return .none }
+        // The layers as flags read by one local function, so the hot path builds no closure and no array.
         let ignoreEjection = notEjected == 0
-        func base(_ index: Int) -> Bool {
-            endpoints[index].pickable(now: now, ignoringEjection: ignoreEjection) != nil
-        }
-        var avoidTried: (Int) -> Bool = base
-        if let history = call.history {
-            let tried = history.endpoints
-            if !tried.isEmpty, endpoints.indices.contains(where: { base($0) && !tried.contains(endpoints[$0].endpoint) }) {
-                avoidTried = { base($0) && !tried.contains(endpoints[$0].endpoint) }
+        let tried = call.history?.endpoints ?? []
+        var avoidTried = false
+        var budget: (policy: BudgetAwarePicking, remaining: Duration)? = nil
+        func eligible(_ index: Int) -> Bool {
+            let endpoint = endpoints[index]
+            guard endpoint.pickable(now: now, ignoringEjection: ignoreEjection) != nil else { return false }
+            if avoidTried && tried.contains(endpoint.endpoint) { return false }
+            if let budget, let typical = endpoint.latency.typical(now: now, policy: budget.policy), typical > budget.remaining {
+                return false
             }
+            return true
         }
-        var eligible = avoidTried
+        if !tried.isEmpty {
+            avoidTried = true
+            if !endpoints.indices.contains(where: eligible) { avoidTried = false }
+        }
         if let policy = self.configuration.budgetAwarePicking, let deadline = call.deadline {
             let remaining = Duration.nanoseconds(deadline.uptimeNanoseconds - Int64(now.uptimeNanoseconds))
-            func fastEnough(_ index: Int) -> Bool {
-                guard let typical = endpoints[index].latency.typical(now: now, policy: policy) else { return true }
-                return typical <= remaining
-            }
-            if !endpoints.indices.contains(where: { avoidTried($0) && fastEnough($0) }) {
-                let fastest = endpoints.indices.filter(avoidTried)
+            budget = (policy, remaining)
+            if !endpoints.indices.contains(where: eligible) {
+                budget = nil
+                let fastest = endpoints.indices.filter(eligible)
                     .compactMap { endpoints[$0].latency.typical(now: now, policy: policy) }.min() ?? .zero
                 return .shed(remaining: remaining, fastest: fastest)
             }
-            eligible = { avoidTried($0) && fastEnough($0) }
         }
         guard let index = self.picker.pick(
             count: count,
