@@ -12,14 +12,14 @@ import Glibc
 /// let server = try await host.run(demoServices, ["chain-hop", "--host", host.address, "--port", "7000"])
 /// let ready = try await server.line(containing: "listening on")
 /// ```
-public final class BedProcess: Sendable {
+package final class BedProcess: Sendable {
     /// What the bed ran, for messages: the executable and its arguments (without the `ip netns exec` prefix).
-    public let command: [String]
+    package let command: [String]
     private let process: Process
     private let state = Mutex(State())
 
     /// How a process ended.
-    public enum Termination: Sendable, Equatable {
+    package enum Termination: Sendable, Equatable {
         /// It exited with this status.
         case exited(Int32)
         /// A signal killed it.
@@ -123,28 +123,28 @@ public final class BedProcess: Sendable {
     }
 
     /// The process id of what the bed started (the program itself: `ip netns exec` and `unshare` exec it).
-    public var pid: Int32 { self.process.processIdentifier }
+    package var pid: Int32 { self.process.processIdentifier }
 
     /// Whether it still runs.
-    public var isRunning: Bool { self.state.withLock { $0.termination == nil } }
+    package var isRunning: Bool { self.state.withLock { $0.termination == nil } }
 
     /// Every complete line written to standard output so far.
-    public var lines: [String] { self.state.withLock { $0.lines } }
+    package var lines: [String] { self.state.withLock { $0.lines } }
 
     /// Standard error so far (its last 256 KiB).
-    public var standardError: String { self.state.withLock { String(decoding: $0.standardError, as: UTF8.self) } }
+    package var standardError: String { self.state.withLock { String(decoding: $0.standardError, as: UTF8.self) } }
 
     /// Waits for the `occurrence`-th line (1 = the first) of standard output containing `text`, printed before or
     /// after this call; throws if the output ends or `timeout` passes first.
     @discardableResult
-    public func line(containing text: String, occurrence: Int = 1, timeout: Duration = .seconds(30)) async throws -> String {
+    package func line(containing text: String, occurrence: Int = 1, timeout: Duration = .seconds(30)) async throws -> String {
         try await self.line(occurrence: occurrence, timeout: timeout, description: "containing '\(text)'") { $0.contains(text) }
     }
 
     /// Waits for the `occurrence`-th line of standard output for which `predicate` holds; throws if the output ends
     /// or `timeout` passes first. `description` names the line in the error.
     @discardableResult
-    public func line(
+    package func line(
         occurrence: Int = 1,
         timeout: Duration = .seconds(30),
         description: String = "matching the predicate",
@@ -177,7 +177,7 @@ public final class BedProcess: Sendable {
 
     /// Waits for the process to end; throws if `timeout` passes first.
     @discardableResult
-    public func waitForExit(timeout: Duration = .seconds(30)) async throws -> Termination {
+    package func waitForExit(timeout: Duration = .seconds(30)) async throws -> Termination {
         try await withTimeout(timeout, "the exit of \(self.command.joined(separator: " "))") {
             let id = self.state.withLock { state -> Int in
                 defer { state.nextWaiter += 1 }
@@ -201,7 +201,7 @@ public final class BedProcess: Sendable {
     }
 
     /// Sends `signal` to the process (nothing if it has ended).
-    public func signal(_ signal: Int32) {
+    package func signal(_ signal: Int32) {
         guard self.isRunning else { return }
         kill(self.pid, signal)
     }
@@ -209,7 +209,7 @@ public final class BedProcess: Sendable {
     /// SIGTERM, then SIGKILL if it has not ended within `grace`; returns how it ended (nil if even SIGKILL did
     /// not end it within 10 s, say a process stuck in the kernel).
     @discardableResult
-    public func stop(grace: Duration = .seconds(10)) async -> Termination? {
+    package func stop(grace: Duration = .seconds(10)) async -> Termination? {
         self.signal(SIGTERM)
         if let termination = try? await self.waitForExit(timeout: grace) { return termination }
         self.signal(SIGKILL)
