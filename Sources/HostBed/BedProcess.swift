@@ -19,11 +19,19 @@ package final class BedProcess: Sendable {
     private let state = Mutex(State())
 
     /// How a process ended.
-    package enum Termination: Sendable, Equatable {
+    package enum Termination: Sendable, Equatable, CustomStringConvertible {
         /// It exited with this status.
         case exited(Int32)
         /// A signal killed it.
         case signalled(Int32)
+
+        /// `exit 0`, `signal 9`.
+        package var description: String {
+            switch self {
+            case .exited(let status): return "exit \(status)"
+            case .signalled(let signal): return "signal \(signal)"
+            }
+        }
     }
 
     private struct State {
