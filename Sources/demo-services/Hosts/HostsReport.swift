@@ -24,7 +24,6 @@ enum HostsReport {
             }
         }
         let firstAfter = interludes.map(\.before).min() ?? rows.count
-        let lastAfter = interludes.map(\.before).max() ?? rows.count
         let checkouts = interludes.flatMap(\.events).map(\.checkouts)
         let sent = checkouts.map(\.sent).reduce(0, +)
         let failedCheckouts = checkouts.map(\.failed).reduce(0, +)
@@ -35,10 +34,12 @@ enum HostsReport {
                 + "(\(sent) checkouts sent while they happened: \(failedCheckouts) not answered 200; "
                 + "\(later.count) scenario request\(later.count == 1 ? "" : "s") after them: \(failedScenarios) answered 502/503 or with a hop failed)"
         )
-        lines.append("   After them, the budget's end reached every hop still working (from the table):")
+        let firstKinds = Set(interludes.filter { $0.before == firstAfter }.flatMap(\.events).map(\.event.kind))
+        let after = [HostPlan.Event.Kind.kill, .drain].filter(firstKinds.contains).map { "the \($0.rawValue)" }.joined(separator: " and ")
+        lines.append("   From scenario \(firstAfter + 1) on (after \(after)), where a budget ran out (from the table):")
         let columns = rows.first?.results.map(\.propagation) ?? []
         for (column, propagation) in columns.enumerated() {
-            let results = rows.dropFirst(lastAfter).compactMap { $0.results.indices.contains(column) ? $0.results[column] : nil }
+            let results = rows.dropFirst(firstAfter).compactMap { $0.results.indices.contains(column) ? $0.results[column] : nil }
             lines.append("      propagation \(propagation): " + Self.reach(results))
         }
         return lines
@@ -56,12 +57,13 @@ enum HostsReport {
         [0, 502, 503].contains(result.httpStatus) || result.hops.values.contains { $0.outcome == .failed }
     }
 
-    /// Which hops were cancelled when their budget ran out and which worked on past it, over `results`.
+    /// Which hops were cancelled when their budget ran out and which worked on past it, over `results`, in
+    /// call-path order.
     private static func reach(_ results: [ScenarioResult]) -> String {
         var cancelled: [String] = []
         var workedOn: [String] = []
-        for result in results {
-            for service in ServiceName.rpcServices {
+        for service in ServiceName.rpcServices {
+            for result in results {
                 guard let hop = result.hops[service], hop.ran else { continue }
                 var label = service.rawValue
                 if hop.replicaCount > 1 { label += " [" + hop.replicas.map { "r\($0)" }.joined(separator: ",") + "]" }
