@@ -83,7 +83,7 @@ struct ReplicaEvent: Sendable {
                 return running
             }
             // Another process's handlers: no event of ours marks them starting, so they are looked at.
-            try? await Task.sleep(for: .milliseconds(2))
+            do { try await Task.sleep(for: .milliseconds(2)) } catch { return 0 }
         }
         return 0
     }
