@@ -42,6 +42,7 @@ package final class BedProcess: Sendable {
         var termination: Termination?
         var lineWaiters: [Int: LineWaiter] = [:]
         var exitWaiters: [Int: CheckedContinuation<Termination, any Error>] = [:]
+        var outputEndWaiters: [Int: CheckedContinuation<Void, any Error>] = [:]
         var nextWaiter = 0
 
         /// The `occurrence`-th line matching `predicate`, if printed yet.
@@ -183,9 +184,42 @@ package final class BedProcess: Sendable {
         }
     }
 
-    /// Waits for the process to end; throws if `timeout` passes first.
+    /// Waits for the process to end; throws if `timeout` passes first. Its standard output is complete in ``lines``
+    /// when this returns — unless a process it left behind holds the pipe open for more than 2 s after it ended.
     @discardableResult
     package func waitForExit(timeout: Duration = .seconds(30)) async throws -> Termination {
+        let termination = try await self.termination(timeout: timeout)
+        // The exit is noticed on Foundation's thread, the last output on the reader's: either may come first.
+        try? await self.outputEnd(timeout: .seconds(2))
+        return termination
+    }
+
+    /// Waits for the end of standard output; throws if `timeout` passes first.
+    private func outputEnd(timeout: Duration) async throws {
+        try await withTimeout(timeout, "the end of the output of \(self.command.joined(separator: " "))") {
+            let id = self.state.withLock { state -> Int in
+                defer { state.nextWaiter += 1 }
+                return state.nextWaiter
+            }
+            try await withTaskCancellationHandler {
+                try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+                    let now: Result<Void, any Error>? = self.state.withLock { state in
+                        if state.outputEnded { return .success(()) }
+                        if Task.isCancelled { return .failure(CancellationError()) }
+                        state.outputEndWaiters[id] = continuation
+                        return nil
+                    }
+                    if let now { continuation.resume(with: now) }
+                }
+            } onCancel: {
+                let waiter = self.state.withLock { $0.outputEndWaiters.removeValue(forKey: id) }
+                waiter?.resume(throwing: CancellationError())
+            }
+        }
+    }
+
+    /// Waits for the process to end, whatever its output does; throws if `timeout` passes first.
+    private func termination(timeout: Duration) async throws -> Termination {
         try await withTimeout(timeout, "the exit of \(self.command.joined(separator: " "))") {
             let id = self.state.withLock { state -> Int in
                 defer { state.nextWaiter += 1 }
@@ -226,6 +260,7 @@ package final class BedProcess: Sendable {
 
     /// Appends a chunk of standard output (empty: end of file) and wakes the waiters it satisfies.
     private func append(_ chunk: Data, command: String) {
+        var ended: [CheckedContinuation<Void, any Error>] = []
         let (matched, failed, output) = self.state.withLock { state -> ([(LineWaiter, String)], [LineWaiter], String) in
             if chunk.isEmpty {
                 if !state.partialLine.isEmpty {
@@ -252,9 +287,12 @@ package final class BedProcess: Sendable {
             if state.outputEnded {
                 failed = Array(state.lineWaiters.values)
                 state.lineWaiters = [:]
+                ended = Array(state.outputEndWaiters.values)
+                state.outputEndWaiters = [:]
             }
             return (matched, failed, failed.isEmpty ? "" : state.lines.suffix(50).joined(separator: "\n"))
         }
+        for waiter in ended { waiter.resume() }
         for (waiter, line) in matched { waiter.continuation.resume(returning: line) }
         for waiter in failed {
             waiter.continuation.resume(throwing: TestBedError("the output of \(command) ended before the awaited line; its last lines:\n\(output)"))
