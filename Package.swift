@@ -121,11 +121,24 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // Real hosts on one machine: network namespaces on a bridge, dnsmasq, time namespaces, a userspace proxy
+        // (docs/TESTBED.md). Shared by the tests (through TestSupport) and `demo-services launch --hosts`;
+        // package access only: not a product.
+        .target(
+            name: "HostBed",
+            dependencies: [
+                "DeadlineRPC",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: strictSettings
+        ),
         .executableTarget(
             name: "demo-services",
             dependencies: [
                 "DemoTopology",
                 "DeadlineRPC",
+                "HostBed",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
@@ -137,13 +150,14 @@ let package = Package(
             name: "TestSupport",
             dependencies: [
                 "DeadlineRPC",
+                "HostBed",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
             path: "Tests/TestSupport",
             swiftSettings: strictSettings
         ),
-        // Real hosts: network namespaces, time namespaces, dnsmasq (Tests/TestSupport/TestBed, docs/TESTBED.md).
+        // Real hosts: network namespaces, time namespaces, dnsmasq (Sources/HostBed, docs/TESTBED.md).
         .testTarget(
             name: "MultiHostTests",
             dependencies: [

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# A test bed by hand, laid out like the one the tests build (Tests/TestSupport/TestBed, docs/TESTBED.md): hosts
+# A test bed by hand, laid out like the one the tests build (Sources/HostBed, docs/TESTBED.md): hosts
 # as network namespaces on one bridge, dnsmasq for their names, processes with their clocks days ahead.
 #
 #   scripts/testbed.sh up [HOSTS]                 bridge mtbbr at 10.254.254.1/24; host N = namespace mtbhN at

@@ -4,6 +4,10 @@ import Logging
 /// A service's clients to the services it calls, one `RPCClient` each, built with the topology's propagation
 /// setting. Every call carries the request id and the service's own "safety net" timeout — which, with
 /// propagation on, the runtime clamps to the budget inherited from the call being served.
+///
+/// A client of several replicas (a DNS name, or a list) also watches each replica's health service and retries
+/// an idempotent call that failed `unavailable` on another replica (`RetryInterceptor`, one retry budget for all
+/// of the service's clients): a replica that is killed or drains costs no call.
 package final class Downstreams: Sendable {
     private let clients: [ServiceName: RPCClient]
     private let safetyNetTimeout: Duration
@@ -11,7 +15,13 @@ package final class Downstreams: Sendable {
     /// Creates clients to `endpoints`; they connect on their first call. Their metrics
     /// (`drpc_client_deadline_clamped_total`, `drpc_client_calls_shed_total`, …) go to `metrics`, the service's own
     /// registry, so they appear in its `/metrics` under the runtime's names.
-    package init(endpoints: [ServiceName: ServiceAddress], settings: TopologySettings, metrics: ServiceMetrics, logger: Logger) {
+    package convenience init(endpoints: [ServiceName: ServiceAddress], settings: TopologySettings, metrics: ServiceMetrics, logger: Logger) {
+        self.init(targets: endpoints.mapValues { .host($0.host, port: $0.port) }, settings: settings, metrics: metrics, logger: logger)
+    }
+
+    /// Creates clients to `targets` (one address, a list of replicas, or a DNS name of replicas); they connect
+    /// (and resolve) on their first call. Metrics go to `metrics`, as for ``init(endpoints:settings:metrics:logger:)``.
+    package init(targets: [ServiceName: Target], settings: TopologySettings, metrics: ServiceMetrics, logger: Logger) {
         var configuration = RPCClient.Configuration()
         configuration.propagation = settings.propagation
         configuration.metricsFactory = metrics.factory
@@ -20,8 +30,21 @@ package final class Downstreams: Sendable {
         // warning about it would only repeat what `/metrics` counts.
         clientLogger.logLevel = .error
         configuration.logger = clientLogger
-        self.clients = endpoints.mapValues { RPCClient(host: $0.host, port: $0.port, configuration: configuration) }
+        var replicated = configuration
+        replicated.healthChecking = HealthChecking()
+        replicated.interceptors = [RetryInterceptor(factory: metrics.factory)]
+        self.clients = targets.mapValues { target in
+            RPCClient(target: target, configuration: Self.hasReplicas(target) ? replicated : configuration)
+        }
         self.safetyNetTimeout = settings.safetyNetTimeout
+    }
+
+    /// Whether `target` may name several replicas: a DNS name, or a list of more than one.
+    private static func hasReplicas(_ target: Target) -> Bool {
+        switch target.kind {
+        case .dns: return true
+        case .endpoints(let endpoints): return endpoints.count > 1
+        }
     }
 
     /// Calls `service` with `request`, passing `requestID` along as metadata, with `timeout` (by default the

@@ -10,7 +10,7 @@ package struct StatsReport: Codable, Sendable {
         package var callsStarted: Int
         /// Calls ended (answered, failed, cancelled or shed).
         package var callsFinished: Int
-        /// Handler tasks running now.
+        /// Handler tasks running now, health watches left out (they last as long as their connection).
         package var handlersInFlight: Int
         /// Handlers running past the straggler grace period now.
         package var stragglersNow: Int
@@ -23,10 +23,11 @@ package struct StatsReport: Codable, Sendable {
         /// Connections open now.
         package var connections: Int
 
-        /// Copies the runtime's counters.
-        package init(_ stats: ServerStats) {
+        /// Copies the runtime's counters, leaving `excludingHandlers` long-lived handlers (health watches) out of
+        /// ``handlersInFlight``.
+        package init(_ stats: ServerStats, excludingHandlers: Int = 0) {
             self.callsStarted = stats.callsStarted
-            self.handlersInFlight = stats.handlersInFlight
+            self.handlersInFlight = max(0, stats.handlersInFlight - excludingHandlers)
             self.stragglersNow = stats.stragglersNow
             self.stragglersTotal = stats.stragglersTotal
             self.shedCalls = stats.shedCalls

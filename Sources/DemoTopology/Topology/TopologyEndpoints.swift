@@ -9,6 +9,9 @@ package struct TopologyEndpoints: Sendable, Hashable {
     package var http: [ServiceName: ServiceAddress]
     /// Each RPC service's RPC endpoint, when known.
     package var rpc: [ServiceName: ServiceAddress] = [:]
+    /// The `/stats` endpoints of services that run as several replicas or on hosts whose clocks read differently
+    /// (`launch --hosts`); a service not named here is its ``http`` endpoint, one replica, on the runner's clock.
+    package var replicas: [ServiceName: [StatsEndpoint]] = [:]
 
     /// Creates the endpoints of a topology.
     package init(propagation: String, front: ServiceAddress, http: [ServiceName: ServiceAddress], rpc: [ServiceName: ServiceAddress] = [:]) {
@@ -16,6 +19,13 @@ package struct TopologyEndpoints: Sendable, Hashable {
         self.front = front
         self.http = http
         self.rpc = rpc
+    }
+
+    /// Every service's `/stats` endpoints: its ``replicas`` where given, else its ``http`` endpoint.
+    package var statsEndpoints: [ServiceName: [StatsEndpoint]] {
+        var all = self.http.mapValues { [StatsEndpoint(address: $0)] }
+        for (service, replicas) in self.replicas { all[service] = replicas }
+        return all
     }
 
     /// One line per service, for the console.

@@ -5,11 +5,17 @@ import ServiceLifecycle
 
 /// `demo-services launch`: every service as its own process (`serve`, started from this executable), wired by
 /// port; runs the scenarios (or serves for `--duration`), then SIGTERMs every process and checks each exited 0.
+/// With `--hosts`, every process runs in a network namespace of its own (``HostsLaunch``).
 struct LaunchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "launch",
         abstract: "Run each service as its own process, wire them, run the scenarios (or serve for --duration), stop them all."
     )
+
+    @Flag(
+        help: "Each service in a host of its own (a network namespace; root only): pricing and inventory as two replicas behind one DNS name, the gateway's clock 3 days ahead, one replica killed and one drained mid-run."
+    )
+    var hosts = false
 
     @OptionGroup var topology: TopologyOptions
 
@@ -22,6 +28,13 @@ struct LaunchCommand: AsyncParsableCommand {
         let settings = try self.selection.settings(self.topology)
         let scenarios = try self.selection.scenarios(settings[0])
         let duration = self.duration
+        if self.hosts {
+            let service = ClosureService {
+                try await HostsLaunch.run(settings: settings, scenarios: scenarios, duration: duration)
+            }
+            try await service.runUntilSignalled(label: "demo-services.launch")
+            return
+        }
         let executable = ProcessTopology.currentExecutable
         let service = ClosureService {
             var topologies: [ProcessTopology] = []

@@ -13,14 +13,22 @@ struct ServeCommand: AsyncParsableCommand {
     @Argument(help: "The service to run.")
     var name: ServiceName
 
+    @Option(help: "The address to listen on (a test-bed host's own address under `launch --hosts`).")
+    var host: String = "127.0.0.1"
+
     @Option(help: "The RPC port (for the front door: its HTTP port). 0 picks a free one.")
     var port: Int = 0
 
     @Option(help: "The HTTP port for /metrics and /stats (not used by the front door, which serves them on --port). 0 picks a free one.")
     var metricsPort: Int = 0
 
-    @Option(help: ArgumentHelp("Where a service this one calls listens (repeatable).", valueName: "name=host:port"))
-    var downstream: [NamedEndpoint] = []
+    @Option(
+        help: ArgumentHelp(
+            "Where a service this one calls listens (repeatable): one address, or every replica behind a DNS name (dns:///NAME:PORT).",
+            valueName: "name=host:port|name=dns:///NAME:PORT"
+        )
+    )
+    var downstream: [NamedTarget] = []
 
     @Option(help: "Whether outbound calls inherit the deadline and cancellation of the call being served.")
     var propagation: Propagation = .on
@@ -32,14 +40,15 @@ struct ServeCommand: AsyncParsableCommand {
 
     func run() async throws {
         let settings = try self.topology.settings(propagation: self.propagation)
-        let endpoints = Dictionary(self.downstream.map { ($0.service, $0.endpoint) }, uniquingKeysWith: { $1 })
-        for missing in self.name.downstreams where endpoints[missing] == nil {
+        let targets = Dictionary(self.downstream.map { ($0.service, $0.target) }, uniquingKeysWith: { $1 })
+        for missing in self.name.downstreams where targets[missing] == nil {
             Console.progress("\(self.name.rawValue): no --downstream \(missing.rawValue)=HOST:PORT; its calls will fail unavailable")
         }
         let node = ServiceNode(
             name: self.name,
             settings: settings,
-            downstreams: endpoints,
+            targets: targets,
+            host: self.host,
             rpcPort: self.name == .frontdoor ? 0 : self.port,
             httpPort: self.name == .frontdoor ? self.port : self.metricsPort
         )

@@ -20,11 +20,16 @@ struct HopResult: Sendable, Hashable {
     var stragglers: Int = 0
     /// Whether a handler was still running when the runner stopped waiting.
     var stillRunning: Bool = false
+    /// How many replicas the service was started with (1 unless `launch --hosts` runs several).
+    var replicaCount: Int = 1
+    /// Which replicas ran a handler for the request (1-based), when the service has several.
+    var replicas: [Int] = []
 
     /// Whether the handler ran at all.
     var ran: Bool { self.runs > 0 }
 
-    /// The table cell: `ok`, `cancelled (deadline exceeded) +2 ms`, `shed`, `—` (not called)…
+    /// The table cell: `ok`, `cancelled (deadline exceeded) +2 ms`, `shed`, `—` (not called)…, and which replica
+    /// ran it (`[r2]`) when the service has several.
     var cell: String {
         var text: String
         if self.stillRunning {
@@ -42,6 +47,9 @@ struct HopResult: Sendable, Hashable {
         }
         if let past = self.ranPastBudget { text += " +\(past.wholeMilliseconds) ms" }
         if self.stragglers > 0 { text += " STRAGGLER" }
+        if self.replicaCount > 1 && !self.replicas.isEmpty {
+            text += " [" + self.replicas.map { "r\($0)" }.joined(separator: ",") + "]"
+        }
         return text
     }
 }

@@ -47,8 +47,8 @@ struct ScenarioRunner: Sendable {
         let waitUntil = Deadline.now() + self.settleTimeout
         while quietRounds < 2 && !waitUntil.hasPassed {
             after = try await self.reports(requestID: requestID)
-            let busy = after.values.contains { report in
-                (report.counters?.handlersInFlight ?? 0) > 0 || report.records.contains { $0.endedNanoseconds == nil }
+            let busy = after.values.joined().contains { replica in
+                (replica.report.counters?.handlersInFlight ?? 0) > 0 || replica.report.records.contains { $0.endedNanoseconds == nil }
             }
             if busy {
                 quietRounds = 0
@@ -59,45 +59,68 @@ struct ScenarioRunner: Sendable {
             }
         }
 
-        let front = after[.frontdoor]?.records.first
-        let requestDeadline = front?.deadlineNanoseconds ?? (start.uptimeNanoseconds + Int64(result.budgetMs) * 1_000_000)
+        // Every host's readings are put on this process's clock (a host may read days ahead: its own time
+        // namespace), so that a hop's end compares with the front door's deadline.
+        let front = after[.frontdoor]?.first.flatMap { replica in
+            replica.report.records.first?.deadlineNanoseconds.map { $0 - replica.endpoint.offsetNanoseconds }
+        }
+        let requestDeadline = front ?? (start.uptimeNanoseconds + Int64(result.budgetMs) * 1_000_000)
         for service in ServiceName.rpcServices {
-            guard let report = after[service] else { continue }
+            guard let replicas = after[service] else { continue }
             var hop = HopResult(service: service)
-            hop.runs = report.records.count
-            if let counters = report.counters, let old = before[service]?.counters {
-                hop.shed = counters.shedCalls - old.shedCalls
-                hop.stragglers = counters.stragglersTotal - old.stragglersTotal
-            }
-            for record in report.records {
-                guard let ended = record.endedNanoseconds else {
-                    hop.stillRunning = true
-                    continue
+            let old = Dictionary((before[service] ?? []).map { ($0.endpoint.address, $0.report) }, uniquingKeysWith: { $1 })
+            for replica in replicas {
+                let report = replica.report
+                let offset = replica.endpoint.offsetNanoseconds
+                hop.runs += report.records.count
+                if replica.endpoint.replicas > 1 {
+                    hop.replicaCount = replica.endpoint.replicas
+                    if !report.records.isEmpty { hop.replicas.append(replica.endpoint.replica) }
                 }
-                hop.outcome = record.outcome
-                hop.detail = record.detail
-                let deadAt = min(requestDeadline, record.deadlineNanoseconds ?? .max)
-                if ended > deadAt {
-                    hop.ranPastBudget = (hop.ranPastBudget ?? .zero) + .nanoseconds(ended - deadAt)
+                if let counters = report.counters, let old = old[replica.endpoint.address]?.counters {
+                    hop.shed += counters.shedCalls - old.shedCalls
+                    hop.stragglers += counters.stragglersTotal - old.stragglersTotal
+                }
+                for record in report.records {
+                    guard let ended = record.endedNanoseconds.map({ $0 - offset }) else {
+                        hop.stillRunning = true
+                        continue
+                    }
+                    hop.outcome = record.outcome
+                    hop.detail = record.detail
+                    let deadAt = min(requestDeadline, record.deadlineNanoseconds.map { $0 - offset } ?? .max)
+                    if ended > deadAt {
+                        hop.ranPastBudget = (hop.ranPastBudget ?? .zero) + .nanoseconds(ended - deadAt)
+                    }
                 }
             }
+            hop.replicas.sort()
             result.hops[service] = hop
         }
         return result
     }
 
-    /// Every known service's `/stats` for `requestID`.
-    private func reports(requestID: String) async throws -> [ServiceName: StatsReport] {
-        try await withThrowingTaskGroup(of: (ServiceName, StatsReport).self) { group in
-            for (service, endpoint) in self.endpoints.http {
-                group.addTask {
-                    let reply = try await HTTPFetch.get(endpoint, "/stats?request=\(requestID)")
-                    return (service, try JSONDecoder().decode(StatsReport.self, from: Data(reply.body.utf8)))
+    /// One replica's `/stats` answer.
+    private struct ReplicaReport: Sendable {
+        var endpoint: StatsEndpoint
+        var report: StatsReport
+    }
+
+    /// Every known replica's `/stats` for `requestID`, by service, in replica order.
+    private func reports(requestID: String) async throws -> [ServiceName: [ReplicaReport]] {
+        try await withThrowingTaskGroup(of: (ServiceName, ReplicaReport).self) { group in
+            for (service, replicas) in self.endpoints.statsEndpoints {
+                for endpoint in replicas {
+                    group.addTask {
+                        let reply = try await HTTPFetch.get(endpoint.address, "/stats?request=\(requestID)")
+                        let report = try JSONDecoder().decode(StatsReport.self, from: Data(reply.body.utf8))
+                        return (service, ReplicaReport(endpoint: endpoint, report: report))
+                    }
                 }
             }
-            var reports: [ServiceName: StatsReport] = [:]
-            for try await (service, report) in group { reports[service] = report }
-            return reports
+            var reports: [ServiceName: [ReplicaReport]] = [:]
+            for try await (service, report) in group { reports[service, default: []].append(report) }
+            return reports.mapValues { $0.sorted { $0.endpoint.replica < $1.endpoint.replica } }
         }
     }
 }

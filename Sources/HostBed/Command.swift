@@ -55,15 +55,15 @@ enum Command {
 }
 
 /// A test bed that cannot be set up or used, with the reason.
-public struct TestBedError: Error, CustomStringConvertible, Sendable {
+package struct TestBedError: Error, CustomStringConvertible, Sendable {
     /// What went wrong.
-    public var reason: String
+    package var reason: String
 
     /// An error with `reason`.
-    public init(_ reason: String) {
+    package init(_ reason: String) {
         self.reason = reason
     }
 
     /// The reason.
-    public var description: String { self.reason }
+    package var description: String { self.reason }
 }

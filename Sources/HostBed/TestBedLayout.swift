@@ -8,14 +8,19 @@ import Glibc
 /// namespace holding 10.X.Y.1/24, host N in namespace `TAGhN` at 10.X.Y.(N+1) behind a veth pair, and the DNS
 /// server's namespace `TAGdns` at 10.X.Y.254.
 ///
-/// Every name starts with the bed's tag, `drb<pid in base 36>-<bed number in base 36>`: unique per process and
-/// bed, at most 15 bytes with any suffix (the kernel's limit for interface names), and it names the process that
-/// made it so that a later run can tell a crashed run's leftovers (owner dead) from a parallel run's bed.
-struct TestBedLayout: Sendable {
-    /// What every bed's names start with.
-    static let prefix = "drb"
+/// Every name starts with the bed's tag, `PREFIX<pid in base 36>-<bed number in base 36>` (`drb` for a test's
+/// bed, `dmo` for `demo-services launch --hosts`): unique per process and bed, at most 15 bytes with any suffix
+/// (the kernel's limit for interface names), and it names the process that made it so that a later run can tell
+/// a crashed run's leftovers (owner dead) from a parallel run's bed.
+package struct TestBedLayout: Sendable {
+    /// The prefix of tests' beds.
+    package static let testPrefix = "drb"
+    /// The prefix of `demo-services launch --hosts`'s bed.
+    package static let demoPrefix = "dmo"
+    /// Every prefix a bed may have: the sweep of crashed runs' leftovers looks for these.
+    package static let prefixes = [testPrefix, demoPrefix]
 
-    /// `drb<pid>-<n>`.
+    /// `PREFIX<pid>-<n>`.
     let tag: String
     /// The /24's first three bytes, "10.X.Y".
     let subnet: String
@@ -45,15 +50,21 @@ struct TestBedLayout: Sendable {
     /// Where the bed keeps its files (dnsmasq's hosts file).
     var directory: URL { URL(fileURLWithPath: "/tmp").appendingPathComponent(self.tag) }
 
-    /// The tag of the `number`-th bed of process `pid`.
-    static func tag(pid: Int32, number: Int) -> String {
-        "\(Self.prefix)\(String(pid, radix: 36))-\(String(number, radix: 36))"
+    /// The tag of the `number`-th bed of process `pid`, its names starting with `prefix`.
+    package static func tag(prefix: String = testPrefix, pid: Int32, number: Int) -> String {
+        "\(prefix)\(String(pid, radix: 36))-\(String(number, radix: 36))"
     }
 
-    /// The pid in a bed name (an interface, namespace or folder name starting with a tag), nil for other names.
+    /// What every name of a bed made by process `pid` with `prefix` starts with (`PREFIX<pid>-`).
+    package static func tagStart(prefix: String, pid: Int32) -> String {
+        "\(prefix)\(String(pid, radix: 36))-"
+    }
+
+    /// The pid in a bed name (an interface, namespace or folder name starting with a tag of any of ``prefixes``),
+    /// nil for other names.
     static func owner(of name: String) -> Int32? {
-        guard name.hasPrefix(Self.prefix), let dash = name.firstIndex(of: "-") else { return nil }
-        return Int32(name[name.index(name.startIndex, offsetBy: Self.prefix.count)..<dash], radix: 36)
+        guard let prefix = Self.prefixes.first(where: { name.hasPrefix($0) }), let dash = name.firstIndex(of: "-") else { return nil }
+        return Int32(name[name.index(name.startIndex, offsetBy: prefix.count)..<dash], radix: 36)
     }
 
     /// `ip -batch` lines for the root namespace: bridge, namespaces, veth pairs.

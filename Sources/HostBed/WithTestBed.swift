@@ -1,6 +1,5 @@
 import Foundation
 import Synchronization
-import Testing
 
 #if canImport(Glibc)
 import Glibc
@@ -10,18 +9,23 @@ import Glibc
 /// its DNS server, runs `body`, and removes everything again — processes, proxies, namespaces, veths, bridge,
 /// `/etc/netns` folders, files — whether `body` returns, throws or is cancelled. A failed removal fails the test.
 ///
-/// The first bed of a test process also removes beds left by earlier runs that crashed. Throws at once, naming
-/// what is missing, where the bed cannot be built (see ``TestBed/unavailableReason``); suites use the
-/// ``Trait/testBed`` trait to be skipped there instead (outside CI).
-public func withTestBed<T: Sendable>(
+/// The first bed of a process also removes beds left by earlier runs that crashed. Throws at once, naming what is
+/// missing, where the bed cannot be built (see ``TestBed/unavailableReason``); test suites use TestSupport's
+/// `.testBed` trait to be skipped there instead (outside CI). `prefix` starts every name of the bed: `drb` for
+/// tests, `dmo` for `demo-services launch --hosts` (one of ``TestBedLayout/prefixes``).
+package func withTestBed<T: Sendable>(
     hosts: Int = 2,
     clockOffsets: [Duration] = [],
+    prefix: String = TestBedLayout.testPrefix,
     _ body: (TestBed) async throws -> T
 ) async throws -> T {
     if let reason = TestBed.unavailableReason { throw TestBedError(reason) }
     guard (1...200).contains(hosts) else { throw TestBedError("a bed has 1 to 200 hosts, not \(hosts)") }
+    guard TestBedLayout.prefixes.contains(prefix) else {
+        throw TestBedError("a bed's prefix is one of \(TestBedLayout.prefixes.joined(separator: ", ")), not '\(prefix)'")
+    }
     await TestBedCleanup.sweepOnce()
-    let bed = try await TestBed.build(hosts: hosts, clockOffsets: clockOffsets)
+    let bed = try await TestBed.build(hosts: hosts, clockOffsets: clockOffsets, prefix: prefix)
     let result: Result<T, any Error>
     do {
         try await bed.startDNS()
@@ -41,7 +45,7 @@ extension TestBed {
 
     /// Why a bed cannot be built here (not root; `ip`, `dnsmasq` or `unshare` missing; no time namespaces), nil
     /// when it can.
-    public static var unavailableReason: String? {
+    package static var unavailableReason: String? {
         if geteuid() != 0 { return "the test bed needs root (network namespaces)" }
         for (tool, package) in [("ip", "iproute2"), ("dnsmasq", "dnsmasq-base"), ("unshare", "util-linux")] where Command.find(tool) == nil {
             return "the test bed needs `\(tool)` (Debian: \(package))"
@@ -52,27 +56,21 @@ extension TestBed {
         return nil
     }
 
-    /// Removes what beds of processes that no longer run left behind (``withTestBed(hosts:clockOffsets:_:)``
-    /// does it once per test process); returns the names removed.
+    /// Removes what beds of processes that no longer run left behind (``withTestBed(hosts:clockOffsets:prefix:_:)``
+    /// does it once per process); returns the names removed.
     @discardableResult
-    public static func removeLeftovers() async -> [String] {
+    package static func removeLeftovers() async -> [String] {
         await TestBedCleanup.sweep()
     }
 
     /// Names of this machine's network namespaces and root-namespace links that start with `prefix` (to check
     /// that a bed is gone).
-    public static func namesInUse(startingWith prefix: String) async -> [String] {
+    package static func namesInUse(startingWith prefix: String) async -> [String] {
         (await TestBedCleanup.namespaces() + TestBedCleanup.links()).filter { $0.hasPrefix(prefix) }
     }
 
-    /// Whether test-bed suites run: where a bed can be built, and always in CI (`CI` set), where a missing tool
-    /// must fail the run rather than skip it.
-    public static var shouldRun: Bool {
-        Self.unavailableReason == nil || ProcessInfo.processInfo.environment["CI"] != nil
-    }
-
     /// Creates the namespaces, veths and bridge of a new bed; on failure removes what was made and throws.
-    static func build(hosts: Int, clockOffsets: [Duration]) async throws -> TestBed {
+    static func build(hosts: Int, clockOffsets: [Duration], prefix: String) async throws -> TestBed {
         guard let ip = Command.find("ip") else { throw TestBedError("`ip` is not installed") }
         let number = Self.beds.add(1, ordering: .relaxed).newValue
         let pid = getpid()
@@ -81,7 +79,7 @@ extension TestBed {
         guard let subnet = TestBedLayout.subnet(pid: pid, number: number, routes: routes) else {
             throw TestBedError("no free 10.200-254.x.0/24 for a test bed")
         }
-        let layout = TestBedLayout(tag: TestBedLayout.tag(pid: pid, number: number), subnet: subnet, hostCount: hosts)
+        let layout = TestBedLayout(tag: TestBedLayout.tag(prefix: prefix, pid: pid, number: number), subnet: subnet, hostCount: hosts)
         let bed = TestBed(layout: layout, clockOffsets: clockOffsets)
         do {
             try FileManager.default.createDirectory(at: layout.directory, withIntermediateDirectories: true)
@@ -102,13 +100,5 @@ extension TestBed {
         let file = layout.directory.appendingPathComponent("\(name).ip")
         try Data((commands.joined(separator: "\n") + "\n").utf8).write(to: file)
         try await Command.run(ip, options + ["-batch", file.path])
-    }
-}
-
-extension Trait where Self == ConditionTrait {
-    /// Runs the suite or test only where a ``TestBed`` can be built (root, `ip`, `dnsmasq`, `unshare`, time
-    /// namespaces), or in CI, where a missing piece must fail rather than skip.
-    public static var testBed: Self {
-        .enabled(if: TestBed.shouldRun, Comment(rawValue: TestBed.unavailableReason ?? "the test bed is available"))
     }
 }

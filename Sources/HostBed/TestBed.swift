@@ -6,11 +6,12 @@ import Synchronization
 import Glibc
 #endif
 
-/// Real hosts for multi-host tests: Linux network namespaces on one bridge, each with its own address (servers in
-/// several hosts can share a port), optionally its own monotonic clock (a time namespace per process, days ahead),
-/// a dnsmasq whose records a test changes while it runs, and userspace proxies for delay and loss.
+/// Real hosts on one machine, for multi-host tests and `demo-services launch --hosts`: Linux network namespaces on
+/// one bridge, each with its own address (servers in several hosts can share a port), optionally its own monotonic
+/// clock (a time namespace per process, days ahead), a dnsmasq whose records change while it runs, and userspace
+/// proxies for delay and loss.
 ///
-/// Made and removed by ``withTestBed(hosts:clockOffsets:_:)``; see docs/TESTBED.md for the layout.
+/// Made and removed by ``withTestBed(hosts:clockOffsets:prefix:_:)``; see docs/TESTBED.md for the layout.
 ///
 /// ```swift
 /// try await withTestBed(hosts: 2) { bed in
@@ -22,30 +23,30 @@ import Glibc
 ///     let replicas = try await bed.resolver.resolve(host: "echo.test", port: 7000)
 /// }
 /// ```
-public final class TestBed: Sendable {
+package final class TestBed: Sendable {
     /// One host: a network namespace with one address on the bed's bridge.
-    public struct Host: Sendable, Hashable {
+    package struct Host: Sendable, Hashable {
         /// 1-based; host N has address 10.X.Y.(N+1).
-        public let number: Int
+        package let number: Int
         /// The network namespace (`ip netns exec NAMESPACE …`).
-        public let namespace: String
+        package let namespace: String
         /// Its IPv4 address on the bridge.
-        public let address: String
+        package let address: String
         /// How far ahead of the root namespace's the monotonic and boot-time clocks of processes it runs are.
-        public let clockOffset: Duration
+        package let clockOffset: Duration
         fileprivate let bed: TestBed
 
         /// Starts `executable ARGUMENTS` inside this host (in a time namespace when ``clockOffset`` is not
         /// zero); it is stopped when the bed is removed, if it has not ended by then.
-        public func run(_ executable: URL, _ arguments: [String] = []) async throws -> BedProcess {
+        package func run(_ executable: URL, _ arguments: [String] = []) async throws -> BedProcess {
             try await self.bed.start(in: self.namespace, clockOffset: self.clockOffset, executable.path, arguments)
         }
 
         /// Two hosts are the same host of the same bed.
-        public static func == (left: Host, right: Host) -> Bool { left.namespace == right.namespace }
+        package static func == (left: Host, right: Host) -> Bool { left.namespace == right.namespace }
 
         /// Hashes the namespace.
-        public func hash(into hasher: inout Hasher) { hasher.combine(self.namespace) }
+        package func hash(into hasher: inout Hasher) { hasher.combine(self.namespace) }
     }
 
     let layout: TestBedLayout
@@ -55,11 +56,11 @@ public final class TestBed: Sendable {
     private let clockOffsets: [Duration]
 
     /// What every name of this bed starts with (`drb<pid>-<n>`).
-    public var tag: String { self.layout.tag }
-    /// The root namespace's address on the bridge (where the test process and ``BedProxy`` listen).
-    public var gateway: String { self.layout.gateway }
+    package var tag: String { self.layout.tag }
+    /// The root namespace's address on the bridge (where the process that made the bed and ``BedProxy`` listen).
+    package var gateway: String { self.layout.gateway }
     /// The hosts, host 1 first.
-    public var hosts: [Host] {
+    package var hosts: [Host] {
         (1...self.layout.hostCount).map { number in
             Host(
                 number: number,
@@ -71,9 +72,9 @@ public final class TestBed: Sendable {
         }
     }
     /// The address of the bed's DNS server (dnsmasq, port 53), which every host's `/etc/resolv.conf` names.
-    public var dnsAddress: String { self.layout.dnsAddress }
+    package var dnsAddress: String { self.layout.dnsAddress }
     /// A resolver asking the bed's DNS server (1 s per attempt).
-    public var resolver: DNSResolver {
+    package var resolver: DNSResolver {
         // The address is an IPv4 literal the layout made: it always parses.
         try! DNSResolver(host: self.layout.dnsAddress, timeout: .seconds(1))
     }
@@ -84,36 +85,21 @@ public final class TestBed: Sendable {
     }
 
     /// Host `number` (1-based).
-    public func host(_ number: Int) -> Host { self.hosts[number - 1] }
+    package func host(_ number: Int) -> Host { self.hosts[number - 1] }
 
     /// Sets `name`'s A/AAAA records to `addresses` (IP literals; empty removes the name) and waits until the bed's
     /// DNS server serves exactly that set (NXDOMAIN for an empty one); throws if it does not within `timeout`.
-    public func setRecords(_ name: String, to addresses: [String], timeout: Duration = .seconds(10)) async throws {
+    package func setRecords(_ name: String, to addresses: [String], timeout: Duration = .seconds(10)) async throws {
         guard let dns = self.dnsServer.withLock({ $0 }) else { throw TestBedError("the bed's DNS server is not running") }
         try await dns.setRecords(name, to: addresses, resolver: self.resolver, timeout: timeout)
     }
 
     /// A TCP proxy listening on the bed's gateway address, forwarding to `target` after `delay` each way; stopped
     /// when the bed is removed.
-    public func proxy(to target: Endpoint, delay: Duration = .zero) async throws -> BedProxy {
+    package func proxy(to target: Endpoint, delay: Duration = .zero) async throws -> BedProxy {
         let proxy = try await BedProxy.start(host: self.gateway, target: target, delay: delay)
         self.proxies.withLock { $0.append(proxy) }
         return proxy
-    }
-
-    /// The built executable `name` of this package (`demo-services`), from `.build` or beside the test bundle.
-    public static func executable(_ name: String) throws -> URL {
-        let root = URL(fileURLWithPath: #filePath)
-            .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        for configuration in ["debug", "release"] {
-            for triple in ["", "x86_64-unknown-linux-gnu/", "aarch64-unknown-linux-gnu/"] {
-                let url = root.appendingPathComponent(".build/\(triple)\(configuration)/\(name)")
-                if FileManager.default.isExecutableFile(atPath: url.path) { return url }
-            }
-        }
-        let sibling = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent(name)
-        if FileManager.default.isExecutableFile(atPath: sibling.path) { return sibling }
-        throw TestBedError("\(name) was not built; run `swift build` first")
     }
 
     /// Starts a process in `namespace`: `ip netns exec NAMESPACE [unshare --time --monotonic S --boottime S] …`.
@@ -144,7 +130,7 @@ public final class TestBed: Sendable {
     }
 
     /// dnsmasq's process id, once started.
-    public var dnsPID: Int32? { self.dnsServer.withLock { $0?.pid } }
+    package var dnsPID: Int32? { self.dnsServer.withLock { $0?.pid } }
 
     /// Stops every process and proxy (processes get SIGTERM and `grace` before SIGKILL), then removes the
     /// namespaces, the bridge, `/etc/netns/…` and the bed's folder. Never throws; returns what could not be done.
@@ -164,5 +150,5 @@ public final class TestBed: Sendable {
 
 extension Duration {
     /// `days` × 86 400 seconds (for clock offsets).
-    public static func days(_ days: Int) -> Duration { .seconds(days * 86_400) }
+    package static func days(_ days: Int) -> Duration { .seconds(days * 86_400) }
 }

@@ -6,7 +6,7 @@ import Glibc
 #endif
 
 /// Removing beds: this process's own when their test ends, and leftovers of crashed runs (their owner process is
-/// gone) before the first bed of a test process is made.
+/// gone) before the first bed of a process is made.
 enum TestBedCleanup {
     private static let swept = Mutex(false)
 
@@ -39,7 +39,7 @@ enum TestBedCleanup {
         return problems
     }
 
-    /// Once per test process: ``sweep()``.
+    /// Once per process: ``sweep()``.
     static func sweepOnce() async {
         let first = Self.swept.withLock { swept in
             defer { swept = true }
@@ -47,7 +47,10 @@ enum TestBedCleanup {
         }
         guard first else { return }
         let removed = await Self.sweep()
-        if !removed.isEmpty { print("TestBed: removed leftovers of earlier runs: \(removed.joined(separator: " "))") }
+        // Standard error: the demo's standard output is its table.
+        if !removed.isEmpty {
+            FileHandle.standardError.write(Data("TestBed: removed leftovers of earlier runs: \(removed.joined(separator: " "))\n".utf8))
+        }
     }
 
     /// Removes every bed whose owner process no longer runs (a run that crashed or was killed before its

@@ -12,18 +12,26 @@ import Glibc
 /// let server = try await host.run(demoServices, ["chain-hop", "--host", host.address, "--port", "7000"])
 /// let ready = try await server.line(containing: "listening on")
 /// ```
-public final class BedProcess: Sendable {
+package final class BedProcess: Sendable {
     /// What the bed ran, for messages: the executable and its arguments (without the `ip netns exec` prefix).
-    public let command: [String]
+    package let command: [String]
     private let process: Process
     private let state = Mutex(State())
 
     /// How a process ended.
-    public enum Termination: Sendable, Equatable {
+    package enum Termination: Sendable, Equatable, CustomStringConvertible {
         /// It exited with this status.
         case exited(Int32)
         /// A signal killed it.
         case signalled(Int32)
+
+        /// `exit 0`, `signal 9`.
+        package var description: String {
+            switch self {
+            case .exited(let status): return "exit \(status)"
+            case .signalled(let signal): return "signal \(signal)"
+            }
+        }
     }
 
     private struct State {
@@ -34,6 +42,7 @@ public final class BedProcess: Sendable {
         var termination: Termination?
         var lineWaiters: [Int: LineWaiter] = [:]
         var exitWaiters: [Int: CheckedContinuation<Termination, any Error>] = [:]
+        var outputEndWaiters: [Int: CheckedContinuation<Void, any Error>] = [:]
         var nextWaiter = 0
 
         /// The `occurrence`-th line matching `predicate`, if printed yet.
@@ -123,28 +132,28 @@ public final class BedProcess: Sendable {
     }
 
     /// The process id of what the bed started (the program itself: `ip netns exec` and `unshare` exec it).
-    public var pid: Int32 { self.process.processIdentifier }
+    package var pid: Int32 { self.process.processIdentifier }
 
     /// Whether it still runs.
-    public var isRunning: Bool { self.state.withLock { $0.termination == nil } }
+    package var isRunning: Bool { self.state.withLock { $0.termination == nil } }
 
     /// Every complete line written to standard output so far.
-    public var lines: [String] { self.state.withLock { $0.lines } }
+    package var lines: [String] { self.state.withLock { $0.lines } }
 
     /// Standard error so far (its last 256 KiB).
-    public var standardError: String { self.state.withLock { String(decoding: $0.standardError, as: UTF8.self) } }
+    package var standardError: String { self.state.withLock { String(decoding: $0.standardError, as: UTF8.self) } }
 
     /// Waits for the `occurrence`-th line (1 = the first) of standard output containing `text`, printed before or
     /// after this call; throws if the output ends or `timeout` passes first.
     @discardableResult
-    public func line(containing text: String, occurrence: Int = 1, timeout: Duration = .seconds(30)) async throws -> String {
+    package func line(containing text: String, occurrence: Int = 1, timeout: Duration = .seconds(30)) async throws -> String {
         try await self.line(occurrence: occurrence, timeout: timeout, description: "containing '\(text)'") { $0.contains(text) }
     }
 
     /// Waits for the `occurrence`-th line of standard output for which `predicate` holds; throws if the output ends
     /// or `timeout` passes first. `description` names the line in the error.
     @discardableResult
-    public func line(
+    package func line(
         occurrence: Int = 1,
         timeout: Duration = .seconds(30),
         description: String = "matching the predicate",
@@ -175,9 +184,42 @@ public final class BedProcess: Sendable {
         }
     }
 
-    /// Waits for the process to end; throws if `timeout` passes first.
+    /// Waits for the process to end; throws if `timeout` passes first. Its standard output is complete in ``lines``
+    /// when this returns — unless a process it left behind holds the pipe open for more than 2 s after it ended.
     @discardableResult
-    public func waitForExit(timeout: Duration = .seconds(30)) async throws -> Termination {
+    package func waitForExit(timeout: Duration = .seconds(30)) async throws -> Termination {
+        let termination = try await self.termination(timeout: timeout)
+        // The exit is noticed on Foundation's thread, the last output on the reader's: either may come first.
+        try? await self.outputEnd(timeout: .seconds(2))
+        return termination
+    }
+
+    /// Waits for the end of standard output; throws if `timeout` passes first.
+    private func outputEnd(timeout: Duration) async throws {
+        try await withTimeout(timeout, "the end of the output of \(self.command.joined(separator: " "))") {
+            let id = self.state.withLock { state -> Int in
+                defer { state.nextWaiter += 1 }
+                return state.nextWaiter
+            }
+            try await withTaskCancellationHandler {
+                try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+                    let now: Result<Void, any Error>? = self.state.withLock { state in
+                        if state.outputEnded { return .success(()) }
+                        if Task.isCancelled { return .failure(CancellationError()) }
+                        state.outputEndWaiters[id] = continuation
+                        return nil
+                    }
+                    if let now { continuation.resume(with: now) }
+                }
+            } onCancel: {
+                let waiter = self.state.withLock { $0.outputEndWaiters.removeValue(forKey: id) }
+                waiter?.resume(throwing: CancellationError())
+            }
+        }
+    }
+
+    /// Waits for the process to end, whatever its output does; throws if `timeout` passes first.
+    private func termination(timeout: Duration) async throws -> Termination {
         try await withTimeout(timeout, "the exit of \(self.command.joined(separator: " "))") {
             let id = self.state.withLock { state -> Int in
                 defer { state.nextWaiter += 1 }
@@ -201,7 +243,7 @@ public final class BedProcess: Sendable {
     }
 
     /// Sends `signal` to the process (nothing if it has ended).
-    public func signal(_ signal: Int32) {
+    package func signal(_ signal: Int32) {
         guard self.isRunning else { return }
         kill(self.pid, signal)
     }
@@ -209,7 +251,7 @@ public final class BedProcess: Sendable {
     /// SIGTERM, then SIGKILL if it has not ended within `grace`; returns how it ended (nil if even SIGKILL did
     /// not end it within 10 s, say a process stuck in the kernel).
     @discardableResult
-    public func stop(grace: Duration = .seconds(10)) async -> Termination? {
+    package func stop(grace: Duration = .seconds(10)) async -> Termination? {
         self.signal(SIGTERM)
         if let termination = try? await self.waitForExit(timeout: grace) { return termination }
         self.signal(SIGKILL)
@@ -218,6 +260,7 @@ public final class BedProcess: Sendable {
 
     /// Appends a chunk of standard output (empty: end of file) and wakes the waiters it satisfies.
     private func append(_ chunk: Data, command: String) {
+        var ended: [CheckedContinuation<Void, any Error>] = []
         let (matched, failed, output) = self.state.withLock { state -> ([(LineWaiter, String)], [LineWaiter], String) in
             if chunk.isEmpty {
                 if !state.partialLine.isEmpty {
@@ -244,9 +287,12 @@ public final class BedProcess: Sendable {
             if state.outputEnded {
                 failed = Array(state.lineWaiters.values)
                 state.lineWaiters = [:]
+                ended = Array(state.outputEndWaiters.values)
+                state.outputEndWaiters = [:]
             }
             return (matched, failed, failed.isEmpty ? "" : state.lines.suffix(50).joined(separator: "\n"))
         }
+        for waiter in ended { waiter.resume() }
         for (waiter, line) in matched { waiter.continuation.resume(returning: line) }
         for waiter in failed {
             waiter.continuation.resume(throwing: TestBedError("the output of \(command) ended before the awaited line; its last lines:\n\(output)"))

@@ -10,11 +10,11 @@ import Synchronization
 /// every packet) or kills every connection through it.
 ///
 /// Made by ``TestBed/proxy(to:delay:)``, stopped with the bed.
-public final class BedProxy: Sendable {
+package final class BedProxy: Sendable {
     /// Where the proxy listens: the bed's gateway address and a free port.
-    public let endpoint: Endpoint
+    package let endpoint: Endpoint
     /// Where it forwards to.
-    public let target: Endpoint
+    package let target: Endpoint
     private let listener: any Channel
     private let control: BedProxyControl
 
@@ -43,33 +43,33 @@ public final class BedProxy: Sendable {
     }
 
     /// How long each chunk is held in each direction.
-    public var delay: Duration {
+    package var delay: Duration {
         get { self.control.delay.withLock { $0 } }
     }
 
     /// Changes the delay for bytes read from now on (bytes already held keep theirs, and order is kept).
-    public func setDelay(_ delay: Duration) {
+    package func setDelay(_ delay: Duration) {
         self.control.delay.withLock { $0 = delay }
     }
 
     /// Drops (true) or forwards again (false) every byte in both directions, without closing anything.
-    public func setBlackholed(_ blackholed: Bool) {
+    package func setBlackholed(_ blackholed: Bool) {
         self.control.blackholed.store(blackholed, ordering: .relaxed)
     }
 
     /// Closes every connection through the proxy, both sides at once; returns how many client connections it had.
     @discardableResult
-    public func killConnections() -> Int {
+    package func killConnections() -> Int {
         self.control.killAll()
     }
 
     /// How many client connections are open through the proxy.
-    public var connections: Int { self.control.count }
+    package var connections: Int { self.control.count }
 
     /// Stops listening and kills every connection.
     func stop() async {
         try? await self.listener.close()
-        self.control.killAll()
+        _ = self.control.killAll()
     }
 }
 
