@@ -45,6 +45,7 @@ struct ReplicaSmokeTests {
             #expect(phase.victims.latencyMicroseconds.count == 150)
             #expect(phase.client.retriesRefused == 0)
             #expect(phase.client.shedForLatency == 0)
+            #expect(phase.clientCPUMicrosecondsPerCall > 0)
         }
         // Nothing failed without kills: nothing retried.
         for name in ["single", "replicas"] {
@@ -71,7 +72,7 @@ struct ReplicaSmokeTests {
         let decoded = try JSONDecoder().decode(ReplicaBenchReport.self, from: report.json())
         #expect(decoded.phases.map(\.kills) == report.phases.map(\.kills))
         let table = ReplicaBenchTable.render(report)
-        for row in ["single", "replicas", "kills", "p99 vs single", "transparent retries", "retries refused", "Kills", "child processes started / left"] {
+        for row in ["single", "replicas", "kills", "p99 vs single", "transparent retries", "retries refused", "client CPU µs per call", "Kills", "child processes started / left"] {
             #expect(table.contains(row), "\(row)")
         }
         #expect(ReplicaBenchTable.plot(report).contains("<polyline"))

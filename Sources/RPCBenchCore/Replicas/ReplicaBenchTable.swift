@@ -37,6 +37,7 @@ public enum ReplicaBenchTable {
         rows.append(["endpoints ejected"] + phases.map { "\($0.client.endpointsEjected)" })
         rows.append(["connections opened"] + phases.map { "\($0.client.connectionsOpened)" })
         rows.append(["shed for latency"] + phases.map { "\($0.client.shedForLatency)" })
+        rows.append(["client CPU µs per call"] + phases.map { fmt($0.clientCPUMicrosecondsPerCall) })
         if c.mode == "open" {
             rows.append(["pacer late p99 µs"] + phases.map { fmt($0.pacerLatenessMicroseconds.p99) })
         }

@@ -14,6 +14,9 @@ public struct ReplicaPhaseReport: Sendable, Codable {
     public var kills: [ReplicaKill]
     /// How late the pacer released calls (already included in victim latency).
     public var pacerLatenessMicroseconds: LatencySummary
+    /// CPU time of the bench process (the victims' clients, pacer and bookkeeping; the replicas are other
+    /// processes) over the phase, per victim call, µs: the client side's cost of a call, balancer included.
+    public var clientCPUMicrosecondsPerCall: Double
 
     /// Creates a value with every field given.
     public init(
@@ -23,7 +26,8 @@ public struct ReplicaPhaseReport: Sendable, Codable {
         victims: VictimReport,
         client: ReplicaClientCounters,
         kills: [ReplicaKill],
-        pacerLatenessMicroseconds: LatencySummary
+        pacerLatenessMicroseconds: LatencySummary,
+        clientCPUMicrosecondsPerCall: Double
     ) {
         self.name = name
         self.endpoints = endpoints
@@ -32,5 +36,6 @@ public struct ReplicaPhaseReport: Sendable, Codable {
         self.client = client
         self.kills = kills
         self.pacerLatenessMicroseconds = pacerLatenessMicroseconds
+        self.clientCPUMicrosecondsPerCall = clientCPUMicrosecondsPerCall
     }
 }

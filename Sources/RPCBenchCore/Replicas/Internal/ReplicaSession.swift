@@ -87,10 +87,12 @@ struct ReplicaSession: Sendable {
         self.progress?.begin(name, planned: duration)
         let before = ReplicaClientCounters(clients: clients, retry: retry)
         let recorders = clients.map { _ in LatencyRecorder(live: self.live) }
+        let cpuBefore = ProcessCPU.seconds
         let start = BenchClock.now()
         async let load = self.victims(for: duration, clients: clients, recorders: recorders)
         let events = kills ? try await self.killEvery(from: start, for: duration) : []
         let summary = await load
+        let cpu = ProcessCPU.seconds - cpuBefore
         let counters = ReplicaClientCounters(clients: clients, retry: retry) - before
 
         let histogram = LatencyHistogram.merged(recorders.map(\.histogram))
@@ -115,7 +117,8 @@ struct ReplicaSession: Sendable {
             ),
             client: counters,
             kills: events,
-            pacerLatenessMicroseconds: summary.pacerLateness.summary
+            pacerLatenessMicroseconds: summary.pacerLateness.summary,
+            clientCPUMicrosecondsPerCall: LatencySummary.round(cpu * 1e6 / Double(max(1, summary.calls)), digits: 2)
         )
     }
 
