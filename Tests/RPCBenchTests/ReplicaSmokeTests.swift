@@ -47,12 +47,15 @@ struct ReplicaSmokeTests {
             #expect(phase.client.shedForLatency == 0)
             #expect(phase.clientCPUMicrosecondsPerCall > 0)
         }
-        // Nothing failed without kills: nothing retried.
+        // Nothing failed without kills: nothing retried, and the replicas started exactly the victims' calls.
         for name in ["single", "replicas"] {
             let calm = try #require(report.phase(name))
             #expect(calm.client.retries == 0 && calm.client.transparentRetries == 0 && calm.client.endpointsEjected == 0)
+            #expect(calm.callsByReplica.reduce(0, +) == 150, "\(name): \(calm.callsByReplica)")
         }
+        #expect(report.phase("single")?.callsByReplica == [150, 0, 0])
         let kills = try #require(report.phase("kills"))
+        #expect(kills.callsByReplica.count == 3)
         let kill = try #require(kills.kills.first)
         #expect(kill.replica == 0)  // Round robin from the first.
         #expect(kill.atSeconds >= 1)  // Due 1 s in; a sleep never ends early.
@@ -72,7 +75,7 @@ struct ReplicaSmokeTests {
         let decoded = try JSONDecoder().decode(ReplicaBenchReport.self, from: report.json())
         #expect(decoded.phases.map(\.kills) == report.phases.map(\.kills))
         let table = ReplicaBenchTable.render(report)
-        for row in ["single", "replicas", "kills", "p99 vs single", "transparent retries", "retries refused", "client CPU µs per call", "Kills", "child processes started / left"] {
+        for row in ["single", "replicas", "kills", "p99 vs single", "calls by replica", "transparent retries", "retries refused", "client CPU µs per call", "Kills", "child processes started / left"] {
             #expect(table.contains(row), "\(row)")
         }
         #expect(ReplicaBenchTable.plot(report).contains("<polyline"))

@@ -27,6 +27,7 @@ public enum ReplicaBenchTable {
         rows.append(["p99 µs"] + phases.map { fmt($0.victims.latencyMicroseconds.p99) })
         rows.append(["p99.9 µs"] + phases.map { fmt($0.victims.latencyMicroseconds.p999) })
         rows.append(["max µs"] + phases.map { fmt($0.victims.latencyMicroseconds.max) })
+        rows.append(["calls by replica"] + phases.map { $0.callsByReplica.map(String.init).joined(separator: " / ") })
         rows.append(["p99 vs single"] + phases.map { single > 0 ? "\(fmt($0.victims.latencyMicroseconds.p99 / single))×" : "–" })
         rows.append(["transparent retries"] + phases.map { "\($0.client.transparentRetries)" })
         rows.append(["retries"] + phases.map { "\($0.client.retries)" })

@@ -12,6 +12,9 @@ public struct ReplicaPhaseReport: Sendable, Codable {
     public var client: ReplicaClientCounters
     /// The replicas killed and restarted (empty but in `kills`).
     public var kills: [ReplicaKill]
+    /// Victim calls each replica started over the phase (every life of it; a killed one read just before its
+    /// kill, so a call or two started in between is missing): where the balancer sent them.
+    public var callsByReplica: [Int]
     /// How late the pacer released calls (already included in victim latency).
     public var pacerLatenessMicroseconds: LatencySummary
     /// CPU time of the bench process (the victims' clients, pacer and bookkeeping; the replicas are other
@@ -26,6 +29,7 @@ public struct ReplicaPhaseReport: Sendable, Codable {
         victims: VictimReport,
         client: ReplicaClientCounters,
         kills: [ReplicaKill],
+        callsByReplica: [Int],
         pacerLatenessMicroseconds: LatencySummary,
         clientCPUMicrosecondsPerCall: Double
     ) {
@@ -35,6 +39,7 @@ public struct ReplicaPhaseReport: Sendable, Codable {
         self.victims = victims
         self.client = client
         self.kills = kills
+        self.callsByReplica = callsByReplica
         self.pacerLatenessMicroseconds = pacerLatenessMicroseconds
         self.clientCPUMicrosecondsPerCall = clientCPUMicrosecondsPerCall
     }

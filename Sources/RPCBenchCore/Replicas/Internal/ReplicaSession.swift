@@ -87,12 +87,14 @@ struct ReplicaSession: Sendable {
         self.progress?.begin(name, planned: duration)
         let before = ReplicaClientCounters(clients: clients, retry: retry)
         let recorders = clients.map { _ in LatencyRecorder(live: self.live) }
+        let served = ServedCalls(start: await self.readCalls())
         let cpuBefore = ProcessCPU.seconds
         let start = BenchClock.now()
         async let load = self.victims(for: duration, clients: clients, recorders: recorders)
-        let events = kills ? try await self.killEvery(from: start, for: duration) : []
+        let events = kills ? try await self.killEvery(from: start, for: duration, served: served) : []
         let summary = await load
         let cpu = ProcessCPU.seconds - cpuBefore
+        served.end(await self.readCalls())
         let counters = ReplicaClientCounters(clients: clients, retry: retry) - before
 
         let histogram = LatencyHistogram.merged(recorders.map(\.histogram))
@@ -117,6 +119,7 @@ struct ReplicaSession: Sendable {
             ),
             client: counters,
             kills: events,
+            callsByReplica: served.total,
             pacerLatenessMicroseconds: summary.pacerLateness.summary,
             clientCPUMicrosecondsPerCall: LatencySummary.round(cpu * 1e6 / Double(max(1, summary.calls)), digits: 2)
         )
@@ -139,7 +142,7 @@ struct ReplicaSession: Sendable {
 
     /// Kill k (from 1) is due `k × killEvery` after `start`, while that is inside the phase: replica (k − 1) mod N
     /// is SIGKILLed, left down for `downFor` and started again on its port before the next kill is considered.
-    private func killEvery(from start: Int64, for duration: Duration) async throws -> [ReplicaKill] {
+    private func killEvery(from start: Int64, for duration: Duration, served: ServedCalls) async throws -> [ReplicaKill] {
         let every = self.configuration.killEvery.benchNanoseconds
         let planned = self.configuration.plannedKills
         guard planned > 0 else { return [] }
@@ -149,6 +152,7 @@ struct ReplicaSession: Sendable {
             let wait = due - BenchClock.now()
             if wait > 0 { try await Task.sleep(for: .nanoseconds(wait)) }
             let index = (k - 1) % self.replicas.count
+            served.life(of: index, endedAt: await self.replicas.callsStarted(index))
             let killedAt = BenchClock.now()
             await self.replicas.kill(index)
             try await Task.sleep(for: self.configuration.downFor)
@@ -164,6 +168,15 @@ struct ReplicaSession: Sendable {
             )
         }
         return events
+    }
+
+    /// Every replica's calls started now (0 for one that does not answer).
+    private func readCalls() async -> [Int] {
+        var calls: [Int] = []
+        for index in 0..<self.replicas.count {
+            calls.append(await self.replicas.callsStarted(index) ?? 0)
+        }
+        return calls
     }
 
     /// Polls every replica on a control client of its own (every 5 ms, at most the drain timeout) until no handler

@@ -10,6 +10,8 @@ final class ReplicaSet: Sendable {
     private struct State {
         var running: [ReplicaProcess?]
         var everStarted: [Int32] = []
+        /// Stats calls ``callsStarted(_:)`` made to each replica's current process (they count as started calls).
+        var readings: [Int]
     }
     private let state: Mutex<State>
     private let executable: URL
@@ -23,7 +25,7 @@ final class ReplicaSet: Sendable {
         self.extraArguments = extraArguments
         self.startTimeout = startTimeout
         self.ports = replicas.map(\.port)
-        self.state = Mutex(State(running: replicas))
+        self.state = Mutex(State(running: replicas, readings: replicas.map { _ in 0 }))
     }
 
     /// How many replicas the set has.
@@ -98,7 +100,10 @@ final class ReplicaSet: Sendable {
                     timeout: self.startTimeout,
                     started: { pid in self.state.withLock { $0.everStarted.append(pid) } }
                 )
-                self.state.withLock { $0.running[index] = replica }
+                self.state.withLock {
+                    $0.running[index] = replica
+                    $0.readings[index] = 0
+                }
                 return
             } catch {
                 lastError = error
@@ -106,6 +111,20 @@ final class ReplicaSet: Sendable {
             }
         }
         throw lastError
+    }
+
+    /// Calls replica `index`'s current process has started, less the stats calls of these readings (each counts
+    /// itself); nil when it does not answer. Read on a control client of its own, made for the reading.
+    func callsStarted(_ index: Int) async -> Int? {
+        let control = RemoteTarget(host: "127.0.0.1", port: self.ports[index])
+        let snapshot = try? await control.snapshot()
+        await control.close()
+        guard let started = snapshot?.hops.first?.callsStarted else { return nil }
+        let readings = self.state.withLock { state -> Int in
+            state.readings[index] += 1
+            return state.readings[index]
+        }
+        return max(0, started - readings)
     }
 
     /// Kills every running replica and waits for each to exit.
