@@ -25,6 +25,17 @@ struct ReplicasTargetTests {
         #expect(ReplicasTarget.sum([]).hops.isEmpty)
     }
 
+    @Test("A replica that does not answer is named in the error", .timeLimit(.minutes(1)))
+    func silentReplica() async throws {
+        try await withBenchTopology(hops: 1) { serving in
+            // Port 1: nothing listens there, so the connection is refused.
+            let target = try await ReplicasTarget.make(.endpoints([Endpoint(host: "127.0.0.1", port: serving.entryPort), Endpoint(host: "127.0.0.1", port: 1)]))
+            let error = await #expect(throws: RPCError.self) { try await target.snapshot() }
+            #expect(error?.message.hasPrefix("Replica 127.0.0.1:1 of the target did not answer: ") == true, "\(String(describing: error))")
+            await target.close()
+        }
+    }
+
     @Test("A run over two replicas (round robin): both serve victims and storm, records and counters come from both", .heavyweight, .timeLimit(.minutes(2)))
     func twoReplicas() async throws {
         try await withBenchTopology(hops: 1) { first in

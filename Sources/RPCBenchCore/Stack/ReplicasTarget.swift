@@ -38,7 +38,7 @@ public struct ReplicasTarget: BenchTarget {
     public func snapshot(trimMemory: Bool) async throws -> TopologySnapshot {
         var snapshots: [TopologySnapshot] = []
         for replica in self.replicas {
-            snapshots.append(try await replica.snapshot(trimMemory: trimMemory))
+            snapshots.append(try await Self.naming(replica) { try await replica.snapshot(trimMemory: trimMemory) })
         }
         return Self.sum(snapshots)
     }
@@ -47,9 +47,19 @@ public struct ReplicasTarget: BenchTarget {
     public func drainRecords() async throws -> [HandlerRecord] {
         var records: [HandlerRecord] = []
         for replica in self.replicas {
-            records.append(contentsOf: try await replica.drainRecords())
+            records.append(contentsOf: try await Self.naming(replica) { try await replica.drainRecords() })
         }
         return records
+    }
+
+    /// Runs `body`; a failure says which replica did not answer (one of a DNS name's addresses that serves nothing,
+    /// say).
+    private static func naming<Result>(_ replica: RemoteTarget, _ body: () async throws -> Result) async throws -> Result {
+        do {
+            return try await body()
+        } catch let error as RPCError {
+            throw RPCError(code: error.code, message: "Replica \(replica.label) of the target did not answer: \(error.message)", cause: error)
+        }
     }
 
     /// Closes the control clients.
