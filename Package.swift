@@ -179,6 +179,8 @@ let package = Package(
             name: "RPCBenchTests",
             dependencies: [
                 "TestSupport",
+                // Its flags are parsed in tests; `swift build` also builds it for the replica tests' child processes.
+                "rpcbench",
                 "RPCBenchCore",
                 "RPCBenchOptions",
                 "RPCBenchDemo",

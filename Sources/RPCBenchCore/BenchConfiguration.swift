@@ -8,6 +8,9 @@ public struct BenchConfiguration: Sendable {
         case embedded(hops: Int)
         /// A `rpcbench serve` process (its chain length is read from it).
         case remote(host: String, port: Int)
+        /// Several `rpcbench serve` replicas behind one DeadlineRPC target (a list or a DNS name), driven through
+        /// the client's balancer; their counters and records are read from each replica and added up.
+        case replicas(DeadlineRPC.Target)
     }
 
     /// How victim service times vary.
@@ -46,9 +49,23 @@ public struct BenchConfiguration: Sendable {
     public var server = BenchServerOptions()
     /// The longest wait for handlers to return after a phase and after the run.
     public var drainTimeout: Duration = .seconds(10)
+    /// How the bench's clients pick among a multi-endpoint target's replicas.
+    public var loadBalancing: LoadBalancingPolicy = .leastLoaded
+    /// Whether the bench's clients retry (a `RetryInterceptor` with its defaults): victims are idempotent, so a
+    /// victim that failed `unavailable` is sent again to another replica; storm calls are not retried.
+    public var retry = false
 
     /// The defaults.
     public init() {}
+
+    /// The configuration of the bench's clients: the balancing policy, and a fresh `RetryInterceptor` (with its
+    /// own budget and stats) when ``retry`` is set.
+    public var clientConfiguration: RPCClient.Configuration {
+        var configuration = RPCClient.Configuration()
+        configuration.loadBalancing = self.loadBalancing
+        if self.retry { configuration.interceptors = [RetryInterceptor()] }
+        return configuration
+    }
 
     /// The chain length of an embedded target (1 for a remote one until read from it).
     public var embeddedHops: Int {

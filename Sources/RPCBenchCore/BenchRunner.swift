@@ -9,13 +9,32 @@ public enum BenchRunner {
         switch configuration.target {
         case .embedded(let hops):
             return try await withBenchTopology(hops: hops, options: configuration.server) { registry in
-                try await Self.runDeadlineRPC(configuration, target: EmbeddedTarget(registry: registry), hops: hops, progress: progress)
+                let target = EmbeddedTarget(registry: registry)
+                return try await Self.runDeadlineRPC(configuration, target: target, rpcTarget: .host(target.host, port: target.port), hops: hops, progress: progress)
             }
         case .remote(let host, let port):
             let target = RemoteTarget(host: host, port: port)
             do {
                 let hops = try await target.snapshot().hops.count
-                let report = try await Self.runDeadlineRPC(configuration, target: target, hops: max(1, hops), progress: progress)
+                let report = try await Self.runDeadlineRPC(configuration, target: target, rpcTarget: .host(host, port: port), hops: max(1, hops), progress: progress)
+                await target.close()
+                return report
+            } catch {
+                await target.close()
+                throw error
+            }
+        case .replicas(let rpcTarget):
+            let target = try await ReplicasTarget.make(rpcTarget, resolver: configuration.clientConfiguration.resolver)
+            do {
+                let hops = try await target.snapshot().hops.count
+                let report = try await Self.runDeadlineRPC(
+                    configuration,
+                    target: target,
+                    rpcTarget: rpcTarget,
+                    hops: max(1, hops),
+                    connectionsPerClient: configuration.loadBalancing == .pickFirst ? 1 : target.replicas.count,
+                    progress: progress
+                )
                 await target.close()
                 return report
             } catch {
@@ -50,28 +69,34 @@ public enum BenchRunner {
         return try await session.run(startedAt: Date().formatted(.iso8601))
     }
 
-    /// Opens `configuration.connections` DeadlineRPC clients to `target`, runs the bench over them, closes them.
+    /// Opens `configuration.connections` DeadlineRPC clients to `rpcTarget` (whose servers `target` reads), runs the
+    /// bench over them, closes them. Each client keeps `connectionsPerClient` connections when none is lost.
     private static func runDeadlineRPC(
         _ configuration: BenchConfiguration,
         target: any BenchTarget,
+        rpcTarget: Target,
         hops: Int,
+        connectionsPerClient: Int = 1,
         progress: ProgressLine?
     ) async throws -> BenchReport {
-        let clients = (0..<max(1, configuration.connections)).map { _ in RPCClient(host: target.host, port: target.port) }
+        let clientConfiguration = configuration.clientConfiguration
+        let clients = (0..<max(1, configuration.connections)).map { _ in
+            RPCClient(target: rpcTarget, configuration: clientConfiguration)
+        }
         do {
             let report = try await Self.run(
                 configuration,
                 target: target,
                 hops: hops,
                 connections: clients,
-                connector: DeadlineRPCConnector(host: target.host, port: target.port),
+                connector: DeadlineRPCConnector(target: rpcTarget, configuration: clientConfiguration),
                 stack: .deadlineRPC(configuration.server),
                 progress: progress
             )
             for client in clients { await client.close() }
             var counted = report
             counted.sharedConnections = SharedConnectionCount(
-                clients: clients.count,
+                clients: clients.count * connectionsPerClient,
                 opened: clients.reduce(0) { $0 + $1.stats.connectionsOpened }
             )
             return counted

@@ -17,8 +17,9 @@ struct RPCBench: AsyncParsableCommand {
         discussion: """
             With no arguments: an embedded 3-server chain, victims at 2,000 calls/s, a calm phase, a storm phase at \
             the same rate and the storm again with propagation off on the hop clients (about 20 s in all). \
-            `--target demo` runs the same workload as checkouts through the demo topology's gateway. See \
-            Sources/rpcbench/README.md for every flag and output field.
+            `--target demo` runs the same workload as checkouts through the demo topology's gateway; \
+            `--replicas 3 --kill-every 3s` runs victims on 3 `serve` child processes while one at a time is killed \
+            and restarted. See Sources/rpcbench/README.md for every flag and output field.
             """,
         subcommands: [Run.self, Serve.self],
         defaultSubcommand: Run.self

@@ -1,4 +1,5 @@
 import ArgumentParser
+import DeadlineRPC
 import DemoTopology
 import Foundation
 import RPCBenchCore
@@ -15,10 +16,34 @@ extension RPCBench {
 
         // MARK: Target
 
-        /// A remote `rpcbench serve` (host:port); `demo`: the demo topology, in this process; `demo=HOST:PORT`: the
-        /// RPC gateway of one started by `demo-services launch`.
-        @Option(help: "A remote `rpcbench serve` (host:port); `demo`: the demo topology's RPC gateway, started in this process (propagation on and off); `demo=HOST:PORT`: the gateway of a topology started by `demo-services launch` (with --demo-stats).")
+        /// Remote `rpcbench serve` replicas in DeadlineRPC's target syntax (`host:port`, `host:port,host:port,…`,
+        /// `dns:///name:port`); `demo`: the demo topology, in this process; `demo=HOST:PORT`: the RPC gateway of one
+        /// started by `demo-services launch`.
+        @Option(help: "Remote `rpcbench serve` replicas: host:port, a list host:port,host:port,… or dns:///name:port (several endpoints go through the balancer, see --balancing); `demo`: the demo topology's RPC gateway, started in this process (propagation on and off); `demo=HOST:PORT`: the gateway of a topology started by `demo-services launch` (with --demo-stats).")
         var target: String?
+
+        /// How the bench's clients pick among a multi-endpoint target's replicas.
+        @Option(help: "How clients pick among several endpoints (a --target list or DNS name, --replicas): least-loaded, round-robin or pick-first.")
+        var balancing: BalancingArgument = .leastLoaded
+
+        /// Whether the bench's clients retry through a `RetryInterceptor` (victims are idempotent); nil: on for
+        /// several endpoints, off otherwise.
+        @Flag(inversion: .prefixedNo, help: "Victims go through a RetryInterceptor, so one that failed `unavailable` is sent again, to another replica (default: on with several endpoints or --replicas, off otherwise).")
+        var retry: Bool?
+
+        // MARK: Replicas
+
+        /// Replica chaos: this many `rpcbench serve` children on 127.0.0.1, one killed every `--kill-every`.
+        @Option(help: "Start N `rpcbench serve` replicas (child processes on 127.0.0.1) and measure victims on one of them, on all of them through the balancer, and while one at a time is killed (SIGKILL) and restarted (instead of --target; no storm).")
+        var replicas: Int?
+
+        /// With `--replicas`: time between kills; 0 skips the kills phase.
+        @Option(help: "With --replicas: time between kills, round robin over the replicas; 0: no kills phase (default 3s)")
+        var killEvery: DurationArgument?
+
+        /// With `--replicas`: how long a killed replica stays down before it is started again.
+        @Option(help: "With --replicas: how long a killed replica stays down before it is started again on its port (default 1s)")
+        var downFor: DurationArgument?
 
         /// With `--target demo=…`: each RPC service's HTTP address, where its `/stats` and `/tracked` are read.
         @Option(help: ArgumentHelp("With --target demo=HOST:PORT: a service's HTTP address (repeatable; every RPC service).", valueName: "name=host:port"))
@@ -56,8 +81,16 @@ extension RPCBench {
         /// Rejects impossible flag values before anything starts.
         func validate() throws {
             guard (1...255).contains(self.chain) else { throw ValidationError("--chain must be 1...255") }
-            if let target = self.target, !self.isDemo, Self.parseTarget(target) == nil {
-                throw ValidationError("--target must be host:port, demo or demo=host:port")
+            if let target = self.target, !self.isDemo {
+                _ = try Self.parseTarget(target)
+            }
+            if let replicas = self.replicas {
+                guard (2...16).contains(replicas) else { throw ValidationError("--replicas must be 2...16") }
+                guard self.target == nil else {
+                    throw ValidationError("--replicas starts replicas of its own; it does not go with --target")
+                }
+            } else if self.killEvery != nil || self.downFor != nil {
+                throw ValidationError("--kill-every and --down-for go with --replicas")
             }
             if self.target?.hasPrefix("demo=") == true && self.remoteDemo == nil {
                 throw ValidationError("--target demo=HOST:PORT needs the gateway's RPC address, e.g. demo=127.0.0.1:40123")
@@ -84,24 +117,46 @@ extension RPCBench {
             return topologies
         }
 
-        /// Splits `host:port`; nil when it is not one.
-        static func parseTarget(_ text: String) -> (host: String, port: Int)? {
-            guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]),
-                port > 0, port < 65_536
-            else { return nil }
-            let host = String(text[..<colon])
-            return host.isEmpty ? nil : (host, port)
+        /// A `--target` other than the demo's: one `host:port` stays a single remote server, as before; a list of
+        /// several or a DNS name is a set of replicas behind the balancer. Throws a validation error with the
+        /// reason for anything else (port 0 included: no server listens there).
+        static func parseTarget(_ text: String) throws -> BenchConfiguration.Target {
+            let target: DeadlineRPC.Target
+            do {
+                target = try DeadlineRPC.Target(parsing: text)
+            } catch let error as TargetParseError {
+                throw ValidationError("--target: \(error.description); expected host:port, host:port,host:port,…, dns:///name:port, demo or demo=host:port")
+            }
+            switch target.kind {
+            case .endpoints(let endpoints):
+                if let zero = endpoints.first(where: { $0.port == 0 }) {
+                    throw ValidationError("--target: \(zero) has port 0, where no server listens")
+                }
+                if endpoints.count == 1 { return .remote(host: endpoints[0].host, port: endpoints[0].port) }
+                return .replicas(target)
+            case .dns(_, let port):
+                guard port > 0 else { throw ValidationError("--target: \(target) has port 0, where no server listens") }
+                return .replicas(target)
+            }
+        }
+
+        /// Whether the target has several endpoints (a list or a DNS name).
+        var isMultiEndpoint: Bool {
+            guard let target = self.target, !self.isDemo, case .replicas = try? Self.parseTarget(target) else { return false }
+            return true
         }
 
         /// The library configuration the flags describe.
         var benchConfiguration: BenchConfiguration {
             // The demo's checkouts take tens of milliseconds: its defaults are scaled to them (flags still win).
             var c = self.isDemo ? DemoBench.defaultConfiguration : BenchConfiguration()
-            if let target = self.target, let parsed = Self.parseTarget(target) {
-                c.target = .remote(host: parsed.host, port: parsed.port)
+            if let target = self.target, !self.isDemo, let parsed = try? Self.parseTarget(target) {
+                c.target = parsed
             } else {
                 c.target = .embedded(hops: self.chain)
             }
+            c.loadBalancing = self.balancing.policy
+            c.retry = self.retry ?? (self.isMultiEndpoint || self.replicas != nil)
             self.workload.apply(to: &c)
             c.comparePropagation = self.comparePropagation
             c.server.handlerExecutor = self.handlerExecutor.executor
@@ -111,6 +166,10 @@ extension RPCBench {
 
         /// Runs the subcommand.
         func run() async throws {
+            if self.replicas != nil {
+                try await self.runReplicas()
+                return
+            }
             let configuration = self.benchConfiguration
             let progress = self.workload.quiet ? nil : ProgressLine(live: LiveCounters())
             let where_ =

@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import ArgumentParser
 import Foundation
 import RPCBenchCore
@@ -30,6 +35,11 @@ extension RPCBench {
         @Option(help: "Streams a client may have open on one connection.")
         var maxStreams = 4_096
 
+        /// Exit as soon as standard input reaches its end: `rpcbench --replicas` starts its replicas so, and the
+        /// kernel closes their input when it dies, however it dies — so a replica never outlives the run.
+        @Flag(help: "Exit when standard input is closed (rpcbench --replicas starts its replicas so: they never outlive it).")
+        var exitWithStdin = false
+
         /// Rejects impossible flag values before anything starts.
         func validate() throws {
             guard (1...255).contains(self.chain) else { throw ValidationError("--chain must be 1...255") }
@@ -38,6 +48,14 @@ extension RPCBench {
 
         /// Runs the subcommand.
         func run() async throws {
+            if self.exitWithStdin {
+                // A thread of its own: the read blocks until the parent's end of the pipe is closed.
+                Thread.detachNewThread {
+                    var byte: UInt8 = 0
+                    while read(STDIN_FILENO, &byte, 1) > 0 {}
+                    _exit(0)
+                }
+            }
             var options = BenchServerOptions()
             options.handlerExecutor = self.handlerExecutor.executor
             options.maxConcurrentStreams = self.maxStreams
