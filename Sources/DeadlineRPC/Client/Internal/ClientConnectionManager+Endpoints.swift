@@ -96,7 +96,7 @@ extension ClientConnectionManager {
             return  // Shut down meanwhile.
         }
         self.configuration.logger.debug("Connection to \(endpoint.endpoint) failed (\(error)); next attempt allowed in \(delay)")
-        self.recordFailure(on: endpoint, now: now, why: error)
+        if !self.isClosed { self.recordFailure(on: endpoint, now: now, why: error) }
         self.resolveSoon()
         if self.connectsToAll { self.scheduleReconnect(endpoint, in: delay) }
         // With pick-first, the next endpoint in order gets its turn at once.
@@ -138,6 +138,10 @@ extension ClientConnectionManager {
             return
         }
         self.stats.recordConnectionOpened()
+        // A new connection is the endpoint back: an ejection its failed attempts earned ends here (Finagle revives
+        // a host whose probe succeeds), and its failures start again from zero.
+        endpoint.ejectedUntil = nil
+        endpoint.consecutiveFailures = 0
         self.startHealthWatch(on: endpoint, connection: handler)
         let now = self.eventLoop.now
         let waiting = self.pending

@@ -324,6 +324,8 @@ final class ClientConnectionManager: @unchecked Sendable {
 
     /// Feeds a finished call to its endpoint's latency estimate and failure count.
     private func recordOutcome(of call: ClientCall, on endpoint: EndpointConnection, now: NIODeadline) {
+        // Calls the client's own close() ended say nothing about the endpoint.
+        guard !self.isClosed else { return }
         switch call.loop.outcome {
         case .success?:
             if self.configuration.budgetAwarePicking != nil || self.endpoints.count > 1 {
