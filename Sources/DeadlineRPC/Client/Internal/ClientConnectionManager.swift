@@ -328,7 +328,8 @@ final class ClientConnectionManager: @unchecked Sendable {
         guard !self.isClosed else { return }
         switch call.loop.outcome {
         case .success?:
-            if self.configuration.budgetAwarePicking != nil || self.endpoints.count > 1 {
+            // Latency only matters where there is a choice: a single endpoint's calls skip the estimate.
+            if self.endpoints.count > 1 {
                 let decay = self.configuration.budgetAwarePicking?.decayTime ?? .seconds(2)
                 let latency = Duration.nanoseconds(Int64(now.uptimeNanoseconds) - Int64(call.loop.sentAt.uptimeNanoseconds))
                 endpoint.latency.record(latency, now: now, decay: decay)
