@@ -2,6 +2,7 @@ import Wire
 import Logging
 import NIOCore
 import NIOPosix
+import NIOSSL
 import ServiceLifecycle
 import Synchronization
 
@@ -83,6 +84,7 @@ public final class RPCServer: Service, Sendable {
         }
         let listener: NIOAsyncChannel<ServerConnection, Never>
         do {
+            let tlsContext = try TLSContextFactory.serverContext(self.configuration.transportSecurity)
             listener = try await ServerBootstrap(group: self.group)
                 .serverChannelOption(.backlog, value: 1024)
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -103,6 +105,13 @@ public final class RPCServer: Service, Sendable {
                             callIDs: self.callIDs,
                             eventLoop: channel.eventLoop
                         )
+                        if let tlsContext {
+                            let tls = ServerTLSHandler(connection: handler, metrics: self.metrics, logger: self.configuration.logger)
+                            // The deprecated initializer is the one that takes a per-certificate callback: it names why
+                            // a client certificate was rejected and collects the client's chain (TLSVerificationNotes).
+                            let ssl = try NIOSSLServerHandler(context: tlsContext, verificationCallback: { tls.notes.observe($0, $1) })
+                            try channel.pipeline.syncOperations.addHandlers(ssl, tls)
+                        }
                         try channel.pipeline.syncOperations.addHandler(handler)
                         let connection = ServerConnection(channel: channel, handler: NIOLoopBound(handler, eventLoop: channel.eventLoop))
                         // Registered here, before the connection's first read: a connection the kernel accepted after
