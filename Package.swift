@@ -63,6 +63,7 @@ let package = Package(
                 .product(name: "ServiceContextModule", package: "swift-service-context"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOTLS", package: "swift-nio"),
                 // Only to read the verified peer certificate's subject and SANs for `PeerIdentity`.
                 .product(name: "X509", package: "swift-certificates"),
             ],

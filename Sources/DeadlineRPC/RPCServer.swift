@@ -106,6 +106,7 @@ public final class RPCServer: Service, Sendable {
                             eventLoop: channel.eventLoop
                         )
                         if let tlsContext {
+                            handler.tlsHandshakePending = true
                             let tls = ServerTLSHandler(connection: handler, metrics: self.metrics, logger: self.configuration.logger)
                             // The deprecated initializer is the one that takes a per-certificate callback: it names why
                             // a client certificate was rejected and collects the client's chain (TLSVerificationNotes).

@@ -8,18 +8,19 @@ import X509
 /// and a second, untrusted CA.
 struct TestCA: Sendable {
     let name: String
-    let key: P256.Signing.PrivateKey
+    let key: Certificate.PrivateKey
     let certificate: Certificate
 
     init(name: String = "DeadlineRPC Test CA") throws {
         self.name = name
-        self.key = P256.Signing.PrivateKey()
+        let key = P256.Signing.PrivateKey()
+        self.key = Certificate.PrivateKey(key)
         let subject = try DistinguishedName { CommonName(name) }
         let now = Date()
         self.certificate = try Certificate(
             version: .v3,
             serialNumber: Certificate.SerialNumber(),
-            publicKey: .init(self.key.publicKey),
+            publicKey: .init(key.publicKey),
             notValidBefore: now - 3600,
             notValidAfter: now + 24 * 3600,
             issuer: subject,
@@ -29,7 +30,7 @@ struct TestCA: Sendable {
                 Critical(BasicConstraints.isCertificateAuthority(maxPathLength: nil))
                 Critical(KeyUsage(keyCertSign: true, cRLSign: true))
             },
-            issuerPrivateKey: .init(self.key)
+            issuerPrivateKey: self.key
         )
     }
 
@@ -70,7 +71,7 @@ struct TestCA: Sendable {
                 try ExtendedKeyUsage([.serverAuth, .clientAuth])
                 SubjectAlternativeNames(names)
             },
-            issuerPrivateKey: .init(self.key)
+            issuerPrivateKey: self.key
         )
         return TestIdentity(
             certificatePEM: try certificate.serializeAsPEM().pemString,

@@ -1,5 +1,6 @@
 import NIOCore
 import NIOSSL
+import NIOTLS
 
 /// Sits after swift-nio-ssl's client handler: refuses a server that negotiated no `drpc/1`, and turns TLS errors
 /// into an `unavailable` ``RPCError`` naming the cause, which the connection reports to its calls.

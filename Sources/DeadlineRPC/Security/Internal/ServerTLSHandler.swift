@@ -1,6 +1,7 @@
 import Logging
 import NIOCore
 import NIOSSL
+import NIOTLS
 
 /// Sits after swift-nio-ssl's server handler: refuses a client that negotiated no `drpc/1`, hands the verified
 /// client certificate to the connection as its ``PeerIdentity``, and logs and counts every refused handshake. The
@@ -26,6 +27,7 @@ final class ServerTLSHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if let event = event as? TLSUserEvent, case .handshakeCompleted(let negotiated) = event {
+            self.connection.tlsHandshakePending = false
             guard negotiated == TLSContextFactory.alpnIdentifier else {
                 self.refuse(
                     "the client negotiated no DeadlineRPC ALPN protocol (wanted `\(TLSContextFactory.alpnIdentifier)`, got \(negotiated.map { "`\($0)`" } ?? "none"))",

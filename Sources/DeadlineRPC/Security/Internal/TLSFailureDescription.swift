@@ -68,10 +68,10 @@ enum TLSFailureDescription {
         if let alert = Self.alert(in: text) {
             return "\(prefix): the server refused this client's TLS (alert \(alert))"
         }
-        if Self.notTLS.contains(where: text.contains) {
+        if Self.notTLS.contains(where: { text.contains($0) }) {
             return "\(prefix): the server did not answer with TLS (is it a plaintext port?)"
         }
-        if case NIOSSLError.uncleanShutdown = error {
+        if let error = error as? NIOSSLError, case .uncleanShutdown = error {
             return "\(prefix): the server closed the connection during the handshake"
         }
         return "\(prefix): \(error)"
@@ -93,7 +93,7 @@ enum TLSFailureDescription {
         if let alert = Self.alert(in: text) {
             return ("the client refused the server's certificate (alert \(alert))", "refused_by_client")
         }
-        if Self.notTLS.contains(where: text.contains) {
+        if Self.notTLS.contains(where: { text.contains($0) }) {
             return ("the client did not speak TLS (a plaintext client on a TLS port)", "not_tls")
         }
         return ("\(error)", "other")

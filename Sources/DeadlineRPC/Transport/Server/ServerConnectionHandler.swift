@@ -84,6 +84,9 @@ final class ServerConnectionHandler: ChannelDuplexHandler, ConnectionFlushing {
             if let peer { self.logger[metadataKey: "drpc.peer_identity"] = "\(peer.uris.first ?? peer.dnsNames.first ?? peer.subject)" }
         }
     }
+    /// Set while a TLS handshake is under way (``ServerTLSHandler`` clears it): the preface timer then closes the
+    /// connection directly, so a trickled ClientHello ends at the same deadline as a trickled preface.
+    var tlsHandshakePending = false
     /// Whether any byte has arrived yet (a plaintext server checks the first ones for a TLS ClientHello).
     var receivedBytes = false
     /// The channel closed (or the handler left its pipeline); what follows runs once.
@@ -147,9 +150,19 @@ final class ServerConnectionHandler: ChannelDuplexHandler, ConnectionFlushing {
         context.writeAndFlush(self.wrapOutboundOut(buffer), promise: nil)
         let timeout = self.configuration.prefaceTimeout
         self.prefaceTimer = context.eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds(timeout.nanoseconds)) { [self] in
-            if case .awaitingSettings = self.state {
-                self.connectionError(WireError(.timeout, "The client did not send its preface and settings within \(timeout)."))
+            guard case .awaitingSettings = self.state else { return }
+            if self.tlsHandshakePending {
+                // Nothing can be written mid-handshake (a GOAWAY would wait in the TLS handler): close at once.
+                self.logger.info(
+                    "TLS handshake refused: the client did not complete the TLS handshake within \(timeout) (the preface timeout)",
+                    metadata: ["drpc.tls_failure": "handshake_timeout"]
+                )
+                self.metrics.tlsHandshakeFailed(cause: "handshake_timeout")
+                self.state = .closed
+                context.close(promise: nil)
+                return
             }
+            self.connectionError(WireError(.timeout, "The client did not send its preface and settings within \(timeout)."))
         }
         if self.drainOnStart { self.beginGracefulShutdown() }
     }
