@@ -108,9 +108,7 @@ public final class RPCServer: Service, Sendable {
                         if let tlsContext {
                             handler.tlsHandshakePending = true
                             let tls = ServerTLSHandler(connection: handler, metrics: self.metrics, logger: self.configuration.logger)
-                            // The deprecated initializer is the one that takes a per-certificate callback: it names why
-                            // a client certificate was rejected and collects the client's chain (TLSVerificationNotes).
-                            let ssl = try NIOSSLServerHandler(context: tlsContext, verificationCallback: { tls.notes.observe($0, $1) })
+                            let ssl = try ObservingSSLHandlers.maker.server(context: tlsContext, notes: tls.notes)
                             try channel.pipeline.syncOperations.addHandlers(ssl, tls)
                         }
                         try channel.pipeline.syncOperations.addHandler(handler)

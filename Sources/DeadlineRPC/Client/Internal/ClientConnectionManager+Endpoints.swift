@@ -81,9 +81,7 @@ extension ClientConnectionManager {
                     endpoint.attempt = handler
                     if let tlsContext {
                         let tls = ClientTLSHandler(endpoint: "\(endpoint.endpoint)", serverName: serverName)
-                        // The deprecated initializer is the one that takes a per-certificate callback: it tells an
-                        // expired certificate from an untrusted one (TLSVerificationNotes).
-                        let ssl = try NIOSSLClientHandler(context: tlsContext, serverHostname: serverName, verificationCallback: { tls.notes.observe($0, $1) })
+                        let ssl = try ObservingSSLHandlers.maker.client(context: tlsContext, serverHostname: serverName, notes: tls.notes)
                         try channel.pipeline.syncOperations.addHandlers(ssl, tls)
                     }
                     try channel.pipeline.syncOperations.addHandler(handler)
