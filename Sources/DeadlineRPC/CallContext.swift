@@ -32,6 +32,9 @@ public struct CallContext: Sendable {
     /// instrument (or a declared propagation) carries it; a server starts each call from `.topLevel` plus what its
     /// instrument extracted.
     public var serviceContext: ServiceContext
+    /// Who the client proved to be with its TLS certificate (mutual TLS); nil on plaintext and one-way TLS
+    /// connections, and outside a server (`docs/SECURITY.md`).
+    public let peer: PeerIdentity?
     /// A logger with `drpc.method` and `drpc.call_id` metadata (built when first asked for: most calls never log).
     public var logger: Logger {
         get {
@@ -61,8 +64,10 @@ public struct CallContext: Sendable {
         arrival: Deadline? = nil,
         serviceContext: ServiceContext,
         logger: Logger,
-        control: CallControl = CallControl()
+        control: CallControl = CallControl(),
+        peer: PeerIdentity? = nil
     ) {
+        self.peer = peer
         self.arrival = arrival
         self.method = method
         self.callID = callID
@@ -107,7 +112,8 @@ public struct CallContext: Sendable {
             arrival: self.arrival,
             serviceContext: self.serviceContext,
             logger: self.baseLogger,
-            control: control
+            control: control,
+            peer: self.peer
         )
         copy.serviceContext = self.serviceContext
         return copy

@@ -2,6 +2,7 @@ import Wire
 import Logging
 import NIOCore
 import NIOPosix
+import NIOSSL
 import ServiceLifecycle
 import Synchronization
 
@@ -83,6 +84,7 @@ public final class RPCServer: Service, Sendable {
         }
         let listener: NIOAsyncChannel<ServerConnection, Never>
         do {
+            let tlsContext = try TLSContextFactory.serverContext(self.configuration.transportSecurity)
             listener = try await ServerBootstrap(group: self.group)
                 .serverChannelOption(.backlog, value: 1024)
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -103,6 +105,12 @@ public final class RPCServer: Service, Sendable {
                             callIDs: self.callIDs,
                             eventLoop: channel.eventLoop
                         )
+                        if let tlsContext {
+                            handler.tlsHandshakePending = true
+                            let tls = ServerTLSHandler(connection: handler, metrics: self.metrics, logger: self.configuration.logger)
+                            let ssl = try ObservingSSLHandlers.maker.server(context: tlsContext, notes: tls.notes)
+                            try channel.pipeline.syncOperations.addHandlers(ssl, tls)
+                        }
                         try channel.pipeline.syncOperations.addHandler(handler)
                         let connection = ServerConnection(channel: channel, handler: NIOLoopBound(handler, eventLoop: channel.eventLoop))
                         // Registered here, before the connection's first read: a connection the kernel accepted after

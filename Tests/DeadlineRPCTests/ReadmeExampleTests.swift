@@ -172,6 +172,38 @@ func checkAndWatchHealth() async throws -> [ServingStatus] {
 }
 // README-EXAMPLE-END
 
+// README-EXAMPLE-BEGIN
+// Mutual TLS: the server accepts only clients whose certificate chains to the CA and carries a prod SPIFFE id.
+func callOverMutualTLS(ca: String, serverChain: String, serverKey: String, clientChain: String, clientKey: String) async throws -> String {
+    var router = Router()
+    router.unary(greet) { request, context in
+        // context.peer: the client certificate's subject and SANs (nil on plaintext and one-way TLS).
+        Greeting(text: "Hello, \(context.peer?.uris.first ?? "stranger")")
+    }
+    var serverConfiguration = RPCServer.Configuration()
+    serverConfiguration.transportSecurity = .mutualTLS(
+        certificateChain: [.pem(serverChain)], privateKey: .pem(serverKey),  // or .pemFile("/etc/drpc/server.pem")
+        clientTrustRoots: .certificates([.pem(ca)])
+    )
+    serverConfiguration.interceptors = [SANAuthorizationInterceptor(uriPrefixes: ["spiffe://example.org/ns/prod/"])]
+    let server = RPCServer(host: "127.0.0.1", port: 0, router: router, configuration: serverConfiguration)
+    return try await withThrowingDiscardingTaskGroup { group in
+        group.addTask { try await server.run() }
+        var clientConfiguration = RPCClient.Configuration()
+        clientConfiguration.transportSecurity = .mutualTLS(
+            certificateChain: [.pem(clientChain)], privateKey: .pem(clientKey),
+            trustRoots: .certificates([.pem(ca)]),  // .system for a public CA
+            serverName: "localhost"  // SNI and the name checked in the server's certificate
+        )
+        let client = RPCClient(host: "127.0.0.1", port: try await server.listeningAddress.port!, configuration: clientConfiguration)
+        let reply = try await client.unary(greet, Greeting(text: ""), options: CallOptions(timeout: .seconds(5)))
+        await client.close()
+        server.beginGracefulShutdown()
+        return reply.text
+    }
+}
+// README-EXAMPLE-END
+
 @Suite("README example", .timeLimit(.minutes(5)))
 struct ReadmeExampleTests {
     @Test("The README's usage example runs and returns the greeting")
@@ -195,6 +227,19 @@ struct ReadmeExampleTests {
         #expect(try await checkAndWatchHealth() == [.serving, .serving, .notServing])
     }
 
+    @Test("The README's mutual TLS example: the handler greets the client by its SPIFFE id")
+    func mutualTLSExample() async throws {
+        let ca = try TestCA()
+        let server = try ca.issue(commonName: "greeter", dnsNames: ["localhost"])
+        let client = try ca.issue(commonName: "orders", uris: ["spiffe://example.org/ns/prod/sa/orders"])
+        let text = try await callOverMutualTLS(
+            ca: try ca.certificate.serializeAsPEM().pemString,
+            serverChain: server.certificatePEM, serverKey: server.keyPEM,
+            clientChain: client.certificatePEM, clientKey: client.keyPEM
+        )
+        #expect(text == "Hello, spiffe://example.org/ns/prod/sa/orders")
+    }
+
     @Test("README.md shows exactly the examples compiled here")
     func readmeMatches() throws {
         let testFile = URL(fileURLWithPath: #filePath)
@@ -204,7 +249,7 @@ struct ReadmeExampleTests {
         let begin = "// README-EXAMPLE-" + "BEGIN\n"
         let end = "// README-EXAMPLE-" + "END"
         let examples = source.components(separatedBy: begin).dropFirst().compactMap { $0.components(separatedBy: end).first }
-        #expect(examples.count == 4)
+        #expect(examples.count == 5)
         for example in examples {
             #expect(readme.contains(example))
         }

@@ -114,6 +114,10 @@ extension RPCClient {
         /// it at once when every endpoint has; nil turns it off. Applies to targets with several endpoints.
         public var budgetAwarePicking: BudgetAwarePicking? = BudgetAwarePicking()
 
+        /// Plaintext (the default), TLS or mutual TLS (`docs/SECURITY.md`); the TLS handshake counts against
+        /// ``connectTimeout``.
+        public var transportSecurity: ClientTransportSecurity = .plaintext
+
         /// Watch each endpoint's health service and pick only those that serve; nil (the default) does not check.
         public var healthChecking: HealthChecking? = nil
 

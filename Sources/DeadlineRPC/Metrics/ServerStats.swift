@@ -25,6 +25,10 @@ public struct ServerStats: Sendable, Hashable {
     /// message or `HALF_CLOSE` that crossed the call's end. Benign (cancel races produce them), so counted but not
     /// charged to the glitch budget.
     public var lateFramesDropped: Int
+    /// Connections refused at the TLS layer: a failed handshake (no or untrusted client certificate, a plaintext
+    /// client on a TLS port, the client refusing the server's certificate), no `drpc/1` ALPN, or a TLS client on a
+    /// plaintext port. Each is also logged with its cause (`docs/SECURITY.md`).
+    public var tlsHandshakeFailures: Int = 0
 }
 
 /// Atomic storage behind ``ServerStats``.
@@ -43,6 +47,7 @@ final class ServerCounters: Sendable {
     let refusedCalls = Atomic<Int>(0)
     let connections = Atomic<Int>(0)
     let lateFramesDropped = Atomic<Int>(0)
+    let tlsHandshakeFailures = Atomic<Int>(0)
     let waiters = CounterWaiters<ServerStats>()
 
     /// Wakes the waiters whose condition now holds; one atomic load when there are none.
@@ -67,7 +72,8 @@ final class ServerCounters: Sendable {
             shedCalls: self.shedCalls.load(ordering: .sequentiallyConsistent),
             refusedCalls: self.refusedCalls.load(ordering: .sequentiallyConsistent),
             connections: self.connections.load(ordering: .sequentiallyConsistent),
-            lateFramesDropped: self.lateFramesDropped.load(ordering: .sequentiallyConsistent)
+            lateFramesDropped: self.lateFramesDropped.load(ordering: .sequentiallyConsistent),
+            tlsHandshakeFailures: self.tlsHandshakeFailures.load(ordering: .sequentiallyConsistent)
         )
     }
 
@@ -81,7 +87,8 @@ final class ServerCounters: Sendable {
             shedCalls: self.shedCalls.load(ordering: .relaxed),
             refusedCalls: self.refusedCalls.load(ordering: .relaxed),
             connections: self.connections.load(ordering: .relaxed),
-            lateFramesDropped: self.lateFramesDropped.load(ordering: .relaxed)
+            lateFramesDropped: self.lateFramesDropped.load(ordering: .relaxed),
+            tlsHandshakeFailures: self.tlsHandshakeFailures.load(ordering: .relaxed)
         )
     }
 }

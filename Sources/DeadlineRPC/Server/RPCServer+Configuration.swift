@@ -28,7 +28,8 @@ extension RPCServer {
         public var maxConcurrentStreams: Int = 100
         /// Message bytes a client may send on a stream before it is granted more.
         public var initialStreamCredit: Int = 64 * 1024
-        /// Time a new connection has to send its preface and settings.
+        /// Time a new connection has to send its preface and settings, counted from its acceptance: with TLS the
+        /// handshake comes out of the same time.
         public var prefaceTimeout: Duration = .seconds(10)
         /// How long graceful shutdown lets in-flight calls run (each still bounded by its own deadline) before
         /// they are ended with `unavailable`.
@@ -66,6 +67,10 @@ extension RPCServer {
         /// Per-connection abuse limits: idle timeout, glitch budget, ping policy, control-queue bound, optional
         /// reset budget (`docs/LIMITS.md`).
         public var connectionLimits: ConnectionLimits = ConnectionLimits()
+
+        /// Plaintext (the default), TLS or mutual TLS (`docs/SECURITY.md`). The TLS handshake counts against
+        /// ``prefaceTimeout``.
+        public var transportSecurity: ServerTransportSecurity = .plaintext
 
         /// The defaults.
         public init() {}

@@ -1,5 +1,6 @@
 import NIOCore
 import NIOPosix
+import NIOSSL
 
 // Each endpoint's connection: opening it, its readiness, its retirement and loss, reconnecting (on the event loop).
 extension ClientConnectionManager {
@@ -60,6 +61,14 @@ extension ClientConnectionManager {
         endpoint.reconnectTimer?.cancel()
         endpoint.reconnectTimer = nil
         guard case .tcp = self.connector else { return }
+        let tlsContext: NIOSSLContext?
+        switch self.clientTLSContext() {
+        case .success(let context): tlsContext = context
+        case .failure(let error):
+            self.connectFailed(endpoint, error.message)
+            return
+        }
+        let serverName = self.tlsServerName(for: endpoint.endpoint)
         let timeout = self.configuration.connectTimeout
         let bootstrap = ClientBootstrap(group: self.eventLoop)
             .connectTimeout(.nanoseconds(timeout.nanoseconds))
@@ -70,6 +79,11 @@ extension ClientConnectionManager {
                     let handler = ClientConnectionHandler(configuration: self.configuration, manager: self)
                     handler.endpoint = endpoint
                     endpoint.attempt = handler
+                    if let tlsContext {
+                        let tls = ClientTLSHandler(endpoint: "\(endpoint.endpoint)", serverName: serverName)
+                        let ssl = try ObservingSSLHandlers.maker.client(context: tlsContext, serverHostname: serverName, notes: tls.notes)
+                        try channel.pipeline.syncOperations.addHandlers(ssl, tls)
+                    }
                     try channel.pipeline.syncOperations.addHandler(handler)
                 }
             }
@@ -87,6 +101,35 @@ extension ClientConnectionManager {
                 self.connectFailed(endpoint, "\(error)")
             }
         }
+    }
+
+    /// The TLS context (nil for plaintext), built once; an unusable setting fails every attempt with its reason.
+    func clientTLSContext() -> Result<NIOSSLContext?, RPCError> {
+        if let built = self.tlsContext { return built }
+        let built: Result<NIOSSLContext?, RPCError>
+        do {
+            built = .success(try TLSContextFactory.clientContext(self.configuration.transportSecurity))
+        } catch let error as RPCError {
+            built = .failure(error)
+        } catch {
+            built = .failure(RPCError(code: .invalidArgument, message: "\(error)"))
+        }
+        self.tlsContext = built
+        return built
+    }
+
+    /// The SNI and certificate name for `endpoint`: the configured server name, else a `dns:///` target's name,
+    /// else the endpoint's host; nil for an IP address (not allowed in SNI: the certificate must then name the IP).
+    func tlsServerName(for endpoint: Endpoint) -> String? {
+        let name: String
+        if let configured = self.configuration.transportSecurity.serverName {
+            name = configured
+        } else if case .dns(let host, _) = self.target.kind {
+            name = host
+        } else {
+            name = endpoint.host
+        }
+        return (try? SocketAddress(ipAddress: name, port: 0)) == nil ? name : nil
     }
 
     /// An attempt failed: back off, fail the calls that waited when nothing else can take them, re-resolve.

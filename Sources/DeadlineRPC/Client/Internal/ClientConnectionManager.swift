@@ -1,5 +1,6 @@
 import Logging
 import NIOCore
+import NIOSSL
 import NIOPosix
 import Wire
 
@@ -57,6 +58,8 @@ final class ClientConnectionManager: @unchecked Sendable {
 
     /// The owning client's counters.
     let stats: ClientStats
+    /// The client's TLS context, built on the first connection (reading certificate files) and reused; nil before.
+    var tlsContext: Result<NIOSSLContext?, RPCError>?
 
     /// A manager that connects on the first call; `connector` is `.external` only in tests.
     init(

@@ -43,6 +43,8 @@ final class ClientConnectionHandler: ChannelDuplexHandler, ConnectionFlushing {
     var keepaliveTimer: Scheduled<Void>?
     var pingTimeoutTimer: Scheduled<Void>?
     var closeError: RPCError?
+    /// Whether any byte has arrived (the first ones are checked for a TLS record: a TLS server on a plaintext client).
+    var receivedBytes = false
     /// The last measured round-trip time of a keepalive ping.
     private(set) var roundTripTime: Duration?
 
@@ -99,7 +101,17 @@ final class ClientConnectionHandler: ChannelDuplexHandler, ConnectionFlushing {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard self.state != .closed else { return }
-        self.reader.append(self.unwrapInboundIn(data))
+        let bytes = self.unwrapInboundIn(data)
+        let first = !self.receivedBytes
+        self.receivedBytes = true
+        if first, !self.configuration.transportSecurity.usesTLS, Self.looksLikeTLS(bytes) {
+            self.closeError = RPCError(code: .unavailable, message: "the server answered with TLS, and this client is configured for plaintext (set `transportSecurity` to `.tls`)")
+            self.state = .closed
+            context.close(promise: nil)
+            self.failAll()
+            return
+        }
+        self.reader.append(bytes)
         do {
             while self.state != .closed, let decoded = try self.reader.nextFrame() {
                 switch decoded {
@@ -110,6 +122,12 @@ final class ClientConnectionHandler: ChannelDuplexHandler, ConnectionFlushing {
         } catch {
             self.connectionError(error)
         }
+    }
+
+    /// A TLS record header (alert 0x15 or handshake 0x16, version 0x03 …) where the server's preface belongs.
+    static func looksLikeTLS(_ bytes: ByteBuffer) -> Bool {
+        guard let head = bytes.getBytes(at: bytes.readerIndex, length: min(2, bytes.readableBytes)), head.count == 2 else { return false }
+        return (head[0] == 0x15 || head[0] == 0x16) && head[1] == 0x03
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
@@ -133,7 +151,12 @@ final class ClientConnectionHandler: ChannelDuplexHandler, ConnectionFlushing {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        self.closeError = RPCError(code: .unavailable, message: "The connection failed: \(error).", cause: error)
+        // ClientTLSHandler's errors already name their cause; the first error is the one calls are told.
+        if let error = error as? RPCError {
+            if self.closeError == nil { self.closeError = error }
+        } else {
+            self.closeError = RPCError(code: .unavailable, message: "The connection failed: \(error).", cause: error)
+        }
         context.close(promise: nil)
     }
 

@@ -59,7 +59,8 @@ extension ServerConnectionHandler {
             originalBudget: originalBudget,
             arrival: Deadline(uptimeNanoseconds: Int64(now.uptimeNanoseconds)),
             serviceContext: .topLevel,
-            logger: logger
+            logger: logger,
+            peer: self.peer
         )
         let stream = ServerStream(
             id: streamID,

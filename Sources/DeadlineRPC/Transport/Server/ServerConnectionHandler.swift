@@ -77,6 +77,18 @@ final class ServerConnectionHandler: ChannelDuplexHandler, ConnectionFlushing {
     /// Fires at the earliest deadline among `queuedReplies` (armed only while one waits).
     var queuedReplyTimer: Scheduled<Void>?
     var queuedReplyTimerAt: Int64?
+    /// The client's verified TLS identity (mutual TLS), set by ``ServerTLSHandler`` when the handshake completes,
+    /// before the first decrypted byte arrives; every call's ``CallContext/peer``.
+    var peer: PeerIdentity? {
+        didSet {
+            if let peer { self.logger[metadataKey: "drpc.peer_identity"] = "\(peer.uris.first ?? peer.dnsNames.first ?? peer.subject)" }
+        }
+    }
+    /// Set while a TLS handshake is under way (``ServerTLSHandler`` clears it): the preface timer then closes the
+    /// connection directly, so a trickled ClientHello ends at the same deadline as a trickled preface.
+    var tlsHandshakePending = false
+    /// Whether any byte has arrived yet (a plaintext server checks the first ones for a TLS ClientHello).
+    var receivedBytes = false
     /// The channel closed (or the handler left its pipeline); what follows runs once.
     var closedOnce = false
     /// Completed once the channel is closed and every handler task has returned.
@@ -138,16 +150,31 @@ final class ServerConnectionHandler: ChannelDuplexHandler, ConnectionFlushing {
         context.writeAndFlush(self.wrapOutboundOut(buffer), promise: nil)
         let timeout = self.configuration.prefaceTimeout
         self.prefaceTimer = context.eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds(timeout.nanoseconds)) { [self] in
-            if case .awaitingSettings = self.state {
-                self.connectionError(WireError(.timeout, "The client did not send its preface and settings within \(timeout)."))
+            guard case .awaitingSettings = self.state else { return }
+            if self.tlsHandshakePending {
+                // Nothing can be written mid-handshake (a GOAWAY would wait in the TLS handler): close at once.
+                self.logger.info(
+                    "TLS handshake refused: the client did not complete the TLS handshake within \(timeout) (the preface timeout)",
+                    metadata: ["drpc.tls_failure": "handshake_timeout"]
+                )
+                self.metrics.tlsHandshakeFailed(cause: "handshake_timeout")
+                self.state = .closed
+                context.close(promise: nil)
+                return
             }
+            self.connectionError(WireError(.timeout, "The client did not send its preface and settings within \(timeout)."))
         }
         if self.drainOnStart { self.beginGracefulShutdown() }
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard case .closed = self.state else {
-            self.reader.append(self.unwrapInboundIn(data))
+            let bytes = self.unwrapInboundIn(data)
+            if !self.receivedBytes {
+                self.receivedBytes = true
+                self.noticeTLSOnPlaintextPort(bytes)
+            }
+            self.reader.append(bytes)
             // While a backlog is being worked off in later ticks, new bytes just join it.
             if !self.decodeScheduled { self.decodeFrames() }
             return
@@ -188,6 +215,17 @@ final class ServerConnectionHandler: ChannelDuplexHandler, ConnectionFlushing {
 
     func handlerRemoved(context: ChannelHandlerContext) {
         self.connectionClosed()
+    }
+
+    /// A TLS handshake record (0x16 0x03 …) where the preface belongs: a TLS client on a plaintext port. The preface
+    /// check still closes the connection; this names the cause in the log and counts it.
+    func noticeTLSOnPlaintextPort(_ bytes: ByteBuffer) {
+        guard !self.configuration.transportSecurity.usesTLS, case .awaitingSettings = self.state,
+            let head = bytes.getBytes(at: bytes.readerIndex, length: min(2, bytes.readableBytes)),
+            head.first == 0x16, head.count < 2 || head[1] == 0x03
+        else { return }
+        self.logger.info("TLS handshake refused: the client speaks TLS on a plaintext port", metadata: ["drpc.tls_failure": "tls_on_plaintext_port"])
+        self.metrics.tlsHandshakeFailed(cause: "tls_on_plaintext_port")
     }
 
     // MARK: Decoding
