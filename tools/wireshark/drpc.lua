@@ -434,7 +434,7 @@ local function dissect_frame(tvb, pinfo, root)
     header:add(f.stream_id, tvb(6, 4))
     if bit.band(tvb(6, 4):uint(), 0x80000000) ~= 0 then header:add_proto_expert_info(e.reserved_bit) end
 
-    local payload = length > 0 and tvb(HEADER_LENGTH, length):tvb() or ByteArray.new(""):tvb("empty payload")
+    local payload = tvb(HEADER_LENGTH, length):tvb()
     local details = ""
     local dissect_payload = payload_dissectors[type]
     if dissect_payload == nil then
