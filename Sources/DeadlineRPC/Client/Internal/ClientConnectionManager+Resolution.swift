@@ -94,12 +94,16 @@ extension ClientConnectionManager {
     /// new ones join (connected at once when the policy keeps a connection to every endpoint), the rest are kept
     /// untouched with their connections and statistics.
     func apply(_ resolved: [Endpoint]) {
+        // Endpoints that stay keep their place and new ones go after them: DNS servers rotate the order of their
+        // records from one answer to the next, and round robin (or pick-first's choice) must not follow the rotation.
+        let wanted = Set(resolved)
         var kept: [Endpoint: EndpointConnection] = [:]
         for endpoint in self.endpoints { kept[endpoint.endpoint] = endpoint }
-        var next: [EndpointConnection] = []
-        var seen = Set<Endpoint>()
+        var next: [EndpointConnection] = self.endpoints.filter { wanted.contains($0.endpoint) }
+        var seen = Set(next.map(\.endpoint))
+        for endpoint in next { kept.removeValue(forKey: endpoint.endpoint) }
         for endpoint in resolved where seen.insert(endpoint).inserted {
-            next.append(kept.removeValue(forKey: endpoint) ?? EndpointConnection(endpoint: endpoint))
+            next.append(EndpointConnection(endpoint: endpoint))
         }
         if !kept.isEmpty || next.count != self.endpoints.count || zip(next, self.endpoints).contains(where: { $0 !== $1 }) {
             self.configuration.logger.debug(
