@@ -165,7 +165,7 @@ struct ReplicaTests {
             if request.text == "hedged" {
                 let first = entries.withLock { $0.append(replica); return $0.count == 1 }
                 // The first attempt waits to be cancelled (the hedge's loser); the second answers.
-                if first { try await Task.sleep(for: .seconds(120)) }
+                if first { try await Task.sleep(for: .seconds(120)) }  // Until cancelled: nothing is ordered by it.
             }
             return Echo(text: "\(replica)")
         } _: { replicas, client in
@@ -201,7 +201,7 @@ struct ReplicaTests {
         let slow = Mutex<Set<Int>>([0])
         try await withReplicas(2, clientConfiguration: configuration) { replica, request, _ in
             if slow.withLock({ $0.contains(replica) }) && request.text != "warm" {
-                try await Task.sleep(for: .milliseconds(500))
+                try await Task.sleep(for: .milliseconds(500))  // The slowness under test, not an ordering.
             }
             return Echo(text: "\(replica)")
         } _: { replicas, client in

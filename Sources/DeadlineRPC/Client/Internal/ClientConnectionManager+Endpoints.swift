@@ -41,15 +41,12 @@ extension ClientConnectionManager {
                 ? "Cannot reach \(endpoint.endpoint) (attempt \(attempt) failed: \(error))"
                 : "\(endpoint.endpoint) (attempt \(attempt) failed: \(error))"
         }
-        if failures.count == 1 && self.endpoints.count == 1 {
-            return RPCError(code: .unavailable, message: "\(failures[0]); the call was not sent.")
+        if self.endpoints.count == 1, let only = failures.first {
+            return RPCError(code: .unavailable, message: "\(only); the call was not sent.")
         }
-        if !failures.isEmpty && failures.count == self.endpoints.count {
-            return RPCError(code: .unavailable, message: "No endpoint of \(self.targetName) is reachable: \(failures.joined(separator: ", ")); the call was not sent.")
-        }
-        let unavailable = self.endpoints.filter { $0.lifecycle.readyConnection != nil }
-        if !unavailable.isEmpty {
-            return RPCError(code: .unavailable, message: "No endpoint of \(self.targetName) takes calls now (\(self.endpoints.count - failures.count) connected but not serving or ejected); the call was not sent.")
+        let connected = self.endpoints.count { $0.lifecycle.readyConnection != nil }
+        if connected > 0 {
+            return RPCError(code: .unavailable, message: "No endpoint of \(self.targetName) takes calls now (\(connected) connected but not serving or ejected); the call was not sent.")
         }
         return RPCError(code: .unavailable, message: "No endpoint of \(self.targetName) is reachable: \(failures.joined(separator: ", ")); the call was not sent.")
     }
@@ -140,7 +137,7 @@ extension ClientConnectionManager {
         }
         self.configuration.logger.debug("Connection to \(endpoint.endpoint) failed (\(error)); next attempt allowed in \(delay)")
         if !self.isClosed { self.recordFailure(on: endpoint, now: now, why: error) }
-        self.resolveSoon()
+        self.resolveNow()
         if self.connectsToAll { self.scheduleReconnect(endpoint, in: delay) }
         // With pick-first, the next endpoint in order gets its turn at once.
         self.connectWanted(now: now)
@@ -186,10 +183,7 @@ extension ClientConnectionManager {
         endpoint.ejectedUntil = nil
         endpoint.consecutiveFailures = 0
         self.startHealthWatch(on: endpoint, connection: handler)
-        let now = self.eventLoop.now
-        let waiting = self.pending
-        self.pending = []
-        for call in waiting { self.dispatch(call, now: now) }
+        self.dispatchPending()
     }
 
     /// A connection received the server's `GOAWAY`: it takes no new calls (they go elsewhere at once), and
@@ -225,7 +219,7 @@ extension ClientConnectionManager {
             case .lostReady:
                 // The next call reconnects; calls waiting for one of its streams go elsewhere (or wait).
                 self.redispatchWaitingForStream(of: endpoint)
-                self.resolveSoon()
+                self.resolveNow()
                 if self.connectsToAll && !self.isClosed {
                     self.scheduleReconnect(endpoint, in: self.configuration.backoff.delay(attempt: 1))
                 }

@@ -76,9 +76,6 @@ extension ClientConnectionManager {
         self.stats.recordHealthChange()
         guard serving || wasAwaiting, !self.pending.isEmpty else { return }
         // Calls that waited for this endpoint go now (or, if nothing else can take them, fail).
-        let now = self.eventLoop.now
-        let waiting = self.pending
-        self.pending = []
-        for call in waiting { self.dispatch(call, now: now) }
+        self.dispatchPending()
     }
 }

@@ -17,7 +17,8 @@ struct ResolutionState {
 
 // The DNS refresh loop and applying a new set of endpoints (on the event loop).
 extension ClientConnectionManager {
-    /// Resolves a DNS target now unless a resolution is already under way (a fixed list needs none).
+    /// Resolves a DNS target now unless a resolution is already under way (a fixed list needs none). Also called
+    /// when a connection fails or is lost: the replica set may have changed.
     func resolveNow() {
         guard case .dns(let host, let port) = self.target.kind, !self.isClosed, self.resolution.task == nil else { return }
         self.resolution.refresh?.cancel()
@@ -35,12 +36,6 @@ extension ClientConnectionManager {
             }
             self.onLoop { self.resolved(result) }
         }
-    }
-
-    /// A connection failed or was lost: the replica set may have changed, so ask again now (coalesced with a
-    /// resolution under way).
-    func resolveSoon() {
-        self.resolveNow()
     }
 
     /// Stops the refresh loop (the client closes); returns the resolution under way, cancelled, to await.
@@ -97,22 +92,20 @@ extension ClientConnectionManager {
         // Endpoints that stay keep their place and new ones go after them: DNS servers rotate the order of their
         // records from one answer to the next, and round robin (or pick-first's choice) must not follow the rotation.
         let wanted = Set(resolved)
-        var kept: [Endpoint: EndpointConnection] = [:]
-        for endpoint in self.endpoints { kept[endpoint.endpoint] = endpoint }
-        var next: [EndpointConnection] = self.endpoints.filter { wanted.contains($0.endpoint) }
+        let left = self.endpoints.filter { !wanted.contains($0.endpoint) }
+        var next = self.endpoints.filter { wanted.contains($0.endpoint) }
         var seen = Set(next.map(\.endpoint))
-        for endpoint in next { kept.removeValue(forKey: endpoint.endpoint) }
         for endpoint in resolved where seen.insert(endpoint).inserted {
             next.append(EndpointConnection(endpoint: endpoint))
         }
-        if !kept.isEmpty || next.count != self.endpoints.count || zip(next, self.endpoints).contains(where: { $0 !== $1 }) {
+        if !left.isEmpty || next.count != self.endpoints.count {
             self.configuration.logger.debug(
                 "Endpoints changed",
-                metadata: ["drpc.target": "\(self.targetName)", "drpc.endpoints": "\(resolved.map(\.description))", "drpc.removed": "\(kept.keys.map(\.description))"]
+                metadata: ["drpc.target": "\(self.targetName)", "drpc.endpoints": "\(resolved.map(\.description))", "drpc.removed": "\(left.map(\.endpoint.description))"]
             )
         }
         self.endpoints = next
-        for removed in kept.values { self.shutDown(removed) }
+        for removed in left { self.shutDown(removed) }
         let now = self.eventLoop.now
         if self.connectsToAll {
             for endpoint in next where endpoint.lifecycle.canConnect(now: now) && endpoint.reconnectTimer == nil {
@@ -120,10 +113,6 @@ extension ClientConnectionManager {
             }
         }
         // Calls waiting for the first resolution (or for an endpoint that left) go now.
-        if !self.pending.isEmpty {
-            let waiting = self.pending
-            self.pending = []
-            for call in waiting { self.dispatch(call, now: now) }
-        }
+        self.dispatchPending()
     }
 }

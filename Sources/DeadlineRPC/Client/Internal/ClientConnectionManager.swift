@@ -209,6 +209,16 @@ final class ClientConnectionManager: @unchecked Sendable {
         }
     }
 
+    /// The calls waiting for an endpoint go through the picker again (an endpoint became ready or serving, or the
+    /// set of endpoints changed); those that still find none wait again or fail.
+    func dispatchPending() {
+        guard !self.pending.isEmpty else { return }
+        let now = self.eventLoop.now
+        let waiting = self.pending
+        self.pending = []
+        for call in waiting { self.dispatch(call, now: now) }
+    }
+
     /// Starts `call` on `endpoint`'s ready connection, or retires a connection out of stream ids, or makes the call
     /// wait for a free stream there.
     private func start(_ call: ClientCall, on endpoint: EndpointConnection, connection handler: ClientConnectionHandler, now: NIODeadline) {

@@ -202,6 +202,7 @@ struct ReplicaSession: Sendable {
                 if total == 0 { break }
             }
             if BenchClock.now() >= limit { break }
+            // The replicas are other processes: no event of ours marks their handlers ending, so they are read.
             try? await Task.sleep(for: .milliseconds(5))
         }
         for control in controls { await control.close() }
