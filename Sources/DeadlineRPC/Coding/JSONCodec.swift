@@ -7,7 +7,7 @@ import Foundation
 import NIOCore
 
 /// Encodes `Codable` messages as JSON (readable, interoperable, slower than a binary codec).
-public struct JSONCodec<Message: Codable>: MessageCodec {
+public struct JSONCodec<Message: Codable>: JSONTranscodingCodec {
     /// Creates the codec.
     public init() {}
 
@@ -22,5 +22,16 @@ public struct JSONCodec<Message: Codable>: MessageCodec {
         try buffer.withUnsafeReadableBytes { bytes in
             try JSONDecoder().decode(Message.self, from: Data(bytes))
         }
+    }
+
+    /// `json`.
+    public var encodingName: String { "json" }
+
+    /// The JSON form is the wire form.
+    public func decodeJSON(_ buffer: ByteBuffer) throws -> Message { try self.decode(buffer) }
+
+    /// The JSON form is the wire form.
+    public func encodeJSON(_ message: Message, into buffer: inout ByteBuffer) throws {
+        try self.encode(message, into: &buffer)
     }
 }

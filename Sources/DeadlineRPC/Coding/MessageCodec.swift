@@ -10,6 +10,13 @@ public protocol MessageCodec<Message>: Sendable {
     func encode(_ message: Message, into buffer: inout ByteBuffer) throws
     /// Decodes one whole message.
     func decode(_ buffer: ByteBuffer) throws -> Message
+    /// The name tools show for this encoding (`json`, `protobuf`, `raw`); reflection reports it.
+    var encodingName: String { get }
+}
+
+extension MessageCodec {
+    /// `custom`, for codecs that do not name their encoding.
+    public var encodingName: String { "custom" }
 }
 
 /// Passes `ByteBuffer` messages through untouched.
@@ -31,4 +38,7 @@ public struct RawBytesCodec: MessageCodec {
     /// Returns the bytes.
     @inlinable
     public func decode(_ buffer: ByteBuffer) -> ByteBuffer { buffer }
+
+    /// `raw`.
+    public var encodingName: String { "raw" }
 }
