@@ -34,5 +34,6 @@ public struct TLSReloadError: Error, Sendable, Hashable, CustomStringConvertible
         self.message = message
     }
 
+    /// The message: what failed, and in which file.
     public var description: String { self.message }
 }
