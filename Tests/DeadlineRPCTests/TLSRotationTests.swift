@@ -15,11 +15,11 @@ struct TLSRotationTests {
     static let options = CallOptions(timeout: .seconds(30))
 
     let ca: TestCA
-    let files: CertificateFiles
+    let files: RotationFiles
 
     init() throws {
         self.ca = try TestCA()
-        self.files = try CertificateFiles()
+        self.files = try RotationFiles()
     }
 
     func router() -> Router {
@@ -118,8 +118,8 @@ struct TLSRotationTests {
             #expect(before.stats.connectionsOpened == 1)
 
             // A second witness outside this runtime: openssl sees the new certificate too.
-            if let presented = try await OpenSSL.serverCertificatePEM(port: port, caFile: self.files.caFile(self.ca)) {
-                #expect(presented == OpenSSL.normalized(new.certificatePEM))
+            if let presented = try await OpenSSLWitness.serverCertificatePEM(port: port, caFile: self.files.caFile(self.ca)) {
+                #expect(presented == OpenSSLWitness.normalized(new.certificatePEM))
             }
             await before.close()
             await after.close()
@@ -293,7 +293,7 @@ struct TLSRotationTests {
     @Test("The client reloads its own certificate for mutual TLS: its open connection keeps the old one, a new connection presents the new one")
     func clientCertificateReload() async throws {
         try self.files.write(try self.serverIdentity())
-        let clientFiles = try CertificateFiles()
+        let clientFiles = try RotationFiles()
         try clientFiles.write(try self.ca.issue(commonName: "client-old"))
         let security = ClientTransportSecurity.mutualTLS(
             certificateChain: [.pemFile(clientFiles.certificate)],
@@ -324,7 +324,7 @@ struct TLSRotationTests {
     @Test("The client reloads on its interval: a broken key file is counted with its cause and logged, the old material stays")
     func clientIntervalReload() async throws {
         try self.files.write(try self.serverIdentity())
-        let clientFiles = try CertificateFiles()
+        let clientFiles = try RotationFiles()
         try clientFiles.write(try self.ca.issue(commonName: "client-old"))
         let security = ClientTransportSecurity.mutualTLS(
             certificateChain: [.pemFile(clientFiles.certificate)],
@@ -377,7 +377,7 @@ extension TLSReloadStats {
 
 /// A temporary folder with a certificate, key and trust-root file, rewritten the way an operator rotates them: to a
 /// temporary name, then renamed over the old file, so a reader sees the old file or the new one, never half of one.
-final class CertificateFiles: Sendable {
+final class RotationFiles: Sendable {
     let directory: String
     var certificate: String { self.directory + "/tls.pem" }
     var key: String { self.directory + "/tls.key" }
@@ -416,7 +416,7 @@ final class CertificateFiles: Sendable {
 }
 
 /// `openssl s_client`, when installed, as a witness outside the runtime.
-enum OpenSSL {
+enum OpenSSLWitness {
     /// The PEM of the certificate the server on `port` presents (normalized), or nil without openssl.
     static func serverCertificatePEM(port: Int, caFile: String) async throws -> String? {
         guard let openssl = ["/usr/bin/openssl", "/usr/local/bin/openssl"].first(where: FileManager.default.isExecutableFile(atPath:)) else {
