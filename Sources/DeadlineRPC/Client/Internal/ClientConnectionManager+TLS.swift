@@ -25,6 +25,8 @@ extension ClientConnectionManager {
     func openWithTLS(_ endpoint: EndpointConnection) {
         guard let tls = self.tls else { return }
         if let context = tls.context {
+            // Loaded already, perhaps by a caller's reloadTLS() before the first connection: the timer starts here then.
+            self.startTLSReloadTimer()
             self.open(endpoint, tlsContext: context)
             return
         }
