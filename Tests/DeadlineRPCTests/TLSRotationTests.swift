@@ -132,7 +132,7 @@ struct TLSRotationTests {
         let new = try self.serverIdentity("server-new")
         let newSerial = try new.serial
         try self.files.write(old)
-        let server = self.startServer(reloadInterval: .milliseconds(20), logs: LogCapture())
+        let server = self.startServer(reloadInterval: .milliseconds(50), logs: LogCapture())
         try await self.serving(server) { port in
             await server.stats(until: { $0.tlsReloads.succeeded >= 1 })
             try self.files.write(new)
@@ -233,7 +233,7 @@ struct TLSRotationTests {
         let new = try self.serverIdentity("server-new")
         let (oldSerial, newSerial) = (try old.serial, try new.serial)
         try self.files.write(old)
-        let server = self.startServer(reloadInterval: .milliseconds(20), logs: LogCapture())
+        let server = self.startServer(reloadInterval: .milliseconds(50), logs: LogCapture())
         try await self.serving(server) { port in
             try self.files.replace(self.files.certificate, with: try self.serverIdentity("server-new").certificatePEM)
             await server.stats(until: { $0.tlsReloads.failed[.keyMismatch, default: 0] >= 1 })
@@ -330,7 +330,7 @@ struct TLSRotationTests {
             certificateChain: [.pemFile(clientFiles.certificate)],
             privateKey: .pemFile(clientFiles.key),
             trustRoots: try self.ca.trustRoots
-        ).reloading(every: .milliseconds(20))
+        ).reloading(every: .milliseconds(50))
         let logs = LogCapture()
         let server = self.startServer(clientRoots: try self.ca.trustRoots)
         try await self.serving(server) { port in
