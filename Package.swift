@@ -64,7 +64,8 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOTLS", package: "swift-nio"),
-                // Only to read the verified peer certificate's subject and SANs for `PeerIdentity`.
+                // To read the verified peer certificate's subject and SANs (`PeerIdentity`), and to check reloaded
+                // certificates (validity dates, key match) before they replace the ones in use.
                 .product(name: "X509", package: "swift-certificates"),
             ],
             swiftSettings: strictSettings

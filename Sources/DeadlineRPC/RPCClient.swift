@@ -75,6 +75,15 @@ public final class RPCClient: Sendable {
         await self.manager.close()
     }
 
+    /// Reads the client's certificate chain, private key and trust roots again from their files; when they are sound
+    /// (they parse, the key belongs to the leaf, every certificate of the chain is within its validity), new
+    /// connections use them, while open connections keep theirs. Also runs on ``ClientTransportSecurity/reloadInterval``.
+    /// - Throws: ``TLSReloadError`` naming the cause and file when the material is not sound (the current material
+    ///   stays; also logged and counted in ``ClientStats/tlsReloads``); `failedPrecondition` without TLS.
+    public func reloadTLS() async throws {
+        try await self.manager.reloadTLS()
+    }
+
     /// What the client is doing and waiting for (diagnostics for tests; the format may change).
     func debugSnapshot() async -> String {
         await self.manager.debugSnapshot()
@@ -110,7 +119,7 @@ public final class RPCClient: Sendable {
             } onCancel: {
                 self.cancel(call)
             }
-            return ClientResponse(message: try Self.decode(reply.message, method.responseCodec), trailers: reply.trailers)
+            return ClientResponse(message: try Self.decode(reply.message, method.responseCodec), trailers: reply.trailers, peer: reply.peer)
         }
     }
 
@@ -375,7 +384,7 @@ public final class RPCClient: Sendable {
                 let loop = call.loop
                 switch loop.outcome {
                 case .success?:
-                    continuation.resume(returning: SingleResponse(message: loop.singleResponse ?? ByteBuffer(), trailers: loop.trailers))
+                    continuation.resume(returning: SingleResponse(message: loop.singleResponse ?? ByteBuffer(), trailers: loop.trailers, peer: loop.peer))
                 case .failure(let error)?:
                     continuation.resume(throwing: error)
                 case nil:

@@ -43,6 +43,8 @@ public final class RPCServer: Service, Sendable {
     private let callIDs = CallIDGenerator()
     private let state = Mutex<State>(.idle)
     private let address: EventLoopPromise<SocketAddress>
+    /// The TLS material of new connections, reloadable; nil for plaintext.
+    private let tls: TLSReloader?
 
     /// Creates a server; nothing happens until ``run()``.
     public init(
@@ -63,6 +65,9 @@ public final class RPCServer: Service, Sendable {
         self.group = eventLoopGroup
         self.metrics = metrics
         self.address = eventLoopGroup.any().makePromise()
+        self.tls = configuration.transportSecurity.usesTLS
+            ? TLSReloader(.server(configuration.transportSecurity), recorder: metrics, logger: configuration.logger)
+            : nil
     }
 
     /// The address the server listens on, once bound (with the real port when bound to port 0).
@@ -72,6 +77,18 @@ public final class RPCServer: Service, Sendable {
 
     /// Live counters: in-flight handlers, stragglers, shed calls, connections.
     public var stats: ServerStats { self.metrics.counters.snapshot }
+
+    /// Reads the certificate chain, private key and client trust roots again from their files; when they are sound
+    /// (they parse, the key belongs to the leaf, every certificate of the chain is within its validity), new
+    /// connections use them, while open connections keep theirs. Also runs on ``ServerTransportSecurity/reloadInterval``.
+    /// - Throws: ``TLSReloadError`` naming the cause and file when the material is not sound (the current material
+    ///   stays; also logged and counted in ``ServerStats/tlsReloads``); `failedPrecondition` without TLS.
+    public func reloadTLS() async throws {
+        guard let tls = self.tls else {
+            throw RPCError(code: .failedPrecondition, message: "This server has no TLS settings to reload (its transportSecurity is plaintext).")
+        }
+        try await tls.reload()
+    }
 
     /// Binds and serves until ``beginGracefulShutdown()`` completes, the task is cancelled, or graceful shutdown is
     /// triggered by a service group. Returns only when every connection and handler task has finished.
@@ -84,7 +101,8 @@ public final class RPCServer: Service, Sendable {
         }
         let listener: NIOAsyncChannel<ServerConnection, Never>
         do {
-            let tlsContext = try TLSContextFactory.serverContext(self.configuration.transportSecurity)
+            // Read on the thread pool: certificate files are never read on an event loop.
+            _ = try await self.tls?.loadInitial()
             listener = try await ServerBootstrap(group: self.group)
                 .serverChannelOption(.backlog, value: 1024)
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -105,7 +123,11 @@ public final class RPCServer: Service, Sendable {
                             callIDs: self.callIDs,
                             eventLoop: channel.eventLoop
                         )
-                        if let tlsContext {
+                        // The material current now: a reload replaces it for later connections only.
+                        if let reloader = self.tls {
+                            guard let tlsContext = reloader.context else {
+                                throw RPCError(code: .internal, message: "The server's TLS material was not loaded.")  // Loaded above, before binding.
+                            }
                             handler.tlsHandshakePending = true
                             let tls = ServerTLSHandler(connection: handler, metrics: self.metrics, logger: self.configuration.logger)
                             let ssl = try ObservingSSLHandlers.maker.server(context: tlsContext, notes: tls.notes)
@@ -133,23 +155,31 @@ public final class RPCServer: Service, Sendable {
         if let local = listener.channel.localAddress { self.address.succeed(local) }
         if shutdownEarly { listener.channel.close(promise: nil) }
 
-        try await withGracefulShutdownHandler {
-            try await withTaskCancellationHandler {
-                try await withThrowingDiscardingTaskGroup { group in
-                    try await listener.executeThenClose { connections in
-                        for try await connection in connections {
-                            group.addTask {
-                                await connection.run()
-                                self.unregister(connection)
+        // The reload timer is a child of this group: it runs while the server serves, and is cancelled and awaited
+        // before run() returns. Only run() ends it; a failed reload does not.
+        try await withThrowingDiscardingTaskGroup { timers in
+            if let tls = self.tls, tls.interval != nil {
+                timers.addTask { await tls.reloadPeriodically() }
+            }
+            defer { timers.cancelAll() }
+            try await withGracefulShutdownHandler {
+                try await withTaskCancellationHandler {
+                    try await withThrowingDiscardingTaskGroup { group in
+                        try await listener.executeThenClose { connections in
+                            for try await connection in connections {
+                                group.addTask {
+                                    await connection.run()
+                                    self.unregister(connection)
+                                }
                             }
                         }
                     }
+                } onCancel: {
+                    self.closeListener()
                 }
-            } onCancel: {
-                self.closeListener()
+            } onGracefulShutdown: {
+                self.beginGracefulShutdown()
             }
-        } onGracefulShutdown: {
-            self.beginGracefulShutdown()
         }
         self.state.withLock { $0 = .stopped }
     }

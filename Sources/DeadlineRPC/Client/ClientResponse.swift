@@ -10,11 +10,15 @@ public struct ClientResponse<Message> {
     public var message: Message
     /// The server's trailing metadata (empty when it sent none).
     public var trailers: Metadata
+    /// The server's verified TLS certificate on the connection the call went over (subject, SANs, chain); nil on
+    /// plaintext. Shows which certificate a server presented, e.g. across a rotation.
+    public var peer: PeerIdentity?
 
     /// Creates a response.
-    public init(message: Message, trailers: Metadata) {
+    public init(message: Message, trailers: Metadata, peer: PeerIdentity? = nil) {
         self.message = message
         self.trailers = trailers
+        self.peer = peer
     }
 }
 
@@ -25,4 +29,5 @@ extension ClientResponse: Sendable where Message: Sendable {}
 struct SingleResponse: Sendable {
     var message: ByteBuffer
     var trailers: Metadata
+    var peer: PeerIdentity? = nil
 }

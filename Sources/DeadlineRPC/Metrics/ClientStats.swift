@@ -3,7 +3,7 @@ import Logging
 import Synchronization
 
 /// A client's deadline-hygiene counters, readable at any time, and exported through swift-metrics.
-public final class ClientStats: Sendable {
+public final class ClientStats: Sendable, TLSReloadRecording {
     private let clamped = Atomic<Int>(0)
     private let refused = Atomic<Int>(0)
     private let shed = Atomic<Int>(0)
@@ -16,6 +16,7 @@ public final class ClientStats: Sendable {
     private let transparent = Atomic<Int>(0)
     private let health = Atomic<Int>(0)
     private let resolutions = Atomic<Int>(0)
+    private let tlsReloadCounters = TLSReloadCounters()
     private let waiters = CounterWaiters<ClientStats>()
     private let loggedMethods = Mutex<Set<String>>([])
     private let prefix: String
@@ -74,6 +75,22 @@ public final class ClientStats: Sendable {
 
     /// Resolutions of a DNS target that succeeded (each applied: endpoints that left drain, new ones join).
     public var resolutionsSucceeded: Int { self.resolutions.load(ordering: .sequentiallyConsistent) }
+
+    /// Reloads of the client's certificate chain, key and trust roots (on the interval or asked for): how many took,
+    /// and how many failed by cause (the old material stayed). Each failure is also logged (`docs/SECURITY.md`).
+    public var tlsReloads: TLSReloadStats { self.tlsReloadCounters.snapshot }
+
+    func tlsReloadSucceeded() {
+        TLSReloadCounters.counter(prefix: self.prefix, role: "client", cause: nil, factory: self.factory).increment()
+        self.tlsReloadCounters.recordSucceeded()
+        self.waiters.changed { self }
+    }
+
+    func tlsReloadFailed(_ cause: TLSReloadError.Cause) {
+        TLSReloadCounters.counter(prefix: self.prefix, role: "client", cause: cause, factory: self.factory).increment()
+        self.tlsReloadCounters.recordFailed(cause)
+        self.waiters.changed { self }
+    }
 
     func recordResolution() {
         self.resolutions.add(1, ordering: .sequentiallyConsistent)

@@ -8,7 +8,7 @@ import Wire
 /// Each method ends with `counters.changed()`, which wakes tasks awaiting the counters (tests): last, so a task
 /// woken by a counter also sees the instruments the same method updated. When none waits it costs one atomic load.
 /// The counters change with sequentially consistent operations so that no wake-up is lost (see ``CounterWaiters``).
-final class ServerMetrics: Sendable {
+final class ServerMetrics: TLSReloadRecording {
     let prefix: String
     let counters = ServerCounters()
     private let handlersInFlight: Meter
@@ -68,6 +68,18 @@ final class ServerMetrics: Sendable {
     func tlsHandshakeFailed(cause: String) {
         Counter(label: "\(self.prefix)_server_tls_handshake_failures_total", dimensions: [("cause", cause)], factory: self.factory).increment()
         self.counters.tlsHandshakeFailures.add(1, ordering: .sequentiallyConsistent)
+        self.counters.changed()
+    }
+
+    func tlsReloadSucceeded() {
+        TLSReloadCounters.counter(prefix: self.prefix, role: "server", cause: nil, factory: self.factory).increment()
+        self.counters.tlsReloads.recordSucceeded()
+        self.counters.changed()
+    }
+
+    func tlsReloadFailed(_ cause: TLSReloadError.Cause) {
+        TLSReloadCounters.counter(prefix: self.prefix, role: "server", cause: cause, factory: self.factory).increment()
+        self.counters.tlsReloads.recordFailed(cause)
         self.counters.changed()
     }
 

@@ -29,6 +29,9 @@ public struct ServerStats: Sendable, Hashable {
     /// client on a TLS port, the client refusing the server's certificate), no `drpc/1` ALPN, or a TLS client on a
     /// plaintext port. Each is also logged with its cause (`docs/SECURITY.md`).
     public var tlsHandshakeFailures: Int = 0
+    /// Reloads of the certificate chain, key and client trust roots (on the interval or asked for): how many took,
+    /// and how many failed by cause (the old material stayed). Each failure is also logged (`docs/SECURITY.md`).
+    public var tlsReloads = TLSReloadStats()
 }
 
 /// Atomic storage behind ``ServerStats``.
@@ -48,6 +51,7 @@ final class ServerCounters: Sendable {
     let connections = Atomic<Int>(0)
     let lateFramesDropped = Atomic<Int>(0)
     let tlsHandshakeFailures = Atomic<Int>(0)
+    let tlsReloads = TLSReloadCounters()
     let waiters = CounterWaiters<ServerStats>()
 
     /// Wakes the waiters whose condition now holds; one atomic load when there are none.
@@ -73,7 +77,8 @@ final class ServerCounters: Sendable {
             refusedCalls: self.refusedCalls.load(ordering: .sequentiallyConsistent),
             connections: self.connections.load(ordering: .sequentiallyConsistent),
             lateFramesDropped: self.lateFramesDropped.load(ordering: .sequentiallyConsistent),
-            tlsHandshakeFailures: self.tlsHandshakeFailures.load(ordering: .sequentiallyConsistent)
+            tlsHandshakeFailures: self.tlsHandshakeFailures.load(ordering: .sequentiallyConsistent),
+            tlsReloads: self.tlsReloads.snapshot
         )
     }
 
@@ -88,7 +93,8 @@ final class ServerCounters: Sendable {
             refusedCalls: self.refusedCalls.load(ordering: .relaxed),
             connections: self.connections.load(ordering: .relaxed),
             lateFramesDropped: self.lateFramesDropped.load(ordering: .relaxed),
-            tlsHandshakeFailures: self.tlsHandshakeFailures.load(ordering: .relaxed)
+            tlsHandshakeFailures: self.tlsHandshakeFailures.load(ordering: .relaxed),
+            tlsReloads: self.tlsReloads.snapshot
         )
     }
 }

@@ -11,6 +11,10 @@ public struct ClientTransportSecurity: Sendable, Hashable {
     /// The name sent as SNI and checked against the server's certificate, for every endpoint; nil uses the
     /// target's host name (for a `dns:///` target, the DNS name, not the resolved addresses).
     public var serverName: String?
+    /// How often the client's certificate chain, private key and trust roots are read again from their files (a
+    /// rotation without restart, `docs/SECURITY.md`); nil (the default), zero or negative: only when
+    /// `RPCClient.reloadTLS()` asks. New connections use reloaded material; open ones keep theirs.
+    public var reloadInterval: Duration? = nil
 
     /// No TLS.
     public static let plaintext = ClientTransportSecurity(mode: .plaintext, serverName: nil)
@@ -28,6 +32,13 @@ public struct ClientTransportSecurity: Sendable, Hashable {
         serverName: String? = nil
     ) -> Self {
         Self(mode: .tls(trustRoots: trustRoots, certificateChain: certificateChain, privateKey: privateKey), serverName: serverName)
+    }
+
+    /// These settings, reloaded from their files every `interval` (``reloadInterval``).
+    public func reloading(every interval: Duration) -> Self {
+        var copy = self
+        copy.reloadInterval = interval
+        return copy
     }
 
     /// Whether connections use TLS.

@@ -1,7 +1,8 @@
 import X509
 
 /// Who the peer proved to be in the TLS handshake: its verified certificate's subject and subject alternative
-/// names, and the certificates it presented. Seen by handlers and interceptors as ``CallContext/peer``.
+/// names, and the certificates it presented. Seen by handlers and interceptors as ``CallContext/peer`` (the client),
+/// and by callers as ``ClientResponse/peer`` (the server).
 public struct PeerIdentity: Sendable, Hashable {
     /// The certificate's subject as an RFC 4514 string, e.g. `CN=orders,O=Example`.
     public var subject: String

@@ -8,6 +8,10 @@ public struct ServerTransportSecurity: Sendable, Hashable {
     }
 
     let mode: Mode
+    /// How often the certificate chain, private key and client trust roots are read again from their files (a
+    /// rotation without restart, `docs/SECURITY.md`); nil (the default), zero or negative: only when
+    /// `RPCServer.reloadTLS()` asks. New connections use reloaded material; open ones keep theirs.
+    public var reloadInterval: Duration? = nil
 
     /// No TLS: bytes cross the network in the clear (fine on loopback or inside a trusted network).
     public static let plaintext = ServerTransportSecurity(mode: .plaintext)
@@ -25,6 +29,13 @@ public struct ServerTransportSecurity: Sendable, Hashable {
         clientTrustRoots: TLSTrustRoots
     ) -> Self {
         Self(mode: .tls(certificateChain: certificateChain, privateKey: privateKey, clientTrustRoots: clientTrustRoots))
+    }
+
+    /// These settings, reloaded from their files every `interval` (``reloadInterval``).
+    public func reloading(every interval: Duration) -> Self {
+        var copy = self
+        copy.reloadInterval = interval
+        return copy
     }
 
     /// Whether connections use TLS.

@@ -2,7 +2,7 @@
 public enum TLSCertificateSource: Sendable, Hashable {
     /// PEM text with one or more certificates.
     case pem(String)
-    /// A PEM file with one or more certificates, read when the server starts or the client first connects.
+    /// A PEM file with one or more certificates, read when the server starts or the client first connects, and again at each reload.
     case pemFile(String)
     /// One DER-encoded certificate.
     case der([UInt8])

@@ -38,6 +38,8 @@ final class ClientCall: @unchecked Sendable, DeadlineQueueEntry {
     var streamID: UInt32 = 0
     /// The connection the call's stream is on, while it is on one.
     var connection: ClientConnectionHandler?
+    /// The server's verified TLS identity on the connection the call went over (nil without TLS).
+    var peer: PeerIdentity?
     /// The endpoint the call was sent to, until its stream ends.
     var endpoint: EndpointConnection?
     /// When it was sent (for its endpoint's latency).
@@ -126,7 +128,7 @@ final class ClientCall: @unchecked Sendable, DeadlineQueueEntry {
             self.outcome = .success(())
             if let single = self.single {
                 self.single = nil
-                single.resume(returning: SingleResponse(message: response ?? ByteBuffer(), trailers: self.trailers))
+                single.resume(returning: SingleResponse(message: response ?? ByteBuffer(), trailers: self.trailers, peer: self.peer))
             }
             self.responses?.finish(trailers: self.trailers)
         case .failure(let error):

@@ -58,13 +58,16 @@ extension ClientConnectionManager {
         endpoint.reconnectTimer?.cancel()
         endpoint.reconnectTimer = nil
         guard case .tcp = self.connector else { return }
-        let tlsContext: NIOSSLContext?
-        switch self.clientTLSContext() {
-        case .success(let context): tlsContext = context
-        case .failure(let error):
-            self.connectFailed(endpoint, error.message)
+        guard self.tls != nil else {
+            self.open(endpoint, tlsContext: nil)
             return
         }
+        // The TLS material of this moment: a later reload serves later connections.
+        self.openWithTLS(endpoint)
+    }
+
+    /// Opens the TCP connection (and TLS over it, with `tlsContext`) of an endpoint that is connecting.
+    func open(_ endpoint: EndpointConnection, tlsContext: NIOSSLContext?) {
         let serverName = self.tlsServerName(for: endpoint.endpoint)
         let timeout = self.configuration.connectTimeout
         let bootstrap = ClientBootstrap(group: self.eventLoop)
@@ -77,7 +80,7 @@ extension ClientConnectionManager {
                     handler.endpoint = endpoint
                     endpoint.attempt = handler
                     if let tlsContext {
-                        let tls = ClientTLSHandler(endpoint: "\(endpoint.endpoint)", serverName: serverName)
+                        let tls = ClientTLSHandler(endpoint: "\(endpoint.endpoint)", serverName: serverName, connection: handler)
                         let ssl = try ObservingSSLHandlers.maker.client(context: tlsContext, serverHostname: serverName, notes: tls.notes)
                         try channel.pipeline.syncOperations.addHandlers(ssl, tls)
                     }
@@ -98,21 +101,6 @@ extension ClientConnectionManager {
                 self.connectFailed(endpoint, "\(error)")
             }
         }
-    }
-
-    /// The TLS context (nil for plaintext), built once; an unusable setting fails every attempt with its reason.
-    func clientTLSContext() -> Result<NIOSSLContext?, RPCError> {
-        if let built = self.tlsContext { return built }
-        let built: Result<NIOSSLContext?, RPCError>
-        do {
-            built = .success(try TLSContextFactory.clientContext(self.configuration.transportSecurity))
-        } catch let error as RPCError {
-            built = .failure(error)
-        } catch {
-            built = .failure(RPCError(code: .invalidArgument, message: "\(error)"))
-        }
-        self.tlsContext = built
-        return built
     }
 
     /// The SNI and certificate name for `endpoint`: the configured server name, else a `dns:///` target's name,

@@ -58,8 +58,10 @@ final class ClientConnectionManager: @unchecked Sendable {
 
     /// The owning client's counters.
     let stats: ClientStats
-    /// The client's TLS context, built on the first connection (reading certificate files) and reused; nil before.
-    var tlsContext: Result<NIOSSLContext?, RPCError>?
+    /// The client's TLS material, reloadable; nil for plaintext.
+    let tls: TLSReloader?
+    /// The first load and the reload timer (`+TLS`).
+    var tlsState = ClientTLSState()
 
     /// A manager that connects on the first call; `connector` is `.external` only in tests.
     init(
@@ -71,6 +73,9 @@ final class ClientConnectionManager: @unchecked Sendable {
     ) {
         self.connector = connector
         self.stats = stats
+        self.tls = configuration.transportSecurity.usesTLS
+            ? TLSReloader(.client(configuration.transportSecurity), recorder: stats, logger: configuration.logger)
+            : nil
         self.target = target
         self.configuration = configuration
         self.eventLoop = eventLoop
@@ -397,6 +402,7 @@ final class ClientConnectionManager: @unchecked Sendable {
         let resolving: Task<Void, Never>? = await withCheckedContinuation { (continuation: CheckedContinuation<Task<Void, Never>?, Never>) in
             self.onLoop {
                 self.isClosed = true
+                self.stopTLSReloads()
                 let resolving = self.stopResolution()
                 for endpoint in self.endpoints { self.shutDown(endpoint) }
                 for handler in self.draining.values { handler.close() }
@@ -410,6 +416,8 @@ final class ClientConnectionManager: @unchecked Sendable {
         }
         // The resolution under way is the client's own task: cancelled above, awaited here.
         await resolving?.value
+        // So are a TLS load or reload under way (file reads on the thread pool: short, so awaited, not cancelled).
+        await self.awaitTLSWork()
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             self.onLoop {
                 self.closeWaiters.append(continuation)

@@ -2,20 +2,23 @@ import NIOCore
 import NIOSSL
 import NIOTLS
 
-/// Sits after swift-nio-ssl's client handler: refuses a server that negotiated no `drpc/1`, and turns TLS errors
-/// into an `unavailable` ``RPCError`` naming the cause, which the connection reports to its calls.
+/// Sits after swift-nio-ssl's client handler: refuses a server that negotiated no `drpc/1`, hands the server's
+/// verified certificate to the connection (its calls' ``ClientResponse/peer``), and turns TLS errors into an
+/// `unavailable` ``RPCError`` naming the cause, which the connection reports to its calls.
 final class ClientTLSHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
 
     private let endpoint: String
     private let serverName: String?
+    private let connection: ClientConnectionHandler
     let notes = TLSVerificationNotes()
     private var reported = false
 
-    init(endpoint: String, serverName: String?) {
+    init(endpoint: String, serverName: String?, connection: ClientConnectionHandler) {
         self.endpoint = endpoint
         self.serverName = serverName
+        self.connection = connection
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
@@ -29,6 +32,10 @@ final class ClientTLSHandler: ChannelInboundHandler, RemovableChannelHandler {
             )
             context.close(promise: nil)
             return
+        }
+        if let event = event as? TLSUserEvent, case .handshakeCompleted = event {
+            let ssl = try? context.pipeline.syncOperations.handler(type: NIOSSLClientHandler.self)
+            self.connection.serverIdentity = PeerIdentity(handshakeLeaf: ssl?.peerCertificate, notes: self.notes)
         }
         context.fireUserInboundEventTriggered(event)
     }

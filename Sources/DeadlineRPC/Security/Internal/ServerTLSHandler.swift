@@ -80,13 +80,7 @@ final class ServerTLSHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     /// The client certificate's identity; nil without mutual TLS (no certificate asked for).
     private func identity(context: ChannelHandlerContext) -> PeerIdentity? {
-        guard let ssl = try? context.pipeline.syncOperations.handler(type: NIOSSLServerHandler.self),
-            let leaf = ssl.peerCertificate, let leafDER = try? leaf.toDERBytes()
-        else { return nil }
-        var chain = [leafDER]
-        for certificate in self.notes.chainLeafFirst where certificate != leaf {
-            if let der = try? certificate.toDERBytes() { chain.append(der) }
-        }
-        return PeerIdentity(derChain: chain)
+        let ssl = try? context.pipeline.syncOperations.handler(type: NIOSSLServerHandler.self)
+        return PeerIdentity(handshakeLeaf: ssl?.peerCertificate, notes: self.notes)
     }
 }

@@ -31,6 +31,7 @@ extension ClientConnectionHandler {
         self.nextStreamID += 2
         loop.streamID = streamID
         loop.connection = self
+        loop.peer = self.serverIdentity
         loop.inbound = InboundMessageReader(window: self.configuration.initialStreamCredit)
         self.streams[streamID] = call
         loop.machine.streamOpened()

@@ -43,6 +43,8 @@ final class ClientConnectionHandler: ChannelDuplexHandler, ConnectionFlushing {
     var keepaliveTimer: Scheduled<Void>?
     var pingTimeoutTimer: Scheduled<Void>?
     var closeError: RPCError?
+    /// The server's verified certificate (TLS), set when the handshake completes; its calls report it.
+    var serverIdentity: PeerIdentity?
     /// Whether any byte has arrived (the first ones are checked for a TLS record: a TLS server on a plaintext client).
     var receivedBytes = false
     /// The last measured round-trip time of a keepalive ping.
