@@ -40,7 +40,8 @@ for round in $(seq 1 "$REPEATS"); do
     done
 done
 run handshakes "$B/tls-bench" handshakes --count 2000 --concurrency 64
-run flood "$B/tls-bench" flood --handshakes 500 --trickle 100 --duration "$DURATION"
+# 15 s phases: past the server's 10 s preface timeout, so the trickling connections are closed (and reopened) mid-flood.
+run flood "$B/tls-bench" flood --handshakes 500 --trickle 100 --duration 15
 run rpcbench .build/release/rpcbench run --transport both --quiet --results "$OUT/rpcbench"
 
 # Medians of qps and p99 per echo configuration, and the goal check.

@@ -30,6 +30,11 @@ struct FloodCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        let files = raiseFileLimit()
+        let needed = 2 * (self.handshakes + self.trickle) + 64
+        if files < needed {
+            print("warning: the open-file limit is \(files), and the flood needs about \(needed) (both ends of every connection live here): raise it with ulimit -n")
+        }
         let material = try BenchTLSMaterial()
         let floodGroup = MultiThreadedEventLoopGroup(numberOfThreads: self.floodThreads)
         let settings = FloodSettings(

@@ -21,6 +21,7 @@ struct HandshakesCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        raiseFileLimit()
         let material = try BenchTLSMaterial()
         let group = MultiThreadedEventLoopGroup(numberOfThreads: self.clientThreads)
         let count = self.count
