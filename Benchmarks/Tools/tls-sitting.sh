@@ -6,18 +6,23 @@
 # output; summary.txt has the medians and the goal check (TLS keeps at least 75% of plaintext's c=64 throughput).
 #
 #   Benchmarks/Tools/tls-sitting.sh [OUT_DIR]          (from anywhere; REPEATS=3 DURATION=10 by default)
+#
+# SKIP_BUILD=1 uses the binaries already built; RPCBENCH=path picks another rpcbench (both for trying the script).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 OUT=${1:-results/tls-sitting-$(date -u +%Y%m%dT%H%M%SZ)}
 REPEATS=${REPEATS:-3}
 DURATION=${DURATION:-10}
+RPCBENCH=${RPCBENCH:-.build/release/rpcbench}
 mkdir -p "$OUT"
 
 # Release builds only (a debug build misstates every figure). The root gained a target (ThrowawayPKI) that the
 # benchmarks reach through their path dependency: drop SwiftPM's cached build plan so it is seen (Benchmarks/README.md).
-rm -f .build-benchmarks/release.yaml .build-benchmarks/x86_64-unknown-linux-gnu/release/description.json
-swift build -c release --product rpcbench
-swift build -c release --package-path Benchmarks --scratch-path .build-benchmarks
+if [ -z "${SKIP_BUILD:-}" ]; then
+    rm -f .build-benchmarks/release.yaml .build-benchmarks/x86_64-unknown-linux-gnu/release/description.json
+    swift build -c release --product rpcbench
+    swift build -c release --package-path Benchmarks --scratch-path .build-benchmarks
+fi
 B=.build-benchmarks/release
 
 run() {
@@ -42,7 +47,7 @@ done
 run handshakes "$B/tls-bench" handshakes --count 2000 --concurrency 64
 # 15 s phases: past the server's 10 s preface timeout, so the trickling connections are closed (and reopened) mid-flood.
 run flood "$B/tls-bench" flood --handshakes 500 --trickle 100 --duration 15
-run rpcbench .build/release/rpcbench run --transport both --quiet --results "$OUT/rpcbench"
+run rpcbench "$RPCBENCH" run --transport both --quiet --results "$OUT/rpcbench"
 
 # Medians of qps and p99 per echo configuration, and the goal check.
 median() { sort -n | awk '{ v[NR] = $1 } END { if (NR == 0) print 0; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
