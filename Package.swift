@@ -16,6 +16,9 @@ let package = Package(
         // analysis, report and plot code.
         .library(name: "RPCBenchCore", targets: ["RPCBenchCore"]),
         .library(name: "RPCBenchOptions", targets: ["RPCBenchOptions"]),
+        // Throwaway certificates for demos and benchmarks (demo-services --tls, rpcbench --tls, Benchmarks/); never
+        // for production: its CA lives in memory for one run.
+        .library(name: "ThrowawayPKI", targets: ["ThrowawayPKI"]),
         .executable(name: "rpcbench", targets: ["rpcbench"]),
         .executable(name: "demo-services", targets: ["demo-services"]),
     ],
@@ -70,6 +73,18 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // A CA and per-service certificates made in memory at start, for `demo-services --tls`, `rpcbench --tls`
+        // and the TLS benchmarks. Not part of the `DeadlineRPC` product.
+        .target(
+            name: "ThrowawayPKI",
+            dependencies: [
+                "DeadlineRPC",
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+            ],
+            swiftSettings: strictSettings
+        ),
         // rpcbench's testable core: the bench service, load generator, storm, report, plot.
         .target(
             name: "RPCBenchCore",
@@ -98,6 +113,7 @@ let package = Package(
                 "RPCBenchDemo",
                 "DemoTopology",
                 "DeadlineRPC",
+                "ThrowawayPKI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ],
@@ -110,6 +126,8 @@ let package = Package(
             name: "DemoTopology",
             dependencies: [
                 "DeadlineRPC",
+                // `--tls`: the throwaway CA and each service's certificate.
+                "ThrowawayPKI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -148,6 +166,7 @@ let package = Package(
                 "DemoTopology",
                 "DeadlineRPC",
                 "HostBed",
+                "ThrowawayPKI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
@@ -206,7 +225,10 @@ let package = Package(
                 "demo-services",
                 "DemoTopology",
                 "DeadlineRPC",
+                "ThrowawayPKI",
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                // The throwaway certificates are checked with swift-certificates' own verifier.
+                .product(name: "X509", package: "swift-certificates"),
             ],
             swiftSettings: strictSettings
         ),

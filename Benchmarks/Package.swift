@@ -10,6 +10,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
     ],
     targets: [
         // What the benchmarks share: handlers that park until cancelled, recording when cancellation reached them.
@@ -19,6 +20,8 @@ let package = Package(
             name: "echo-bench",
             dependencies: [
                 .product(name: "DeadlineRPC", package: "DeadlineRPC"),
+                // `--tls`: a throwaway CA and server certificate made at start.
+                .product(name: "ThrowawayPKI", package: "DeadlineRPC"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
@@ -54,6 +57,22 @@ let package = Package(
                 "BenchSupport",
                 .product(name: "DeadlineRPC", package: "DeadlineRPC"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+            ],
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
+        // TLS costs: full handshakes per second (one at a time and concurrent, beside bare TCP connects), and a
+        // legitimate client's latency while 500 handshakes (and trickled ClientHellos) flood the server.
+        .executableTarget(
+            name: "tls-bench",
+            dependencies: [
+                .product(name: "DeadlineRPC", package: "DeadlineRPC"),
+                .product(name: "ThrowawayPKI", package: "DeadlineRPC"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOTLS", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ],

@@ -54,6 +54,9 @@ public struct BenchConfiguration: Sendable {
     /// Whether the bench's clients retry (a `RetryInterceptor` with its defaults): victims are idempotent, so a
     /// victim that failed `unavailable` is sent again to another replica; storm calls are not retried.
     public var retry = false
+    /// How the bench's own clients connect (`rpcbench --tls`: TLS trusting the servers' throwaway CA); the
+    /// servers' side is ``BenchServerOptions/transportSecurity``.
+    public var clientSecurity: ClientTransportSecurity = .plaintext
 
     /// The defaults.
     public init() {}
@@ -63,6 +66,7 @@ public struct BenchConfiguration: Sendable {
     public var clientConfiguration: RPCClient.Configuration {
         var configuration = RPCClient.Configuration()
         configuration.loadBalancing = self.loadBalancing
+        configuration.transportSecurity = self.clientSecurity
         if self.retry { configuration.interceptors = [RetryInterceptor()] }
         return configuration
     }

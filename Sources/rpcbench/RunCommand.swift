@@ -72,6 +72,16 @@ extension RPCBench {
         /// The load, storm and output flags (shared with Benchmarks/PeerStorm).
         @OptionGroup var workload: WorkloadOptions
 
+        // MARK: TLS
+
+        /// TLS on every connection of the embedded chain (`--transport tls`).
+        @Flag(help: "TLS on every connection of the embedded chain: a throwaway CA and server certificate made at start, checked by name by every client (same as --transport tls).")
+        var tls = false
+
+        /// Plaintext, TLS, or both one after the other with a side-by-side table.
+        @Option(help: "The embedded chain's connections: plaintext, tls, or both (the whole run over plaintext, then over TLS, then the two side by side). Default: plaintext.")
+        var transport: TransportChoice?
+
         // MARK: Propagation
 
         /// Run the storm again with propagation off on the hop clients.
@@ -81,6 +91,7 @@ extension RPCBench {
         /// Rejects impossible flag values before anything starts.
         func validate() throws {
             guard (1...255).contains(self.chain) else { throw ValidationError("--chain must be 1...255") }
+            try self.validateTransport()
             if let target = self.target, !self.isDemo {
                 _ = try Self.parseTarget(target)
             }
@@ -168,6 +179,10 @@ extension RPCBench {
         func run() async throws {
             if self.replicas != nil {
                 try await self.runReplicas()
+                return
+            }
+            if self.transportChoice != .plaintext {
+                try await self.runOverTLS()
                 return
             }
             let configuration = self.benchConfiguration

@@ -3,6 +3,7 @@ import DeadlineRPC
 import Histogram
 import NIOCore
 import Synchronization
+import ThrowawayPKI
 
 #if canImport(Glibc)
 import Glibc
@@ -26,16 +27,33 @@ struct EchoBench: AsyncParsableCommand {
     @Option(help: "Every call carries this deadline (ms); 0 = none.") var deadlineMs: Int = 1000
     @Option(help: "Endpoints in the client's target: N > 1 lists the server N times (N connections, the balancer picks per call); 1 is the single-endpoint path.") var endpoints: Int = 1
     @Option(help: "With --endpoints > 1: least-loaded | round-robin | pick-first.") var balancing: String = "least-loaded"
+    @Flag(help: "TLS (with --role both): a throwaway CA and server certificate made at start; the client verifies the chain and the name echo-bench.bench.test.") var tls = false
     /// Handlers run on the global executor, as on every DeadlineRPC server (never on the I/O loops).
     var executor: String { "global" }
 
     static let echo = Method<ByteBuffer, ByteBuffer>.raw("bench.Echo/Get", kind: .unary)
+
+    /// The name the server's certificate carries and the client checks under `--tls`.
+    static let serverName = "echo-bench.bench.test"
+
+    func validate() throws {
+        if self.tls && self.role != "both" {
+            throw ValidationError("--tls makes its CA in this process, so it goes with --role both")
+        }
+    }
 
     func run() async throws {
         var router = Router()
         router.unary(Self.echo) { request, _ in request }
         var configuration = RPCServer.Configuration()
         configuration.maxConcurrentStreams = 100_000
+        var clientSecurity = ClientTransportSecurity.plaintext
+        if self.tls {
+            let ca = try ThrowawayCA(name: "echo-bench throwaway CA")
+            let server = try ca.issue(commonName: "echo-bench", dnsNames: [Self.serverName])
+            configuration.transportSecurity = server.serverSecurity
+            clientSecurity = server.clientSecurity(serverName: Self.serverName)
+        }
         switch self.role {
         case "server":
             let server = RPCServer(host: self.host, port: self.port, router: router, configuration: configuration)
@@ -50,14 +68,15 @@ struct EchoBench: AsyncParsableCommand {
             try await withThrowingDiscardingTaskGroup { group in
                 group.addTask { try await server.run() }
                 let port = try await server.listeningAddress.port!
-                try await self.drive(port: port)
+                try await self.drive(port: port, security: clientSecurity)
                 server.beginGracefulShutdown()
             }
         }
     }
 
-    func drive(port: Int) async throws {
+    func drive(port: Int, security: ClientTransportSecurity = .plaintext) async throws {
         var clientConfiguration = RPCClient.Configuration()
+        clientConfiguration.transportSecurity = security
         switch self.balancing {
         case "round-robin": clientConfiguration.loadBalancing = .roundRobin
         case "pick-first": clientConfiguration.loadBalancing = .pickFirst
@@ -139,7 +158,7 @@ struct EchoBench: AsyncParsableCommand {
         let qps = Double(h.totalCount) / self.duration
         let mode = self.rate == 0 ? "closed" : "open"
         print(
-            "stack=drpc mode=\(mode) endpoints=\(self.endpoints) concurrency=\(self.concurrency) rate=\(self.rate) executor=\(self.executor) calls=\(h.totalCount) errors=\(state.errors.load(ordering: .relaxed)) qps=\(Int(qps)) p50_us=\(h.valueAtPercentile(50)) p90_us=\(h.valueAtPercentile(90)) p99_us=\(h.valueAtPercentile(99)) p999_us=\(h.valueAtPercentile(99.9)) max_us=\(h.max) rss_kb=\(peakRSSKilobytes()) cpu_s=\(String(format: cpu))"
+            "stack=drpc mode=\(mode) endpoints=\(self.endpoints) concurrency=\(self.concurrency) rate=\(self.rate) executor=\(self.executor) tls=\(self.tls ? "on" : "off") calls=\(h.totalCount) errors=\(state.errors.load(ordering: .relaxed)) qps=\(Int(qps)) p50_us=\(h.valueAtPercentile(50)) p90_us=\(h.valueAtPercentile(90)) p99_us=\(h.valueAtPercentile(99)) p999_us=\(h.valueAtPercentile(99.9)) max_us=\(h.max) rss_kb=\(peakRSSKilobytes()) cpu_s=\(String(format: cpu))"
         )
     }
 }

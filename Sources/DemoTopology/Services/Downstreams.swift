@@ -15,13 +15,14 @@ package final class Downstreams: Sendable {
     /// Creates clients to `endpoints`; they connect on their first call. Their metrics
     /// (`drpc_client_deadline_clamped_total`, `drpc_client_calls_shed_total`, …) go to `metrics`, the service's own
     /// registry, so they appear in its `/metrics` under the runtime's names.
-    package convenience init(endpoints: [ServiceName: ServiceAddress], settings: TopologySettings, metrics: ServiceMetrics, logger: Logger) {
-        self.init(targets: endpoints.mapValues { .host($0.host, port: $0.port) }, settings: settings, metrics: metrics, logger: logger)
+    package convenience init(endpoints: [ServiceName: ServiceAddress], settings: TopologySettings, metrics: ServiceMetrics, logger: Logger, tls: ServiceTLS? = nil) {
+        self.init(targets: endpoints.mapValues { .host($0.host, port: $0.port) }, settings: settings, metrics: metrics, logger: logger, tls: tls)
     }
 
     /// Creates clients to `targets` (one address, a list of replicas, or a DNS name of replicas); they connect
-    /// (and resolve) on their first call. Metrics go to `metrics`, as for ``init(endpoints:settings:metrics:logger:)``.
-    package init(targets: [ServiceName: Target], settings: TopologySettings, metrics: ServiceMetrics, logger: Logger) {
+    /// (and resolve) on their first call. Metrics go to `metrics`, as for ``init(endpoints:settings:metrics:logger:tls:)``.
+    /// With `tls`, every client speaks TLS and checks its service's certificate and name.
+    package init(targets: [ServiceName: Target], settings: TopologySettings, metrics: ServiceMetrics, logger: Logger, tls: ServiceTLS? = nil) {
         var configuration = RPCClient.Configuration()
         configuration.propagation = settings.propagation
         configuration.metricsFactory = metrics.factory
@@ -33,9 +34,11 @@ package final class Downstreams: Sendable {
         var replicated = configuration
         replicated.healthChecking = HealthChecking()
         replicated.interceptors = [RetryInterceptor(factory: metrics.factory)]
-        self.clients = targets.mapValues { target in
-            RPCClient(target: target, configuration: Self.hasReplicas(target) ? replicated : configuration)
-        }
+        self.clients = Dictionary(uniqueKeysWithValues: targets.map { service, target in
+            var chosen = Self.hasReplicas(target) ? replicated : configuration
+            if let tls { chosen.transportSecurity = tls.client(to: service) }
+            return (service, RPCClient(target: target, configuration: chosen))
+        })
         self.safetyNetTimeout = settings.safetyNetTimeout
     }
 

@@ -34,20 +34,37 @@ package final class ServiceNode: Service, Sendable {
     ///   - downstreams: Where the services it calls listen (RPC ports).
     ///   - rpcPort: The RPC port (0 picks a free one; unused by the front door).
     ///   - httpPort: The HTTP port (0 picks a free one).
-    package convenience init(name: ServiceName, settings: TopologySettings, downstreams endpoints: [ServiceName: ServiceAddress], rpcPort: Int = 0, httpPort: Int = 0) {
+    ///   - tls: With `--tls`: the service's certificate, and the CA its clients trust; nil: plaintext.
+    package convenience init(
+        name: ServiceName,
+        settings: TopologySettings,
+        downstreams endpoints: [ServiceName: ServiceAddress],
+        rpcPort: Int = 0,
+        httpPort: Int = 0,
+        tls: ServiceTLS? = nil
+    ) {
         self.init(
             name: name,
             settings: settings,
             targets: endpoints.mapValues { .host($0.host, port: $0.port) },
             host: "127.0.0.1",
             rpcPort: rpcPort,
-            httpPort: httpPort
+            httpPort: httpPort,
+            tls: tls
         )
     }
 
     /// Creates the service listening on `host`, calling its downstreams at `targets` (an address each, or a DNS
-    /// name of replicas); nothing listens until ``run()``.
-    package init(name: ServiceName, settings: TopologySettings, targets: [ServiceName: Target], host: String, rpcPort: Int = 0, httpPort: Int = 0) {
+    /// name of replicas); nothing listens until ``run()``. With `tls`, its RPC server and its clients use TLS.
+    package init(
+        name: ServiceName,
+        settings: TopologySettings,
+        targets: [ServiceName: Target],
+        host: String,
+        rpcPort: Int = 0,
+        httpPort: Int = 0,
+        tls: ServiceTLS? = nil
+    ) {
         self.name = name
         self.host = host
         self.settings = settings
@@ -55,7 +72,7 @@ package final class ServiceNode: Service, Sendable {
         logger.logLevel = settings.logLevel
         logger[metadataKey: "demo.propagation"] = "\(settings.propagationLabel)"
         let metrics = ServiceMetrics()
-        let downstreams = Downstreams(targets: targets, settings: settings, metrics: metrics, logger: logger)
+        let downstreams = Downstreams(targets: targets, settings: settings, metrics: metrics, logger: logger, tls: tls)
         self.downstreams = downstreams
         let log = HopLog()
         self.metrics = metrics
@@ -77,6 +94,7 @@ package final class ServiceNode: Service, Sendable {
             configuration.stragglerGracePeriod = settings.stragglerGracePeriod
             configuration.drainTimeout = .seconds(5)
             configuration.logger = logger
+            if let tls { configuration.transportSecurity = tls.server }
             if name == .gateway { configuration.minimumBudget = settings.gatewayMinimumBudget }
             let watches = HealthWatches()
             configuration.interceptors = [watches]

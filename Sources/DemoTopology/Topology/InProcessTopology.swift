@@ -2,9 +2,11 @@
 /// demo-services`, and the fast tests).
 package enum InProcessTopology {
     /// Starts one topology per entry of `settings` (leaves first, so each service knows its downstreams' ports),
-    /// runs `body` with their endpoints, then shuts every service down gracefully and waits for it.
+    /// runs `body` with their endpoints, then shuts every service down gracefully and waits for it. With `tls`,
+    /// every service serves and calls over TLS with its certificate from it.
     package static func with<Result: Sendable>(
         _ settings: [TopologySettings],
+        tls: DemoPKI? = nil,
         _ body: @Sendable ([TopologyEndpoints]) async throws -> Result
     ) async throws -> Result {
         try await withThrowingTaskGroup(of: Void.self) { group in
@@ -21,7 +23,7 @@ package enum InProcessTopology {
                         let downstreams = Dictionary(uniqueKeysWithValues: name.downstreams.compactMap { service in
                             rpc[service].map { (service, $0) }
                         })
-                        let node = ServiceNode(name: name, settings: topology, downstreams: downstreams)
+                        let node = ServiceNode(name: name, settings: topology, downstreams: downstreams, tls: tls?.tls(name))
                         nodes.append(node)
                         group.addTask { try await node.run() }
                         rpc[name] = try await node.rpcEndpoint

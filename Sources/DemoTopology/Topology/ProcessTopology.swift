@@ -1,4 +1,5 @@
 import Foundation
+import ThrowawayPKI
 
 /// A topology whose services run as separate `demo-services serve` processes on 127.0.0.1: started leaves first,
 /// each wired to the ports its downstreams printed, and stopped with SIGTERM (SIGKILL if one does not exit).
@@ -55,9 +56,11 @@ package final class ProcessTopology: Sendable {
 
     /// Starts every service of `settings` as a process of `executable`. Each child also stops by itself after
     /// `selfStop`, so none outlives a launcher that dies. Children that started are stopped if a later one fails.
+    /// With `tls`, each child reads its certificate, key and the CA from these files (`serve --tls-…`).
     package static func launch(
         executable: URL,
         settings: TopologySettings,
+        tls: [ServiceName: ThrowawayFiles]? = nil,
         selfStop: Duration = .seconds(600),
         readyTimeout: Duration = .seconds(60)
     ) async throws -> ProcessTopology {
@@ -72,6 +75,7 @@ package final class ProcessTopology: Sendable {
                     }
                 }
                 arguments += settings.arguments
+                if let files = tls?[name] { arguments += ServiceTLS.arguments(files) }
                 let child = try await Self.start(name, executable: executable, arguments: arguments, readyTimeout: readyTimeout)
                 children.append(child)
                 rpc[name] = child.rpc

@@ -8,6 +8,10 @@ public struct BenchServerOptions: Sendable, Hashable {
     /// Where handler tasks run: the global executor, the runtime's default (handlers never run on its I/O loops, so
     /// a storm handler that computes cannot keep its own cancel from being read).
     public var handlerExecutor: RPCServer.HandlerExecutor = .globalConcurrent
+    /// The servers' transport security (`rpcbench --tls`: TLS with a throwaway certificate).
+    public var transportSecurity: ServerTransportSecurity = .plaintext
+    /// How each hop's clients to the next hop connect: TLS when the servers use it, trusting their CA.
+    public var hopClientSecurity: ClientTransportSecurity = .plaintext
 
     /// The defaults.
     public init() {}
@@ -17,6 +21,7 @@ public struct BenchServerOptions: Sendable, Hashable {
         var configuration = RPCServer.Configuration()
         configuration.maxConcurrentStreams = self.maxConcurrentStreams
         configuration.handlerExecutor = self.handlerExecutor
+        configuration.transportSecurity = self.transportSecurity
         return configuration
     }
 }

@@ -20,7 +20,7 @@ public func withBenchTopology<Result: Sendable>(
             for hop in stride(from: hops, through: 1, by: -1) {
                 let service = BenchService(
                     hop: hop,
-                    nextHop: next.map { NextHopClients(host: $0.host, port: $0.port) },
+                    nextHop: next.map { NextHopClients(host: $0.host, port: $0.port, security: options.hopClientSecurity) },
                     topology: registry
                 )
                 let server = RPCServer(

@@ -9,10 +9,12 @@ public struct NextHopClients: Sendable {
     /// Ignores them (the leak, reproduced on purpose).
     public let leaking: RPCClient
 
-    /// Creates both clients for `host:port`; they connect on their first call.
-    public init(host: String, port: Int) {
-        self.propagating = RPCClient(host: host, port: port)
-        var leaky = RPCClient.Configuration()
+    /// Creates both clients for `host:port`, secured by `security`; they connect on their first call.
+    public init(host: String, port: Int, security: ClientTransportSecurity = .plaintext) {
+        var configuration = RPCClient.Configuration()
+        configuration.transportSecurity = security
+        self.propagating = RPCClient(host: host, port: port, configuration: configuration)
+        var leaky = configuration
         leaky.propagation = .disabledToReproduceLeaks
         self.leaking = RPCClient(host: host, port: port, configuration: leaky)
     }

@@ -19,7 +19,7 @@ public struct BenchStackDescription: Sendable, Hashable {
     /// DeadlineRPC with the bench servers' options.
     public static func deadlineRPC(_ options: BenchServerOptions) -> BenchStackDescription {
         BenchStackDescription(
-            name: "DeadlineRPC",
+            name: options.transportSecurity.usesTLS ? "DeadlineRPC over TLS" : "DeadlineRPC",
             handlerExecutor: "global",  // Every HandlerExecutor case runs handlers off the I/O loops now.
             maxConcurrentStreams: options.maxConcurrentStreams
         )

@@ -24,33 +24,43 @@ struct LaunchCommand: AsyncParsableCommand {
     @Option(help: "Instead of the scenarios, serve for this many seconds (Ctrl-C stops earlier).")
     var duration: Int?
 
+    @Flag(help: "Every RPC hop over TLS: a throwaway CA made at start issues each service a certificate (NAME.demo.test; with --hosts also its DNS name and host address), handed to each process as files in a private temporary directory, removed at the end.")
+    var tls = false
+
     func run() async throws {
         let settings = try self.selection.settings(self.topology)
         let scenarios = try self.selection.scenarios(settings[0])
         let duration = self.duration
+        let tls = self.tls
         if self.hosts {
             let service = ClosureService {
-                try await HostsLaunch.run(settings: settings, scenarios: scenarios, duration: duration)
+                try await HostsLaunch.run(settings: settings, scenarios: scenarios, duration: duration, tls: tls)
             }
             try await service.runUntilSignalled(label: "demo-services.launch")
             return
         }
         let executable = ProcessTopology.currentExecutable
+        let pkiFiles = try self.tls ? DemoPKI().writeFiles() : nil
         let service = ClosureService {
             var topologies: [ProcessTopology] = []
             var failure: (any Error)? = nil
+            defer { if let pkiFiles { try? FileManager.default.removeItem(at: pkiFiles.directory) } }
             do {
                 for topology in settings {
                     Console.progress("launching \(ServiceName.allCases.count) processes (propagation \(topology.propagationLabel))…")
                     topologies.append(try await ProcessTopology.launch(
                         executable: executable,
                         settings: topology,
+                        tls: pkiFiles?.files,
                         selfStop: .seconds((duration ?? 0) + 600)
                     ))
                 }
                 for topology in topologies { Console.output(topology.endpoints.listing) }
+                if tls { Console.output(ServiceTLS.reportLine) }
                 if let duration {
-                    if let command = RPCBenchCommandLine.render(topologies.map(\.endpoints)) {
+                    if tls {
+                        Console.output("(rpcbench --target demo=… speaks plaintext to the gateway: run it against a launch without --tls)")
+                    } else if let command = RPCBenchCommandLine.render(topologies.map(\.endpoints)) {
                         Console.output("rpcbench against these topologies:\n  \(command)")
                     }
                     Console.output("serving for \(duration) s (Ctrl-C stops)")
@@ -61,7 +71,7 @@ struct LaunchCommand: AsyncParsableCommand {
                         try await ScenarioSession.run(scenarios, on: endpoints, progress: Console.progress)
                     }
                     Console.output("")
-                    Console.output(ScenarioTable.render(rows, settings: settings[0]))
+                    Console.output(ScenarioTable.render(rows, settings: settings[0], tls: tls))
                 }
             } catch {
                 failure = error

@@ -1,6 +1,7 @@
 import ArgumentParser
 import DemoTopology
 import ServiceLifecycle
+import ThrowawayPKI
 
 /// `demo-services serve NAME`: one service in this process, wired to its downstreams by address. Prints
 /// `ready NAME rpc=PORT http=PORT` once listening; stops on SIGTERM/SIGINT (gracefully) or after `--duration`.
@@ -38,6 +39,28 @@ struct ServeCommand: AsyncParsableCommand {
 
     @OptionGroup var topology: TopologyOptions
 
+    @Option(help: "With --tls-key and --tls-ca: this service's certificate (PEM); its RPC server and its clients then use TLS (`launch --tls` passes them).")
+    var tlsCertificate: String?
+
+    @Option(help: "The private key of --tls-certificate (PEM).")
+    var tlsKey: String?
+
+    @Option(help: "The CA certificate (PEM) this service's clients trust; each checks its downstream's name NAME.demo.test.")
+    var tlsCa: String?
+
+    func validate() throws {
+        let given = [self.tlsCertificate, self.tlsKey, self.tlsCa].compactMap { $0 }.count
+        guard given == 0 || given == 3 else {
+            throw ValidationError("--tls-certificate, --tls-key and --tls-ca go together: give all three or none.")
+        }
+    }
+
+    /// The TLS settings of the `--tls-…` files, or nil for plaintext.
+    var serviceTLS: ServiceTLS? {
+        guard let certificate = self.tlsCertificate, let key = self.tlsKey, let ca = self.tlsCa else { return nil }
+        return ServiceTLS(files: ThrowawayFiles(certificate: certificate, privateKey: key, ca: ca))
+    }
+
     func run() async throws {
         let settings = try self.topology.settings(propagation: self.propagation)
         let targets = Dictionary(self.downstream.map { ($0.service, $0.target) }, uniquingKeysWith: { $1 })
@@ -50,7 +73,8 @@ struct ServeCommand: AsyncParsableCommand {
             targets: targets,
             host: self.host,
             rpcPort: self.name == .frontdoor ? 0 : self.port,
-            httpPort: self.name == .frontdoor ? self.port : self.metricsPort
+            httpPort: self.name == .frontdoor ? self.port : self.metricsPort,
+            tls: self.serviceTLS
         )
         let group = ServiceGroup(
             services: [node],

@@ -2,6 +2,7 @@ import DeadlineRPC
 import DemoTopology
 import Foundation
 import HostBed
+import ThrowawayPKI
 
 /// The services of ``HostPlan`` running on a test bed: every replica a `demo-services serve` process inside its
 /// host (started with the host's clock offset), every service's replicas behind one DNS name served by the bed's
@@ -52,7 +53,8 @@ final class HostTopology: Sendable {
 
     /// Publishes every service's DNS name, starts every replica in its host, and waits until each prints its
     /// `ready` line. Processes that started are stopped with the bed if a later step fails.
-    static func start(_ plan: HostPlan, on bed: TestBed, executable: URL, selfStop: Duration) async throws -> HostTopology {
+    /// With `tls`, each process reads its certificate, key and the CA from these files.
+    static func start(_ plan: HostPlan, on bed: TestBed, executable: URL, selfStop: Duration, tls: [ServiceName: ThrowawayFiles]? = nil) async throws -> HostTopology {
         for topology in plan.settings.indices {
             for service in ServiceName.allCases {
                 let addresses = plan.replicas(of: service, topology: topology).map { bed.host($0.host).address }
@@ -64,7 +66,8 @@ final class HostTopology: Sendable {
             for placement in plan.placements {
                 let host = bed.host(placement.host)
                 group.addTask {
-                    let arguments = plan.arguments(placement, address: host.address, selfStop: selfStop)
+                    var arguments = plan.arguments(placement, address: host.address, selfStop: selfStop)
+                    if let files = tls?[placement.service] { arguments += ServiceTLS.arguments(files) }
                     let process = try await host.run(executable, arguments)
                     do {
                         try await process.line(containing: "ready \(placement.service.rawValue) ", timeout: .seconds(60))

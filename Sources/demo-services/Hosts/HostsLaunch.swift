@@ -2,6 +2,7 @@ import DemoTopology
 import Foundation
 import HostBed
 import ServiceLifecycle
+import ThrowawayPKI
 
 /// `demo-services launch --hosts`: builds a test bed (network namespaces on a bridge, dnsmasq, one host's clock
 /// days ahead), runs every service replica in a host of its own, runs the scenarios with a replica killed and
@@ -9,7 +10,9 @@ import ServiceLifecycle
 /// removes the bed — on success, on error, and on SIGINT/SIGTERM (the caller runs this in a service group).
 enum HostsLaunch {
     /// The whole run; `duration` serves that long instead of the scenarios (no replica is killed then).
-    static func run(settings: [TopologySettings], scenarios: [Scenario], duration: Int?) async throws {
+    /// With `tls`, every RPC hop uses TLS: each service's certificate names `NAME.demo.test`, its DNS names and its
+    /// hosts' addresses.
+    static func run(settings: [TopologySettings], scenarios: [Scenario], duration: Int?, tls: Bool = false) async throws {
         if let reason = TestBed.unavailableReason {
             throw SettingsError("`launch --hosts` runs each service in a network namespace of its own, and \(reason). Run it as root, or without --hosts.")
         }
@@ -17,11 +20,14 @@ enum HostsLaunch {
         let executable = ProcessTopology.currentExecutable
         Console.progress("building a test bed of \(plan.hostCount) hosts…")
         let tag = try await withTestBed(hosts: plan.hostCount, clockOffsets: plan.clockOffsets, prefix: TestBedLayout.demoPrefix) { bed in
+            let pkiFiles = try tls ? Self.certificates(plan, on: bed) : nil
+            defer { if let pkiFiles { try? FileManager.default.removeItem(at: pkiFiles.directory) } }
             Console.progress("starting \(plan.hostCount) processes, one per host…")
             let hosts = try await cancelWhenGracefulShutdown {
-                try await HostTopology.start(plan, on: bed, executable: executable, selfStop: .seconds((duration ?? 0) + 600))
+                try await HostTopology.start(plan, on: bed, executable: executable, selfStop: .seconds((duration ?? 0) + 600), tls: pkiFiles?.files)
             }
             Console.output(hosts.listing)
+            if tls { Console.output(ServiceTLS.reportLine) }
             var failure: (any Error)?
             do {
                 if let duration {
@@ -32,7 +38,7 @@ enum HostsLaunch {
                         try await Self.scenarios(scenarios, on: hosts)
                     }
                     Console.output("")
-                    Console.output(ScenarioTable.render(rows, settings: settings[0]))
+                    Console.output(ScenarioTable.render(rows, settings: settings[0], tls: tls))
                     Console.output("")
                     Console.output(HostsReport.render(rows, interludes: interludes, plan: plan).joined(separator: "\n"))
                 }
@@ -48,6 +54,16 @@ enum HostsLaunch {
             return bed.tag
         }
         Console.output("Removed the test bed \(tag): its \(plan.hostCount + 1) namespaces, veths, bridge, dnsmasq, /etc/netns entries and files.")
+    }
+
+    /// Every service's certificate, naming `NAME.demo.test`, its DNS name in each topology and its replicas' host
+    /// addresses (each host has its own, so an IP SAN names one service only), written for the processes.
+    private static func certificates(_ plan: HostPlan, on bed: TestBed) throws -> (directory: URL, files: [ServiceName: ThrowawayFiles]) {
+        let pki = try DemoPKI(
+            extraNames: { service in plan.settings.indices.map { plan.dnsName(service, topology: $0) } },
+            ipAddresses: { service in plan.placements.filter { $0.service == service }.map { bed.host($0.host).address } }
+        )
+        return try pki.writeFiles()
     }
 
     /// Runs `scenarios` on every topology, killing and draining replicas before the scenarios

@@ -2,9 +2,11 @@ import DemoTopology
 
 /// Renders scenario results as text: one block per scenario, one column per topology (propagation on, off).
 enum ScenarioTable {
-    /// The whole report for `rows` (each scenario with its results, one per topology, in column order).
-    static func render(_ rows: [(scenario: Scenario, results: [ScenarioResult])], settings: TopologySettings) -> String {
-        var out = Self.diagram(settings)
+    /// The whole report for `rows` (each scenario with its results, one per topology, in column order); `tls`
+    /// says every RPC hop ran over TLS (`--tls`).
+    static func render(_ rows: [(scenario: Scenario, results: [ScenarioResult])], settings: TopologySettings, tls: Bool = false) -> String {
+        var out = tls ? [ServiceTLS.reportLine, ""] : []
+        out += Self.diagram(settings)
         for (index, row) in rows.enumerated() {
             out.append("\(index + 1). \(row.scenario.title) — GET \(row.scenario.path)"
                 + (row.scenario.budgetMs.map { "  (X-Budget-Ms: \($0))" } ?? ""))
