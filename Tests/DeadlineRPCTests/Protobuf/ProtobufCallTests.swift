@@ -12,7 +12,7 @@ struct ProtobufCallTests {
 
     @Test("A unary call carries protobuf messages both ways, every field intact")
     func unaryRoundTrip() async throws {
-        try await withServerAndClient(router: OrdersFixture.router()) { _, client in
+        try await withServerAndClient(router: OrdersFixture.router()) { _, client async throws in
             let items = [OrdersFixture.item("apple", 3, 125), OrdersFixture.item("pear", 1, 999)]
             let order = try await client.unary(OrdersMethods.place, OrdersFixture.request(items, note: "ring twice"), options: Self.options)
             var expected = Orders_Order()
@@ -28,7 +28,7 @@ struct ProtobufCallTests {
 
     @Test("A server-streaming call delivers each protobuf message in order, then ends")
     func serverStreamingRoundTrip() async throws {
-        try await withServerAndClient(router: OrdersFixture.router()) { _, client in
+        try await withServerAndClient(router: OrdersFixture.router()) { _, client async throws in
             var request = Orders_WatchOrderRequest()
             request.orderID = "order-9"
             let events = try await client.serverStreaming(OrdersMethods.watch, request, options: Self.options) { responses in
@@ -43,7 +43,7 @@ struct ProtobufCallTests {
 
     @Test("A handler's error with OutOfStock details reaches the caller typed, beside its other trailers")
     func errorDetailsReadBackTyped() async throws {
-        try await withServerAndClient(router: OrdersFixture.router()) { _, client in
+        try await withServerAndClient(router: OrdersFixture.router()) { _, client async throws in
             let request = OrdersFixture.request([OrdersFixture.item("apple", 1, 125), OrdersFixture.item("pear", 4, 999)])
             let error = await #expect(throws: RPCError.self) {
                 try await client.unary(OrdersMethods.place, request, options: Self.options)
@@ -87,7 +87,7 @@ struct ProtobufCallTests {
     func malformedRequest(bytes: [UInt8], reason: String) async throws {
         let rawPlace = Method<ByteBuffer, ByteBuffer>.raw("orders.Orders/Place", kind: .unary)
         let rawWatch = Method<ByteBuffer, ByteBuffer>.raw("orders.Orders/Watch", kind: .serverStreaming)
-        try await withServerAndClient(router: OrdersFixture.router()) { _, client in
+        try await withServerAndClient(router: OrdersFixture.router()) { _, client async throws in
             let place = await #expect(throws: RPCError.self) {
                 try await client.unary(rawPlace, ByteBuffer(bytes: bytes), options: Self.options)
             }
@@ -121,7 +121,7 @@ struct ProtobufCallTests {
             }
             return order
         }
-        try await withServerAndClient(router: router) { _, client in
+        try await withServerAndClient(router: router) { _, client async throws in
             var good = ByteBuffer()
             try ProtobufCodec<Orders_LineItem>().encode(OrdersFixture.item("apple", 1, 1), into: &good)
             let error = await #expect(throws: RPCError.self) {

@@ -44,7 +44,7 @@ func orderOrExplain(_ client: RPCClient, _ request: Orders_PlaceOrderRequest) as
 struct ProtobufReadmeExampleTests {
     @Test("The example places an order, and explains a refusal from its typed details")
     func example() async throws {
-        try await withServerAndClient(router: ordersRouter()) { _, client in
+        try await withServerAndClient(router: ordersRouter()) { _, client async throws in
             #expect(try await orderOrExplain(client, OrdersFixture.request([OrdersFixture.item("fig", 2, 10)])) == "placed o-1")
             #expect(try await orderOrExplain(client, OrdersFixture.request([OrdersFixture.item("fig", 9, 10)])) == "only 5 of fig left")
         }
