@@ -26,6 +26,11 @@ enum ProtobufFailure {
         )
     }
 
+    /// A sender-chosen name, cut to 64 characters: a reason goes into logs and the status, not a megabyte of key.
+    static func clipped(_ name: String) -> String {
+        name.count <= 64 ? name : String(name.prefix(64)) + "…"
+    }
+
     /// A short reason for each error swift-protobuf throws (its own descriptions are case names).
     static func reason(_ error: any Error) -> String {
         switch error {
@@ -41,7 +46,7 @@ enum ProtobufFailure {
             }
         case let error as JSONDecodingError:
             switch error {
-            case .unknownField(let name): return "unknown field '\(name)'"
+            case .unknownField(let name): return "unknown field '\(Self.clipped(name))'"
             case .truncated: return "the JSON ends early (or is empty)"
             case .schemaMismatch: return "a value does not match its field's type"
             case .unrecognizedEnumValue: return "an enum value is not one of the enum's names or numbers"

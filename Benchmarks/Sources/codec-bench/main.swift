@@ -33,7 +33,7 @@ let order: Orders_Order = {
     var order = Orders_Order()
     order.orderID = "order-2026-12-07-000000000042"
     order.customerID = "customer-7f3a9c2e-5b1d-4e8f-a6c0-123456789abc"
-    order.items = (0..<14).map { index in
+    order.items = (0..<16).map { index in
         var item = Orders_LineItem()
         item.sku = "sku-\(index)-warehouse-north-aisle-\(index * 7)-shelf-b"
         item.quantity = Int32(index + 1)
@@ -63,8 +63,9 @@ var protobufBytes = allocator.buffer(capacity: 2048)
 try protobuf.encode(order, into: &protobufBytes)
 var jsonBytes = allocator.buffer(capacity: 2048)
 try json.encode(orderJSON, into: &jsonBytes)
-precondition(try protobuf.decode(protobufBytes) == order)
-precondition(try json.decode(jsonBytes) == orderJSON)
+let protobufBack = try protobuf.decode(protobufBytes)
+let jsonBack = try json.decode(jsonBytes)
+precondition(protobufBack == order && jsonBack == orderJSON, "a codec did not round-trip the order")
 
 func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s : s + String(repeating: " ", count: n - s.count) }
 func lpad(_ s: String, _ n: Int) -> String { s.count >= n ? s : String(repeating: " ", count: n - s.count) + s }

@@ -79,6 +79,7 @@ struct ProtobufCodecTests {
             (#"{"customerId":7}"#, "malformed JSON (malformedString)"),
             ("", "the JSON ends early (or is empty)"),
             (#"{"items":[{"quantity":"many"}]}"#, "malformed JSON (malformedNumber)"),
+            (#"{""# + String(repeating: "k", count: 5_000) + #"":1}"#, "unknown field '" + String(repeating: "k", count: 64) + "…'"),
         ]
     )
     func malformedJSON(json: String, reason: String) {
