@@ -12,6 +12,10 @@ let package = Package(
     products: [
         .library(name: "Wire", targets: ["Wire"]),
         .library(name: "DeadlineRPC", targets: ["DeadlineRPC"]),
+        // Protobuf messages on DeadlineRPC methods (swift-protobuf); DeadlineRPC itself does not depend on it.
+        .library(name: "DeadlineRPCProtobuf", targets: ["DeadlineRPCProtobuf"]),
+        // The protobuf example (Examples/Orders): for Benchmarks' codec-bench, which measures its messages.
+        .library(name: "OrdersExample", targets: ["OrdersExample"]),
         // For Benchmarks/PeerStorm, which runs the same workload and flags against grpc-swift-2 and reuses the
         // analysis, report and plot code.
         .library(name: "RPCBenchCore", targets: ["RPCBenchCore"]),
@@ -36,6 +40,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
         .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"4.0.0"),
         .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.4"),
+        .package(url: "https://github.com/apple/swift-protobuf.git", from: "1.39.0"),
     ],
     targets: [
         // The system zlib, wrapped so its macros (inflateInit2, deflateInit2) are callable from Swift.
@@ -83,6 +88,32 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "SwiftASN1", package: "swift-asn1"),
             ],
+            swiftSettings: strictSettings
+        ),
+        // Protobuf messages beside Codable: `ProtobufCodec`, `Method` conveniences, error details in a trailer.
+        .target(
+            name: "DeadlineRPCProtobuf",
+            dependencies: [
+                "DeadlineRPC",
+                // `Metadata` is Wire's type; a default argument of it needs the module imported.
+                "Wire",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                // Only for `ByteBuffer`, which the `MessageCodec` API exposes.
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        // An example service from a .proto: orders.proto, its generated orders.pb.swift (committed; regenerate with
+        // Examples/Orders/generate.sh, never in CI) and its methods as `Method` values.
+        .target(
+            name: "OrdersExample",
+            dependencies: [
+                "DeadlineRPC",
+                "DeadlineRPCProtobuf",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ],
+            path: "Examples/Orders",
+            exclude: ["orders.proto", "generate.sh", "README.md"],
             swiftSettings: strictSettings
         ),
         // rpcbench's testable core: the bench service, load generator, storm, report, plot.
@@ -237,7 +268,10 @@ let package = Package(
             dependencies: [
                 "TestSupport",
                 "DeadlineRPC",
+                "DeadlineRPCProtobuf",
+                "OrdersExample",
                 "Wire",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),

@@ -78,6 +78,17 @@ let package = Package(
             ],
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),
+        // Protobuf vs JSON codec cost per call for a ~1 KB message: encode + decode, and a whole unary echo call.
+        .executableTarget(
+            name: "codec-bench",
+            dependencies: [
+                .product(name: "DeadlineRPC", package: "DeadlineRPC"),
+                .product(name: "DeadlineRPCProtobuf", package: "DeadlineRPC"),
+                .product(name: "OrdersExample", package: "DeadlineRPC"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
         // Encode and decode cost of Wire frames.
         .executableTarget(
             name: "wire-bench",

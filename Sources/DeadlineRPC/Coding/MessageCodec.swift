@@ -8,7 +8,8 @@ public protocol MessageCodec<Message>: Sendable {
 
     /// Appends the encoded message to `buffer`.
     func encode(_ message: Message, into buffer: inout ByteBuffer) throws
-    /// Decodes one whole message.
+    /// Decodes one whole message. A server ends a call whose request does not decode with `internal`, unless this
+    /// throws an ``RPCError``: then with its status and message (`invalidArgument` and the reason, say).
     func decode(_ buffer: ByteBuffer) throws -> Message
     /// The name tools show for this encoding (`json`, `protobuf`, `raw`); reflection reports it.
     var encodingName: String { get }

@@ -22,6 +22,9 @@ public struct RequestStream<Request: Sendable>: AsyncSequence, Sendable {
             guard let bytes = try await self.queue.next() else { return nil }
             do {
                 return try self.codec.decode(bytes)
+            } catch let error as RPCError {
+                // The codec chose the status (``ServerCall/decodeFirst(_:)`` says why).
+                throw error
             } catch {
                 throw RPCError(code: .internal, message: "A request message could not be decoded.", cause: error)
             }
