@@ -22,6 +22,8 @@ public struct RequestStream<Request: Sendable>: AsyncSequence, Sendable {
             guard let bytes = try await self.queue.next() else { return nil }
             do {
                 return try self.codec.decode(bytes)
+            } catch let error as JSONFormDecodingError {
+                throw RPCError(code: .invalidArgument, message: error.description, cause: error.cause)
             } catch {
                 throw RPCError(code: .internal, message: "A request message could not be decoded.", cause: error)
             }

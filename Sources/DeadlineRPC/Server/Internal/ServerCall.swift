@@ -44,10 +44,13 @@ final class ServerCall: Sendable {
         }
     }
 
-    /// Decodes the single request; a failure ends the call with `internal`.
+    /// Decodes the single request; a failure ends the call with `internal` (`invalidArgument` for a call's JSON form,
+    /// which the caller wrote).
     func decodeFirst<Request>(_ codec: any MessageCodec<Request>) throws -> Request {
         do {
             return try codec.decode(self.firstMessage ?? ByteBuffer())
+        } catch let error as JSONFormDecodingError {
+            throw RPCError(code: .invalidArgument, message: error.description, cause: error.cause)
         } catch {
             throw RPCError(code: .internal, message: "The request message could not be decoded.", cause: error)
         }
