@@ -17,7 +17,7 @@ struct ReflectionServiceTests {
             let byName = Dictionary(uniqueKeysWithValues: listing.methods.map { ($0.name, $0) })
             #expect(byName[DRPCTestService.greet.name] == MethodDescriptor(
                 name: "greeter.Greeter/Greet", kind: .unary, requestEncoding: "json", responseEncoding: "json",
-                acceptsJSON: true, defaultTimeout: .seconds(2), isIdempotent: true
+                acceptsJSON: true, defaultTimeout: .seconds(10), isIdempotent: true
             ))
             #expect(byName[DRPCTestService.count.name]?.kind == .serverStreaming)
             #expect(byName[DRPCTestService.sum.name]?.kind == .clientStreaming)
@@ -79,7 +79,7 @@ struct ReflectionServiceTests {
             let reply = try await client.unary(describe, ByteBuffer(string: #"{"method":"greeter.Greeter/Greet"}"#))
             let object = try JSONSerialization.jsonObject(with: Data(reply.readableBytesView))
             let sorted = String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]), as: UTF8.self)
-            #expect(sorted == #"{"acceptsJSON":true,"defaultTimeoutMilliseconds":2000,"idempotent":true,"kind":"unary","name":"greeter.Greeter/Greet","requestEncoding":"json","responseEncoding":"json"}"#)
+            #expect(sorted == #"{"acceptsJSON":true,"defaultTimeoutMilliseconds":10000,"idempotent":true,"kind":"unary","name":"greeter.Greeter/Greet","requestEncoding":"json","responseEncoding":"json"}"#)
         }
     }
 }

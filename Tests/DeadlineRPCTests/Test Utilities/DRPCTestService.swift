@@ -6,17 +6,18 @@ import NIOCore
 /// JSON form and one without, a health service and reflection.
 enum DRPCTestService {
     struct Name: Codable, Sendable { var name: String }
+    struct Nothing: Codable, Sendable {}
     struct Greeting: Codable, Sendable { var text: String }
     struct CountTo: Codable, Sendable { var to: Int }
     struct Number: Codable, Sendable { var n: Int }
     struct Total: Codable, Sendable { var total: Int }
     struct Failure: Codable, Sendable { var code: Int; var message: String }
 
-    static let greet = Method<Name, Greeting>.unary("greeter.Greeter/Greet", defaultTimeout: .seconds(2), isIdempotent: true)
+    static let greet = Method<Name, Greeting>.unary("greeter.Greeter/Greet", defaultTimeout: .seconds(10), isIdempotent: true)
     static let count = Method<CountTo, Number>.serverStreaming("greeter.Greeter/Count")
     static let sum = Method<Number, Total>.clientStreaming("greeter.Greeter/Sum")
     static let chat = Method<Greeting, Greeting>.bidirectional("greeter.Greeter/Chat")
-    static let wait = Method<Name, Greeting>.unary("greeter.Greeter/Wait")
+    static let wait = Method<Nothing, Greeting>.unary("greeter.Greeter/Wait")
     static let fail = Method<Failure, Greeting>.unary("greeter.Greeter/Fail")
     static let mirror = Method<Point, Point>(
         "geo.Points/Mirror", kind: .unary, requestCodec: PointCodec(), responseCodec: PointCodec(), defaultTimeout: .milliseconds(1500)
