@@ -2,6 +2,7 @@ import ArgumentParser
 import DeadlineRPC
 import Foundation
 import NIOCore
+import Synchronization
 
 /// `drpc call HOST:PORT METHOD '{json}'`: calls a method with JSON, printing each response as one line of JSON.
 /// Reflection tells it the method's kind and whether to ask for the JSON form (``JSONTranscoding``); the messages
@@ -57,7 +58,7 @@ struct CallCommand: AsyncParsableCommand {
                 let trailers = try await self.call(raw, on: client, options: callOptions) { response in
                     let text = String(buffer: response)
                     if self.options.json {
-                        responses.append(Output.object(ByteBufferText(text: text)))
+                        responses.append(Output.jsonValue(ofResponse: text))
                     } else {
                         Output.line(text)
                     }
@@ -98,12 +99,20 @@ struct CallCommand: AsyncParsableCommand {
             print(response)
             return Metadata()
         case .bidirectional:
-            return try await client.bidirectional(
+            // A request writer that throws would leave the call open (only its return half-closes it), so a line
+            // that is not JSON ends the requests here and is reported once the call is over.
+            let badLine = Mutex<DRPCUsageError?>(nil)
+            let trailers = try await client.bidirectional(
                 method,
                 options: options,
                 requests: { writer in
                     for await line in StandardInputLines.lines() {
-                        try await writer.write(ByteBuffer(string: try Self.checkJSON(line, what: "a request line")))
+                        do {
+                            try await writer.write(ByteBuffer(string: try Self.checkJSON(line, what: "a request line")))
+                        } catch let error as DRPCUsageError {
+                            badLine.withLock { $0 = error }
+                            return
+                        }
                     }
                 },
                 responses: { responses in
@@ -111,6 +120,8 @@ struct CallCommand: AsyncParsableCommand {
                     return responses.trailers
                 }
             )
+            if let error = badLine.withLock({ $0 }) { throw error }
+            return trailers
         }
     }
 

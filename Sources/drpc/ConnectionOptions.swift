@@ -106,7 +106,8 @@ struct ConnectionOptions: ParsableArguments {
 }
 
 extension String {
-    func trimmingSpaces() -> String {
+    /// Without leading and trailing spaces (`-H 'key: value'`).
+    fileprivate func trimmingSpaces() -> String {
         String(self.drop(while: { $0 == " " }).reversed().drop(while: { $0 == " " }).reversed())
     }
 }

@@ -66,9 +66,9 @@ enum Output {
         try JSONSerialization.jsonObject(with: try JSONEncoder().encode(value), options: [.fragmentsAllowed])
     }
 
-    /// A response message read as JSON (its text, when it is not JSON).
-    static func object(_ message: ByteBufferText) -> Any {
-        (try? JSONSerialization.jsonObject(with: Data(message.text.utf8), options: [.fragmentsAllowed])) ?? message.text
+    /// A response message's text read as JSON (the text itself, when it is not JSON).
+    static func jsonValue(ofResponse text: String) -> Any {
+        (try? JSONSerialization.jsonObject(with: Data(text.utf8), options: [.fragmentsAllowed])) ?? text
     }
 
     /// `250ms`, `1.5s`, `500µs`: a duration as people write it.
@@ -84,9 +84,4 @@ enum Output {
         }
         return "\(Int(nanoseconds / 1e3))µs"
     }
-}
-
-/// A message's bytes as text (drpc's messages are JSON).
-struct ByteBufferText {
-    var text: String
 }

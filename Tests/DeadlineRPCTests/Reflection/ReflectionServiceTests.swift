@@ -17,14 +17,14 @@ struct ReflectionServiceTests {
             let byName = Dictionary(uniqueKeysWithValues: listing.methods.map { ($0.name, $0) })
             #expect(byName[DRPCTestService.greet.name] == MethodDescriptor(
                 name: "greeter.Greeter/Greet", kind: .unary, requestEncoding: "json", responseEncoding: "json",
-                acceptsJSON: true, defaultTimeout: .seconds(10), isIdempotent: true
+                acceptsJSON: true, defaultTimeout: .seconds(20), isIdempotent: true
             ))
             #expect(byName[DRPCTestService.count.name]?.kind == .serverStreaming)
             #expect(byName[DRPCTestService.sum.name]?.kind == .clientStreaming)
             #expect(byName[DRPCTestService.chat.name]?.kind == .bidirectional)
             #expect(byName[DRPCTestService.mirror.name] == MethodDescriptor(
                 name: "geo.Points/Mirror", kind: .unary, requestEncoding: "point-binary", responseEncoding: "point-binary",
-                acceptsJSON: true, defaultTimeout: .milliseconds(1500), isIdempotent: false
+                acceptsJSON: true, defaultTimeout: .seconds(30), isIdempotent: false
             ))
             #expect(byName[DRPCTestService.opaque.name]?.acceptsJSON == false)
             #expect(byName[DRPCTestService.opaque.name]?.requestEncoding == "custom")
@@ -79,7 +79,7 @@ struct ReflectionServiceTests {
             let reply = try await client.unary(describe, ByteBuffer(string: #"{"method":"greeter.Greeter/Greet"}"#))
             let object = try JSONSerialization.jsonObject(with: Data(reply.readableBytesView))
             let sorted = String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]), as: UTF8.self)
-            #expect(sorted == #"{"acceptsJSON":true,"defaultTimeoutMilliseconds":10000,"idempotent":true,"kind":"unary","name":"greeter.Greeter/Greet","requestEncoding":"json","responseEncoding":"json"}"#)
+            #expect(sorted == #"{"acceptsJSON":true,"defaultTimeoutMilliseconds":20000,"idempotent":true,"kind":"unary","name":"greeter.Greeter/Greet","requestEncoding":"json","responseEncoding":"json"}"#)
         }
     }
 }

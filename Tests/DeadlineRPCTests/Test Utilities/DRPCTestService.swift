@@ -13,14 +13,14 @@ enum DRPCTestService {
     struct Total: Codable, Sendable { var total: Int }
     struct Failure: Codable, Sendable { var code: Int; var message: String }
 
-    static let greet = Method<Name, Greeting>.unary("greeter.Greeter/Greet", defaultTimeout: .seconds(10), isIdempotent: true)
+    static let greet = Method<Name, Greeting>.unary("greeter.Greeter/Greet", defaultTimeout: .seconds(20), isIdempotent: true)
     static let count = Method<CountTo, Number>.serverStreaming("greeter.Greeter/Count")
     static let sum = Method<Number, Total>.clientStreaming("greeter.Greeter/Sum")
     static let chat = Method<Greeting, Greeting>.bidirectional("greeter.Greeter/Chat")
     static let wait = Method<Nothing, Greeting>.unary("greeter.Greeter/Wait")
     static let fail = Method<Failure, Greeting>.unary("greeter.Greeter/Fail")
     static let mirror = Method<Point, Point>(
-        "geo.Points/Mirror", kind: .unary, requestCodec: PointCodec(), responseCodec: PointCodec(), defaultTimeout: .milliseconds(1500)
+        "geo.Points/Mirror", kind: .unary, requestCodec: PointCodec(), responseCodec: PointCodec(), defaultTimeout: .seconds(30)
     )
     static let opaque = Method<Point, Point>("geo.Points/Opaque", kind: .unary, requestCodec: OpaquePointCodec(), responseCodec: OpaquePointCodec())
 

@@ -1,5 +1,6 @@
 @testable import DeadlineRPC
 import Foundation
+import TestSupport
 import Testing
 
 /// Runs `body` with `drpc`'s test server (``DRPCTestService``) on 127.0.0.1, passing its `HOST:PORT`.
@@ -16,7 +17,7 @@ func withDRPCServer(
 
 /// `drpc` run as a real process against a test server: every subcommand, every call kind, `-v`, `--json`, and
 /// every exit code of the table in `drpc --help` (and the README).
-@Suite("drpc: the command-line client", .serialized, .timeLimit(.minutes(5)))
+@Suite("drpc: the command-line client", .serialized, .timeLimit(.minutes(5)), .heavyweight)
 struct DRPCCommandTests {
     @Test("list: every method with its kind and encodings, then the health statuses; --json lists exactly the registered methods")
     func list() async throws {
@@ -27,8 +28,8 @@ struct DRPCCommandTests {
             let lines = text.stdoutLines
             #expect(lines.count == DRPCTestService.methodNames.count + 3, "\(text)")
             #expect(lines.prefix(DRPCTestService.methodNames.count).map { String($0.prefix { $0 != " " }) } == DRPCTestService.methodNames.sorted())
-            #expect(lines.contains { $0.hasPrefix("greeter.Greeter/Greet ") && $0.hasSuffix("  unary             json -> json  idempotent  timeout 10s") })
-            #expect(lines.contains { $0.hasPrefix("geo.Points/Mirror ") && $0.hasSuffix("  unary             point-binary -> point-binary  (accepts JSON)  timeout 1.5s") })
+            #expect(lines.contains { $0.hasPrefix("greeter.Greeter/Greet ") && $0.hasSuffix("  unary             json -> json  idempotent  timeout 20s") })
+            #expect(lines.contains { $0.hasPrefix("geo.Points/Mirror ") && $0.hasSuffix("  unary             point-binary -> point-binary  (accepts JSON)  timeout 30s") })
             #expect(Array(lines.suffix(3)) == ["health \"\": SERVING", "health geo.Points: NOT_SERVING", "health greeter.Greeter: SERVING"])
 
             let json = try await DRPCProcess.run(["list", target, "--json"])
@@ -53,7 +54,7 @@ struct DRPCCommandTests {
                 "request encoding: point-binary",
                 "response encoding: point-binary",
                 "accepts JSON: yes",
-                "default timeout: 1.5s",
+                "default timeout: 30s",
                 "idempotent: no",
             ])
 
@@ -87,6 +88,16 @@ struct DRPCCommandTests {
             #expect(chat.status == 0, "\(chat)")
             #expect(chat.stdoutLines == [#"{"text":"echo: a"}"#, #"{"text":"echo: b"}"#])
 
+            // A line that is not JSON: the lines before it are sent, the call ends, and drpc exits 64 naming it.
+            let badLine = try await DRPCProcess.run(["call", target, "greeter.Greeter/Chat"], stdin: "{\"text\":\"a\"}\nnot json\n{\"text\":\"b\"}\n")
+            #expect(badLine.status == 64, "\(badLine)")
+            #expect(badLine.stdoutLines == [#"{"text":"echo: a"}"#])
+            #expect(badLine.stderr == "drpc: a request line is not JSON: not json\n")
+            let badSum = try await DRPCProcess.run(["call", target, "greeter.Greeter/Sum"], stdin: "{\"n\":1}\n[1,\n")
+            #expect(badSum.status == 64, "\(badSum)")
+            #expect(badSum.stdout == "")
+            #expect(badSum.stderr == "drpc: a request line is not JSON: [1,\n")
+
             let emptyStdin = try await DRPCProcess.run(["call", target, "greeter.Greeter/Sum"])
             #expect(emptyStdin.status == 0, "\(emptyStdin)")
             #expect(emptyStdin.stdoutLines == [#"{"total":0}"#])
@@ -113,8 +124,8 @@ struct DRPCCommandTests {
             #expect(ok.status == 0, "\(ok)")
             #expect(ok.stdoutLines.count == 4, "\(ok)")
             #expect(Array(ok.stdoutLines.prefix(3)) == [#"{"text":"Hello, Ada!"}"#, "status: OK", "message: "])
-            // The method's 10 s default timeout is shorter than --timeout: it is the budget.
-            #expect(ok.stdoutLines.last?.hasPrefix("budget: hop 0: 10000ms budget, 0µs used upstream, 10000ms left on arrival, ") == true, "\(ok)")
+            // The method's 20 s default timeout is shorter than --timeout: it is the budget.
+            #expect(ok.stdoutLines.last?.hasPrefix("budget: hop 0: 20000ms budget, 0µs used upstream, 20000ms left on arrival, ") == true, "\(ok)")
 
             let failed = try await DRPCProcess.run(["call", target, "greeter.Greeter/Fail", #"{"code":14,"message":"try later"}"#, "-v"])
             #expect(failed.status == 3, "\(failed)")

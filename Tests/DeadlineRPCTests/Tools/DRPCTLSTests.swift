@@ -1,10 +1,11 @@
 @testable import DeadlineRPC
 import Foundation
+import TestSupport
 import Testing
 
 /// `drpc`'s TLS flags against TLS and mutual-TLS test servers (certificates made in the test, written to a
 /// temporary folder for the flags to read).
-@Suite("drpc: TLS flags", .serialized, .timeLimit(.minutes(5)))
+@Suite("drpc: TLS flags", .serialized, .timeLimit(.minutes(5)), .heavyweight)
 struct DRPCTLSTests {
     /// Writes `files` (name → PEM text) to a fresh temporary folder and returns their paths by name.
     static func write(_ files: [String: String]) throws -> [String: String] {
