@@ -25,6 +25,7 @@ let package = Package(
         .library(name: "ThrowawayPKI", targets: ["ThrowawayPKI"]),
         .executable(name: "rpcbench", targets: ["rpcbench"]),
         .executable(name: "demo-services", targets: ["demo-services"]),
+        .executable(name: "drpc", targets: ["drpc"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -204,6 +205,17 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // `drpc`, the command-line client: list, describe and call methods through reflection, check health.
+        .executableTarget(
+            name: "drpc",
+            dependencies: [
+                "DeadlineRPC",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                // Only for `ByteBuffer`: drpc calls methods as raw bytes.
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: strictSettings
+        ),
         // Test-only helpers shared by every test target (they all run in one test process).
         .target(
             name: "TestSupport",
@@ -267,6 +279,8 @@ let package = Package(
             name: "DeadlineRPCTests",
             dependencies: [
                 "TestSupport",
+                // Built for Tools/DRPC*Tests, which run it as a child process against test servers.
+                "drpc",
                 "DeadlineRPC",
                 "DeadlineRPCProtobuf",
                 "OrdersExample",

@@ -79,6 +79,11 @@ public final class HealthService: Sendable {
         for callback in callbacks { callback() }
     }
 
+    /// Every service name with a status (for reflection).
+    func allStatuses() -> [String: ServingStatus] {
+        self.state.withLock { $0.machine.allStatuses }
+    }
+
     /// The number of open Watch calls (tests and diagnostics).
     var watcherCount: Int { self.state.withLock { $0.machine.watcherCount } }
 

@@ -10,14 +10,14 @@ extension Router {
         let check = Method<ByteBuffer, ServingStatus>(
             HealthService.checkMethodName,
             kind: .unary,
-            requestCodec: RawBytesCodec(),
+            requestCodec: ProtobufBytesCodec(),
             responseCodec: HealthCheckResponseCodec(),
             isIdempotent: true
         )
         let watch = Method<ByteBuffer, ServingStatus>(
             HealthService.watchMethodName,
             kind: .serverStreaming,
-            requestCodec: RawBytesCodec(),
+            requestCodec: ProtobufBytesCodec(),
             responseCodec: HealthCheckResponseCodec()
         )
         self.unary(check) { request, _ in

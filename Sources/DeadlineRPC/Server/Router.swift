@@ -16,6 +16,9 @@ public struct Router: Sendable {
     /// Health services registered with ``addHealthService(_:)``: a server built from this router shuts them down
     /// first when its graceful shutdown begins.
     var healthServices: [HealthService] = []
+    /// Set by ``addReflectionService()``: a server built from this router re-registers the reflection methods over
+    /// its final method list.
+    var servesReflection = false
 
     /// Creates an empty router.
     public init() {}
@@ -23,15 +26,21 @@ public struct Router: Sendable {
     /// The registered method names.
     public var methodNames: [String] { self.entries.keys.sorted() }
 
+    /// The registered methods as reflection reports them, sorted by name.
+    public var methods: [MethodDescriptor] { self.entries.values.map(\.descriptor).sorted { $0.name < $1.name } }
+
     /// Registers a unary handler: one request in, one response out.
     public mutating func unary<Request, Response>(
         _ method: Method<Request, Response>,
         handler: @escaping @Sendable (Request, CallContext) async throws -> Response
     ) {
         precondition(method.kind == .unary, "\(method.name) is \(method.kind), not unary")
-        self.entries[method.name] = ServerMethodEntry(kind: .unary) { call, environment in
-            await call.respond(method.responseCodec, environment) { context in
-                try await handler(try call.decodeFirst(method.requestCodec), context)
+        let codecs = CallCodecs(method)
+        self.entries[method.name] = ServerMethodEntry(MethodDescriptor(method)) { call, environment in
+            let (requestCodec, responseCodec, refusal) = codecs.select(call.context.metadata, method: method.name)
+            await call.respond(responseCodec, environment) { context in
+                if let refusal { throw refusal }
+                return try await handler(try call.decodeFirst(requestCodec), context)
             }
         }
     }
@@ -42,10 +51,13 @@ public struct Router: Sendable {
         handler: @escaping @Sendable (Request, ResponseWriter<Response>, CallContext) async throws -> Void
     ) {
         precondition(method.kind == .serverStreaming, "\(method.name) is \(method.kind), not server-streaming")
-        self.entries[method.name] = ServerMethodEntry(kind: .serverStreaming) { call, environment in
+        let codecs = CallCodecs(method)
+        self.entries[method.name] = ServerMethodEntry(MethodDescriptor(method)) { call, environment in
+            let (requestCodec, responseCodec, refusal) = codecs.select(call.context.metadata, method: method.name)
             await call.respondStreaming(environment) { context in
-                let request = try call.decodeFirst(method.requestCodec)
-                try await handler(request, ResponseWriter(call: call, codec: method.responseCodec), context)
+                if let refusal { throw refusal }
+                let request = try call.decodeFirst(requestCodec)
+                try await handler(request, ResponseWriter(call: call, codec: responseCodec), context)
             }
         }
     }
@@ -56,9 +68,14 @@ public struct Router: Sendable {
         handler: @escaping @Sendable (RequestStream<Request>, CallContext) async throws -> Response
     ) {
         precondition(method.kind == .clientStreaming, "\(method.name) is \(method.kind), not client-streaming")
-        self.entries[method.name] = ServerMethodEntry(kind: .clientStreaming) { call, environment in
-            let requests = RequestStream(queue: call.requests!, codec: method.requestCodec)
-            await call.respond(method.responseCodec, environment) { context in try await handler(requests, context) }
+        let codecs = CallCodecs(method)
+        self.entries[method.name] = ServerMethodEntry(MethodDescriptor(method)) { call, environment in
+            let (requestCodec, responseCodec, refusal) = codecs.select(call.context.metadata, method: method.name)
+            let requests = RequestStream(queue: call.requests!, codec: requestCodec)
+            await call.respond(responseCodec, environment) { context in
+                if let refusal { throw refusal }
+                return try await handler(requests, context)
+            }
         }
     }
 
@@ -68,10 +85,15 @@ public struct Router: Sendable {
         handler: @escaping @Sendable (RequestStream<Request>, ResponseWriter<Response>, CallContext) async throws -> Void
     ) {
         precondition(method.kind == .bidirectional, "\(method.name) is \(method.kind), not bidirectional")
-        self.entries[method.name] = ServerMethodEntry(kind: .bidirectional) { call, environment in
-            let requests = RequestStream(queue: call.requests!, codec: method.requestCodec)
-            let writer = ResponseWriter(call: call, codec: method.responseCodec)
-            await call.respondStreaming(environment) { context in try await handler(requests, writer, context) }
+        let codecs = CallCodecs(method)
+        self.entries[method.name] = ServerMethodEntry(MethodDescriptor(method)) { call, environment in
+            let (requestCodec, responseCodec, refusal) = codecs.select(call.context.metadata, method: method.name)
+            let requests = RequestStream(queue: call.requests!, codec: requestCodec)
+            let writer = ResponseWriter(call: call, codec: responseCodec)
+            await call.respondStreaming(environment) { context in
+                if let refusal { throw refusal }
+                try await handler(requests, writer, context)
+            }
         }
     }
 }
@@ -81,6 +103,7 @@ extension Router {
     /// instruments from `metrics`.
     func with(_ environment: HandlerEnvironment, metrics: ServerMetrics) -> Router {
         var copy = self
+        if copy.servesReflection { copy.registerReflection() }
         for name in copy.entries.keys {
             copy.entries[name]!.environment = environment
             copy.entries[name]!.metrics = metrics.methodMetrics(for: name)
@@ -91,14 +114,17 @@ extension Router {
 
 /// A registered method, type-erased to bytes.
 struct ServerMethodEntry: Sendable {
-    let kind: CallKind
+    /// What reflection reports about the method.
+    let descriptor: MethodDescriptor
     let handle: @Sendable (ServerCall, HandlerEnvironment) async -> Void
     var environment = HandlerEnvironment()
     /// Set by ``Router/with(_:metrics:)`` when a server takes the router.
     var metrics: MethodMetrics?
 
-    init(kind: CallKind, handle: @escaping @Sendable (ServerCall, HandlerEnvironment) async -> Void) {
-        self.kind = kind
+    var kind: CallKind { self.descriptor.kind }
+
+    init(_ descriptor: MethodDescriptor, handle: @escaping @Sendable (ServerCall, HandlerEnvironment) async -> Void) {
+        self.descriptor = descriptor
         self.handle = handle
     }
 }

@@ -25,6 +25,8 @@ public struct RequestStream<Request: Sendable>: AsyncSequence, Sendable {
             } catch let error as RPCError {
                 // The codec chose the status (``ServerCall/decodeFirst(_:)`` says why).
                 throw error
+            } catch let error as JSONFormDecodingError {
+                throw RPCError(code: .invalidArgument, message: error.description, cause: error.cause)
             } catch {
                 throw RPCError(code: .internal, message: "A request message could not be decoded.", cause: error)
             }

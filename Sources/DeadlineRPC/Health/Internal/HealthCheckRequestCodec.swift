@@ -3,6 +3,8 @@ import NIOCore
 /// grpc.health.v1's `HealthCheckRequest { string service = 1; }`, byte for byte, with the service name as the
 /// message: `""` (the server as a whole) encodes as no bytes at all, as proto3 omits default values.
 struct HealthCheckRequestCodec: MessageCodec {
+    var encodingName: String { "protobuf" }
+
     func encode(_ service: String, into buffer: inout ByteBuffer) {
         guard !service.isEmpty else { return }
         ProtobufWriter.writeTag(field: 1, .lengthDelimited, into: &buffer)

@@ -3,6 +3,8 @@ import NIOCore
 /// grpc.health.v1's `HealthCheckResponse { ServingStatus status = 1; }`, byte for byte, with the status as the
 /// message: `UNKNOWN` (0) encodes as no bytes at all, as proto3 omits default values.
 struct HealthCheckResponseCodec: MessageCodec {
+    var encodingName: String { "protobuf" }
+
     func encode(_ status: ServingStatus, into buffer: inout ByteBuffer) {
         guard status != .unknown else { return }
         ProtobufWriter.writeTag(field: 1, .varint, into: &buffer)

@@ -71,6 +71,9 @@ extension HealthService {
             self.statuses[service]
         }
 
+        /// Every service name with a status.
+        var allStatuses: [String: ServingStatus] { self.statuses }
+
         /// The status a Watch reports: `SERVICE_UNKNOWN` when no status is registered for the name.
         func watchStatus(forService service: String) -> ServingStatus {
             self.statuses[service] ?? .serviceUnknown

@@ -45,12 +45,15 @@ final class ServerCall: Sendable {
     }
 
     /// Decodes the single request; a failure ends the call with `internal`, or with the status of the `RPCError` the
-    /// codec threw (a codec that can tell a malformed request says `invalidArgument` and why).
+    /// codec threw (a codec that can tell a malformed request says `invalidArgument` and why), or `invalidArgument`
+    /// for a call's JSON form, which the caller wrote.
     func decodeFirst<Request>(_ codec: any MessageCodec<Request>) throws -> Request {
         do {
             return try codec.decode(self.firstMessage ?? ByteBuffer())
         } catch let error as RPCError {
             throw error
+        } catch let error as JSONFormDecodingError {
+            throw RPCError(code: .invalidArgument, message: error.description, cause: error.cause)
         } catch {
             throw RPCError(code: .internal, message: "The request message could not be decoded.", cause: error)
         }
