@@ -48,6 +48,8 @@ final class ServerCounters: Sendable {
     let connections = Atomic<Int>(0)
     let lateFramesDropped = Atomic<Int>(0)
     let tlsHandshakeFailures = Atomic<Int>(0)
+    /// Which path compressed messages took (on the loop or off it); not part of ``ServerStats``.
+    let compression = CompressionCounters()
     let waiters = CounterWaiters<ServerStats>()
 
     /// Wakes the waiters whose condition now holds; one atomic load when there are none.

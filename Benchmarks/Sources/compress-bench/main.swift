@@ -1,0 +1,153 @@
+import ArgumentParser
+import DeadlineRPC
+import NIOCore
+import NIOPosix
+import Synchronization
+
+/// The longest event-loop stall while big compressible messages go through DeadlineRPC with gzip: a probe task on
+/// every loop of the group the server and client share runs every `--tick-us`, and the worst lateness of any tick
+/// is the longest time something held that loop. Run once with `--threshold max` (every message compressed and
+/// inflated on the loop, the path before issue #19) and once with the default threshold.
+@main
+struct CompressBench: AsyncParsableCommand {
+    @Option(help: "Message size in bytes (request and response alike).") var size: Int = 4 * 1024 * 1024
+    @Option(help: "Calls per shape.") var calls: Int = 20
+    @Option(help: "Offload threshold in bytes, or 'max' (never offload: everything on the loop).") var threshold: String = "65536"
+    @Option(help: "Probe period in microseconds.") var tickUs: Int = 200
+    @Option(help: "Event loops shared by server and client.") var loops: Int = 2
+
+    static let echo = Method<ByteBuffer, ByteBuffer>.raw("bench.Compress/Echo", kind: .unary)
+    static let stream = Method<ByteBuffer, ByteBuffer>.raw("bench.Compress/Stream", kind: .bidirectional)
+
+    func run() async throws {
+        let offloadThreshold = self.threshold == "max" ? Int.max : Int(self.threshold)!
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: self.loops)
+        let router = Router()
+        router.unary(Self.echo) { request, _ in request }
+        router.bidirectional(Self.stream) { requests, responses, _ in
+            for try await request in requests { try await responses.write(request) }
+        }
+        var serverConfiguration = RPCServer.Configuration()
+        serverConfiguration.compressionOffloadThreshold = offloadThreshold
+        serverConfiguration.limits.maxMessageSize = max(self.size + 1024, WireLimits.default.maxMessageSize)
+        let server = RPCServer(host: "127.0.0.1", port: 0, router: router, configuration: serverConfiguration, eventLoopGroup: group)
+        let payload = Self.compressible(size: self.size)
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await server.run() }
+            let port = try await server.listeningAddress.port!
+            var clientConfiguration = RPCClient.Configuration()
+            clientConfiguration.compressionOffloadThreshold = offloadThreshold
+            clientConfiguration.limits.maxMessageSize = serverConfiguration.limits.maxMessageSize
+            let client = RPCClient(host: "127.0.0.1", port: port, configuration: clientConfiguration, eventLoopGroup: group)
+            let options = CallOptions(timeout: .seconds(60), compression: .gzip)
+            // Warm up: connection, zlib state, allocator.
+            _ = try await client.unary(Self.echo, payload, options: options)
+
+            print("compress-bench: \(self.size) B compressible messages, gzip, threshold \(self.threshold), \(self.loops) loops, probe every \(self.tickUs) µs, \(self.calls) calls per shape")
+            for shape in ["unary", "bidi"] {
+                let probe = StallProbe(group: group, tick: .microseconds(Int64(self.tickUs)))
+                let start = ContinuousClock.now
+                if shape == "unary" {
+                    for _ in 0..<self.calls {
+                        let reply = try await client.unary(Self.echo, payload, options: options)
+                        precondition(reply == payload, "echo mismatch")
+                    }
+                } else {
+                    let calls = self.calls
+                    let replies = try await client.bidirectional(Self.stream, options: options) { requests in
+                        for _ in 0..<calls { try await requests.write(payload) }
+                    } responses: { responses in
+                        var count = 0
+                        for try await reply in responses {
+                            precondition(reply == payload, "echo mismatch")
+                            count += 1
+                        }
+                        return count
+                    }
+                    precondition(replies == calls, "\(replies) replies to \(calls) requests")
+                }
+                let elapsed = ContinuousClock.now - start
+                let stalls = await probe.stop()
+                let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+                print("  \(shape): longest loop stall \(Self.fixed(stalls.max, 2)) ms, p99 tick lateness \(Self.fixed(stalls.p99, 3)) ms, \(Self.fixed(Double(self.calls) / seconds, 1)) messages/s each way")
+            }
+            await client.close()
+            server.beginGracefulShutdown()
+            try await tasks.waitForAll()
+        }
+        try await group.shutdownGracefully()
+    }
+
+    /// Text-like bytes from a small vocabulary: gzip takes it to about a quarter, at a realistic speed (repeating one
+    /// byte would deflate far faster than real payloads).
+    static func compressible(size: Int) -> ByteBuffer {
+        let words = ["deadline", "cancel", "stream", "message", "credit", "frame", "budget", "hop", "server", "client",
+                     "status", "metadata", "gzip", "loop", "handler", "{\"id\":", "\"value\":", "0.125", "true", "null"]
+        var state: UInt64 = 0x9E37_79B9_7F4A_7C15
+        var buffer = ByteBuffer()
+        buffer.reserveCapacity(size)
+        while buffer.readableBytes < size {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            let word = words[Int(state >> 59) % words.count]
+            buffer.writeString(word)
+            buffer.writeInteger(UInt8(ascii: (state >> 40) & 3 == 0 ? "\n" : " "))
+        }
+        buffer.moveWriterIndex(to: size)
+        return buffer
+    }
+}
+
+extension CompressBench {
+    /// `value` with `digits` decimals, without Foundation.
+    static func fixed(_ value: Double, _ digits: Int) -> String {
+        var scale = 1.0
+        for _ in 0..<digits { scale *= 10 }
+        let scaled = Int((value * scale).rounded())
+        let whole = scaled / Int(scale)
+        var fraction = String(scaled % Int(scale))
+        while fraction.count < digits { fraction = "0" + fraction }
+        return digits == 0 ? "\(whole)" : "\(whole).\(fraction)"
+    }
+}
+
+/// A repeating task on every loop; each tick records how late it ran. A loop held for `x` makes one tick about `x`
+/// late, so the worst lateness is the longest stall.
+final class StallProbe: Sendable {
+    private let tasks: [RepeatedTask]
+    private let lateness: Mutex<[Int64]>
+
+    struct Figures {
+        var max: Double
+        var p99: Double
+    }
+
+    init(group: MultiThreadedEventLoopGroup, tick: TimeAmount) {
+        let lateness = Mutex<[Int64]>([])
+        self.lateness = lateness
+        var tasks: [RepeatedTask] = []
+        for loop in group.makeIterator() {
+            let last = NIOLoopBoundBox(NIODeadline.now(), eventLoop: loop)
+            tasks.append(loop.scheduleRepeatedTask(initialDelay: tick, delay: tick) { _ in
+                let now = NIODeadline.now()
+                // Fixed delay: the next tick is due `tick` after this one ran, so the gap beyond it is lateness.
+                let late = (now - last.value).nanoseconds - tick.nanoseconds
+                last.value = now
+                lateness.withLock { $0.append(max(0, late)) }
+            })
+        }
+        self.tasks = tasks
+    }
+
+    func stop() async -> Figures {
+        for task in self.tasks {
+            let promise = task.eventLoop!.makePromise(of: Void.self)
+            task.cancel(promise: promise)
+            try? await promise.futureResult.get()
+        }
+        var samples = self.lateness.withLock { $0 }
+        samples.sort()
+        guard !samples.isEmpty else { return Figures(max: 0, p99: 0) }
+        let p99 = samples[min(samples.count - 1, samples.count * 99 / 100)]
+        return Figures(max: Double(samples.last!) / 1e6, p99: Double(p99) / 1e6)
+    }
+}
