@@ -81,7 +81,8 @@ struct ConnectionWriterTests {
         #expect(writer.writerMustWait(1, watermark: 0))
         let packed = try #require(job.run())
         #expect(packed.readableBytes < 1_001)
-        #expect(writer.scheduler.fillPending(streamID: 1, token: job.token, packed, compressed: true))
+        let filled = writer.scheduler.fillPending(streamID: 1, token: job.token, packed, compressed: true)
+        #expect(filled)
         written = try Self.frames({ _ = writer.pump(); return writer.takePending() }())
         guard written.count == 2, case .message(let first) = written[0], case .message(let second) = written[1] else {
             Issue.record("expected the compressed message, then the identity one: \(written)")
@@ -95,14 +96,18 @@ struct ConnectionWriterTests {
     func offloadDropped() throws {
         var scheduler = OutboundScheduler(allocator: ByteBufferAllocator(), maxFrameSize: 16_384, initialCredit: 65_536)
         scheduler.openStream(1)
-        let token = try #require(scheduler.enqueuePending(streamID: 1, size: 100_000, endStream: false))
+        let held = scheduler.enqueuePending(streamID: 1, size: 100_000, endStream: false)
+        let token = try #require(held)
         scheduler.enqueue(.halfClose(streamID: 1), last: true)
-        #expect(scheduler.pump(budget: 1 << 20).isEmpty)
+        let progressed = scheduler.pump(budget: 1 << 20)
+        #expect(progressed.isEmpty)
         #expect(!scheduler.hasPendingBytes)
         #expect(scheduler.queuedBytes(of: 1) == 100_000)
         scheduler.dropStream(1)
-        #expect(!scheduler.fillPending(streamID: 1, token: token, ByteBuffer(repeating: 1, count: 10), compressed: true))
-        #expect(scheduler.enqueuePending(streamID: 1, size: 10, endStream: false) == nil)
+        let filled = scheduler.fillPending(streamID: 1, token: token, ByteBuffer(repeating: 1, count: 10), compressed: true)
+        #expect(!filled)
+        let reopened = scheduler.enqueuePending(streamID: 1, size: 10, endStream: false)
+        #expect(reopened == nil)
     }
 
     @Test("A streaming writer waits once its stream queues more than the watermark")
