@@ -4,8 +4,8 @@ import NIOPosix
 /// Where a connection compresses and inflates messages: on its event loop up to `threshold` bytes, on a thread pool
 /// above it, so one big message never holds the loop (and every other connection on it) for milliseconds.
 ///
-/// zlib needs about 1 ms per 100–250 KiB of deflate and per 1–2 MiB of inflate on a typical core: below the
-/// threshold the hop to the pool and back costs more than the work, above it the loop's latency is what matters.
+/// Below the threshold the hop to the pool and back (two thread wake-ups) costs more than zlib's work; above it the
+/// loop's latency is what matters (see docs/PERFORMANCE.md, "Compression off the event loop", for the stalls).
 struct CompressionOffload {
     /// Messages larger than this (before compression, or once inflated) are worked on the pool.
     let threshold: Int
