@@ -16,7 +16,7 @@ import Glibc
 struct CompressBench: AsyncParsableCommand {
     @Option(help: "Message size in bytes (request and response alike).") var size: Int = 4 * 1024 * 1024
     @Option(help: "Calls per shape.") var calls: Int = 20
-    @Option(help: "Offload threshold in bytes, or 'max' (never offload: everything on the loop).") var threshold: String = "65536"
+    @Option(help: "Offload threshold in bytes, or 'max' (never offload: everything on the loop).") var threshold: String = "16384"
     @Option(help: "Probe period in microseconds.") var tickUs: Int = 200
     @Option(help: "Event loops shared by server and client.") var loops: Int = 2
     @Option(help: "gzip, deflate, or identity (no compression: the stalls the rest of the path and the machine cause).") var encoding: String = "gzip"

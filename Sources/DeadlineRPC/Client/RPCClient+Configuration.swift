@@ -75,7 +75,7 @@ extension RPCClient {
         /// Messages larger than this many bytes (before compression, or once inflated) are compressed and inflated
         /// on NIO's shared thread pool instead of the event loop, so one big message cannot stall every connection
         /// on the loop; smaller ones stay on the loop, where they cost less than the hop. `Int.max` never offloads.
-        public var compressionOffloadThreshold: Int = 64 * 1024
+        public var compressionOffloadThreshold: Int = 16 * 1024
         /// Runs on the pool thread before each offloaded compression: tests hold the work there to cancel a call
         /// whose message is being compressed.
         var compressionProbe: (@Sendable () -> Void)? = nil

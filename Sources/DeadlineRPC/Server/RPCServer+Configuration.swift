@@ -53,7 +53,7 @@ extension RPCServer {
         /// Messages larger than this many bytes (before compression, or once inflated) are compressed and inflated
         /// on NIO's shared thread pool instead of the event loop, so one big message cannot stall every connection
         /// on the loop; smaller ones stay on the loop, where they cost less than the hop. `Int.max` never offloads.
-        public var compressionOffloadThreshold: Int = 64 * 1024
+        public var compressionOffloadThreshold: Int = 16 * 1024
         /// Prefix of every metric name.
         public var metricsPrefix: String = "drpc"
         /// Where metrics go; nil uses the process-wide `MetricsSystem` (bootstrap it once, e.g. with Prometheus).
