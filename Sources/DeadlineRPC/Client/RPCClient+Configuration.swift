@@ -72,6 +72,13 @@ extension RPCClient {
         public var maxPendingCalls: Int = 10_000
         /// Encodings the client can decompress (advertised in settings).
         public var acceptedEncodings: [MessageEncoding] = [.gzip, .deflate]
+        /// Messages larger than this many bytes (before compression, or once inflated) are compressed and inflated
+        /// on NIO's shared thread pool instead of the event loop, so one big message cannot stall every connection
+        /// on the loop; smaller ones stay on the loop, where they cost less than the hop. `Int.max` never offloads.
+        public var compressionOffloadThreshold: Int = 16 * 1024
+        /// Runs on the pool thread before each offloaded compression: tests hold the work there to cancel a call
+        /// whose message is being compressed.
+        var compressionProbe: (@Sendable () -> Void)? = nil
         /// Strict mode: refuse (with `failedPrecondition`) any call that would go out without a deadline, or with one
         /// so far away it bounds nothing (`.distantFuture`, or a budget above ``strictModeMaximumBudget``).
         public var requireDeadline: Bool = false

@@ -18,6 +18,8 @@ public final class ClientStats: Sendable, TLSReloadRecording {
     private let resolutions = Atomic<Int>(0)
     private let tlsReloadCounters = TLSReloadCounters()
     private let waiters = CounterWaiters<ClientStats>()
+    /// Which path compressed messages took (on the loop or off it), for tests.
+    let compression = CompressionCounters()
     private let loggedMethods = Mutex<Set<String>>([])
     private let prefix: String
     private let logger: Logger

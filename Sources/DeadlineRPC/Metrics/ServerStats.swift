@@ -52,6 +52,8 @@ final class ServerCounters: Sendable {
     let lateFramesDropped = Atomic<Int>(0)
     let tlsHandshakeFailures = Atomic<Int>(0)
     let tlsReloads = TLSReloadCounters()
+    /// Which path compressed messages took (on the loop or off it); not part of ``ServerStats``.
+    let compression = CompressionCounters()
     let waiters = CounterWaiters<ServerStats>()
 
     /// Wakes the waiters whose condition now holds; one atomic load when there are none.

@@ -50,6 +50,10 @@ extension RPCServer {
         public var stragglerGracePeriod: Duration = .milliseconds(250)
         /// Encodings the server can decompress (advertised in settings).
         public var acceptedEncodings: [MessageEncoding] = [.gzip, .deflate]
+        /// Messages larger than this many bytes (before compression, or once inflated) are compressed and inflated
+        /// on NIO's shared thread pool instead of the event loop, so one big message cannot stall every connection
+        /// on the loop; smaller ones stay on the loop, where they cost less than the hop. `Int.max` never offloads.
+        public var compressionOffloadThreshold: Int = 16 * 1024
         /// Prefix of every metric name.
         public var metricsPrefix: String = "drpc"
         /// Where metrics go; nil uses the process-wide `MetricsSystem` (bootstrap it once, e.g. with Prometheus).

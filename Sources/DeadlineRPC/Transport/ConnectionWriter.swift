@@ -39,26 +39,39 @@ struct ConnectionWriter {
     }
 
     /// Queues one message on `streamID`, compressed with `encoding` when the peer accepts it, the message is big
-    /// enough for zlib to pay, and the result is smaller; otherwise as it is.
+    /// enough for zlib to pay, and the result is smaller; otherwise as it is. A message above the offload threshold
+    /// is not compressed here: its place in the stream is held and the returned job must be run off the loop (see
+    /// ``ConnectionFlushing/compressOffLoop(_:offload:)``), which fills it in.
     mutating func enqueueMessage(
         streamID: UInt32,
         _ message: ByteBuffer,
         encoding: MessageEncoding,
         peer: Settings,
         compressor: MessageCompressor,
+        offload: CompressionOffload,
         allocator: ByteBufferAllocator,
         endStream: Bool
-    ) {
+    ) -> CompressionJob? {
         var bytes = message
         var compressed = false
-        if encoding != .identity && peer.accepts(encoding) && bytes.readableBytes >= Self.compressionThreshold,
-            let packed = try? compressor.compress(bytes, encoding: encoding, allocator: allocator),
-            packed.readableBytes < bytes.readableBytes
-        {
-            bytes = packed
-            compressed = true
+        if encoding != .identity && peer.accepts(encoding) && bytes.readableBytes >= Self.compressionThreshold {
+            if bytes.readableBytes > offload.threshold {
+                guard let token = self.scheduler.enqueuePending(streamID: streamID, size: bytes.readableBytes, endStream: endStream) else {
+                    return nil  // The stream ended: nothing to send.
+                }
+                offload.counters.compressedOffLoop.add(1, ordering: .relaxed)
+                return CompressionJob(streamID: streamID, token: token, message: bytes, encoding: encoding)
+            }
+            offload.counters.compressedOnLoop.add(1, ordering: .relaxed)
+            if let packed = try? compressor.compress(bytes, encoding: encoding, allocator: allocator),
+                packed.readableBytes < bytes.readableBytes
+            {
+                bytes = packed
+                compressed = true
+            }
         }
         self.scheduler.enqueueMessage(streamID: streamID, bytes, compressed: compressed, endStream: endStream)
+        return nil
     }
 
     /// Whether a streaming writer that just queued on `streamID` must wait for its queue to drain.

@@ -95,15 +95,17 @@ extension ClientConnectionHandler {
             self.perform(call.loop.machine.streamError(status), call: call)
             return false
         }
-        self.writer.enqueueMessage(
+        let job = self.writer.enqueueMessage(
             streamID: call.loop.streamID,
             message,
             encoding: call.encoding,
             peer: self.peerSettings,
             compressor: self.compressor,
+            offload: self.offload,
             allocator: self.allocator,
             endStream: endStream
         )
+        if let job { self.compressOffLoop(job, offload: self.offload) }
         return true
     }
 

@@ -35,6 +35,13 @@ final class ClientConnectionHandler: ChannelDuplexHandler, ConnectionFlushing {
     /// handler is added (it needs the channel's allocator).
     var writer: ConnectionWriter!
     let compressor = MessageCompressor()
+    /// Where messages above the threshold are compressed and inflated.
+    let offload: CompressionOffload
+    /// A received message is being inflated off the loop: no further frame is handled until it is delivered, so
+    /// every stream's order holds and the unread bytes wait in the decoder and the socket.
+    var inboundPaused = false
+    /// A read was asked for while inbound handling was paused: issued when it resumes.
+    var readHeld = false
     var streams: [UInt32: ClientCall] = [:]
     var nextStreamID: UInt32 = 1
     /// The server's settings: the protocol's defaults until its `SETTINGS` arrive.
@@ -62,6 +69,10 @@ final class ClientConnectionHandler: ChannelDuplexHandler, ConnectionFlushing {
         self.configuration = configuration
         self.manager = manager
         self.reader = FrameReader(role: .client, limits: configuration.limits)
+        self.offload = CompressionOffload(
+            threshold: configuration.compressionOffloadThreshold, threadPool: .singleton, counters: manager.stats.compression,
+            willCompress: configuration.compressionProbe
+        )
         Self.liveInstances.wrappingAdd(1, ordering: .relaxed)
     }
 
@@ -114,8 +125,13 @@ final class ClientConnectionHandler: ChannelDuplexHandler, ConnectionFlushing {
             return
         }
         self.reader.append(bytes)
+        self.decodeFrames()
+    }
+
+    /// Handles the buffered frames, unless a message being inflated off the loop holds them back.
+    func decodeFrames() {
         do {
-            while self.state != .closed, let decoded = try self.reader.nextFrame() {
+            while self.state != .closed, !self.inboundPaused, let decoded = try self.reader.nextFrame() {
                 switch decoded {
                 case .frame(let frame): self.handle(frame)
                 case .streamError(let streamID, _, let error): self.handleStreamError(streamID: streamID, error: error)
@@ -124,6 +140,15 @@ final class ClientConnectionHandler: ChannelDuplexHandler, ConnectionFlushing {
         } catch {
             self.connectionError(error)
         }
+    }
+
+    /// Holds socket reads while a message is inflated off the loop: the server's later bytes wait in its socket.
+    func read(context: ChannelHandlerContext) {
+        if self.inboundPaused {
+            self.readHeld = true
+            return
+        }
+        context.read()
     }
 
     /// A TLS record header (alert 0x15 or handshake 0x16, version 0x03 …) where the server's preface belongs.
@@ -227,15 +252,58 @@ final class ClientConnectionHandler: ChannelDuplexHandler, ConnectionFlushing {
         guard let call = self.stream(frame.streamID, type: frame.type) else { return }
         let loop = call.loop
         let outcome = loop.inbound.receive(
-            frame, encoding: call.encoding, compressor: self.compressor,
+            frame, encoding: call.encoding, compressor: self.compressor, offload: self.offload,
             maxMessageSize: self.configuration.limits.maxMessageSize, allocator: self.allocator
         )
         guard let message = outcome.message(
             grant: { self.grantCredit(call, bytes: $0, force: true) },
+            inflateOffLoop: { self.inflateOffLoop($0, call: call, endStream: frame.endStream) },
             endStream: { self.perform(loop.machine.streamError($0), call: call) },
             endConnection: { self.connectionError($0) }
         ) else { return }
-        switch loop.machine.receiveMessage(endStream: frame.endStream) {
+        self.deliver(message, endStream: frame.endStream, call: call)
+    }
+
+    /// Inflates a big response on the pool. Until it is delivered no further frame of the connection is handled
+    /// (``inboundPaused``): the call's `CALL_END` and later messages must follow it. The caller's cancel and the
+    /// deadline still act at once; the inflated message of a call that ended meanwhile is dropped.
+    func inflateOffLoop(_ job: DecompressionJob, call: ClientCall, endStream: Bool) {
+        guard let eventLoop = self.context?.eventLoop else { return }  // The channel closed: the call ends with it.
+        self.inboundPaused = true
+        self.offload.threadPool.runIfActive(eventLoop: eventLoop) { job.run() }
+            .assumeIsolated()
+            .whenComplete { result in
+                // A pool that is not running leaves the work to the loop, as before the offload existed.
+                let inflated = (try? result.get()) ?? job.run()
+                self.inflated(inflated, call: call, endStream: endStream)
+            }
+    }
+
+    /// The big response is inflated: delivered (or the call ended, as on the loop), then the frames behind it.
+    func inflated(_ result: Result<ByteBuffer, WireError>, call: ClientCall, endStream: Bool) {
+        self.inboundPaused = false
+        guard self.state != .closed else { return }
+        let loop = call.loop
+        if self.streams[loop.streamID] === call {
+            switch result {
+            case .success(let message):
+                self.deliver(message, endStream: endStream, call: call)
+            case .failure(let error):
+                self.perform(loop.machine.streamError(InboundMessageReader.streamError(error)), call: call)
+            }
+        }
+        self.decodeFrames()
+        if self.readHeld, self.state != .closed, !self.inboundPaused, let context = self.context {
+            self.readHeld = false
+            context.read()
+        }
+        self.flushNow()
+    }
+
+    /// A whole response for `call`.
+    func deliver(_ message: ByteBuffer, endStream: Bool, call: ClientCall) {
+        let loop = call.loop
+        switch loop.machine.receiveMessage(endStream: endStream) {
         case .deliver:
             if let onMessage = loop.onMessage {
                 // The runtime's own call consumes each message at once: its credit goes back at once too.

@@ -9,6 +9,9 @@ struct InboundMessageReader {
         case fragment(bytes: Int)
         /// A whole message, decompressed.
         case message(ByteBuffer)
+        /// A whole compressed message that inflates past the offload threshold: to be inflated off the loop, then
+        /// handled as `message` (or `streamError` with ``streamError(_:)``'s status if it cannot be).
+        case inflateOffLoop(DecompressionJob)
         /// The message is unusable; only this stream ends, with this status.
         case streamError(Status)
         /// The peer broke the protocol (credit, fragment rules): the connection ends.
@@ -32,6 +35,7 @@ struct InboundMessageReader {
         _ frame: MessageFrame,
         encoding: MessageEncoding,
         compressor: MessageCompressor,
+        offload: CompressionOffload,
         maxMessageSize: Int,
         allocator: ByteBufferAllocator
     ) -> Outcome {
@@ -51,13 +55,29 @@ struct InboundMessageReader {
             guard encoding != .identity else {
                 return .streamError(Status(code: .internal, message: "A message was flagged compressed on a stream whose encoding is identity."))
             }
+            // Inflated here only up to the threshold: a message that grows past it goes to the pool, which starts
+            // over (at most `threshold` bytes of inflate wasted) with the real limit.
+            let offLoop = offload.threshold < maxMessageSize
             do throws(WireError) {
-                message.bytes = try compressor.decompress(message.bytes, encoding: encoding, maxSize: maxMessageSize, allocator: allocator)
+                message.bytes = try compressor.decompress(
+                    message.bytes, encoding: encoding, maxSize: offLoop ? offload.threshold : maxMessageSize, allocator: allocator
+                )
             } catch {
-                return .streamError(Status(code: error.statusCode ?? .internal, message: error.message))
+                if offLoop && error.code == .decompressedMessageTooLarge {
+                    offload.counters.decompressedOffLoop.add(1, ordering: .relaxed)
+                    return .inflateOffLoop(DecompressionJob(message: message.bytes, encoding: encoding, maxMessageSize: maxMessageSize))
+                }
+                offload.counters.decompressedOnLoop.add(1, ordering: .relaxed)
+                return .streamError(Self.streamError(error))
             }
+            offload.counters.decompressedOnLoop.add(1, ordering: .relaxed)
         }
         return .message(message.bytes)
+    }
+
+    /// The status that ends a stream whose message could not be inflated (on the loop or off it).
+    static func streamError(_ error: WireError) -> Status {
+        Status(code: error.statusCode ?? .internal, message: error.message)
     }
 
     /// Records consumed bytes; returns the credit to grant once at least `threshold` bytes are owed.
@@ -78,15 +98,18 @@ struct InboundMessageReader {
 
 extension InboundMessageReader.Outcome {
     /// The whole message, or nil once the other outcomes went where both roles send them: a fragment's bytes to
-    /// `grant` (credit back at once), a stream error to `endStream`, a protocol error to `endConnection`.
+    /// `grant` (credit back at once), a big compressed message to `inflateOffLoop` (which delivers it later), a
+    /// stream error to `endStream`, a protocol error to `endConnection`.
     func message(
         grant: (Int) -> Void,
+        inflateOffLoop: (DecompressionJob) -> Void,
         endStream: (Status) -> Void,
         endConnection: (WireError) -> Void
     ) -> ByteBuffer? {
         switch self {
         case .fragment(let bytes): grant(bytes)
         case .message(let bytes): return bytes
+        case .inflateOffLoop(let job): inflateOffLoop(job)
         case .streamError(let status): endStream(status)
         case .connectionError(let error): endConnection(error)
         }

@@ -13,6 +13,9 @@ struct OutboundScheduler {
         case message(ByteBuffer, total: UInt32, started: Bool, compressed: Bool, endStream: Bool)
         /// A frame that takes no credit but keeps its place behind the stream's data (call start, end, half-close).
         case frame(Frame)
+        /// A message of `size` bytes being compressed off the loop: it holds its place, and everything behind it
+        /// waits, until ``fillPending(streamID:token:_:compressed:)`` puts the bytes in.
+        case pending(token: UInt64, size: Int, endStream: Bool)
     }
 
     /// A stream's waiting items; storage is allocated only when something has to wait (a unary call's frames
@@ -36,6 +39,18 @@ struct OutboundScheduler {
             guard let index = self.buffer?.startIndex else { return }
             self.buffer![index] = item
         }
+
+        /// Replaces the pending item `token` with what `body` makes of it; false when there is none.
+        mutating func replacePending(_ token: UInt64, _ body: (_ size: Int, _ endStream: Bool) -> Item) -> Bool {
+            guard let buffer = self.buffer else { return false }
+            for index in buffer.indices {
+                if case .pending(token, let size, let endStream) = buffer[index] {
+                    self.buffer![index] = body(size, endStream)
+                    return true
+                }
+            }
+            return false
+        }
     }
 
     private struct StreamQueue {
@@ -57,6 +72,9 @@ struct OutboundScheduler {
     var initialCredit: Int
     /// Whether the channel accepts more data now.
     var writable = true
+
+    /// The next token for a message compressed off the loop.
+    private var nextPendingToken: UInt64 = 0
 
     /// Where fresh `pending` buffers come from.
     private let allocator: ByteBufferAllocator
@@ -189,6 +207,42 @@ struct OutboundScheduler {
         if schedule { self.ready.append(streamID) }
     }
 
+    /// Holds the place of a message of `size` bytes that is being compressed off the loop; returns its token for
+    /// ``fillPending(streamID:token:_:compressed:)``, or nil when the stream has ended (nothing to compress).
+    /// Frames and messages queued after it wait behind it, so the stream's order is kept.
+    mutating func enqueuePending(streamID: UInt32, size: Int, endStream: Bool) -> UInt64? {
+        guard self.streams[streamID] != nil else { return nil }
+        self.nextPendingToken += 1
+        let token = self.nextPendingToken
+        Self.mutate(&self.streams[streamID]!) { queue in
+            queue.items.append(.pending(token: token, size: size, endStream: endStream))
+            queue.queuedBytes += size
+        }
+        return token
+    }
+
+    /// The bytes of pending message `token` are ready: they take its place. Returns false when the stream ended
+    /// meanwhile (the result is dropped), true when the stream may have something to write now.
+    @discardableResult
+    mutating func fillPending(streamID: UInt32, token: UInt64, _ data: ByteBuffer, compressed: Bool) -> Bool {
+        guard self.streams[streamID] != nil else { return false }
+        let schedule: Bool? = Self.mutate(&self.streams[streamID]!) { queue in
+            var oldSize = 0
+            let found = queue.items.replacePending(token) { size, endStream in
+                oldSize = size
+                return .message(data, total: UInt32(data.readableBytes), started: false, compressed: compressed, endStream: endStream)
+            }
+            guard found else { return nil }
+            queue.queuedBytes += data.readableBytes - oldSize
+            guard !queue.scheduled, !Self.headIsPending(queue) else { return false }
+            queue.scheduled = true
+            return true
+        }
+        guard let schedule else { return false }
+        if schedule { self.ready.append(streamID) }
+        return true
+    }
+
     private static func mutate<R>(_ queue: inout StreamQueue, _ body: (inout StreamQueue) -> R) -> R {
         body(&queue)
     }
@@ -198,7 +252,7 @@ struct OutboundScheduler {
         guard var queue = self.streams[streamID] else { return true }  // Ended stream: ignore.
         queue.credit += Int(bytes)
         if queue.credit > Int(Settings.maxCredit) { return false }
-        if !queue.items.isEmpty && !queue.scheduled {
+        if !queue.items.isEmpty && !queue.scheduled && !Self.headIsPending(queue) {
             queue.scheduled = true
             self.ready.append(streamID)
         }
@@ -222,7 +276,7 @@ struct OutboundScheduler {
             let progressed = self.writeOneFrame(streamID: streamID, queue: &queue)
             if progressed { drained.append(streamID) }
             if queue.items.isEmpty && queue.removeWhenDrained { continue }
-            if !queue.items.isEmpty && (queue.credit > 0 || Self.headNeedsNoCredit(queue)) {
+            if !queue.items.isEmpty && !Self.headIsPending(queue) && (queue.credit > 0 || Self.headNeedsNoCredit(queue)) {
                 queue.scheduled = true
                 self.ready.append(streamID)
             }
@@ -236,8 +290,14 @@ struct OutboundScheduler {
         switch queue.items.first {
         case .frame?: return true
         case .message(let data, _, _, _, _)?: return data.readableBytes == 0
-        case nil: return false
+        case .pending?, nil: return false
         }
+    }
+
+    /// The stream waits for a message being compressed off the loop: nothing of it can be written until it is in.
+    private static func headIsPending(_ queue: StreamQueue) -> Bool {
+        if case .pending? = queue.items.first { return true }
+        return false
     }
 
     /// Whether part of a message of this stream was written and the rest still waits: ending the stream now with
@@ -253,6 +313,8 @@ struct OutboundScheduler {
     private mutating func writeOneFrame(streamID: UInt32, queue: inout StreamQueue) -> Bool {
         guard let head = queue.items.first else { return false }
         switch head {
+        case .pending:
+            return false
         case .frame(let frame):
             queue.items.removeFirst()
             self.write(frame)

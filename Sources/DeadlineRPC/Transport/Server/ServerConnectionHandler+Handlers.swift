@@ -156,15 +156,17 @@ extension ServerConnectionHandler {
     }
 
     func sendResponse(_ stream: ServerStream, _ message: ByteBuffer, endStream: Bool) {
-        self.writer.enqueueMessage(
+        let job = self.writer.enqueueMessage(
             streamID: stream.id,
             message,
             encoding: stream.encoding,
             peer: self.reader.peerSettings,
             compressor: self.compressor,
+            offload: self.offload,
             allocator: self.context.channel.allocator,
             endStream: endStream
         )
+        if let job { self.compressOffLoop(job, offload: self.offload) }
     }
 
     func endCall(_ stream: ServerStream, status: Status, trailers: Metadata) {

@@ -47,6 +47,11 @@ final class ServerConnectionHandler: ChannelDuplexHandler, ConnectionFlushing {
     /// Scheduler, compression, flushes; created when the handler joins its pipeline (it needs the allocator).
     var writer: ConnectionWriter!
     let compressor = MessageCompressor()
+    /// Where messages above the threshold are compressed and inflated (never the fuzzing SPI's embedded loop).
+    let offload: CompressionOffload
+    /// A received message is being inflated off the loop: no further frame is handled until it is delivered, so
+    /// every stream's order holds and the unread bytes wait in the decoder and the socket, as under decode pacing.
+    var inboundPaused = false
     var streams: [UInt32: ServerStream] = [:]
     var lastStreamID: UInt32 = 0
     var state: State = .awaitingSettings
@@ -123,6 +128,9 @@ final class ServerConnectionHandler: ChannelDuplexHandler, ConnectionFlushing {
         self.admission = CallAdmission(configuration: configuration)
         // Every `HandlerExecutor` case means "off the I/O loops" now, so only the fuzzing SPI picks the loop.
         self.taskExecutor = handlersOnLoop ? EventLoopTaskExecutor(eventLoop: eventLoop) : nil
+        self.offload = handlersOnLoop
+            ? .never(counters: metrics.counters.compression)
+            : CompressionOffload(threshold: configuration.compressionOffloadThreshold, threadPool: .singleton, counters: metrics.counters.compression)
     }
 
     // MARK: Channel events
@@ -184,7 +192,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler, ConnectionFlushing {
     /// Holds the next socket read while decoded-but-unhandled frames remain, so a flooding peer's bytes wait in
     /// its own socket buffer rather than in our memory or our event loop's time.
     func read(context: ChannelHandlerContext) {
-        if self.decodeScheduled {
+        if self.decodeScheduled || self.inboundPaused {
             self.readHeld = true
             return
         }
@@ -238,7 +246,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler, ConnectionFlushing {
     func decodeFrames() {
         var budget = Self.framesPerTick
         do {
-            while self.state != .closed {
+            while self.state != .closed && !self.inboundPaused {
                 guard budget > 0 else {
                     self.scheduleDecode()
                     return
@@ -251,7 +259,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler, ConnectionFlushing {
         } catch {
             self.connectionError(error)
         }
-        if self.readHeld, let context = self.context, self.state != .closed {
+        if self.readHeld, !self.inboundPaused, let context = self.context, self.state != .closed {
             self.readHeld = false
             context.read()
         }

@@ -1,0 +1,23 @@
+import NIOCore
+import NIOPosix
+
+/// Where a connection compresses and inflates messages: on its event loop up to `threshold` bytes, on a thread pool
+/// above it, so one big message never holds the loop (and every other connection on it) for milliseconds.
+///
+/// Below the threshold the hop to the pool and back (two thread wake-ups) costs more than zlib's work; above it the
+/// loop's latency is what matters (see docs/PERFORMANCE.md, "Compression off the event loop", for the stalls).
+struct CompressionOffload {
+    /// Messages larger than this (before compression, or once inflated) are worked on the pool.
+    let threshold: Int
+    /// The pool that does the work; results come back to the connection's loop.
+    let threadPool: NIOThreadPool
+    /// Which path each message took.
+    let counters: CompressionCounters
+    /// Runs on the pool thread before each offloaded compression (a test hook; nil in production).
+    var willCompress: (@Sendable () -> Void)? = nil
+
+    /// Never offloads: for connections whose loop cannot take results from another thread (an `EmbeddedEventLoop`).
+    static func never(counters: CompressionCounters) -> CompressionOffload {
+        CompressionOffload(threshold: .max, threadPool: .singleton, counters: counters)
+    }
+}
