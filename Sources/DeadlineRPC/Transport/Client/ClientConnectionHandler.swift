@@ -257,17 +257,18 @@ final class ClientConnectionHandler: ChannelDuplexHandler, ConnectionFlushing {
         )
         guard let message = outcome.message(
             grant: { self.grantCredit(call, bytes: $0, force: true) },
-            inflateOffLoop: { self.inflateOffLoop($0, call: call, endStream: frame.endStream) },
+            inflateOffLoop: { self.inflateOffLoop($0, call: call, credit: frame.data.readableBytes, endStream: frame.endStream) },
             endStream: { self.perform(loop.machine.streamError($0), call: call) },
             endConnection: { self.connectionError($0) }
         ) else { return }
-        self.deliver(message, endStream: frame.endStream, call: call)
+        // The last frame's bytes are what the message still holds of the window (earlier fragments went back).
+        self.deliver(message, credit: frame.data.readableBytes, endStream: frame.endStream, call: call)
     }
 
     /// Inflates a big response on the pool. Until it is delivered no further frame of the connection is handled
     /// (``inboundPaused``): the call's `CALL_END` and later messages must follow it. The caller's cancel and the
     /// deadline still act at once; the inflated message of a call that ended meanwhile is dropped.
-    func inflateOffLoop(_ job: DecompressionJob, call: ClientCall, endStream: Bool) {
+    func inflateOffLoop(_ job: DecompressionJob, call: ClientCall, credit: Int, endStream: Bool) {
         guard let eventLoop = self.context?.eventLoop else { return }  // The channel closed: the call ends with it.
         self.inboundPaused = true
         self.offload.threadPool.runIfActive(eventLoop: eventLoop) { job.run() }
@@ -275,19 +276,19 @@ final class ClientConnectionHandler: ChannelDuplexHandler, ConnectionFlushing {
             .whenComplete { result in
                 // A pool that is not running leaves the work to the loop, as before the offload existed.
                 let inflated = (try? result.get()) ?? job.run()
-                self.inflated(inflated, call: call, endStream: endStream)
+                self.inflated(inflated, call: call, credit: credit, endStream: endStream)
             }
     }
 
     /// The big response is inflated: delivered (or the call ended, as on the loop), then the frames behind it.
-    func inflated(_ result: Result<ByteBuffer, WireError>, call: ClientCall, endStream: Bool) {
+    func inflated(_ result: Result<ByteBuffer, WireError>, call: ClientCall, credit: Int, endStream: Bool) {
         self.inboundPaused = false
         guard self.state != .closed else { return }
         let loop = call.loop
         if self.streams[loop.streamID] === call {
             switch result {
             case .success(let message):
-                self.deliver(message, endStream: endStream, call: call)
+                self.deliver(message, credit: credit, endStream: endStream, call: call)
             case .failure(let error):
                 self.perform(loop.machine.streamError(InboundMessageReader.streamError(error)), call: call)
             }
@@ -300,18 +301,17 @@ final class ClientConnectionHandler: ChannelDuplexHandler, ConnectionFlushing {
         self.flushNow()
     }
 
-    /// A whole response for `call`.
-    func deliver(_ message: ByteBuffer, endStream: Bool, call: ClientCall) {
+    /// A whole response for `call`; `credit` wire bytes go back to the server once it is read.
+    func deliver(_ message: ByteBuffer, credit: Int, endStream: Bool, call: ClientCall) {
         let loop = call.loop
         switch loop.machine.receiveMessage(endStream: endStream) {
         case .deliver:
             if let onMessage = loop.onMessage {
                 // The runtime's own call consumes each message at once: its credit goes back at once too.
-                let bytes = message.readableBytes
                 onMessage(message)
-                self.grantCredit(call, bytes: bytes, force: false)
+                self.grantCredit(call, bytes: credit, force: false)
             } else if let responses = loop.responses {
-                responses.enqueue(message)
+                responses.enqueue(message, credit: credit)
             } else {
                 loop.singleResponse = message
             }

@@ -5,14 +5,18 @@ import Synchronization
 /// Messages received on one stream, produced on the event loop and consumed by a task, with flow control: the
 /// consumer's progress is reported back (`onConsume`) so the connection grants the peer more credit only as the
 /// consumer keeps up. A slow reader therefore holds at most one credit window of bytes.
+///
+/// What is reported is each message's *credit* — the wire bytes of it still charged against the window (its last
+/// frame: earlier fragments were granted back on arrival) — never its size after reassembly and decompression,
+/// which would grant the peer more than it spent and let its window grow without bound.
 final class InboundMessageQueue: Sendable {
     private struct State {
-        var buffer: CircularBuffer<ByteBuffer> = CircularBuffer(initialCapacity: 4)
+        var buffer: CircularBuffer<(message: ByteBuffer, credit: Int)> = CircularBuffer(initialCapacity: 4)
         var waiter: CheckedContinuation<ByteBuffer?, any Error>?
         var end: Result<Void, RPCError>?
         /// The trailing metadata of a stream that ended with OK.
         var trailers = Metadata()
-        /// Called (from the consumer's task) with the byte count of each consumed message.
+        /// Called (from the consumer's task) with the credit of each consumed message.
         var onConsume: (@Sendable (Int) -> Void)?
     }
 
@@ -34,20 +38,20 @@ final class InboundMessageQueue: Sendable {
     /// The trailing metadata the stream ended with (empty until it ended with OK).
     var trailers: Metadata { self.state.withLock { $0.trailers } }
 
-    /// Adds a message (event loop side).
-    func enqueue(_ message: ByteBuffer) {
+    /// Adds a message (event loop side) with the wire bytes to grant back when it is consumed.
+    func enqueue(_ message: ByteBuffer, credit: Int) {
         let waiter: CheckedContinuation<ByteBuffer?, any Error>? = self.state.withLock { state in
             guard state.end == nil else { return nil }
             if let waiter = state.waiter {
                 state.waiter = nil
                 return waiter
             }
-            state.buffer.append(message)
+            state.buffer.append((message, credit))
             return nil
         }
         if let waiter {
             waiter.resume(returning: message)
-            self.onConsume(message.readableBytes)
+            self.onConsume(credit)
         }
     }
 
@@ -74,9 +78,9 @@ final class InboundMessageQueue: Sendable {
     /// The next message, or nil at the end; throws the error the stream ended with, or `cancelled` when the
     /// consuming task is cancelled.
     func next() async throws -> ByteBuffer? {
-        enum Immediate { case message(ByteBuffer), end, failure(RPCError), wait }
+        enum Immediate { case message(ByteBuffer, credit: Int), end, failure(RPCError), wait }
         let immediate: Immediate = self.state.withLock { state in
-            if let message = state.buffer.popFirst() { return .message(message) }
+            if let entry = state.buffer.popFirst() { return .message(entry.message, credit: entry.credit) }
             switch state.end {
             case .success?: return .end
             case .failure(let error)?: return .failure(error)
@@ -84,8 +88,8 @@ final class InboundMessageQueue: Sendable {
             }
         }
         switch immediate {
-        case .message(let message):
-            self.onConsume(message.readableBytes)
+        case .message(let message, let credit):
+            self.onConsume(credit)
             return message
         case .end:
             return nil
@@ -96,9 +100,9 @@ final class InboundMessageQueue: Sendable {
         }
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<ByteBuffer?, any Error>) in
-                enum Outcome { case parked, message(ByteBuffer), end, failure(RPCError) }
+                enum Outcome { case parked, message(ByteBuffer, credit: Int), end, failure(RPCError) }
                 let outcome: Outcome = self.state.withLock { state in
-                    if let message = state.buffer.popFirst() { return .message(message) }
+                    if let entry = state.buffer.popFirst() { return .message(entry.message, credit: entry.credit) }
                     switch state.end {
                     case .success?: return .end
                     case .failure(let error)?: return .failure(error)
@@ -110,9 +114,9 @@ final class InboundMessageQueue: Sendable {
                 }
                 switch outcome {
                 case .parked: break
-                case .message(let message):
+                case .message(let message, let credit):
                     continuation.resume(returning: message)
-                    self.onConsume(message.readableBytes)
+                    self.onConsume(credit)
                 case .end: continuation.resume(returning: nil)
                 case .failure(let error): continuation.resume(throwing: error)
                 }

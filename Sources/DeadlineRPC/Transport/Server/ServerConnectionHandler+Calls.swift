@@ -97,37 +97,38 @@ extension ServerConnectionHandler {
         )
         guard let message = outcome.message(
             grant: { self.grantCredit(stream, bytes: $0, force: true) },
-            inflateOffLoop: { self.inflateOffLoop($0, stream: stream, endStream: frame.endStream) },
+            inflateOffLoop: { self.inflateOffLoop($0, stream: stream, credit: frame.data.readableBytes, endStream: frame.endStream) },
             endStream: { self.perform(stream.machine.streamError($0), on: stream) },
             endConnection: { self.connectionError($0) }
         ) else { return }
-        self.deliver(message, endStream: frame.endStream, to: stream)
+        // The last frame's bytes are what the message still holds of the window (earlier fragments went back).
+        self.deliver(message, credit: frame.data.readableBytes, endStream: frame.endStream, to: stream)
     }
 
     /// Inflates a big message on the pool. Until it is delivered no further frame of the connection is handled
     /// (``inboundPaused``): its stream's later frames must follow it, and holding the rest bounds what waits by the
     /// decoder's buffer and the socket, as decode pacing does. Cancels and deadlines of this side still act at once.
-    func inflateOffLoop(_ job: DecompressionJob, stream: ServerStream, endStream: Bool) {
+    func inflateOffLoop(_ job: DecompressionJob, stream: ServerStream, credit: Int, endStream: Bool) {
         self.inboundPaused = true
         self.offload.threadPool.runIfActive(eventLoop: self.eventLoop) { job.run() }
             .assumeIsolated()
             .whenComplete { result in
                 // A pool that is not running leaves the work to the loop, as before the offload existed.
                 let inflated = (try? result.get()) ?? job.run()
-                self.inflated(inflated, stream: stream, endStream: endStream)
+                self.inflated(inflated, stream: stream, credit: credit, endStream: endStream)
             }
     }
 
     /// The big message is inflated: delivered (or its stream ended, as on the loop) unless the call ended
     /// meanwhile; then the frames behind it are handled.
-    func inflated(_ result: Result<ByteBuffer, WireError>, stream: ServerStream, endStream: Bool) {
+    func inflated(_ result: Result<ByteBuffer, WireError>, stream: ServerStream, credit: Int, endStream: Bool) {
         self.inboundPaused = false
         guard self.state != .closed else { return }
         // The half-close and later messages wait behind this one, so a call that refuses it now has ended.
         if self.streams[stream.id] === stream, !stream.machine.refusesMessages {
             switch result {
             case .success(let message):
-                self.deliver(message, endStream: endStream, to: stream)
+                self.deliver(message, credit: credit, endStream: endStream, to: stream)
             case .failure(let error):
                 self.perform(stream.machine.streamError(InboundMessageReader.streamError(error)), on: stream)
             }
@@ -136,20 +137,20 @@ extension ServerConnectionHandler {
         self.flushNow()
     }
 
-    /// A whole message for `stream`, ready for its handler.
-    func deliver(_ message: ByteBuffer, endStream: Bool, to stream: ServerStream) {
+    /// A whole message for `stream`, ready for its handler; `credit` wire bytes go back to the client once it is read.
+    func deliver(_ message: ByteBuffer, credit: Int, endStream: Bool, to stream: ServerStream) {
         // Credit for a whole message returns when it is consumed: a streaming handler reads it from its queue; a
         // single-request call ends its inbound side here and needs no more credit.
         switch stream.machine.receiveMessage(endStream: endStream) {
         case .startHandler(let closeInbound):
             if let requests = stream.requests {
-                requests.enqueue(message)
+                requests.enqueue(message, credit: credit)
                 if closeInbound { requests.finish() }
             } else {
                 self.admitHandler(stream, firstMessage: message)
             }
         case .deliver(let closeInbound):
-            stream.requests?.enqueue(message)
+            stream.requests?.enqueue(message, credit: credit)
             if closeInbound { stream.requests?.finish() }
         case let other:
             self.perform(other, on: stream)

@@ -210,3 +210,10 @@ struct InboundMessageQueueTests {
         #expect(received == (0..<count).map { UInt8(truncatingIfNeeded: $0) })
     }
 }
+
+extension InboundMessageQueue {
+    /// A message whose credit is its own size (one frame, uncompressed), as these tests send.
+    func enqueue(_ message: ByteBuffer) {
+        self.enqueue(message, credit: message.readableBytes)
+    }
+}

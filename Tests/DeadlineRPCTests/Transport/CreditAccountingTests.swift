@@ -1,0 +1,77 @@
+@testable import DeadlineRPC
+import NIOCore
+import Testing
+import Wire
+
+/// Credit goes back exactly once for every byte the peer sent: a message split over several frames has its early
+/// fragments granted on arrival and only its last frame when the reader consumes it — not the whole message again,
+/// which let a long stream of large messages grow the peer's window without bound (until a window past 2^31−1 ended
+/// the connection with FLOW_CONTROL_ERROR).
+@Suite("Credit accounting for split messages")
+struct CreditAccountingTests {
+    static let count = Method<ByteBuffer, ByteBuffer>.raw("credit.Credit/Count", kind: .clientStreaming)
+
+    @Test("40 messages of three 8 KiB frames each: the server grants back at most what was sent, and all but less than half a window of it")
+    func splitMessagesAreGrantedOnce() async throws {
+        var router = Router()
+        router.clientStreaming(Self.count) { requests, _ in
+            var total = 0
+            for try await message in requests { total += message.readableBytes }
+            return ByteBuffer(string: "\(total)")
+        }
+        let server = RPCServer(host: "127.0.0.1", port: 0, router: router)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await server.run() }
+            let port = try await server.listeningAddress.port!
+            let raw = try await RawConnection.connect(port: port)
+            let frameSize = 8 * 1024  // Under maxFrameSize (16 KiB) with the first frame's length field.
+            let messages = 40
+            var window = Int(Settings().initialStreamCredit)  // What this client may send before it needs CREDIT.
+            var sent = 0
+            var granted = 0
+            try await raw.send(.callStart(CallStart(streamID: 1, method: Self.count.name)))
+            for _ in 0..<messages {
+                for part in 0..<3 {
+                    while window < frameSize {
+                        guard let event = await raw.next() else { Issue.record("the connection closed"); return }
+                        if case .frame(.credit(streamID: 1, let bytes)) = event {
+                            window += Int(bytes)
+                            granted += Int(bytes)
+                        } else {
+                            Issue.record("unexpected \(event)")
+                            return
+                        }
+                    }
+                    let frame = MessageFrame(
+                        streamID: 1,
+                        messageLength: part == 0 ? UInt32(3 * frameSize) : nil,
+                        data: ByteBuffer(repeating: UInt8(part), count: frameSize),
+                        more: part < 2
+                    )
+                    try await raw.send(.message(frame))
+                    window -= frameSize
+                    sent += frameSize
+                }
+            }
+            try await raw.send(.halfClose(streamID: 1))
+            var status: StatusCode?
+            while status == nil, let event = await raw.next() {
+                switch event {
+                case .frame(.credit(streamID: 1, let bytes)): granted += Int(bytes)
+                case .frame(.callEnd(let end)): status = end.status
+                case .frame: continue
+                default: Issue.record("unexpected \(event)")
+                }
+                if case .closed = event { break }
+            }
+            #expect(status == .ok)
+            #expect(sent == messages * 3 * frameSize)
+            // Every fragment and every consumed message's last frame, each once; what is still owed when the client
+            // half-closes (less than the half window that triggers a grant) is dropped, as nothing more will come.
+            #expect(granted <= sent, "granted \(granted) for \(sent) bytes sent")
+            #expect(granted > sent - Int(Settings().initialStreamCredit) / 2, "granted \(granted) for \(sent) bytes sent")
+            await raw.close()
+            group.cancelAll()
+        }
+    }
+}
