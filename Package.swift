@@ -12,6 +12,8 @@ let package = Package(
     products: [
         .library(name: "Wire", targets: ["Wire"]),
         .library(name: "DeadlineRPC", targets: ["DeadlineRPC"]),
+        // For users' tests: in-process servers and clients on a manual clock (docs/TESTING.md).
+        .library(name: "DeadlineRPCTesting", targets: ["DeadlineRPCTesting"]),
         // For Benchmarks/PeerStorm, which runs the same workload and flags against grpc-swift-2 and reuses the
         // analysis, report and plot code.
         .library(name: "RPCBenchCore", targets: ["RPCBenchCore"]),
@@ -66,6 +68,17 @@ let package = Package(
                 .product(name: "NIOTLS", package: "swift-nio"),
                 // Only to read the verified peer certificate's subject and SANs for `PeerIdentity`.
                 .product(name: "X509", package: "swift-certificates"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        // The testing kit: in-process transport (the runtime's own handlers, joined without sockets), a manual
+        // clock, and what a handler saw.
+        .target(
+            name: "DeadlineRPCTesting",
+            dependencies: [
+                "DeadlineRPC",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
             ],
             swiftSettings: strictSettings
         ),
@@ -214,6 +227,7 @@ let package = Package(
             dependencies: [
                 "TestSupport",
                 "DeadlineRPC",
+                "DeadlineRPCTesting",
                 "Wire",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

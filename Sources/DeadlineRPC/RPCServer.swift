@@ -26,7 +26,7 @@ public final class RPCServer: Service, Sendable {
     private enum State {
         case idle
         case starting
-        case listening(any Channel, [ObjectIdentifier: NIOLoopBound<ServerConnectionHandler>])
+        case listening(ServerListener, [ObjectIdentifier: NIOLoopBound<ServerConnectionHandler>])
         case stopping
         case stopped
     }
@@ -43,15 +43,41 @@ public final class RPCServer: Service, Sendable {
     private let callIDs = CallIDGenerator()
     private let state = Mutex<State>(.idle)
     private let address: EventLoopPromise<SocketAddress>
+    /// Set for an in-process server (DeadlineRPCTesting): ``run()`` binds nothing and serves the channels handed to
+    /// ``acceptInProcess(_:)``.
+    private let inProcess: InProcessListener?
 
     /// Creates a server; nothing happens until ``run()``.
-    public init(
+    public convenience init(
         host: String,
         port: Int,
         router: Router,
         configuration: Configuration = Configuration(),
         eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) {
+        self.init(host: host, port: port, router: router, configuration: configuration, eventLoopGroup: eventLoopGroup, inProcess: nil)
+    }
+
+    /// An in-process server (DeadlineRPCTesting): ``run()`` binds no socket and serves the channels handed to
+    /// ``acceptInProcess(_:)`` on `eventLoopGroup` (whose clock its deadlines read).
+    package convenience init(
+        inProcessName name: String,
+        router: Router,
+        configuration: Configuration,
+        eventLoopGroup: any EventLoopGroup
+    ) {
+        self.init(host: name, port: 0, router: router, configuration: configuration, eventLoopGroup: eventLoopGroup, inProcess: InProcessListener())
+    }
+
+    private init(
+        host: String,
+        port: Int,
+        router: Router,
+        configuration: Configuration,
+        eventLoopGroup: any EventLoopGroup,
+        inProcess: InProcessListener?
+    ) {
+        self.inProcess = inProcess
         self.host = host
         self.port = port
         let metrics = ServerMetrics(prefix: configuration.metricsPrefix, factory: configuration.metricsFactory)
@@ -73,6 +99,12 @@ public final class RPCServer: Service, Sendable {
     /// Live counters: in-flight handlers, stragglers, shed calls, connections.
     public var stats: ServerStats { self.metrics.counters.snapshot }
 
+    /// Suspends until the counters satisfy `condition` (woken at each change of a counter, no polling) and returns
+    /// that reading; nil when the waiting task is cancelled (DeadlineRPCTesting's leak check).
+    package func waitForStats(until condition: @escaping @Sendable (ServerStats) -> Bool) async -> ServerStats? {
+        await self.metrics.counters.wait(until: condition)
+    }
+
     /// Binds and serves until ``beginGracefulShutdown()`` completes, the task is cancelled, or graceful shutdown is
     /// triggered by a service group. Returns only when every connection and handler task has finished.
     public func run() async throws {
@@ -81,6 +113,9 @@ public final class RPCServer: Service, Sendable {
                 throw RPCError(code: .failedPrecondition, message: "RPCServer.run() may be called only once.")
             }
             state = .starting
+        }
+        if let inProcess = self.inProcess {
+            return try await self.serveInProcess(inProcess)
         }
         let listener: NIOAsyncChannel<ServerConnection, Never>
         do {
@@ -98,25 +133,7 @@ public final class RPCServer: Service, Sendable {
                 .childChannelOption(.writeBufferWaterMark, value: .init(low: 32 * 1024, high: 128 * 1024))
                 .bind(host: self.host, port: self.port) { channel in
                     channel.eventLoop.makeCompletedFuture {
-                        let handler = ServerConnectionHandler(
-                            router: self.router,
-                            configuration: self.configuration,
-                            metrics: self.metrics,
-                            callIDs: self.callIDs,
-                            eventLoop: channel.eventLoop
-                        )
-                        if let tlsContext {
-                            handler.tlsHandshakePending = true
-                            let tls = ServerTLSHandler(connection: handler, metrics: self.metrics, logger: self.configuration.logger)
-                            let ssl = try ObservingSSLHandlers.maker.server(context: tlsContext, notes: tls.notes)
-                            try channel.pipeline.syncOperations.addHandlers(ssl, tls)
-                        }
-                        try channel.pipeline.syncOperations.addHandler(handler)
-                        let connection = ServerConnection(channel: channel, handler: NIOLoopBound(handler, eventLoop: channel.eventLoop))
-                        // Registered here, before the connection's first read: a connection the kernel accepted after
-                        // shutdown began (closing the listener is asynchronous) drains from its first frame instead of
-                        // serving calls until a later drain request reaches its loop.
-                        if !self.register(connection) { handler.drainOnStart = true }
+                        let (connection, _) = try self.makeConnection(channel, tlsContext: tlsContext)
                         return connection
                     }
                 }
@@ -127,7 +144,7 @@ public final class RPCServer: Service, Sendable {
         }
         let shutdownEarly = self.state.withLock { state -> Bool in
             if case .stopping = state { return true }
-            state = .listening(listener.channel, [:])
+            state = .listening(.tcp(listener.channel), [:])
             return false
         }
         if let local = listener.channel.localAddress { self.address.succeed(local) }
@@ -160,8 +177,8 @@ public final class RPCServer: Service, Sendable {
     public func beginGracefulShutdown() {
         let connections: [NIOLoopBound<ServerConnectionHandler>] = self.state.withLock { state in
             switch state {
-            case .listening(let channel, let connections):
-                channel.close(promise: nil)
+            case .listening(let listener, let connections):
+                listener.close()
                 state = .stopping
                 return Array(connections.values)
             case .idle, .starting:
@@ -184,25 +201,100 @@ public final class RPCServer: Service, Sendable {
 
     private func closeListener() {
         self.state.withLock { state in
-            if case .listening(let channel, _) = state { channel.close(promise: nil) }
+            if case .listening(let listener, _) = state { listener.close() }
+        }
+    }
+
+    /// The connection handler (behind TLS when configured) on an accepted channel, registered for graceful shutdown;
+    /// runs on the channel's loop.
+    private func makeConnection(
+        _ channel: any Channel,
+        tlsContext: NIOSSLContext?
+    ) throws -> (ServerConnection, ServerConnectionHandler) {
+        let handler = ServerConnectionHandler(
+            router: self.router,
+            configuration: self.configuration,
+            metrics: self.metrics,
+            callIDs: self.callIDs,
+            eventLoop: channel.eventLoop
+        )
+        if let tlsContext {
+            handler.tlsHandshakePending = true
+            let tls = ServerTLSHandler(connection: handler, metrics: self.metrics, logger: self.configuration.logger)
+            let ssl = try ObservingSSLHandlers.maker.server(context: tlsContext, notes: tls.notes)
+            try channel.pipeline.syncOperations.addHandlers(ssl, tls)
+        }
+        try channel.pipeline.syncOperations.addHandler(handler)
+        let connection = ServerConnection(channel: channel, handler: NIOLoopBound(handler, eventLoop: channel.eventLoop))
+        // Registered here, before the connection's first read: a connection the kernel accepted after shutdown
+        // began (closing the listener is asynchronous) drains from its first frame instead of serving calls until a
+        // later drain request reaches its loop.
+        if !self.register(connection) { handler.drainOnStart = true }
+        return (connection, handler)
+    }
+
+    /// An in-process server's ``run()``: no socket, the same connections, drain and shutdown.
+    private func serveInProcess(_ inProcess: InProcessListener) async throws {
+        let shutdownEarly = self.state.withLock { state -> Bool in
+            if case .stopping = state { return true }
+            state = .listening(.inProcess(inProcess), [:])
+            return false
+        }
+        // An address for ``listeningAddress`` readers; no socket is bound at it.
+        self.address.succeed(try SocketAddress(unixDomainSocketPath: "/in-process"))
+        if shutdownEarly { inProcess.close() }
+        await withGracefulShutdownHandler {
+            await withTaskCancellationHandler {
+                await withDiscardingTaskGroup { group in
+                    for await connection in inProcess.connections {
+                        group.addTask {
+                            await connection.run()
+                            self.unregister(connection)
+                        }
+                    }
+                }
+            } onCancel: {
+                self.closeListener()
+            }
+        } onGracefulShutdown: {
+            self.beginGracefulShutdown()
+        }
+        self.state.withLock { $0 = .stopped }
+    }
+
+    /// Serves `channel` (an in-process connection's server end, on its loop, not yet active) as an accepted
+    /// connection; its handler tasks read `channel`'s loop clock (``ManualClock``). Throws when the server does not
+    /// serve in process, or has stopped accepting (the channel is then left to the caller to close).
+    package func acceptInProcess(_ channel: any Channel) throws {
+        channel.eventLoop.assertInEventLoop()
+        guard let inProcess = self.inProcess else {
+            throw RPCError(code: .failedPrecondition, message: "\(self.host) is not an in-process server.")
+        }
+        guard case .listening = self.state.withLock({ $0 }) else {
+            throw RPCError(code: .unavailable, message: "The in-process server \(self.host) is not accepting connections.")
+        }
+        let (connection, handler) = try self.makeConnection(channel, tlsContext: nil)
+        handler.manualClock = channel.eventLoop
+        guard inProcess.accept(connection) else {
+            throw RPCError(code: .unavailable, message: "The in-process server \(self.host) stopped accepting connections.")
         }
     }
 
     /// Adds an accepted connection to those a graceful shutdown drains; false when shutdown has already begun.
     private func register(_ connection: ServerConnection) -> Bool {
         self.state.withLock { state -> Bool in
-            guard case .listening(let channel, var connections) = state else { return false }
+            guard case .listening(let listener, var connections) = state else { return false }
             connections[connection.id] = connection.handler
-            state = .listening(channel, connections)
+            state = .listening(listener, connections)
             return true
         }
     }
 
     private func unregister(_ connection: ServerConnection) {
         self.state.withLock { state in
-            guard case .listening(let channel, var connections) = state else { return }
+            guard case .listening(let listener, var connections) = state else { return }
             connections.removeValue(forKey: connection.id)
-            state = .listening(channel, connections)
+            state = .listening(listener, connections)
         }
     }
 }

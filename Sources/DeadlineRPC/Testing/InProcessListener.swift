@@ -1,0 +1,38 @@
+import NIOCore
+
+/// The in-process stand-in for a server's listening socket (DeadlineRPCTesting): channels handed to
+/// ``RPCServer/acceptInProcess(_:)`` become connections of the server's ``RPCServer/run()`` exactly as accepted
+/// sockets do — same connection handler, same call state machine, same shutdown.
+package final class InProcessListener: Sendable {
+    let connections: AsyncStream<ServerConnection>
+    private let sink: AsyncStream<ServerConnection>.Continuation
+
+    /// A listener that accepts until the server stops.
+    package init() {
+        (self.connections, self.sink) = AsyncStream.makeStream(of: ServerConnection.self)
+    }
+
+    /// Hands an accepted connection to the server's loop; false once the listener is closed.
+    func accept(_ connection: ServerConnection) -> Bool {
+        if case .enqueued = self.sink.yield(connection) { return true }
+        return false
+    }
+
+    /// Stops accepting (what closing the listening socket is to a TCP server).
+    func close() {
+        self.sink.finish()
+    }
+}
+
+/// What a server listens with: a TCP socket, or an in-process listener.
+enum ServerListener: Sendable {
+    case tcp(any Channel)
+    case inProcess(InProcessListener)
+
+    func close() {
+        switch self {
+        case .tcp(let channel): channel.close(promise: nil)
+        case .inProcess(let listener): listener.close()
+        }
+    }
+}
