@@ -35,6 +35,7 @@ struct TestNetworkTests {
 
     /// Serves `names` as a chain: each calls the next through a network client; the last waits for cancellation.
     static func serveChain(_ names: [String], on network: TestNetwork) async throws {
+        // guide:begin testing-chain
         for (index, name) in names.enumerated() {
             var router = Router()
             if index + 1 < names.count {
@@ -48,11 +49,13 @@ struct TestNetworkTests {
             }
             try await network.serve(router, as: name)
         }
+        // guide:end testing-chain
     }
 
     @Test("A unary call crosses the in-process connection; the handler's metadata and budget are recorded exactly")
     func roundTrip() async throws {
         try await withTestNetwork { network in
+            // guide:begin testing-serve
             var router = Router()
             router.unary(TestMethods.echo) { request, context in
                 Echo(text: "\(request.text) \(context.metadata.first(forKey: "x-tenant") ?? "-")")
@@ -70,6 +73,7 @@ struct TestNetworkTests {
             #expect(call.metadata.first(forKey: "x-tenant") == "acme")
             // No time passes on the manual clock: the handler got the whole budget, to the nanosecond.
             #expect(call.remainingBudget == .milliseconds(250))
+            // guide:end testing-serve
             #expect(call.deadline == network.now + .milliseconds(250))
             #expect(call.end?.error == nil)
             #expect(call.end?.cancelReason == nil)
@@ -111,6 +115,7 @@ struct TestNetworkTests {
                 catch let error as RPCError { return .failure(error) }
                 catch { return .failure(RPCError(code: .unknown, message: "\(error)")) }
             }()
+            // guide:begin testing-advance
             await network.calls.started(Self.hop.name, on: "C")
             for name in names {
                 let call = try #require(network.calls.calls.first { $0.server == name })
@@ -129,6 +134,7 @@ struct TestNetworkTests {
                 #expect(ended.end?.taskWasCancelled == true, "\(name)'s task")
                 #expect(ended.end?.at == start + .milliseconds(200), "\(name) ended at the deadline, not later")
             }
+            // guide:end testing-advance
             guard case .failure(let error) = await outcome else {
                 Issue.record("the call succeeded")
                 return
@@ -145,6 +151,7 @@ struct TestNetworkTests {
             let names = ["A", "B", "C"]
             try await Self.serveChain(names, on: network)
             let client = network.client(to: "A")
+            // guide:begin testing-cancel
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask {
                     let error = await #expect(throws: RPCError.self) {
@@ -157,6 +164,7 @@ struct TestNetworkTests {
                 group.cancelAll()
                 try await group.waitForAll()
             }
+            // guide:end testing-cancel
             for name in names {
                 let ended = try #require(await network.calls.ended(Self.hop.name, on: name))
                 #expect(ended.end?.cancelReason == .cancelled, "\(name)'s cause")
@@ -190,12 +198,14 @@ struct TestNetworkTests {
             await network.advance(by: .milliseconds(100))
             #expect(await outcome?.code == .deadlineExceeded)
 
+            // guide:begin testing-leak
             let report = await network.quiescence(grace: .milliseconds(200))
             #expect(!report.isQuiescent)
             #expect(report.runningHandlers.map(\.method) == [TestMethods.wait.name])
             #expect(report.handlerTasks["stubborn"] == 1)
             #expect(report.description.contains("handler still running: stubborn \(TestMethods.wait.name)"))
             await #expect(throws: QuiescenceError.self) { try await network.expectQuiescent(grace: .milliseconds(50)) }
+            // guide:end testing-leak
 
             gate.open()
             await network.calls.allEnded()
