@@ -37,47 +37,24 @@ public final class RPCServer: Service, Sendable {
     public let port: Int
     /// The behaviour and limits.
     public let configuration: Configuration
+    /// Takes in-process connections instead of a socket's once enabled (DeadlineRPCTesting's
+    /// ``init(inProcessName:router:configuration:eventLoopGroup:)``); unused otherwise.
+    private let inProcess = InProcessListener()
     private let router: Router
     private let group: any EventLoopGroup
     let metrics: ServerMetrics
     private let callIDs = CallIDGenerator()
     private let state = Mutex<State>(.idle)
     private let address: EventLoopPromise<SocketAddress>
-    /// Set for an in-process server (DeadlineRPCTesting): ``run()`` binds nothing and serves the channels handed to
-    /// ``acceptInProcess(_:)``.
-    private let inProcess: InProcessListener?
 
     /// Creates a server; nothing happens until ``run()``.
-    public convenience init(
+    public init(
         host: String,
         port: Int,
         router: Router,
         configuration: Configuration = Configuration(),
         eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) {
-        self.init(host: host, port: port, router: router, configuration: configuration, eventLoopGroup: eventLoopGroup, inProcess: nil)
-    }
-
-    /// An in-process server (DeadlineRPCTesting): ``run()`` binds no socket and serves the channels handed to
-    /// ``acceptInProcess(_:)`` on `eventLoopGroup` (whose clock its deadlines read).
-    package convenience init(
-        inProcessName name: String,
-        router: Router,
-        configuration: Configuration,
-        eventLoopGroup: any EventLoopGroup
-    ) {
-        self.init(host: name, port: 0, router: router, configuration: configuration, eventLoopGroup: eventLoopGroup, inProcess: InProcessListener())
-    }
-
-    private init(
-        host: String,
-        port: Int,
-        router: Router,
-        configuration: Configuration,
-        eventLoopGroup: any EventLoopGroup,
-        inProcess: InProcessListener?
-    ) {
-        self.inProcess = inProcess
         self.host = host
         self.port = port
         let metrics = ServerMetrics(prefix: configuration.metricsPrefix, factory: configuration.metricsFactory)
@@ -99,12 +76,6 @@ public final class RPCServer: Service, Sendable {
     /// Live counters: in-flight handlers, stragglers, shed calls, connections.
     public var stats: ServerStats { self.metrics.counters.snapshot }
 
-    /// Suspends until the counters satisfy `condition` (woken at each change of a counter, no polling) and returns
-    /// that reading; nil when the waiting task is cancelled (DeadlineRPCTesting's leak check).
-    package func waitForStats(until condition: @escaping @Sendable (ServerStats) -> Bool) async -> ServerStats? {
-        await self.metrics.counters.wait(until: condition)
-    }
-
     /// Binds and serves until ``beginGracefulShutdown()`` completes, the task is cancelled, or graceful shutdown is
     /// triggered by a service group. Returns only when every connection and handler task has finished.
     public func run() async throws {
@@ -114,8 +85,8 @@ public final class RPCServer: Service, Sendable {
             }
             state = .starting
         }
-        if let inProcess = self.inProcess {
-            return try await self.serveInProcess(inProcess)
+        if self.inProcess.isEnabled {
+            return try await self.serveInProcess()
         }
         let listener: NIOAsyncChannel<ServerConnection, Never>
         do {
@@ -133,7 +104,25 @@ public final class RPCServer: Service, Sendable {
                 .childChannelOption(.writeBufferWaterMark, value: .init(low: 32 * 1024, high: 128 * 1024))
                 .bind(host: self.host, port: self.port) { channel in
                     channel.eventLoop.makeCompletedFuture {
-                        let (connection, _) = try self.makeConnection(channel, tlsContext: tlsContext)
+                        let handler = ServerConnectionHandler(
+                            router: self.router,
+                            configuration: self.configuration,
+                            metrics: self.metrics,
+                            callIDs: self.callIDs,
+                            eventLoop: channel.eventLoop
+                        )
+                        if let tlsContext {
+                            handler.tlsHandshakePending = true
+                            let tls = ServerTLSHandler(connection: handler, metrics: self.metrics, logger: self.configuration.logger)
+                            let ssl = try ObservingSSLHandlers.maker.server(context: tlsContext, notes: tls.notes)
+                            try channel.pipeline.syncOperations.addHandlers(ssl, tls)
+                        }
+                        try channel.pipeline.syncOperations.addHandler(handler)
+                        let connection = ServerConnection(channel: channel, handler: NIOLoopBound(handler, eventLoop: channel.eventLoop))
+                        // Registered here, before the connection's first read: a connection the kernel accepted after
+                        // shutdown began (closing the listener is asynchronous) drains from its first frame instead of
+                        // serving calls until a later drain request reaches its loop.
+                        if !self.register(connection) { handler.drainOnStart = true }
                         return connection
                     }
                 }
@@ -205,48 +194,40 @@ public final class RPCServer: Service, Sendable {
         }
     }
 
-    /// The connection handler (behind TLS when configured) on an accepted channel, registered for graceful shutdown;
-    /// runs on the channel's loop.
-    private func makeConnection(
-        _ channel: any Channel,
-        tlsContext: NIOSSLContext?
-    ) throws -> (ServerConnection, ServerConnectionHandler) {
-        let handler = ServerConnectionHandler(
-            router: self.router,
-            configuration: self.configuration,
-            metrics: self.metrics,
-            callIDs: self.callIDs,
-            eventLoop: channel.eventLoop
-        )
-        if let tlsContext {
-            handler.tlsHandshakePending = true
-            let tls = ServerTLSHandler(connection: handler, metrics: self.metrics, logger: self.configuration.logger)
-            let ssl = try ObservingSSLHandlers.maker.server(context: tlsContext, notes: tls.notes)
-            try channel.pipeline.syncOperations.addHandlers(ssl, tls)
-        }
-        try channel.pipeline.syncOperations.addHandler(handler)
-        let connection = ServerConnection(channel: channel, handler: NIOLoopBound(handler, eventLoop: channel.eventLoop))
-        // Registered here, before the connection's first read: a connection the kernel accepted after shutdown
-        // began (closing the listener is asynchronous) drains from its first frame instead of serving calls until a
-        // later drain request reaches its loop.
-        if !self.register(connection) { handler.drainOnStart = true }
-        return (connection, handler)
+    // MARK: In process (DeadlineRPCTesting)
+
+    /// An in-process server (DeadlineRPCTesting): ``run()`` binds no socket and serves the channels handed to
+    /// ``acceptInProcess(_:)``, on `eventLoopGroup` (whose clock its deadlines read).
+    package convenience init(
+        inProcessName name: String,
+        router: Router,
+        configuration: Configuration,
+        eventLoopGroup: any EventLoopGroup
+    ) {
+        self.init(host: name, port: 0, router: router, configuration: configuration, eventLoopGroup: eventLoopGroup)
+        self.inProcess.enable()
     }
 
-    /// An in-process server's ``run()``: no socket, the same connections, drain and shutdown.
-    private func serveInProcess(_ inProcess: InProcessListener) async throws {
+    /// Suspends until the counters satisfy `condition` (woken at each change of a counter, no polling) and returns
+    /// that reading; nil when the waiting task is cancelled (DeadlineRPCTesting's leak check).
+    package func waitForStats(until condition: @escaping @Sendable (ServerStats) -> Bool) async -> ServerStats? {
+        await self.metrics.counters.wait(until: condition)
+    }
+
+    /// An in-process server's ``run()``: no socket; the same connections, drain and shutdown.
+    private func serveInProcess() async throws {
         let shutdownEarly = self.state.withLock { state -> Bool in
             if case .stopping = state { return true }
-            state = .listening(.inProcess(inProcess), [:])
+            state = .listening(.inProcess(self.inProcess), [:])
             return false
         }
         // An address for ``listeningAddress`` readers; no socket is bound at it.
         self.address.succeed(try SocketAddress(unixDomainSocketPath: "/in-process"))
-        if shutdownEarly { inProcess.close() }
+        if shutdownEarly { self.inProcess.close() }
         await withGracefulShutdownHandler {
             await withTaskCancellationHandler {
                 await withDiscardingTaskGroup { group in
-                    for await connection in inProcess.connections {
+                    for await connection in self.inProcess.connections {
                         group.addTask {
                             await connection.run()
                             self.unregister(connection)
@@ -263,19 +244,29 @@ public final class RPCServer: Service, Sendable {
     }
 
     /// Serves `channel` (an in-process connection's server end, on its loop, not yet active) as an accepted
-    /// connection; its handler tasks read `channel`'s loop clock (``ManualClock``). Throws when the server does not
-    /// serve in process, or has stopped accepting (the channel is then left to the caller to close).
+    /// connection, with the handler a TCP connection gets (no TLS); its handler tasks read `channel`'s loop clock
+    /// (``ManualClock``). Throws when the server does not serve in process or no longer accepts (the caller closes
+    /// the channel).
     package func acceptInProcess(_ channel: any Channel) throws {
         channel.eventLoop.assertInEventLoop()
-        guard let inProcess = self.inProcess else {
+        guard self.inProcess.isEnabled else {
             throw RPCError(code: .failedPrecondition, message: "\(self.host) is not an in-process server.")
         }
         guard case .listening = self.state.withLock({ $0 }) else {
             throw RPCError(code: .unavailable, message: "The in-process server \(self.host) is not accepting connections.")
         }
-        let (connection, handler) = try self.makeConnection(channel, tlsContext: nil)
+        let handler = ServerConnectionHandler(
+            router: self.router,
+            configuration: self.configuration,
+            metrics: self.metrics,
+            callIDs: self.callIDs,
+            eventLoop: channel.eventLoop
+        )
         handler.manualClock = channel.eventLoop
-        guard inProcess.accept(connection) else {
+        try channel.pipeline.syncOperations.addHandler(handler)
+        let connection = ServerConnection(channel: channel, handler: NIOLoopBound(handler, eventLoop: channel.eventLoop))
+        if !self.register(connection) { handler.drainOnStart = true }
+        guard self.inProcess.accept(connection) else {
             throw RPCError(code: .unavailable, message: "The in-process server \(self.host) stopped accepting connections.")
         }
     }

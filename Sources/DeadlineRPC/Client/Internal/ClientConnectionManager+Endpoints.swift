@@ -55,47 +55,37 @@ extension ClientConnectionManager {
     /// settings arrive.
     func connect(_ endpoint: EndpointConnection, now: NIODeadline) {
         guard !self.isClosed, endpoint.lifecycle.connect(now: now) else { return }
+        if case .inProcess(let connector) = self.connector { return self.openInProcess(endpoint, via: connector) }
         endpoint.reconnectTimer?.cancel()
         endpoint.reconnectTimer = nil
-        if case .external = self.connector { return }
-        var tlsContext: NIOSSLContext? = nil
-        // No TLS in process: the test network's channels carry the frames as they are.
-        if case .tcp = self.connector {
-            switch self.clientTLSContext() {
-            case .success(let context): tlsContext = context
-            case .failure(let error):
-                self.connectFailed(endpoint, error.message)
-                return
-            }
+        guard case .tcp = self.connector else { return }
+        let tlsContext: NIOSSLContext?
+        switch self.clientTLSContext() {
+        case .success(let context): tlsContext = context
+        case .failure(let error):
+            self.connectFailed(endpoint, error.message)
+            return
         }
         let serverName = self.tlsServerName(for: endpoint.endpoint)
         let timeout = self.configuration.connectTimeout
-        let initialize: @Sendable (any Channel) throws -> Void = { [self, tlsContext] channel in
-            let handler = ClientConnectionHandler(configuration: self.configuration, manager: self)
-            handler.endpoint = endpoint
-            endpoint.attempt = handler
-            if let tlsContext {
-                let tls = ClientTLSHandler(endpoint: "\(endpoint.endpoint)", serverName: serverName)
-                let ssl = try ObservingSSLHandlers.maker.client(context: tlsContext, serverHostname: serverName, notes: tls.notes)
-                try channel.pipeline.syncOperations.addHandlers(ssl, tls)
-            }
-            try channel.pipeline.syncOperations.addHandler(handler)
-        }
-        let connected: EventLoopFuture<any Channel>
-        if case .inProcess(let connector) = self.connector {
-            connected = connector.connect(to: endpoint.endpoint, on: self.eventLoop, initialize: initialize)
-        } else {
-            connected = ClientBootstrap(group: self.eventLoop)
-                .connectTimeout(.nanoseconds(timeout.nanoseconds))
-                .channelOption(.socketOption(.tcp_nodelay), value: 1)
-                .channelOption(.writeBufferWaterMark, value: .init(low: 32 * 1024, high: 128 * 1024))
-                .channelInitializer { channel in
-                    channel.eventLoop.makeCompletedFuture { try initialize(channel) }
+        let bootstrap = ClientBootstrap(group: self.eventLoop)
+            .connectTimeout(.nanoseconds(timeout.nanoseconds))
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelOption(.writeBufferWaterMark, value: .init(low: 32 * 1024, high: 128 * 1024))
+            .channelInitializer { [self] channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let handler = ClientConnectionHandler(configuration: self.configuration, manager: self)
+                    handler.endpoint = endpoint
+                    endpoint.attempt = handler
+                    if let tlsContext {
+                        let tls = ClientTLSHandler(endpoint: "\(endpoint.endpoint)", serverName: serverName)
+                        let ssl = try ObservingSSLHandlers.maker.client(context: tlsContext, serverHostname: serverName, notes: tls.notes)
+                        try channel.pipeline.syncOperations.addHandlers(ssl, tls)
+                    }
+                    try channel.pipeline.syncOperations.addHandler(handler)
                 }
-                .connect(host: endpoint.endpoint.host, port: endpoint.endpoint.port)
-                .map { $0 as any Channel }
-        }
-        connected.whenComplete { [self] result in
+            }
+        bootstrap.connect(host: endpoint.endpoint.host, port: endpoint.endpoint.port).whenComplete { [self] result in
             switch result {
             case .success(let channel):
                 // Ready once the server's settings arrive (connectionReady); guard against a silent server.
