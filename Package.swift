@@ -16,6 +16,8 @@ let package = Package(
         .library(name: "DeadlineRPCProtobuf", targets: ["DeadlineRPCProtobuf"]),
         // The protobuf example (Examples/Orders): for Benchmarks' codec-bench, which measures its messages.
         .library(name: "OrdersExample", targets: ["OrdersExample"]),
+        // For users' tests: in-process servers and clients on a manual clock (docs/TESTING.md).
+        .library(name: "DeadlineRPCTesting", targets: ["DeadlineRPCTesting"]),
         // For Benchmarks/PeerStorm, which runs the same workload and flags against grpc-swift-2 and reuses the
         // analysis, report and plot code.
         .library(name: "RPCBenchCore", targets: ["RPCBenchCore"]),
@@ -115,6 +117,17 @@ let package = Package(
             ],
             path: "Examples/Orders",
             exclude: ["orders.proto", "generate.sh", "README.md"],
+            swiftSettings: strictSettings
+        ),
+        // The testing kit: in-process transport (the runtime's own handlers, joined without sockets), a manual
+        // clock, and what a handler saw.
+        .target(
+            name: "DeadlineRPCTesting",
+            dependencies: [
+                "DeadlineRPC",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+            ],
             swiftSettings: strictSettings
         ),
         // rpcbench's testable core: the bench service, load generator, storm, report, plot.
@@ -284,6 +297,7 @@ let package = Package(
                 "DeadlineRPC",
                 "DeadlineRPCProtobuf",
                 "OrdersExample",
+                "DeadlineRPCTesting",
                 "Wire",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -6,8 +6,12 @@ extension CallContext {
         priority: TaskPriority? = nil,
         _ operation: @escaping @Sendable () async throws -> Success
     ) -> Task<Success, any Error> {
-        Task.detached(priority: priority) {
-            try await CallContext.$current.withValue(nil) { try await operation() }
+        // Free of the call, not of a test's manual clock (a detached task inherits no task-locals).
+        let clock = ManualClock.loop
+        return Task.detached(priority: priority) {
+            try await ManualClock.$loop.withValue(clock) {
+                try await CallContext.$current.withValue(nil) { try await operation() }
+            }
         }
     }
 

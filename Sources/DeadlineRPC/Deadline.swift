@@ -1,5 +1,6 @@
 import Wire
 import NIOCore
+import Synchronization
 
 /// A point on this host's monotonic clock by which a call must end.
 ///
@@ -14,10 +15,14 @@ public struct Deadline: Sendable, Hashable, Comparable, CustomStringConvertible 
         self.uptimeNanoseconds = uptimeNanoseconds
     }
 
-    /// The current instant.
+    /// The current instant (inside a DeadlineRPCTesting scope, on its manual clock).
     @inlinable
     public static func now() -> Deadline {
-        Deadline(uptimeNanoseconds: Int64(NIODeadline.now().uptimeNanoseconds))
+        // One relaxed load in production: the task-local is looked up only while a test's manual clock exists.
+        if _slowPath(ManualClock.installed.load(ordering: .relaxed) != 0), let manual = ManualClock.now() {
+            return manual
+        }
+        return Deadline(uptimeNanoseconds: Int64(NIODeadline.now().uptimeNanoseconds))
     }
 
     /// The instant `duration` from now.

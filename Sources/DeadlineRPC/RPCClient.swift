@@ -54,10 +54,30 @@ public final class RPCClient: Sendable {
 
     /// Creates a client for a target (one server, a list of replicas, or a DNS name); it resolves and connects on
     /// the first call.
-    public init(
+    public convenience init(
         target: Target,
         configuration: Configuration = Configuration(),
         eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+    ) {
+        self.init(target: target, configuration: configuration, eventLoop: eventLoopGroup.any(), connector: .tcp)
+    }
+
+    /// An in-process client (DeadlineRPCTesting): its connections are opened by `connector` on `eventLoop` (whose
+    /// clock its deadlines read) instead of over TCP; everything else is the TCP client's.
+    package convenience init(
+        target: Target,
+        configuration: Configuration,
+        eventLoop: any EventLoop,
+        inProcess connector: any InProcessConnecting
+    ) {
+        self.init(target: target, configuration: configuration, eventLoop: eventLoop, connector: .inProcess(connector))
+    }
+
+    private init(
+        target: Target,
+        configuration: Configuration,
+        eventLoop: any EventLoop,
+        connector: ClientConnectionManager.Connector
     ) {
         self.target = target
         self.configuration = configuration
@@ -65,9 +85,19 @@ public final class RPCClient: Sendable {
         self.manager = ClientConnectionManager(
             target: target,
             configuration: configuration,
-            eventLoop: eventLoopGroup.any(),
-            stats: self.stats
+            eventLoop: eventLoop,
+            stats: self.stats,
+            connector: connector
         )
+    }
+
+    /// Calls started and not yet ended, waiting or on a connection (DeadlineRPCTesting's leak check).
+    package var openCalls: Int {
+        get async {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Int, Never>) in
+                self.manager.onLoop { continuation.resume(returning: self.manager.inFlightCalls + self.manager.pending.count + self.manager.endpoints.reduce(0) { $0 + $1.waitingForStream.count }) }
+            }
+        }
     }
 
     /// Fails new calls, closes the connection (open calls fail `unavailable`), and returns when all have ended.

@@ -26,7 +26,7 @@ public final class RPCServer: Service, Sendable {
     private enum State {
         case idle
         case starting
-        case listening(any Channel, [ObjectIdentifier: NIOLoopBound<ServerConnectionHandler>])
+        case listening(ServerListener, [ObjectIdentifier: NIOLoopBound<ServerConnectionHandler>])
         case stopping
         case stopped
     }
@@ -37,6 +37,9 @@ public final class RPCServer: Service, Sendable {
     public let port: Int
     /// The behaviour and limits.
     public let configuration: Configuration
+    /// Takes in-process connections instead of a socket's once enabled (DeadlineRPCTesting's
+    /// ``init(inProcessName:router:configuration:eventLoopGroup:)``); unused otherwise.
+    private let inProcess = InProcessListener()
     private let router: Router
     private let group: any EventLoopGroup
     let metrics: ServerMetrics
@@ -99,6 +102,9 @@ public final class RPCServer: Service, Sendable {
             }
             state = .starting
         }
+        if self.inProcess.isEnabled {
+            return try await self.serveInProcess()
+        }
         let listener: NIOAsyncChannel<ServerConnection, Never>
         do {
             // Read on the thread pool: certificate files are never read on an event loop.
@@ -149,7 +155,7 @@ public final class RPCServer: Service, Sendable {
         }
         let shutdownEarly = self.state.withLock { state -> Bool in
             if case .stopping = state { return true }
-            state = .listening(listener.channel, [:])
+            state = .listening(.tcp(listener.channel), [:])
             return false
         }
         if let local = listener.channel.localAddress { self.address.succeed(local) }
@@ -190,8 +196,8 @@ public final class RPCServer: Service, Sendable {
     public func beginGracefulShutdown() {
         let connections: [NIOLoopBound<ServerConnectionHandler>] = self.state.withLock { state in
             switch state {
-            case .listening(let channel, let connections):
-                channel.close(promise: nil)
+            case .listening(let listener, let connections):
+                listener.close()
                 state = .stopping
                 return Array(connections.values)
             case .idle, .starting:
@@ -214,25 +220,102 @@ public final class RPCServer: Service, Sendable {
 
     private func closeListener() {
         self.state.withLock { state in
-            if case .listening(let channel, _) = state { channel.close(promise: nil) }
+            if case .listening(let listener, _) = state { listener.close() }
+        }
+    }
+
+    // MARK: In process (DeadlineRPCTesting)
+
+    /// An in-process server (DeadlineRPCTesting): ``run()`` binds no socket and serves the channels handed to
+    /// ``acceptInProcess(_:)``, on `eventLoopGroup` (whose clock its deadlines read).
+    package convenience init(
+        inProcessName name: String,
+        router: Router,
+        configuration: Configuration,
+        eventLoopGroup: any EventLoopGroup
+    ) {
+        self.init(host: name, port: 0, router: router, configuration: configuration, eventLoopGroup: eventLoopGroup)
+        self.inProcess.enable()
+    }
+
+    /// Suspends until the counters satisfy `condition` (woken at each change of a counter, no polling) and returns
+    /// that reading; nil when the waiting task is cancelled (DeadlineRPCTesting's leak check).
+    package func waitForStats(until condition: @escaping @Sendable (ServerStats) -> Bool) async -> ServerStats? {
+        await self.metrics.counters.wait(until: condition)
+    }
+
+    /// An in-process server's ``run()``: no socket; the same connections, drain and shutdown.
+    private func serveInProcess() async throws {
+        let shutdownEarly = self.state.withLock { state -> Bool in
+            if case .stopping = state { return true }
+            state = .listening(.inProcess(self.inProcess), [:])
+            return false
+        }
+        // An address for ``listeningAddress`` readers; no socket is bound at it.
+        self.address.succeed(try SocketAddress(unixDomainSocketPath: "/in-process"))
+        if shutdownEarly { self.inProcess.close() }
+        await withGracefulShutdownHandler {
+            await withTaskCancellationHandler {
+                await withDiscardingTaskGroup { group in
+                    for await connection in self.inProcess.connections {
+                        group.addTask {
+                            await connection.run()
+                            self.unregister(connection)
+                        }
+                    }
+                }
+            } onCancel: {
+                self.closeListener()
+            }
+        } onGracefulShutdown: {
+            self.beginGracefulShutdown()
+        }
+        self.state.withLock { $0 = .stopped }
+    }
+
+    /// Serves `channel` (an in-process connection's server end, on its loop, not yet active) as an accepted
+    /// connection, with the handler a TCP connection gets (no TLS); its handler tasks read `channel`'s loop clock
+    /// (``ManualClock``). Throws when the server does not serve in process or no longer accepts (the caller closes
+    /// the channel).
+    package func acceptInProcess(_ channel: any Channel) throws {
+        channel.eventLoop.assertInEventLoop()
+        guard self.inProcess.isEnabled else {
+            throw RPCError(code: .failedPrecondition, message: "\(self.host) is not an in-process server.")
+        }
+        guard case .listening = self.state.withLock({ $0 }) else {
+            throw RPCError(code: .unavailable, message: "The in-process server \(self.host) is not accepting connections.")
+        }
+        let handler = ServerConnectionHandler(
+            router: self.router,
+            configuration: self.configuration,
+            metrics: self.metrics,
+            callIDs: self.callIDs,
+            eventLoop: channel.eventLoop
+        )
+        handler.manualClock = channel.eventLoop
+        try channel.pipeline.syncOperations.addHandler(handler)
+        let connection = ServerConnection(channel: channel, handler: NIOLoopBound(handler, eventLoop: channel.eventLoop))
+        if !self.register(connection) { handler.drainOnStart = true }
+        guard self.inProcess.accept(connection) else {
+            throw RPCError(code: .unavailable, message: "The in-process server \(self.host) stopped accepting connections.")
         }
     }
 
     /// Adds an accepted connection to those a graceful shutdown drains; false when shutdown has already begun.
     private func register(_ connection: ServerConnection) -> Bool {
         self.state.withLock { state -> Bool in
-            guard case .listening(let channel, var connections) = state else { return false }
+            guard case .listening(let listener, var connections) = state else { return false }
             connections[connection.id] = connection.handler
-            state = .listening(channel, connections)
+            state = .listening(listener, connections)
             return true
         }
     }
 
     private func unregister(_ connection: ServerConnection) {
         self.state.withLock { state in
-            guard case .listening(let channel, var connections) = state else { return }
+            guard case .listening(let listener, var connections) = state else { return }
             connections.removeValue(forKey: connection.id)
-            state = .listening(channel, connections)
+            state = .listening(listener, connections)
         }
     }
 }

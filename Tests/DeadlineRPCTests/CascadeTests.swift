@@ -1,4 +1,5 @@
 import DeadlineRPC
+import DeadlineRPCTesting
 import Synchronization
 import Testing
 
@@ -120,24 +121,23 @@ struct CascadeTests {
         subscript(hop: Int) -> RPCError? { self.storage.withLock { $0[hop] } }
     }
 
-    /// Runs four servers; hop i calls hop i+1, and hop `narrowing` gives its outbound call `narrowedTo` — far less
-    /// than the top's budget, so the budget runs out below that hop, not at the top. A hop whose outbound call
-    /// failed records the error, and below the narrowing hop it then awaits its own task's cancellation (the
-    /// server cancels a handler when its deadline passes, the same instant the outbound call expired).
-    static func withNarrowingChain(
+    /// Serves four hops on a test network (DeadlineRPCTesting, in process, manual clock); hop i calls hop i+1, and
+    /// hop `narrowing` gives its outbound call `narrowedTo` — far less than the top's budget, so the budget runs
+    /// out below that hop, not at the top. A hop whose outbound call failed records the error, and below the
+    /// narrowing hop it then awaits its own task's cancellation (the server cancels a handler when its deadline
+    /// passes, the same instant the outbound call expired). Returns the client of the first hop.
+    static func serveNarrowingChain(
         narrowing: Int,
         narrowedTo: Duration,
-        _ body: @Sendable (RPCClient, [HandlerProbe], OutboundOutcomes, [RPCServer]) async throws -> Void
-    ) async throws {
-        let depth = 4
-        let probes = (0..<depth).map { _ in HandlerProbe() }
-        let outcomes = OutboundOutcomes()
-        try await withServerChain(depth: depth) { index, nextPort, clients in
-            let probe = probes[index]
+        probes: [HandlerProbe],
+        outcomes: OutboundOutcomes,
+        on network: TestNetwork
+    ) async throws -> RPCClient {
+        let names = probes.indices.map { "hop\($0 + 1)" }
+        for (index, probe) in probes.enumerated() {
             var router = Router()
-            if let port = nextPort {
-                let downstream = RPCClient(host: "127.0.0.1", port: port)
-                clients.append(downstream)
+            if index + 1 < probes.count {
+                let downstream = network.client(to: names[index + 1])
                 let options = index == narrowing ? CallOptions(timeout: narrowedTo) : CallOptions()
                 let below = index > narrowing
                 router.unary(Self.hop) { request, context in
@@ -166,25 +166,39 @@ struct CascadeTests {
             } else {
                 router.unary(Self.hop) { _, context in try await probe.waitForCancellation(context) }
             }
-            return router
-        } body: { top, servers in
-            try await body(top, probes, outcomes, servers)
+            try await network.serve(router, as: names[index])
         }
+        return network.client(to: names[0])
     }
 
-    // 3 s rather than a few hundred milliseconds: the narrowed budget must outlast the trip to hop 4 on a loaded
-    // machine (hops 3 and 4 must start for their cancellation to be seen), and still end long before the top's 30 s.
-    @Test("Hop 2 narrows a 30 s budget to 3 s: it runs out below hop 2, hops 3 and 4 are cancelled with deadlineExceeded, and nothing runs on")
+    // In process on DeadlineRPCTesting's manual clock. Over TCP this needed a 3 s budget (the trip to hop 4 on a
+    // loaded machine) and could only check "ended well before 15 s"; here the budget runs out at exactly 3 s and
+    // nothing happens a millisecond before. The TCP cascade is covered by the two tests above.
+    @Test("Hop 2 narrows a 30 s budget to 3 s: it runs out below hop 2 at exactly 3 s, hops 3 and 4 are cancelled with deadlineExceeded, and nothing runs on")
     func budgetNarrowedMidChainExpiresBelowIt() async throws {
-        try await Self.withNarrowingChain(narrowing: 1, narrowedTo: .seconds(3)) { top, probes, outcomes, servers in
+        let probes = (0..<4).map { _ in HandlerProbe() }
+        let outcomes = OutboundOutcomes()
+        try await withTestNetwork { network in
+            let top = try await Self.serveNarrowingChain(
+                narrowing: 1,
+                narrowedTo: .seconds(3),
+                probes: probes,
+                outcomes: outcomes,
+                on: network
+            )
             let start = Deadline.now()
-            let error = await #expect(throws: RPCError.self) {
+            async let error = DeadlineAndCancelTests.failure {
                 try await top.unary(Self.hop, Echo(text: "go"), options: CallOptions(timeout: .seconds(30)))
             }
-            let elapsed = Deadline.now() - start
+            await probes[3].started.wait()
+            // The leaf's deadline is the narrowed one, to the nanosecond (no transit time in process).
+            #expect(probes[3].observedDeadline == start + .seconds(3))
+            await network.advance(by: .milliseconds(2999))
+            #expect(probes.allSatisfy { !$0.cancelled.isFired }, "nothing cancelled a millisecond early")
+            await network.advance(by: .milliseconds(1))
             // The exact status travels back up unchanged, and it came from the narrowed budget, not the top's.
-            #expect(error?.code == .deadlineExceeded)
-            #expect(elapsed < .seconds(15), "ended by the 3 s budget, not the 30 s one (took \(elapsed))")
+            #expect(await error?.code == .deadlineExceeded)
+            #expect(network.now - start == .seconds(3))
             // Every outbound call ended with the exact status and its typed cause (hop 1's from the
             // DEADLINE_EXCEEDED that came back up, the others' from their own clocks or the reply).
             for hop in 0..<3 {
@@ -198,31 +212,46 @@ struct CascadeTests {
                 await probes[hop].finished.wait()
                 #expect(probes[hop].observedReason == .deadlineExceeded, "hop \(hop + 1)")
             }
-            // The leaf's deadline was the narrowed one: anchored on arrival, so allow transit generously (5 s on a
-            // loaded machine), still far from the top's 30 s.
-            let leafDeadline = try #require(probes[3].observedDeadline)
-            #expect(leafDeadline <= start + .seconds(3) + .seconds(5))
             // Above it, nobody was cancelled: the budget ran out halfway down, and the status came back as a reply.
             for hop in 0..<2 {
                 await probes[hop].finished.wait()
                 #expect(!probes[hop].cancelled.isFired, "hop \(hop + 1) was not cancelled")
+                let handled = try #require(await network.calls.ended(Self.hop.name, on: "hop\(hop + 1)"))
+                #expect(handled.end?.cancelReason == nil, "hop \(hop + 1)'s call was not cancelled")
+                #expect(handled.end?.errorCode == .deadlineExceeded, "hop \(hop + 1) passed the status up")
             }
-            for server in servers {
-                await server.stats(until: { $0.handlersInFlight == 0 })
-            }
+            try await network.expectQuiescent()
         }
     }
 
-    @Test("Each hop inherits the remaining deadline: the last hop's deadline is no later than the top's")
+    // In process on the manual clock: over TCP each hop adds transit time, so this could only check a window
+    // (−200 ms … +1 s); here every hop's deadline is the top's, exactly.
+    @Test("Each hop inherits the remaining deadline: every hop's deadline is exactly the top's")
     func deadlineInheritedByEveryHop() async throws {
-        try await Self.withChain(depth: 3) { top, probes, _ in
+        let probes = (0..<3).map { _ in HandlerProbe() }
+        try await withTestNetwork { network in
+            let top = try await Self.serveNarrowingChain(
+                narrowing: -1,  // No hop narrows.
+                narrowedTo: .zero,
+                probes: probes,
+                outcomes: OutboundOutcomes(),
+                on: network
+            )
             let sent = Deadline.now() + .milliseconds(2000)
-            _ = try? await top.unary(Self.hop, Echo(text: ""), options: CallOptions(deadline: sent))
+            async let error = DeadlineAndCancelTests.failure {
+                try await top.unary(Self.hop, Echo(text: ""), options: CallOptions(deadline: sent))
+            }
+            await probes[2].started.wait()
+            #expect(probes[2].observedDeadline == sent)
+            for hop in 0..<3 {
+                let handled = try #require(await network.calls.started(Self.hop.name, on: "hop\(hop + 1)"))
+                #expect(handled.deadline == sent, "hop \(hop + 1)")
+                #expect(handled.hopCount == hop, "hop \(hop + 1)")
+            }
+            await network.advance(to: sent)
+            #expect(await error?.code == .deadlineExceeded)
             await probes[2].finished.wait()
-            let seen = try #require(probes[2].observedDeadline)
-            // Relative budgets are anchored on arrival, so each hop adds its transit time (a few ms under load).
-            #expect(seen <= sent + .seconds(1))  // Generous: a loaded test machine can hold an event loop for a while.
-            #expect(seen >= sent + .milliseconds(-200))
+            try await network.expectQuiescent()
         }
     }
 

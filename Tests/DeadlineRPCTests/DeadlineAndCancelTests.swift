@@ -1,4 +1,5 @@
 import DeadlineRPC
+import DeadlineRPCTesting
 import NIOCore
 import Synchronization
 import Testing
@@ -44,56 +45,98 @@ struct DeadlineAndCancelTests {
         return router
     }
 
-    @Test("Client deadline fails the call with deadlineExceeded and cancels the handler task")
-    func clientDeadline() async throws {
-        let probe = HandlerProbe()
-        try await withServerAndClient(router: Self.router(probe)) { server, client in
-            let started = ContinuousClock.now
-            let error = await #expect(throws: RPCError.self) {
-                try await client.unary(TestMethods.wait, Echo(text: ""), options: CallOptions(timeout: .milliseconds(1000)))
-            }
-            let elapsed = ContinuousClock.now - started
-            #expect(error?.code == .deadlineExceeded)
-            #expect(error?.cancelReason == .deadlineExceeded)
-            #expect(elapsed >= .milliseconds(990))
-            #expect(elapsed < .seconds(30))  // Generous: a loaded 2-core run stalls tests for seconds at a time.
-            await probe.cancelled.wait()
-            await probe.finished.wait()
-            #expect(probe.observedReason == .deadlineExceeded)
-            #expect(probe.observedDeadline != nil)
-            await server.stats(until: { $0.handlersInFlight == 0 })
+    /// What a call threw (nil when it returned), so a test can start it with `async let` and read the outcome later.
+    static func failure(_ call: @Sendable () async throws -> Echo) async -> RPCError? {
+        do {
+            _ = try await call()
+            return nil
+        } catch let error as RPCError {
+            return error
+        } catch {
+            return RPCError(code: .unknown, message: "not an RPCError: \(error)")
         }
     }
 
-    @Test("The server enforces a deadline on its own clock (budget capped by maxInboundBudget)")
+    // In process on DeadlineRPCTesting's manual clock (it was a real 1 s wait with a ±10 ms window): the instant
+    // the deadline fires is exact, and a millisecond early nothing has happened. The TCP path of deadlines is
+    // covered by CascadeTests and the Hostile suites.
+    @Test("Client deadline fails the call with deadlineExceeded at exactly its budget and cancels the handler task")
+    func clientDeadline() async throws {
+        let probe = HandlerProbe()
+        try await withTestNetwork { network in
+            try await network.serve(Self.router(probe), as: "server")
+            let client = network.client(to: "server")
+            let start = network.now
+            async let error = Self.failure {
+                try await client.unary(TestMethods.wait, Echo(text: ""), options: CallOptions(timeout: .milliseconds(1000)))
+            }
+            await probe.started.wait()
+            await network.advance(by: .milliseconds(999))
+            // The handler's cancellation runs inside the clock's advance, so "not yet" is a fact, not a race.
+            #expect(!probe.cancelled.isFired, "not cancelled a millisecond early")
+            await network.advance(by: .milliseconds(1))
+            #expect(await error?.code == .deadlineExceeded)
+            #expect(await error?.cancelReason == .deadlineExceeded)
+            await probe.cancelled.wait()
+            await probe.finished.wait()
+            #expect(probe.observedReason == .deadlineExceeded)
+            #expect(probe.observedDeadline == start + .milliseconds(1000))
+            let handled = try #require(await network.calls.ended(TestMethods.wait.name))
+            #expect(handled.end?.at == start + .milliseconds(1000))
+            try await network.expectQuiescent()
+        }
+    }
+
+    // In process on the manual clock (was a real 800 ms wait): the server's cap, not the client's 30 s, ends it.
+    @Test("The server enforces a deadline on its own clock (budget capped by maxInboundBudget), at exactly the cap")
     func serverDeadline() async throws {
         let probe = HandlerProbe()
         var configuration = RPCServer.Configuration()
         configuration.maxInboundBudget = .milliseconds(800)
-        try await withServerAndClient(router: Self.router(probe), serverConfiguration: configuration) { _, client in
-            let error = await #expect(throws: RPCError.self) {
+        try await withTestNetwork { network in
+            try await network.serve(Self.router(probe), as: "server", configuration: configuration)
+            let client = network.client(to: "server")
+            let start = network.now
+            async let error = Self.failure {
                 // The client allows 30 s; the server cuts the budget to 800 ms and ends the call itself.
                 try await client.unary(TestMethods.wait, Echo(text: ""), options: CallOptions(timeout: .seconds(30)))
             }
-            #expect(error?.code == .deadlineExceeded)
+            await probe.started.wait()
+            #expect(probe.observedDeadline == start + .milliseconds(800))
+            await network.advance(by: .milliseconds(799))
+            #expect(!probe.cancelled.isFired, "not cancelled before the cap")
+            await network.advance(by: .milliseconds(1))
+            #expect(await error?.code == .deadlineExceeded)
             await probe.cancelled.wait()
             #expect(probe.observedReason == .deadlineExceeded)
+            try await network.expectQuiescent()
         }
     }
 
-    @Test("maxInboundBudget also bounds a call that arrives without any deadline")
+    // In process on the manual clock (was a real 800 ms wait).
+    @Test("maxInboundBudget also bounds a call that arrives without any deadline, at exactly the cap")
     func inboundCapWithoutDeadline() async throws {
         let probe = HandlerProbe()
         var configuration = RPCServer.Configuration()
         configuration.maxInboundBudget = .milliseconds(800)
-        try await withServerAndClient(router: Self.router(probe), serverConfiguration: configuration) { _, client in
-            let error = await #expect(throws: RPCError.self) {
+        try await withTestNetwork { network in
+            try await network.serve(Self.router(probe), as: "server", configuration: configuration)
+            let client = network.client(to: "server")
+            let start = network.now
+            async let error = Self.failure {
                 try await client.unary(TestMethods.wait, Echo(text: ""))  // No deadline from the client at all.
             }
-            #expect(error?.code == .deadlineExceeded)
+            await probe.started.wait()
+            #expect(probe.observedDeadline == start + .milliseconds(800))
+            let handled = try #require(await network.calls.started(TestMethods.wait.name))
+            #expect(handled.remainingBudget == .milliseconds(800))
+            await network.advance(by: .milliseconds(799))
+            #expect(!probe.cancelled.isFired, "not cancelled before the cap")
+            await network.advance(by: .milliseconds(1))
+            #expect(await error?.code == .deadlineExceeded)
             await probe.cancelled.wait()
             #expect(probe.observedReason == .deadlineExceeded)
-            #expect(probe.observedDeadline != nil)
+            try await network.expectQuiescent()
         }
     }
 

@@ -10,7 +10,7 @@ import Testing
 struct GuideExamplesTests {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     /// The guides whose examples are checked.
-    static let guides = ["docs/DEADLINES.md", "docs/PROTOBUF.md"]
+    static let guides = ["docs/DEADLINES.md", "docs/PROTOBUF.md", "docs/TESTING.md"]
 
     /// What names a guide's block: a region of test code, or an explicit statement that it is not compiled.
     enum Label: Equatable {

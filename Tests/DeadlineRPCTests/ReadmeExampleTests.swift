@@ -1,4 +1,5 @@
 import DeadlineRPC
+import DeadlineRPCTesting
 import Foundation
 import Testing
 
@@ -204,6 +205,29 @@ func callOverMutualTLS(ca: String, serverChain: String, serverKey: String, clien
 }
 // README-EXAMPLE-END
 
+// README-EXAMPLE-BEGIN
+// The handler stands in for slow work; the caller gives it 200 ms. On the test network's clock the deadline
+// comes when the test says so: no sockets, no sleeping, the same call machinery as TCP.
+func handlerCancelledAtItsDeadline() async throws -> (budget: Duration?, cause: CancelReason?) {
+    try await withTestNetwork { network in
+        var router = Router()
+        router.unary(greet) { request, _ in
+            try await Task.sleep(for: .seconds(3600))  // Cancelled at the deadline.
+            return request
+        }
+        try await network.serve(router, as: "greeter")
+        let client = network.client(to: "greeter")
+        async let reply = client.unary(greet, Greeting(text: "Ada"), options: CallOptions(timeout: .milliseconds(200)))
+
+        let started = await network.calls.started(greet.name)  // what the handler was given: 200 ms, none spent
+        await network.advance(by: .milliseconds(200))
+        _ = try? await reply  // deadlineExceeded
+        let ended = await network.calls.ended(greet.name)
+        return (started?.remainingBudget, ended?.end?.cancelReason)  // (200 ms, .deadlineExceeded)
+    }
+}
+// README-EXAMPLE-END
+
 @Suite("README example", .timeLimit(.minutes(5)))
 struct ReadmeExampleTests {
     @Test("The README's usage example runs and returns the greeting")
@@ -240,6 +264,13 @@ struct ReadmeExampleTests {
         #expect(text == "Hello, spiffe://example.org/ns/prod/sa/orders")
     }
 
+    @Test("The README's testing-kit example: the handler is cancelled at exactly its deadline on the manual clock")
+    func testingKitExample() async throws {
+        let (budget, cause) = try await handlerCancelledAtItsDeadline()
+        #expect(budget == .milliseconds(200))
+        #expect(cause == .deadlineExceeded)
+    }
+
     @Test("README.md shows exactly the examples compiled here")
     func readmeMatches() throws {
         let testFile = URL(fileURLWithPath: #filePath)
@@ -249,7 +280,7 @@ struct ReadmeExampleTests {
         let begin = "// README-EXAMPLE-" + "BEGIN\n"
         let end = "// README-EXAMPLE-" + "END"
         let examples = source.components(separatedBy: begin).dropFirst().compactMap { $0.components(separatedBy: end).first }
-        #expect(examples.count == 5)
+        #expect(examples.count == 6)
         for example in examples {
             #expect(readme.contains(example))
         }

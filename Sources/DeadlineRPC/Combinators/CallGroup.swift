@@ -85,7 +85,7 @@ public enum CallGroup {
             try await Self.race([
                 operation,
                 {
-                    try await Task.sleep(for: delay)
+                    try await ManualClock.sleep(for: delay)
                     return try await operation()
                 },
             ])

@@ -68,7 +68,7 @@ public struct RetryInterceptor: ClientInterceptor {
                     throw error
                 }
                 do {
-                    try await Task.sleep(for: delay)
+                    try await ManualClock.sleep(for: delay)
                 } catch {
                     throw RPCError.cancelled(
                         CallContext.current?.cancelReason ?? .cancelled,

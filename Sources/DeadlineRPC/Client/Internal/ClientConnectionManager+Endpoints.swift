@@ -55,6 +55,7 @@ extension ClientConnectionManager {
     /// settings arrive.
     func connect(_ endpoint: EndpointConnection, now: NIODeadline) {
         guard !self.isClosed, endpoint.lifecycle.connect(now: now) else { return }
+        if case .inProcess(let connector) = self.connector { return self.openInProcess(endpoint, via: connector) }
         endpoint.reconnectTimer?.cancel()
         endpoint.reconnectTimer = nil
         guard case .tcp = self.connector else { return }

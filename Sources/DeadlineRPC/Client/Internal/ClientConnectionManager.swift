@@ -24,6 +24,8 @@ final class ClientConnectionManager: @unchecked Sendable {
         /// By whoever created the manager (tests, on an embedded channel): a call that finds no connection only
         /// waits, and the handler the creator attaches becomes the connection once the server's settings arrive.
         case external
+        /// By an in-process test network (DeadlineRPCTesting), without sockets or TLS.
+        case inProcess(any InProcessConnecting)
     }
 
     /// The loop every call and connection of this client runs on, and whose clock its deadlines use.

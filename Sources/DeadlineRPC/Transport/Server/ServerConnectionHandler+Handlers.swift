@@ -57,7 +57,12 @@ extension ServerConnectionHandler {
         let environment = stream.entry.environment
         // Owned by this connection: cancelled when the call ends, awaited by ServerConnection.run() through
         // `handlersDone` (see handlerFinished and connectionClosed).
-        if let taskExecutor = self.taskExecutor {
+        if let clock = self.manualClock {
+            // An in-process test connection (DeadlineRPCTesting): the handler reads the test's manual clock.
+            stream.task = Task {
+                await ManualClock.$loop.withValue(clock) { await handle(call, environment) }
+            }
+        } else if let taskExecutor = self.taskExecutor {
             stream.task = Task(executorPreference: taskExecutor) {
                 await handle(call, environment)
             }

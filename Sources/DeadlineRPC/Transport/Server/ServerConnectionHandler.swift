@@ -36,6 +36,9 @@ final class ServerConnectionHandler: ChannelDuplexHandler, ConnectionFlushing {
     /// thread; a real server never runs user code on its I/O loops (see `RPCServer.HandlerExecutor`).
     let taskExecutor: (any TaskExecutor)?
     let callIDs: CallIDGenerator
+    /// Set only for an in-process test connection (DeadlineRPCTesting): the loop whose manual clock the handler
+    /// tasks' ``Deadline/now()`` reads.
+    var manualClock: (any EventLoop)?
     var logger: Logger
     /// The connection's loop, also its clock: every deadline and budget reads `eventLoop.now`, so a loop with a
     /// manual clock (`EmbeddedEventLoop`, in the fuzz target) drives timers and "now" alike.
