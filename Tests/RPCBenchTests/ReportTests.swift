@@ -189,6 +189,10 @@ struct ReportTests {
         #expect(inFlight?.met == true)
         let deadline = report.goals.first { $0.name.hasPrefix("deadline instant") }
         #expect(deadline?.met == false)  // hops 2 and 3 never learned
+        // The fixture's one burst call reached its handler 200 µs after the cancel: inside issue #19's 5 ms.
+        let burst = report.goals.first { $0.name.hasPrefix("burst cancel") }
+        #expect(burst?.target == "≤ 5000 µs")
+        #expect(burst?.met == true)
     }
 
     @Test("The table shows every phase, the storm rows and the goals")

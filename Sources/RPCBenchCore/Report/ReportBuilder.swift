@@ -10,10 +10,12 @@ public enum ReportBuilder {
         public static let stormPropagationOff = "storm-propagation-off"
     }
 
-    /// Goal thresholds, from the project's anchors (§2 and §2c).
+    /// Goal thresholds: the project's anchors (§2 and §2c) as issue #19 restated them.
     public enum Goals {
-        /// Victims' p99 under storm / calm.
-        public static let victimP99Ratio = 1.25
+        /// Victims' p99 under storm / calm (issue #19: ≤ 2×; the anchors asked 1.25× before the storm grew its CPU-bound bursts).
+        public static let victimP99Ratio = 2.0
+        /// A burst's `cancelAll()` → each parked handler's task cancelled, p99, µs (issue #19).
+        public static let burstCancelMicroseconds = 5_000.0
         /// Client cancel → handler task cancelled, p99, per hop, µs.
         public static let cancelPerHopMicroseconds = 60.0
         /// Deadline instant → handler task cancelled, p99, at every hop, µs.
@@ -101,6 +103,17 @@ public enum ReportBuilder {
                     met: storm.victims.errors == 0
                 )
             )
+            let burst = results.burstCancelToHandlerTask
+            if burst.count > 0 {
+                goals.append(
+                    GoalCheck(
+                        name: "burst cancel → handler task cancelled, p99",
+                        target: "≤ \(us(Goals.burstCancelMicroseconds))",
+                        measured: us(burst.p99),
+                        met: burst.p99 <= Goals.burstCancelMicroseconds
+                    )
+                )
+            }
             let cancel = results.cancelToHandlerTask
             if cancel.firstHop.count > 0 {
                 goals.append(

@@ -34,7 +34,7 @@ public struct SideBySideReport: Sendable, Codable {
             ["figure"] + cols.map(\.stack),
             row("victims calm p50 / p99 / p99.9 / max µs") { Self.four($0.victimsCalm) },
             row("victims storm p50 / p99 / p99.9 / max µs") { $0.victimsStorm.map(Self.four) ?? "no storm" },
-            row("victims p99 storm / calm (goal ≤ 1.25×)") { $0.p99Ratio.map { "\(Self.f($0))×" } ?? "–" },
+            row("victims p99 storm / calm (goal ≤ \(Self.f(ReportBuilder.Goals.victimP99Ratio))×)") { $0.p99Ratio.map { "\(Self.f($0))×" } ?? "–" },
             row("victim errors calm / storm") { column in
                 let storm = column.victimErrorsStorm.map { errors in
                     errors == 0 ? "0" : "\(errors) (" + (column.victimErrorsStormByCode ?? [:]).sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ") + ")"
