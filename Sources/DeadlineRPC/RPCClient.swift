@@ -233,11 +233,20 @@ public final class RPCClient: Sendable {
         // The synchronous part runs in `outboundCall`, off this async frame: the frame stays allocated in the
         // caller's task for as long as the call is in flight (it took 1.2 KiB with that part inlined).
         let (outbound, parent, now) = try self.outboundCall(method, options)
-        let interceptors = self.configuration.interceptors
-        if interceptors.isEmpty {
+        if self.configuration.interceptors.isEmpty {
             return try await attempt(outbound, parent, now)
         }
-        return try await interceptors.intercept(outbound) { outbound in try await attempt(outbound, parent, self.now()) }
+        return try await self.intercepted(outbound, parent, attempt)
+    }
+
+    /// Runs `attempt` inside the configured interceptors (apart from ``intercepting(_:_:_:)``, so a call without
+    /// interceptors does not carry this path's closure in its frame).
+    private func intercepted<Result>(
+        _ outbound: OutboundCall,
+        _ parent: CallContext?,
+        _ attempt: (OutboundCall, CallContext?, Deadline) async throws -> Result
+    ) async throws -> Result {
+        try await self.configuration.interceptors.intercept(outbound) { outbound in try await attempt(outbound, parent, self.now()) }
     }
 
     /// The call as the interceptors first see it, the context of the call being served and the call's instant.

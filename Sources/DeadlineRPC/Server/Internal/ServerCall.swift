@@ -111,9 +111,19 @@ final class ServerCall: Sendable {
         if environment.interceptors.isEmpty {
             try await Self.serve(context, body)
         } else {
-            try await CallContext.$current.withValue(context) {
-                try await environment.interceptors.intercept(context) { context in try await Self.serve(context, body) }
-            }
+            try await Self.intercepted(context, environment.interceptors, body)
+        }
+    }
+
+    /// Runs `body` inside `interceptors`, with ``CallContext/current`` set for them (apart from ``run(_:_:)``, so
+    /// a call without interceptors does not carry this path's closures in its frame).
+    private static func intercepted(
+        _ context: CallContext,
+        _ interceptors: [any ServerInterceptor],
+        _ body: (CallContext) async throws -> Void
+    ) async throws {
+        try await CallContext.$current.withValue(context) {
+            try await interceptors.intercept(context) { context in try await Self.serve(context, body) }
         }
     }
 
