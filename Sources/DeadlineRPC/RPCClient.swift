@@ -230,6 +230,31 @@ public final class RPCClient: Sendable {
         _ options: CallOptions,
         _ attempt: (OutboundCall, CallContext?, Deadline) async throws -> Result
     ) async throws -> Result {
+        // The synchronous part runs in `outboundCall`, off this async frame: the frame stays allocated in the
+        // caller's task for as long as the call is in flight (it took 1.2 KiB with that part inlined).
+        let (outbound, parent, now) = try self.outboundCall(method, options)
+        if self.configuration.interceptors.isEmpty {
+            return try await attempt(outbound, parent, now)
+        }
+        return try await self.intercepted(outbound, parent, attempt)
+    }
+
+    /// Runs `attempt` inside the configured interceptors (apart from ``intercepting(_:_:_:)``, so a call without
+    /// interceptors does not carry this path's closure in its frame).
+    private func intercepted<Result>(
+        _ outbound: OutboundCall,
+        _ parent: CallContext?,
+        _ attempt: (OutboundCall, CallContext?, Deadline) async throws -> Result
+    ) async throws -> Result {
+        try await self.configuration.interceptors.intercept(outbound) { outbound in try await attempt(outbound, parent, self.now()) }
+    }
+
+    /// The call as the interceptors first see it, the context of the call being served and the call's instant.
+    @inline(never)
+    private func outboundCall<Request, Response>(
+        _ method: Method<Request, Response>,
+        _ options: CallOptions
+    ) throws -> (OutboundCall, CallContext?, Deadline) {
         let parent = self.configuration.propagation == .enabled ? CallContext.current : nil
         if Task.isCancelled && self.configuration.propagation == .enabled {
             if let reason = parent?.cancelReason {
@@ -258,11 +283,7 @@ public final class RPCClient: Sendable {
             // Only a retry or a hedge makes a second attempt: no history (and no allocation) without one.
             history: AttemptHistory.shared ?? (self.configuration.interceptors.isEmpty ? nil : AttemptHistory())
         )
-        let interceptors = self.configuration.interceptors
-        if interceptors.isEmpty {
-            return try await attempt(outbound, parent, now)
-        }
-        return try await interceptors.intercept(outbound) { outbound in try await attempt(outbound, parent, self.now()) }
+        return (outbound, parent, now)
     }
 
     /// The current instant on the client's event loop clock (the real monotonic clock on a NIOPosix loop).

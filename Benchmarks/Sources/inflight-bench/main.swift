@@ -55,6 +55,7 @@ struct InflightBench: AsyncParsableCommand {
             print("round | RSS before MiB | RSS with all in flight MiB | bytes per in-flight call | RSS after cancel MiB | cancel→all handlers returned ms")
             for round in 1...self.rounds {
                 let before = residentBytes()
+                if round == 1 { censusMark() }
                 let holders = Task {
                     await withTaskGroup(of: Void.self) { callers in
                         for _ in 0..<self.calls {
@@ -66,6 +67,7 @@ struct InflightBench: AsyncParsableCommand {
                 }
                 while parked.count < self.calls { try await Task.sleep(for: .milliseconds(5)) }
                 let held = residentBytes()
+                if round == 1 { censusDump(self.calls) }
                 let cancelAt = ContinuousClock.now
                 holders.cancel()
                 await holders.value
@@ -79,6 +81,20 @@ struct InflightBench: AsyncParsableCommand {
             server.beginGracefulShutdown()
         }
     }
+}
+
+/// Starts a live-allocation census when the `mhist` shim (Tools/mhist.c) is preloaded; a no-op otherwise.
+func censusMark() {
+    guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "mhist_mark") else { return }
+    typealias Mark = @convention(c) () -> Void
+    unsafeBitCast(symbol, to: Mark.self)()
+}
+
+/// Prints (to stderr) what the allocations made since `censusMark()` and still live weigh per call.
+func censusDump(_ calls: Int) {
+    guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "mhist_dump") else { return }
+    typealias Dump = @convention(c) (Int) -> Void
+    unsafeBitCast(symbol, to: Dump.self)(calls)
 }
 
 func residentBytes() -> Int {
