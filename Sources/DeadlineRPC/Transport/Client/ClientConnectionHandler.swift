@@ -31,9 +31,10 @@ final class ClientConnectionHandler: ChannelDuplexHandler, ConnectionFlushing {
     var allocator = ByteBufferAllocator()
     /// The decoder, the server's settings and the "never opened" rule, shared with the server's handler.
     var reader: FrameReader
-    /// The write side (scheduler, compression, flush, GOAWAY), shared with the server's handler; set once the
-    /// handler is added (it needs the channel's allocator).
-    var writer: ConnectionWriter!
+    /// The write side (scheduler, compression, flush, GOAWAY), shared with the server's handler; made again with
+    /// the channel's allocator once the handler is added. Not optional: reading through an optional struct copies
+    /// it (a retain per reference it holds).
+    var writer = ConnectionWriter(allocator: ByteBufferAllocator())
     let compressor = MessageCompressor()
     /// Where messages above the threshold are compressed and inflated.
     let offload: CompressionOffload
@@ -192,7 +193,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler, ConnectionFlushing {
     func handle(_ frame: Frame) {
         switch frame {
         case .settings(let settings):
-            self.reader.settingsReceived(settings, writer: &self.writer!)
+            self.reader.settingsReceived(settings, writer: &self.writer)
             if self.state == .awaitingSettings {
                 self.state = .ready
                 self.scheduleKeepalive()

@@ -47,8 +47,9 @@ final class ServerConnectionHandler: ChannelDuplexHandler, ConnectionFlushing {
     var context: ChannelHandlerContext!
     /// Decoder, peer settings and the "never opened" rule.
     var reader: FrameReader
-    /// Scheduler, compression, flushes; created when the handler joins its pipeline (it needs the allocator).
-    var writer: ConnectionWriter!
+    /// Scheduler, compression, flushes; made again with the channel's allocator when the handler joins its
+    /// pipeline. Not optional: reading through an optional struct copies it (a retain per reference it holds).
+    var writer = ConnectionWriter(allocator: ByteBufferAllocator())
     let compressor = MessageCompressor()
     /// Where messages above the threshold are compressed and inflated (never the fuzzing SPI's embedded loop).
     let offload: CompressionOffload
@@ -294,7 +295,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler, ConnectionFlushing {
     func handle(_ frame: Frame) {
         switch frame {
         case .settings(let settings):
-            self.reader.settingsReceived(settings, writer: &self.writer!)
+            self.reader.settingsReceived(settings, writer: &self.writer)
             self.prefaceTimer?.cancel()
             self.prefaceTimer = nil
             if case .awaitingSettings = self.state { self.state = .active }
