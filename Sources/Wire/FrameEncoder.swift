@@ -25,14 +25,16 @@ public enum FrameEncoder {
             if message.more { flags |= FrameFlags.more }
             if let length = message.messageLength {
                 if message.compressed { flags |= FrameFlags.compressed }
-                writeHeader(
-                    length: UInt32(4 + message.data.readableBytes),
-                    type: .message,
-                    flags: flags,
-                    streamID: message.streamID,
-                    into: &buffer
+                // Header and message length in one write: each ByteBuffer write pays a uniqueness and an
+                // exclusivity check, several per frame on every call.
+                buffer.writeMultipleIntegers(
+                    UInt32(4 + message.data.readableBytes),
+                    FrameType.message.rawValue,
+                    flags,
+                    message.streamID,
+                    length,
+                    endianness: .big
                 )
-                buffer.writeInteger(length, endianness: .big)
             } else {
                 writeHeader(
                     length: UInt32(message.data.readableBytes),
@@ -121,6 +123,29 @@ public enum FrameEncoder {
     }
 
     static func writeCallStart(_ start: CallStart, into buffer: inout ByteBuffer) {
+        let methodBytes = start.method.utf8.count
+        if start.metadata.isEmpty && methodBytes <= Int(UInt16.max) {
+            // The common case, in three writes instead of nine: the length is known up front (no metadata), and
+            // the fixed fields go in one write.
+            let fixed = 1 + 1 + 2 + methodBytes + 6  // hop count, encoding, method length, method, empty metadata
+            if let budget = start.budget {
+                buffer.writeMultipleIntegers(
+                    UInt32(16 + fixed), FrameType.callStart.rawValue, FrameFlags.hasDeadline, start.streamID,
+                    budget.remainingMicroseconds, budget.originalMicroseconds,
+                    start.hopCount, start.encoding.rawValue, UInt16(methodBytes),
+                    endianness: .big
+                )
+            } else {
+                buffer.writeMultipleIntegers(
+                    UInt32(fixed), FrameType.callStart.rawValue, UInt8(0), start.streamID,
+                    start.hopCount, start.encoding.rawValue, UInt16(methodBytes),
+                    endianness: .big
+                )
+            }
+            buffer.writeString(start.method)
+            buffer.writeMultipleIntegers(UInt32(0), UInt16(0), endianness: .big)
+            return
+        }
         let headerIndex = buffer.writerIndex
         writeHeader(
             length: 0,
@@ -136,18 +161,31 @@ public enum FrameEncoder {
         buffer.writeMultipleIntegers(start.hopCount, start.encoding.rawValue, endianness: .big)
         let methodLengthIndex = buffer.writerIndex
         buffer.writeInteger(UInt16(0))
-        let methodBytes = buffer.writeString(start.method)
-        buffer.setInteger(UInt16(truncatingIfNeeded: methodBytes), at: methodLengthIndex, endianness: .big)
+        let written = buffer.writeString(start.method)
+        buffer.setInteger(UInt16(truncatingIfNeeded: written), at: methodLengthIndex, endianness: .big)
         writeMetadata(start.metadata, into: &buffer)
         buffer.setInteger(UInt32(buffer.writerIndex - payloadStart), at: headerIndex, endianness: .big)
     }
 
     static func writeCallEnd(_ end: CallEnd, into buffer: inout ByteBuffer) {
         let headerIndex = buffer.writerIndex
+        let messageBytes = end.message.utf8.count
+        if messageBytes <= WireLimits.maxReasonLength && end.metadata.isEmpty {
+            // The common case (an OK status without trailers) in two or three writes instead of seven: the
+            // length is known up front, and the fixed fields go in one write.
+            buffer.writeMultipleIntegers(
+                UInt32(1 + 2 + messageBytes + 6), FrameType.callEnd.rawValue, UInt8(0), end.streamID,
+                end.status.rawValue, UInt16(messageBytes),
+                endianness: .big
+            )
+            if messageBytes > 0 { buffer.writeString(end.message) }
+            buffer.writeMultipleIntegers(UInt32(0), UInt16(0), endianness: .big)
+            return
+        }
         writeHeader(length: 0, type: .callEnd, flags: 0, streamID: end.streamID, into: &buffer)
         let payloadStart = buffer.writerIndex
         buffer.writeInteger(end.status.rawValue)
-        if end.message.utf8.count <= WireLimits.maxReasonLength {
+        if messageBytes <= WireLimits.maxReasonLength {
             // The common case (an OK status has no message): written in place, no intermediate array.
             buffer.writeInteger(UInt16(end.message.utf8.count), endianness: .big)
             buffer.writeString(end.message)
