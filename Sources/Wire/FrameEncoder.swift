@@ -25,14 +25,15 @@ public enum FrameEncoder {
             if message.more { flags |= FrameFlags.more }
             if let length = message.messageLength {
                 if message.compressed { flags |= FrameFlags.compressed }
-                writeHeader(
-                    length: UInt32(4 + message.data.readableBytes),
-                    type: .message,
-                    flags: flags,
-                    streamID: message.streamID,
-                    into: &buffer
-                )
-                buffer.writeInteger(length, endianness: .big)
+                // Header and message length in one write: each ByteBuffer write pays a uniqueness and an
+                // exclusivity check, and NIO's writeMultipleIntegers writes each integer separately.
+                Self.writeFixed(10 + 4, into: &buffer) { fields in
+                    fields.put(UInt32(4 + message.data.readableBytes))
+                    fields.put(FrameType.message.rawValue)
+                    fields.put(flags)
+                    fields.put(message.streamID)
+                    fields.put(length)
+                }
             } else {
                 writeHeader(
                     length: UInt32(message.data.readableBytes),
@@ -121,6 +122,28 @@ public enum FrameEncoder {
     }
 
     static func writeCallStart(_ start: CallStart, into buffer: inout ByteBuffer) {
+        let methodBytes = start.method.utf8.count
+        if start.metadata.isEmpty && methodBytes <= Int(UInt16.max) {
+            // The common case in one write instead of nine: the length is known up front (no metadata).
+            let payload = (start.budget == nil ? 0 : 16) + 1 + 1 + 2 + methodBytes + 6  // ..., empty metadata
+            Self.writeFixed(10 + payload, into: &buffer) { fields in
+                fields.put(UInt32(payload))
+                fields.put(FrameType.callStart.rawValue)
+                fields.put(start.budget == nil ? 0 : FrameFlags.hasDeadline)
+                fields.put(start.streamID)
+                if let budget = start.budget {
+                    fields.put(budget.remainingMicroseconds)
+                    fields.put(budget.originalMicroseconds)
+                }
+                fields.put(start.hopCount)
+                fields.put(start.encoding.rawValue)
+                fields.put(UInt16(methodBytes))
+                fields.put(utf8: start.method)
+                fields.put(UInt32(0))  // Metadata block: length 0, count 0.
+                fields.put(UInt16(0))
+            }
+            return
+        }
         let headerIndex = buffer.writerIndex
         writeHeader(
             length: 0,
@@ -136,18 +159,36 @@ public enum FrameEncoder {
         buffer.writeMultipleIntegers(start.hopCount, start.encoding.rawValue, endianness: .big)
         let methodLengthIndex = buffer.writerIndex
         buffer.writeInteger(UInt16(0))
-        let methodBytes = buffer.writeString(start.method)
-        buffer.setInteger(UInt16(truncatingIfNeeded: methodBytes), at: methodLengthIndex, endianness: .big)
+        let written = buffer.writeString(start.method)
+        buffer.setInteger(UInt16(truncatingIfNeeded: written), at: methodLengthIndex, endianness: .big)
         writeMetadata(start.metadata, into: &buffer)
         buffer.setInteger(UInt32(buffer.writerIndex - payloadStart), at: headerIndex, endianness: .big)
     }
 
     static func writeCallEnd(_ end: CallEnd, into buffer: inout ByteBuffer) {
         let headerIndex = buffer.writerIndex
+        let messageBytes = end.message.utf8.count
+        if messageBytes <= WireLimits.maxReasonLength && end.metadata.isEmpty {
+            // The common case (an OK status without trailers) in one write instead of seven: the length is known
+            // up front.
+            let payload = 1 + 2 + messageBytes + 6
+            Self.writeFixed(10 + payload, into: &buffer) { fields in
+                fields.put(UInt32(payload))
+                fields.put(FrameType.callEnd.rawValue)
+                fields.put(UInt8(0))
+                fields.put(end.streamID)
+                fields.put(end.status.rawValue)
+                fields.put(UInt16(messageBytes))
+                fields.put(utf8: end.message)
+                fields.put(UInt32(0))  // Metadata block: length 0, count 0.
+                fields.put(UInt16(0))
+            }
+            return
+        }
         writeHeader(length: 0, type: .callEnd, flags: 0, streamID: end.streamID, into: &buffer)
         let payloadStart = buffer.writerIndex
         buffer.writeInteger(end.status.rawValue)
-        if end.message.utf8.count <= WireLimits.maxReasonLength {
+        if messageBytes <= WireLimits.maxReasonLength {
             // The common case (an OK status has no message): written in place, no intermediate array.
             buffer.writeInteger(UInt16(end.message.utf8.count), endianness: .big)
             buffer.writeString(end.message)
@@ -158,6 +199,41 @@ public enum FrameEncoder {
         }
         writeMetadata(end.metadata, into: &buffer)
         buffer.setInteger(UInt32(buffer.writerIndex - payloadStart), at: headerIndex, endianness: .big)
+    }
+
+    /// Writes exactly `count` bytes that `fill` stores, in one ByteBuffer write (one uniqueness and exclusivity check
+    /// instead of one per field).
+    @inline(__always)
+    static func writeFixed(_ count: Int, into buffer: inout ByteBuffer, _ fill: (inout FixedFields) -> Void) {
+        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: count) { raw in
+            var fields = FixedFields(base: raw.baseAddress!)
+            fill(&fields)
+            assert(fields.offset == count, "FrameEncoder.writeFixed: \(fields.offset) bytes stored, \(count) announced")
+            return count
+        }
+    }
+
+    /// Big-endian fields stored one after another into memory that ``writeFixed(_:into:_:)`` reserved.
+    struct FixedFields {
+        let base: UnsafeMutableRawPointer
+        var offset = 0
+
+        @inline(__always)
+        mutating func put<T: FixedWidthInteger>(_ value: T) {
+            self.base.storeBytes(of: value.bigEndian, toByteOffset: self.offset, as: T.self)
+            self.offset += MemoryLayout<T>.size
+        }
+
+        @inline(__always)
+        mutating func put(utf8 string: String) {
+            var string = string
+            string.withUTF8 { bytes in
+                if let source = bytes.baseAddress, bytes.count > 0 {
+                    (self.base + self.offset).copyMemory(from: source, byteCount: bytes.count)
+                }
+                self.offset += bytes.count
+            }
+        }
     }
 
     /// `[u32 block length][u16 count]` then per entry `[u8 key length][key][u16 value length][value]`.

@@ -162,6 +162,37 @@ struct FrameEncoderTests {
         )
     }
 
+    @Test("call start and call end without metadata (written in one go): exact bytes")
+    func oneWriteFastPathBytes() {
+        let start = encoded(
+            .callStart(
+                CallStart(
+                    streamID: 5,
+                    method: "a/b",
+                    budget: WireBudget(remainingMicroseconds: 250_000, originalMicroseconds: -2),
+                    hopCount: 2,
+                    encoding: .gzip
+                )
+            )
+        )
+        #expect(
+            start
+                == [0, 0, 0, 29, 0x01, 0x01, 0, 0, 0, 5]  // length 16 + 4 + 3 + 6, HAS_DEADLINE, stream 5
+                + [0, 0, 0, 0, 0, 0x03, 0xD0, 0x90] + [0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFE]
+                + [0x02, 0x01, 0x00, 0x03] + Array("a/b".utf8)
+                + [0, 0, 0, 0, 0, 0]
+        )
+        let end = encoded(.callEnd(CallEnd(streamID: 7, status: .notFound, message: "no")))
+        #expect(
+            end
+                == [0, 0, 0, 11, FrameType.callEnd.rawValue, 0, 0, 0, 0, 7]  // length 1 + 2 + 2 + 6
+                + [StatusCode.notFound.rawValue, 0, 2] + Array("no".utf8)
+                + [0, 0, 0, 0, 0, 0]
+        )
+        let message = encoded(.message(.whole(streamID: 3, ByteBuffer(bytes: [7, 8]), endStream: true, compressed: false)))
+        #expect(message == [0, 0, 0, 6, FrameType.message.rawValue, FrameFlags.endStream, 0, 0, 0, 3, 0, 0, 0, 2, 7, 8])
+    }
+
     // MARK: MESSAGE / MESSAGE_CONTINUATION
 
     struct MessageFlags: Sendable, CustomTestStringConvertible {

@@ -115,16 +115,25 @@ extension Router {
 /// A registered method, type-erased to bytes.
 struct ServerMethodEntry: Sendable {
     /// What reflection reports about the method.
-    let descriptor: MethodDescriptor
+    var descriptor: MethodDescriptor { self.described.descriptor }
+    /// The descriptor behind one reference: every call copies its entry (into its stream), and a copy of the
+    /// descriptor's strings inline cost a retain and a release each.
+    private let described: Described
     let handle: @Sendable (ServerCall, HandlerEnvironment) async -> Void
     var environment = HandlerEnvironment()
     /// Set by ``Router/with(_:metrics:)`` when a server takes the router.
     var metrics: MethodMetrics?
-
-    var kind: CallKind { self.descriptor.kind }
+    let kind: CallKind
 
     init(_ descriptor: MethodDescriptor, handle: @escaping @Sendable (ServerCall, HandlerEnvironment) async -> Void) {
-        self.descriptor = descriptor
+        self.described = Described(descriptor)
+        self.kind = descriptor.kind
         self.handle = handle
+    }
+
+    /// An immutable box for the descriptor.
+    private final class Described: Sendable {
+        let descriptor: MethodDescriptor
+        init(_ descriptor: MethodDescriptor) { self.descriptor = descriptor }
     }
 }

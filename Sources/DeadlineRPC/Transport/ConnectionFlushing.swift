@@ -5,7 +5,7 @@ import NIOCore
 /// write differs) and gets ``flushSoon()`` from here.
 protocol ConnectionFlushing: AnyObject {
     /// The connection's write side.
-    var writer: ConnectionWriter! { get set }
+    var writer: ConnectionWriter { get set }
     /// The channel's context while the handler is in an open pipeline; nil once it is gone.
     var flushContext: ChannelHandlerContext? { get }
     /// Writes what can be written now.

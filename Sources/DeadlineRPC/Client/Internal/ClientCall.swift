@@ -7,6 +7,10 @@ import Wire
 /// `@unchecked Sendable` is sound because the `let`s never change and every `var` is read and written only on
 /// `eventLoop`: the caller's task reaches them only through ``onLoop(_:)``, the connection and its manager run
 /// there, and ``loop`` (the accessor the rest of the client goes through) asserts it in debug builds.
+///
+/// Its `var`s are `@exclusivity(unchecked)` (no run-time exclusivity check, see docs/PERFORMANCE.md, issue #19
+/// "Throughput"): sound because only the event loop touches them and no access spans a call that could reach the
+/// same property (the state machine and readers are pure values).
 final class ClientCall: @unchecked Sendable, DeadlineQueueEntry {
     /// The client's event loop: every `var` below lives there.
     let eventLoop: any EventLoop
@@ -35,45 +39,45 @@ final class ClientCall: @unchecked Sendable, DeadlineQueueEntry {
 
     // Event loop only, from here on.
     /// The call's stream on its connection (0 until it has one).
-    var streamID: UInt32 = 0
+    @exclusivity(unchecked) var streamID: UInt32 = 0
     /// The connection the call's stream is on, while it is on one.
-    var connection: ClientConnectionHandler?
+    @exclusivity(unchecked) var connection: ClientConnectionHandler?
     /// The server's verified TLS identity on the connection the call went over (nil without TLS).
-    var peer: PeerIdentity?
+    @exclusivity(unchecked) var peer: PeerIdentity?
     /// The endpoint the call was sent to, until its stream ends.
-    var endpoint: EndpointConnection?
+    @exclusivity(unchecked) var endpoint: EndpointConnection?
     /// When it was sent (for its endpoint's latency).
-    var sentAt = NIODeadline.uptimeNanoseconds(0)
+    @exclusivity(unchecked) var sentAt = NIODeadline.uptimeNanoseconds(0)
     /// For the runtime's own calls (the health watch): each response message goes here, on the loop, instead of to
     /// a caller.
-    var onMessage: ((ByteBuffer) -> Void)?
+    @exclusivity(unchecked) var onMessage: ((ByteBuffer) -> Void)?
     /// For the runtime's own calls: how the call ended (nil: OK), on the loop.
-    var onEnd: ((RPCError?) -> Void)?
+    @exclusivity(unchecked) var onEnd: ((RPCError?) -> Void)?
     /// Whether a server's `GOAWAY` already sent it back unprocessed once: a second time it fails, so a server
     /// that refuses every call cannot make the client loop.
-    var requeuedOnce = false
+    @exclusivity(unchecked) var requeuedOnce = false
     /// Where the call is in its life (waiting, open, half-closed, ended): the one place that says so.
-    var machine: CallStateMachine.Client
+    @exclusivity(unchecked) var machine: CallStateMachine.Client
     /// Credit window, reassembly and decompression of the server's messages.
-    var inbound = InboundMessageReader(window: 0)
+    @exclusivity(unchecked) var inbound = InboundMessageReader(window: 0)
     /// Where the call sits in its client's deadline queue (-1 when not queued); the manager keeps it.
-    var deadlineQueueIndex = -1
+    @exclusivity(unchecked) var deadlineQueueIndex = -1
     /// Where a single-response call's outcome goes. Unchecked because `complete` is its only resumer and runs once
     /// (the machine ends a call once), taking the continuation out before resuming it; a checked one costs an
     /// allocation and an atomic exchange on every call.
-    var single: UnsafeContinuation<SingleResponse, any Error>?
+    @exclusivity(unchecked) var single: UnsafeContinuation<SingleResponse, any Error>?
     /// A single-response call's response, held until the server's `CALL_END`.
-    var singleResponse: ByteBuffer?
+    @exclusivity(unchecked) var singleResponse: ByteBuffer?
     /// Where a streaming-response call's final outcome goes once the messages are done.
-    var trailers = Metadata()
+    @exclusivity(unchecked) var trailers = Metadata()
     /// A request writer waiting for the stream's queue to drain.
-    var writerWaiter: CheckedContinuation<Void, any Error>?
+    @exclusivity(unchecked) var writerWaiter: CheckedContinuation<Void, any Error>?
     /// A streaming-request caller waiting for the call to reach a connection before it writes.
-    var startWaiter: CheckedContinuation<Void, any Error>?
+    @exclusivity(unchecked) var startWaiter: CheckedContinuation<Void, any Error>?
     /// Waiters for the final outcome (streaming calls).
-    var outcomeWaiters: [CheckedContinuation<Void, any Error>] = []
+    @exclusivity(unchecked) var outcomeWaiters: [CheckedContinuation<Void, any Error>] = []
     /// How the call ended, once it has: read by writers and by a client-streaming caller that half-closes late.
-    var outcome: Result<Void, RPCError>?
+    @exclusivity(unchecked) var outcome: Result<Void, RPCError>?
 
     /// A call as the caller decided it; the machine starts idle.
     init(

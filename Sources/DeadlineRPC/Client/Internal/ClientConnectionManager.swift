@@ -15,6 +15,13 @@ import Wire
 /// `@unchecked Sendable` is sound because every mutable property is read and written only on `eventLoop`: each
 /// entry point either runs there already (callbacks from the channel handlers and timers) or hops with `onLoop` or
 /// `submit`, and every entry point that touches that state checks it with `assertInEventLoop` in debug builds.
+///
+/// Properties marked `@exclusivity(unchecked)` skip Swift's run-time exclusivity check, which cost about a fifth of
+/// an echo call's instructions (a thread-local access-set insert and removal per read or write; see
+/// docs/PERFORMANCE.md, issue #19 "Throughput"). Sound because each is read and written only on the event loop, and
+/// no access to one spans a call that could reach the same property again: the deadline timer, the picker and
+/// the endpoint list are plain values holding no reference back to this manager (closures they take are
+/// escaping ones that run in a later loop job).
 final class ClientConnectionManager: @unchecked Sendable {
 
     /// How connections are opened.
@@ -37,24 +44,24 @@ final class ClientConnectionManager: @unchecked Sendable {
     /// The client's behaviour and limits.
     let configuration: RPCClient.Configuration
     /// The endpoints calls may be picked onto, in the resolver's order.
-    var endpoints: [EndpointConnection] = []
+    @exclusivity(unchecked) var endpoints: [EndpointConnection] = []
     /// Calls waiting for any endpoint to be ready (or for the first resolution), each within its own deadline.
-    var pending: [ClientCall] = []
+    @exclusivity(unchecked) var pending: [ClientCall] = []
     /// Connections finishing their calls after a `GOAWAY`, a retirement or their endpoint's removal; `close()`
     /// waits for them.
     var draining: [ObjectIdentifier: ClientConnectionHandler] = [:]
     /// Calls on a stream of one of this manager's connections: counted when a call is handed to a connection, and
     /// uncounted when its stream ends (``streamEnded(_:)``), so `close()` knows when nothing is left.
-    var inFlightCalls = 0
+    @exclusivity(unchecked) var inFlightCalls = 0
     /// Callers of `close()` waiting for every call and connection to end.
     private var closeWaiters: [CheckedContinuation<Void, Never>] = []
     /// Set by `close()`: new calls are refused.
-    private(set) var isClosed = false
+    @exclusivity(unchecked) private(set) var isClosed = false
     /// Every started call's deadline, behind one timer: queued when the call is taken, removed when it ends, here
     /// whichever way it ends.
-    private var deadlines: DeadlineTimer<ClientCall>
+    @exclusivity(unchecked) private var deadlines: DeadlineTimer<ClientCall>
     /// Which endpoint a call goes to.
-    var picker: Picker
+    @exclusivity(unchecked) var picker: Picker
     /// The DNS refresh loop's state (unused for a fixed list).
     var resolution = ResolutionState()
 

@@ -3,6 +3,10 @@ import Wire
 
 /// One call on a server connection: its state machine and everything the event loop tracks for it. Confined to
 /// the connection's event loop.
+///
+/// Its `var`s are `@exclusivity(unchecked)` (no run-time exclusivity check, see docs/PERFORMANCE.md, issue #19
+/// "Throughput"): sound because only the event loop touches them and no access spans a call that could reach the
+/// same property (the state machine and readers are pure values).
 final class ServerStream: DeadlineQueueEntry {
     let id: UInt32
     let method: String
@@ -13,18 +17,18 @@ final class ServerStream: DeadlineQueueEntry {
     let startedAt: NIODeadline
     let context: CallContext
     /// The call's life: its §9.3 state, its handler task, whether its end was recorded.
-    var machine: CallStateMachine.Server
+    @exclusivity(unchecked) var machine: CallStateMachine.Server
     /// Credit window, reassembly and decompression of the client's messages.
-    var inbound: InboundMessageReader
+    @exclusivity(unchecked) var inbound: InboundMessageReader
     /// Where the stream sits in its connection's ``DeadlineQueue``: queued for its deadline while the call is open,
     /// then — when the call ends with the handler still running — for the straggler check.
-    var deadlineQueueIndex = -1
-    var task: Task<Void, Never>?
-    var requests: InboundMessageQueue?
-    var writerWaiter: CheckedContinuation<Void, any Error>?
+    @exclusivity(unchecked) var deadlineQueueIndex = -1
+    @exclusivity(unchecked) var task: Task<Void, Never>?
+    @exclusivity(unchecked) var requests: InboundMessageQueue?
+    @exclusivity(unchecked) var writerWaiter: CheckedContinuation<Void, any Error>?
     /// The queued bytes above which ``writerWaiter`` stays parked (set by each write; 0 for a writer that waits
     /// until its message is written, as a health watch does).
-    var writerWatermark = ConnectionWriter.writerWatermark
+    @exclusivity(unchecked) var writerWatermark = ConnectionWriter.writerWatermark
     init(
         id: UInt32,
         method: String,

@@ -7,6 +7,13 @@ import Wire
 /// deadline on this host's clock, and sends a typed `CANCEL` the moment a call is cancelled or expires.
 ///
 /// Confined to its channel's event loop, like everything it touches.
+///
+/// Properties marked `@exclusivity(unchecked)` skip Swift's run-time exclusivity check, which cost about a fifth of
+/// an echo call's instructions (a thread-local access-set insert and removal per read or write; see
+/// docs/PERFORMANCE.md, issue #19 "Throughput"). Sound because each is read and written only on the event loop, and
+/// no access to one spans a call that could reach the same property again: the reader, writer, deadline timer,
+/// slots, guard and queues are pure values holding no reference back to this handler (closures they take are
+/// escaping ones that run in a later loop job).
 final class ClientConnectionHandler: ChannelDuplexHandler, ConnectionFlushing {
     typealias InboundIn = ByteBuffer
     typealias OutboundIn = ByteBuffer
@@ -23,44 +30,45 @@ final class ClientConnectionHandler: ChannelDuplexHandler, ConnectionFlushing {
     let configuration: RPCClient.Configuration
     let manager: ClientConnectionManager
     /// The endpoint this connection goes to (nil for a test's own connection: the manager's only endpoint).
-    var endpoint: EndpointConnection?
+    @exclusivity(unchecked) var endpoint: EndpointConnection?
     /// Set while the handler is in the pipeline and its channel open: dropped when the channel closes, because the
     /// context holds its handler too and NIO does not break that cycle (every closed connection, its decoder buffer
     /// and queues, stayed in memory: ~40 KiB per connection killed in the kill soak).
-    var context: ChannelHandlerContext?
-    var allocator = ByteBufferAllocator()
+    @exclusivity(unchecked) var context: ChannelHandlerContext?
+    @exclusivity(unchecked) var allocator = ByteBufferAllocator()
     /// The decoder, the server's settings and the "never opened" rule, shared with the server's handler.
-    var reader: FrameReader
-    /// The write side (scheduler, compression, flush, GOAWAY), shared with the server's handler; set once the
-    /// handler is added (it needs the channel's allocator).
-    var writer: ConnectionWriter!
+    @exclusivity(unchecked) var reader: FrameReader
+    /// The write side (scheduler, compression, flush, GOAWAY), shared with the server's handler; made again with
+    /// the channel's allocator once the handler is added. Not optional: reading through an optional struct copies
+    /// it (a retain per reference it holds).
+    @exclusivity(unchecked) var writer = ConnectionWriter(allocator: ByteBufferAllocator())
     let compressor = MessageCompressor()
     /// Where messages above the threshold are compressed and inflated.
     let offload: CompressionOffload
     /// A received message is being inflated off the loop: no further frame is handled until it is delivered, so
     /// every stream's order holds and the unread bytes wait in the decoder and the socket.
-    var inboundPaused = false
+    @exclusivity(unchecked) var inboundPaused = false
     /// A read was asked for while inbound handling was paused: issued when it resumes.
-    var readHeld = false
-    var streams: [UInt32: ClientCall] = [:]
-    var nextStreamID: UInt32 = 1
+    @exclusivity(unchecked) var readHeld = false
+    @exclusivity(unchecked) var streams: [UInt32: ClientCall] = [:]
+    @exclusivity(unchecked) var nextStreamID: UInt32 = 1
     /// The server's settings: the protocol's defaults until its `SETTINGS` arrive.
     var peerSettings: Settings { self.reader.peerSettings }
-    var state: State = .awaitingSettings
+    @exclusivity(unchecked) var state: State = .awaitingSettings
     var keepaliveTimer: Scheduled<Void>?
     var pingTimeoutTimer: Scheduled<Void>?
-    var closeError: RPCError?
+    @exclusivity(unchecked) var closeError: RPCError?
     /// The server's verified certificate (TLS), set when the handshake completes; its calls report it.
-    var serverIdentity: PeerIdentity?
+    @exclusivity(unchecked) var serverIdentity: PeerIdentity?
     /// Whether any byte has arrived (the first ones are checked for a TLS record: a TLS server on a plaintext client).
-    var receivedBytes = false
+    @exclusivity(unchecked) var receivedBytes = false
     /// The last measured round-trip time of a keepalive ping.
     private(set) var roundTripTime: Duration?
 
     /// Cancels written since the last flush (see `cancelsPerFlush`).
-    var unflushedCancels = 0
+    @exclusivity(unchecked) var unflushedCancels = 0
     /// The channel closed and the manager was told: later close events change nothing.
-    var closedOnce = false
+    @exclusivity(unchecked) var closedOnce = false
 
     /// Client connection handlers alive in the process (created and not yet deinitialized): a leak probe for tests.
     static let liveInstances = Atomic<Int>(0)
@@ -192,7 +200,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler, ConnectionFlushing {
     func handle(_ frame: Frame) {
         switch frame {
         case .settings(let settings):
-            self.reader.settingsReceived(settings, writer: &self.writer!)
+            self.reader.settingsReceived(settings, writer: &self.writer)
             if self.state == .awaitingSettings {
                 self.state = .ready
                 self.scheduleKeepalive()

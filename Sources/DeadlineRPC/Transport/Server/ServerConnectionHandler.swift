@@ -16,6 +16,13 @@ import Wire
 /// abuse budgets), `+Deadlines`, `+QueuedReplies` and `+Writing`. Decisions live in pure types —
 /// ``CallStateMachine/Server``, ``CallAdmission``, ``HandlerSlots``, ``ConnectionGuard`` — and the I/O shared with
 /// the client in ``FrameReader``, ``ConnectionWriter`` and ``DeadlineTimer``, all stored inline.
+///
+/// Properties marked `@exclusivity(unchecked)` skip Swift's run-time exclusivity check, which cost about a fifth of
+/// an echo call's instructions (a thread-local access-set insert and removal per read or write; see
+/// docs/PERFORMANCE.md, issue #19 "Throughput"). Sound because each is read and written only on the event loop, and
+/// no access to one spans a call that could reach the same property again: the reader, writer, deadline timer,
+/// slots, guard and queues are pure values holding no reference back to this handler (closures they take are
+/// escaping ones that run in a later loop job).
 final class ServerConnectionHandler: ChannelDuplexHandler, ConnectionFlushing {
     typealias InboundIn = ByteBuffer
     typealias OutboundIn = ByteBuffer
@@ -38,50 +45,51 @@ final class ServerConnectionHandler: ChannelDuplexHandler, ConnectionFlushing {
     let callIDs: CallIDGenerator
     /// Set only for an in-process test connection (DeadlineRPCTesting): the loop whose manual clock the handler
     /// tasks' ``Deadline/now()`` reads.
-    var manualClock: (any EventLoop)?
-    var logger: Logger
+    @exclusivity(unchecked) var manualClock: (any EventLoop)?
+    @exclusivity(unchecked) var logger: Logger
     /// The connection's loop, also its clock: every deadline and budget reads `eventLoop.now`, so a loop with a
     /// manual clock (`EmbeddedEventLoop`, in the fuzz target) drives timers and "now" alike.
     let eventLoop: any EventLoop
 
-    var context: ChannelHandlerContext!
+    @exclusivity(unchecked) var context: ChannelHandlerContext!
     /// Decoder, peer settings and the "never opened" rule.
-    var reader: FrameReader
-    /// Scheduler, compression, flushes; created when the handler joins its pipeline (it needs the allocator).
-    var writer: ConnectionWriter!
+    @exclusivity(unchecked) var reader: FrameReader
+    /// Scheduler, compression, flushes; made again with the channel's allocator when the handler joins its
+    /// pipeline. Not optional: reading through an optional struct copies it (a retain per reference it holds).
+    @exclusivity(unchecked) var writer = ConnectionWriter(allocator: ByteBufferAllocator())
     let compressor = MessageCompressor()
     /// Where messages above the threshold are compressed and inflated (never the fuzzing SPI's embedded loop).
     let offload: CompressionOffload
     /// A received message is being inflated off the loop: no further frame is handled until it is delivered, so
     /// every stream's order holds and the unread bytes wait in the decoder and the socket, as under decode pacing.
-    var inboundPaused = false
-    var streams: [UInt32: ServerStream] = [:]
-    var lastStreamID: UInt32 = 0
-    var state: State = .awaitingSettings
+    @exclusivity(unchecked) var inboundPaused = false
+    @exclusivity(unchecked) var streams: [UInt32: ServerStream] = [:]
+    @exclusivity(unchecked) var lastStreamID: UInt32 = 0
+    @exclusivity(unchecked) var state: State = .awaitingSettings
     var prefaceTimer: Scheduled<Void>?
     /// Set before the connection starts when the server was already shutting down as it was accepted: the
     /// connection sends its preface, then goaway, and refuses every call.
     var drainOnStart = false
     /// Every open call's deadline and every ended call's straggler check, behind one timer.
-    var deadlines: DeadlineTimer<ServerStream>
+    @exclusivity(unchecked) var deadlines: DeadlineTimer<ServerStream>
     var drainTimer: Scheduled<Void>?
     /// A later tick will continue decoding the buffered frames.
-    var decodeScheduled = false
+    @exclusivity(unchecked) var decodeScheduled = false
     /// A socket read was requested while frames were still waiting; it is issued once they are handled.
-    var readHeld = false
+    @exclusivity(unchecked) var readHeld = false
     /// Running handlers, winding-down ones, and calls waiting for a slot.
-    var slots: HandlerSlots
+    @exclusivity(unchecked) var slots: HandlerSlots
     /// Which new calls start, and with which deadline.
     let admission: CallAdmission
-    var closeReason: CancelReason = .cancelled
+    @exclusivity(unchecked) var closeReason: CancelReason = .cancelled
     /// The abuse budgets: glitches, resets, pings, control frames for a peer that does not read, idleness.
-    var connectionGuard: ConnectionGuard
+    @exclusivity(unchecked) var connectionGuard: ConnectionGuard
     /// Checks the idle timeout; armed lazily so calls on a busy connection schedule no timers.
-    var idleTimer: Scheduled<Void>?
+    @exclusivity(unchecked) var idleTimer: Scheduled<Void>?
     /// The client sent `GOAWAY` (§14.2): no call starts any more (after `NO_ERROR` open ones finish).
-    var peerSentGoAway = false
+    @exclusivity(unchecked) var peerSentGoAway = false
     /// Calls that ended `OK` whose reply still waits for credit: open on the wire, so their deadline still applies.
-    var queuedReplies = QueuedReplies()
+    @exclusivity(unchecked) var queuedReplies = QueuedReplies()
     /// Fires at the earliest deadline among `queuedReplies` (armed only while one waits).
     var queuedReplyTimer: Scheduled<Void>?
     var queuedReplyTimerAt: Int64?
@@ -96,9 +104,9 @@ final class ServerConnectionHandler: ChannelDuplexHandler, ConnectionFlushing {
     /// connection directly, so a trickled ClientHello ends at the same deadline as a trickled preface.
     var tlsHandshakePending = false
     /// Whether any byte has arrived yet (a plaintext server checks the first ones for a TLS ClientHello).
-    var receivedBytes = false
+    @exclusivity(unchecked) var receivedBytes = false
     /// The channel closed (or the handler left its pipeline); what follows runs once.
-    var closedOnce = false
+    @exclusivity(unchecked) var closedOnce = false
     /// Completed once the channel is closed and every handler task has returned.
     let handlersDone: EventLoopPromise<Void>
     /// Connection handlers alive in the process (created and not yet deinitialized): a leak probe for tests.
@@ -294,7 +302,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler, ConnectionFlushing {
     func handle(_ frame: Frame) {
         switch frame {
         case .settings(let settings):
-            self.reader.settingsReceived(settings, writer: &self.writer!)
+            self.reader.settingsReceived(settings, writer: &self.writer)
             self.prefaceTimer?.cancel()
             self.prefaceTimer = nil
             if case .awaitingSettings = self.state { self.state = .active }
