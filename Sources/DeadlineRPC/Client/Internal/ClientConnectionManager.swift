@@ -170,13 +170,16 @@ final class ClientConnectionManager: @unchecked Sendable {
 
     /// (Re-)arms the one deadline timer for the earliest queued deadline.
     private func armDeadlineTimer(at uptimeNanoseconds: Int64) {
+        LatencyTrace.mark(.clientDeadlineArmed, self, value: uptimeNanoseconds)
         self.deadlines.arm(at: uptimeNanoseconds) { [self] in self.deadlinesDue() }
     }
 
     /// The deadline timer fired: every call whose deadline came fails with `deadlineExceeded` (sending `CANCEL` when
     /// it reached the server).
     private func deadlinesDue() {
-        for call in self.deadlines.fired() {
+        let fired = self.deadlines.fired()
+        LatencyTrace.mark(.clientDeadlineFired, self, value: Int64(fired.count))
+        for call in fired {
             if let connection = call.loop.connection {
                 connection.deadlineExpired(call)
             } else {
@@ -279,6 +282,7 @@ final class ClientConnectionManager: @unchecked Sendable {
     /// The caller cancelled, or the call being served ended (on the event loop).
     func cancel(_ call: ClientCall, reason: CancelReason, origin: CancelOrigin = .caller) {
         self.eventLoop.assertInEventLoop()
+        LatencyTrace.mark(.clientCancelOnLoop, self)
         if let connection = call.loop.connection {
             connection.cancel(call, reason: reason, origin: origin)
             return

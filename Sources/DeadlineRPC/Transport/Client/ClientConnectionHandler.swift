@@ -389,6 +389,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler, ConnectionFlushing {
         case .failAndCancel(let status, let reason):
             self.writer.scheduler.dropStream(loop.streamID)
             self.writer.scheduler.writeControl(.cancel(streamID: loop.streamID, reason: reason))
+            LatencyTrace.mark(.cancelQueued, self)
             loop.complete(.failure(RPCError(code: status.code, message: status.message, cancelReason: reason)))
         }
         self.streams.removeValue(forKey: loop.streamID)
@@ -416,8 +417,11 @@ final class ClientConnectionHandler: ChannelDuplexHandler, ConnectionFlushing {
             }
         }
         guard let bytes = self.writer.takePending() else { return }
+        let cancels = self.unflushedCancels
         self.unflushedCancels = 0
+        if cancels > 0 { LatencyTrace.mark(.cancelWritten, self, value: Int64(cancels)) }
         context.writeAndFlush(self.wrapOutboundOut(bytes), promise: nil)
+        if cancels > 0 { LatencyTrace.mark(.cancelWriteReturned, self) }
         if self.writer.needsAnotherFlush(writable: context.channel.isWritable) { self.flushSoon() }
     }
 
