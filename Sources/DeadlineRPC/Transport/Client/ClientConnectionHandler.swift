@@ -390,6 +390,12 @@ final class ClientConnectionHandler: ChannelDuplexHandler, ConnectionFlushing {
             self.writer.scheduler.dropStream(loop.streamID)
             self.writer.scheduler.writeControl(.cancel(streamID: loop.streamID, reason: reason))
             LatencyTrace.mark(.cancelQueued, self)
+            // On the wire before the caller resumes (a task wake-up the loop thread may be preempted by), so the
+            // server stops the handler sooner. The stream is settled first: a write that fails at once closes
+            // the connection, which then finds no stream of this call to fail a second time.
+            self.streams.removeValue(forKey: loop.streamID)
+            loop.connection = nil
+            self.cancelWritten()
             loop.complete(.failure(RPCError(code: status.code, message: status.message, cancelReason: reason)))
         }
         self.streams.removeValue(forKey: loop.streamID)

@@ -150,6 +150,63 @@ struct ClientConnectionHandlerTests {
         _ = try connection.channel.finish(acceptAlreadyClosed: true)
     }
 
+    /// Issue #19: a lone cancel's `CANCEL` leaves at once, before the caller is resumed (whose wake-up would
+    /// otherwise delay the write) and without waiting for the end-of-tick flush; and a later cancel of the same tick
+    /// waits for that flush (a burst still shares writes).
+    @Test("A caller's cancel and a deadline write CANCEL before the call completes; a second cancel in the tick waits for the tick's flush")
+    func cancelIsWrittenBeforeTheCallCompletes() throws {
+        var connection = try Connection()
+        let first = connection.makeCall(deadline: nil)
+        let second = connection.makeCall(deadline: nil)
+        let third = connection.makeCall(deadline: connection.now + .milliseconds(100))
+        for call in [first, second, third] { connection.manager.start(call) }
+        try connection.serverIsReady()
+        let starts = try connection.frames().compactMap { frame -> UInt32? in
+            if case .callStart(let start) = frame { return start.streamID }
+            return nil
+        }
+        try #require(starts.count == 3)
+
+        // What had been written when each call's outcome was delivered (onEnd runs inside the completion).
+        let seen = Box()
+        for call in [first, second, third] {
+            call.loop.onEnd = { [channel = connection.channel] _ in
+                while let bytes = try? channel.readOutbound(as: ByteBuffer.self) { seen.bytes.append(bytes) }
+            }
+        }
+        var decoder = FrameDecoder(limits: .default, expectPreface: false)
+        func writtenSoFar() throws -> [Frame] {
+            for bytes in seen.bytes { decoder.append(bytes) }
+            seen.bytes = []
+            var frames: [Frame] = []
+            while let decoded = try decoder.nextFrame() {
+                if case .frame(let frame) = decoded { frames.append(frame) }
+            }
+            return frames
+        }
+
+        // One tick: the first cancel is written before its caller completes; the second waits for the tick's flush.
+        connection.manager.cancel(first, reason: .cancelled)
+        #expect(try writtenSoFar() == [.cancel(streamID: starts[0], reason: .cancelled)])
+        connection.manager.cancel(second, reason: .cancelled)
+        #expect(first.loop.outcomeError?.code == .cancelled)
+        #expect(second.loop.outcomeError?.code == .cancelled)
+        #expect(try writtenSoFar().isEmpty)
+        connection.channel.embeddedEventLoop.run()  // The end of the tick.
+        #expect(try connection.frames() == [.cancel(streamID: starts[1], reason: .cancelled)])
+
+        // The deadline's CANCEL too is on the wire when the call fails.
+        connection.advance(by: .milliseconds(100))
+        #expect(third.loop.outcomeError?.code == .deadlineExceeded)
+        #expect(try writtenSoFar() == [.cancel(streamID: starts[2], reason: .deadlineExceeded)])
+        _ = try connection.channel.finish(acceptAlreadyClosed: true)
+    }
+
+    /// Bytes a test captured on the (embedded) loop.
+    final class Box {
+        var bytes: [ByteBuffer] = []
+    }
+
     /// The caller's cancel and the start reach the loop by different hops; a cancel that comes first is kept by the
     /// call's machine and ends the call when the manager takes it.
     @Test("A cancel that overtakes the start ends the call when the manager takes it, and nothing is sent")
