@@ -179,7 +179,9 @@ final class ClientConnectionManager: @unchecked Sendable {
     private func deadlinesDue() {
         let fired = self.deadlines.fired()
         LatencyTrace.mark(.clientDeadlineFired, self, value: Int64(fired.count))
-        for call in fired {
+        // A CANCEL is written as its call fails: a write that fails at once closes the connection, which ends the
+        // other calls on it, some of them due in this same batch. Those have ended already: skipped.
+        for call in fired where !call.loop.machine.isClosed {
             if let connection = call.loop.connection {
                 connection.deadlineExpired(call)
             } else {

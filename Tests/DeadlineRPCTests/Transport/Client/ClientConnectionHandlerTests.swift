@@ -202,6 +202,63 @@ struct ClientConnectionHandlerTests {
         _ = try connection.channel.finish(acceptAlreadyClosed: true)
     }
 
+    /// The `CANCEL` of a call whose deadline fired is written at once; a write that fails at once closes the
+    /// connection and ends the other calls on it, including one due in the same batch of deadlines: that one is
+    /// skipped, not failed a second time (which trapped: "a deadline fired for a call that was not waiting or open").
+    @Test("A CANCEL write that closes the connection ends the other calls due in the same deadline batch once")
+    func cancelWriteThatClosesTheConnection() throws {
+        let channel = EmbeddedChannel()
+        let stats = ClientStats(prefix: "test", factory: nil, logger: Logger(label: "test"))
+        let configuration = RPCClient.Configuration()
+        let manager = ClientConnectionManager(
+            host: "127.0.0.1", port: 1, configuration: configuration, eventLoop: channel.eventLoop, stats: stats, connector: .external
+        )
+        let closer = CloseOnWrite()
+        try channel.pipeline.syncOperations.addHandler(closer)
+        try channel.pipeline.syncOperations.addHandler(ClientConnectionHandler(configuration: configuration, manager: manager))
+        try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
+        let deadline = Deadline(channel.eventLoop.now) + .milliseconds(100)
+        let calls = (0..<2).map { _ in
+            ClientCall(
+                eventLoop: channel.eventLoop, method: "test.Test/Stream", kind: .serverStreaming, deadline: deadline,
+                originalBudget: nil, hopCount: 0, metadata: Metadata(), encoding: .identity, firstRequest: ByteBuffer(string: "{}"),
+                parentControl: nil, responses: InboundMessageQueue()
+            )
+        }
+        for call in calls { manager.start(call) }
+        var hello = ByteBuffer()
+        FrameEncoder.writePreface(into: &hello)
+        FrameEncoder.write(.settings(Settings()), into: &hello)
+        try channel.writeInbound(hello)
+        channel.embeddedEventLoop.run()
+        #expect(calls.allSatisfy { $0.loop.machine.isOnStream })
+
+        closer.armed = true  // The next write (the first CANCEL) fails and closes the connection at once.
+        channel.embeddedEventLoop.advanceTime(by: .milliseconds(100))
+        channel.embeddedEventLoop.run()
+        #expect(closer.closedOnWrite)
+        #expect(calls[0].loop.outcomeError?.code == .deadlineExceeded)
+        #expect(calls[1].loop.outcome != nil)  // Ended once, by the connection's loss or its deadline.
+        _ = try? channel.finish(acceptAlreadyClosed: true)
+    }
+
+    /// Fails and closes on the first write once armed, as a socket whose peer is gone does.
+    final class CloseOnWrite: ChannelOutboundHandler {
+        typealias OutboundIn = ByteBuffer
+        var armed = false
+        var closedOnWrite = false
+
+        func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+            guard self.armed, !self.closedOnWrite else {
+                context.write(data, promise: promise)
+                return
+            }
+            self.closedOnWrite = true
+            promise?.fail(ChannelError.ioOnClosedChannel)
+            context.close(promise: nil)
+        }
+    }
+
     /// Bytes a test captured on the (embedded) loop.
     final class Box {
         var bytes: [ByteBuffer] = []
