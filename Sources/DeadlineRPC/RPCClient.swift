@@ -393,6 +393,7 @@ public final class RPCClient: Sendable {
     private func cancel(_ call: ClientCall) {
         // With propagation disabled the call outlives its caller's cancellation: the leak, reproduced.
         guard self.configuration.propagation == .enabled else { return }
+        LatencyTrace.mark(.callerCancel, self.manager)
         let (reason, origin) = Self.cancelCause(of: call)
         self.manager.submit(.cancel(call, reason, origin))
     }

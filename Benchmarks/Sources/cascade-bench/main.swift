@@ -1,5 +1,6 @@
 import ArgumentParser
 import DeadlineRPC
+@_spi(LatencyTrace) import DeadlineRPC
 import Foundation
 import NIOCore
 import NIOPosix
@@ -21,6 +22,8 @@ struct CascadeBench: AsyncParsableCommand {
     var executor: String { "global" }
     @ArgumentParser.Flag(help: "Set a 1 ns timer slack on the event-loop threads (Linux's default is 50 µs) before the run.")
     var preciseLoopTimers = false
+    @Option(help: "Write the runtime's timestamps along the cancel and deadline paths (LatencyTrace) of the cancel and deadline experiments to this CSV file (use with --concurrency 1).")
+    var trace: String?
 
     static let hop = Method<ByteBuffer, ByteBuffer>.raw("bench.Cascade/Hop", kind: .unary)
 
@@ -40,8 +43,10 @@ struct CascadeBench: AsyncParsableCommand {
             try await chainOff.wire()
             print("cascade-bench: \(self.hops) hops, \(self.calls) calls per experiment, \(self.concurrency) in flight, handlers on \(self.executor)")
 
+            if self.trace != nil { LatencyTrace.start() }
             let cancel = try await self.experiment(chainOn, mode: .cancel)
             let deadline = try await self.experiment(chainOn, mode: .deadline)
+            if let path = self.trace { try Self.writeTrace(LatencyTrace.stop(), to: path) }
             let off = try await self.experiment(chainOff, mode: .cancel)
             self.printTables(cancel: cancel, deadline: deadline, off: off)
 
@@ -76,6 +81,17 @@ struct CascadeBench: AsyncParsableCommand {
 
     enum Mode: Sendable { case cancel, deadline }
 
+    /// The trace as CSV: point, uptime ns, site, thread, value. The benchmark's own marks (point `benchmark`) use
+    /// site 1 for a cancel trigger (value: the instant), 2 for a deadline call (value: its deadline instant),
+    /// 100 + hop for a handler's start and 200 + hop for its cancellation handler (value: the call's tag).
+    static func writeTrace(_ events: [LatencyTrace.Event], to path: String) throws {
+        var text = "point,ns,site,thread,value\n"
+        for event in events {
+            text += "\(event.point),\(event.nanoseconds),\(event.site),\(event.thread),\(event.value)\n"
+        }
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+    }
+
     struct Results: Sendable {
         /// Per hop: microseconds from the trigger to the handler task's cancellation.
         var latency: [[Int64]]
@@ -109,11 +125,13 @@ struct CascadeBench: AsyncParsableCommand {
                             }
                             await probe.lastHopStarted.wait()
                             trigger = now()
+                            LatencyTrace.benchmarkMark(site: 1, value: trigger)
                             call.cancel()
                             _ = await call.result
                         case .deadline:
                             let deadline = Deadline.now() + budget
                             trigger = deadline.uptimeNanoseconds
+                            LatencyTrace.benchmarkMark(site: 2, value: trigger)
                             _ = try? await chain.client.unary(Self.hop, request, options: CallOptions(deadline: deadline))
                         }
                         // Every hop returns — unless a hop never ran: under load a 20 ms budget can be spent before
@@ -175,6 +193,7 @@ final class Chain: Sendable {
                 let tag = request.getInteger(at: request.readerIndex, as: UInt64.self) ?? 0
                 let work = request.getInteger(at: request.readerIndex + 8, as: UInt32.self) ?? 0
                 log.started(tag: tag, hop: hop)
+                LatencyTrace.benchmarkMark(site: UInt(101 + hop), value: Int64(tag))
                 defer { log.returned(tag: tag, hop: hop) }
                 return try await withTaskCancellationHandler {
                     if !isLast, let downstream = downstreams[hop].client {
@@ -187,6 +206,7 @@ final class Chain: Sendable {
                     }
                     return request
                 } onCancel: {
+                    LatencyTrace.benchmarkMark(site: UInt(201 + hop), value: Int64(tag))
                     log.cancelled(tag: tag, hop: hop)
                 }
             }

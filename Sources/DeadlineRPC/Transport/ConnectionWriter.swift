@@ -21,7 +21,7 @@ struct ConnectionWriter {
     /// The frames waiting to be written, by stream and priority.
     var scheduler: OutboundScheduler
     /// A flush is already scheduled for the end of this tick.
-    private var flushScheduled = false
+    private(set) var flushIsScheduled = false
 
     /// A writer with the protocol's default settings until the peer's arrive.
     init(allocator: ByteBufferAllocator) {
@@ -102,14 +102,14 @@ struct ConnectionWriter {
     /// caller must schedule it (call ``scheduledFlushRuns()`` first thing in the scheduled job); false when one is
     /// already scheduled.
     mutating func requestFlushSoon() -> Bool {
-        guard !self.flushScheduled else { return false }
-        self.flushScheduled = true
+        guard !self.flushIsScheduled else { return false }
+        self.flushIsScheduled = true
         return true
     }
 
     /// The scheduled flush runs: a later ``requestFlushSoon()`` schedules another.
     mutating func scheduledFlushRuns() {
-        self.flushScheduled = false
+        self.flushIsScheduled = false
     }
 
     /// The bytes that end the connection for `error`: whatever was pending, then `GOAWAY` with `lastStreamID` and

@@ -177,13 +177,18 @@ final class ClientConnectionManager: @unchecked Sendable {
 
     /// (Re-)arms the one deadline timer for the earliest queued deadline.
     private func armDeadlineTimer(at uptimeNanoseconds: Int64) {
+        LatencyTrace.mark(.clientDeadlineArmed, self, value: uptimeNanoseconds)
         self.deadlines.arm(at: uptimeNanoseconds) { [self] in self.deadlinesDue() }
     }
 
     /// The deadline timer fired: every call whose deadline came fails with `deadlineExceeded` (sending `CANCEL` when
     /// it reached the server).
     private func deadlinesDue() {
-        for call in self.deadlines.fired() {
+        let fired = self.deadlines.fired()
+        LatencyTrace.mark(.clientDeadlineFired, self, value: Int64(fired.count))
+        // A CANCEL is written as its call fails: a write that fails at once closes the connection, which ends the
+        // other calls on it, some of them due in this same batch. Those have ended already: skipped.
+        for call in fired where !call.loop.machine.isClosed {
             if let connection = call.loop.connection {
                 connection.deadlineExpired(call)
             } else {
@@ -286,6 +291,7 @@ final class ClientConnectionManager: @unchecked Sendable {
     /// The caller cancelled, or the call being served ended (on the event loop).
     func cancel(_ call: ClientCall, reason: CancelReason, origin: CancelOrigin = .caller) {
         self.eventLoop.assertInEventLoop()
+        LatencyTrace.mark(.clientCancelOnLoop, self)
         if let connection = call.loop.connection {
             connection.cancel(call, reason: reason, origin: origin)
             return

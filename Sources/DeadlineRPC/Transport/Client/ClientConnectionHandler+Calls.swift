@@ -112,7 +112,6 @@ extension ClientConnectionHandler {
     /// The call's deadline passed on this host's clock: fail it at once and tell the server.
     func deadlineExpired(_ call: ClientCall) {
         self.perform(call.loop.machine.deadlineExpired(), call: call)
-        self.cancelWritten()
     }
 
     /// The caller gave up (task cancelled, or a combinator cancelled it with its own cause).
@@ -121,7 +120,6 @@ extension ClientConnectionHandler {
         // Already over: nothing to send (the machine would say so too, but no CANCEL flush is due either).
         guard loop.machine.isOnStream, self.streams[loop.streamID] === call else { return }
         self.perform(loop.machine.callerCancelled(reason, origin: origin), call: call)
-        self.cancelWritten()
     }
 
     /// Cancels held back at most before a flush: a task group cancelling a thousand calls queues a thousand cancel
@@ -130,13 +128,16 @@ extension ClientConnectionHandler {
     /// starts stopping handlers while this one is still cancelling; 32 frames are about 350 bytes per write.
     static let cancelsPerFlush = 32
 
-    /// Counts a `CANCEL` written: flushes at once every ``cancelsPerFlush``, else at the end of the tick.
+    /// Counts a `CANCEL` queued and decides when it is written: the first of a tick at once (nothing else is
+    /// waiting for the end-of-tick flush, so a lone cancel, the common case, leaves before anything else runs:
+    /// before the caller is resumed, before the rest of the tick's work), then every ``cancelsPerFlush``, the rest
+    /// at the end of the tick. The end-of-tick flush is requested either way, so the tick's later cancels batch.
     func cancelWritten() {
         self.unflushedCancels += 1
-        if self.unflushedCancels >= Self.cancelsPerFlush {
+        let firstOfTick = !self.writer.flushIsScheduled
+        self.flushSoon()
+        if firstOfTick || self.unflushedCancels >= Self.cancelsPerFlush {
             self.flushNow()
-        } else {
-            self.flushSoon()
         }
     }
 }

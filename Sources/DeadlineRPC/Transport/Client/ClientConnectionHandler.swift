@@ -397,6 +397,13 @@ final class ClientConnectionHandler: ChannelDuplexHandler, ConnectionFlushing {
         case .failAndCancel(let status, let reason):
             self.writer.scheduler.dropStream(loop.streamID)
             self.writer.scheduler.writeControl(.cancel(streamID: loop.streamID, reason: reason))
+            LatencyTrace.mark(.cancelQueued, self)
+            // On the wire before the caller resumes (a task wake-up the loop thread may be preempted by), so the
+            // server stops the handler sooner. The stream is settled first: a write that fails at once closes
+            // the connection, which then finds no stream of this call to fail a second time.
+            self.streams.removeValue(forKey: loop.streamID)
+            loop.connection = nil
+            self.cancelWritten()
             loop.complete(.failure(RPCError(code: status.code, message: status.message, cancelReason: reason)))
         }
         self.streams.removeValue(forKey: loop.streamID)
@@ -424,8 +431,11 @@ final class ClientConnectionHandler: ChannelDuplexHandler, ConnectionFlushing {
             }
         }
         guard let bytes = self.writer.takePending() else { return }
+        let cancels = self.unflushedCancels
         self.unflushedCancels = 0
+        if cancels > 0 { LatencyTrace.mark(.cancelWritten, self, value: Int64(cancels)) }
         context.writeAndFlush(self.wrapOutboundOut(bytes), promise: nil)
+        if cancels > 0 { LatencyTrace.mark(.cancelWriteReturned, self) }
         if self.writer.needsAnotherFlush(writable: context.channel.isWritable) { self.flushSoon() }
     }
 

@@ -13,12 +13,14 @@ extension ServerConnectionHandler {
     }
 
     func armDeadlineTimer(at uptimeNanoseconds: Int64) {
+        LatencyTrace.mark(.serverDeadlineArmed, self, value: uptimeNanoseconds)
         self.deadlines.arm(at: uptimeNanoseconds) { [self] in self.deadlinesDue() }
     }
 
     /// The deadline timer fired: expire the calls whose deadline came, check the handlers whose grace period ran out.
     func deadlinesDue() {
         let due = self.deadlines.fired()
+        LatencyTrace.mark(.serverDeadlineFired, self, value: Int64(due.count))
         for stream in due where self.streams[stream.id] === stream {
             if stream.machine.isWindingDown {
                 self.stragglerCheck(stream)

@@ -17,7 +17,9 @@ extension ServerConnectionHandler {
                 waiter.resume(throwing: error)
             }
         }
+        LatencyTrace.mark(.handlerTaskCancel, self, value: Int64(reason.rawValue))
         stream.task?.cancel()
+        LatencyTrace.mark(.handlerTaskCancelReturned, self)
         let now = self.uptimeNow()
         switch stream.machine.handlerCancelled(reason, now: now) {
         case .release:

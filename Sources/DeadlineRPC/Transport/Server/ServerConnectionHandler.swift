@@ -320,6 +320,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler, ConnectionFlushing {
             }
             self.perform(stream.machine.receiveHalfClose(), on: stream)
         case .cancel(let streamID, let reason):
+            LatencyTrace.mark(.serverCancelFrame, self)
             guard let stream = self.openStream(streamID, type: .cancel) else {
                 // The call already ended here, but its response may still be queued: the client wants none of it.
                 if streamID <= self.lastStreamID {

@@ -150,6 +150,120 @@ struct ClientConnectionHandlerTests {
         _ = try connection.channel.finish(acceptAlreadyClosed: true)
     }
 
+    /// Issue #19: a lone cancel's `CANCEL` leaves at once, before the caller is resumed (whose wake-up would
+    /// otherwise delay the write) and without waiting for the end-of-tick flush; and a later cancel of the same tick
+    /// waits for that flush (a burst still shares writes).
+    @Test("A caller's cancel and a deadline write CANCEL before the call completes; a second cancel in the tick waits for the tick's flush")
+    func cancelIsWrittenBeforeTheCallCompletes() throws {
+        var connection = try Connection()
+        let first = connection.makeCall(deadline: nil)
+        let second = connection.makeCall(deadline: nil)
+        let third = connection.makeCall(deadline: connection.now + .milliseconds(100))
+        for call in [first, second, third] { connection.manager.start(call) }
+        try connection.serverIsReady()
+        let starts = try connection.frames().compactMap { frame -> UInt32? in
+            if case .callStart(let start) = frame { return start.streamID }
+            return nil
+        }
+        try #require(starts.count == 3)
+
+        // What had been written when each call's outcome was delivered (onEnd runs inside the completion).
+        let seen = Box()
+        for call in [first, second, third] {
+            call.loop.onEnd = { [channel = connection.channel] _ in
+                while let bytes = try? channel.readOutbound(as: ByteBuffer.self) { seen.bytes.append(bytes) }
+            }
+        }
+        var decoder = FrameDecoder(limits: .default, expectPreface: false)
+        func writtenSoFar() throws -> [Frame] {
+            for bytes in seen.bytes { decoder.append(bytes) }
+            seen.bytes = []
+            var frames: [Frame] = []
+            while let decoded = try decoder.nextFrame() {
+                if case .frame(let frame) = decoded { frames.append(frame) }
+            }
+            return frames
+        }
+
+        // One tick: the first cancel is written before its caller completes; the second waits for the tick's flush.
+        connection.manager.cancel(first, reason: .cancelled)
+        #expect(try writtenSoFar() == [.cancel(streamID: starts[0], reason: .cancelled)])
+        connection.manager.cancel(second, reason: .cancelled)
+        #expect(first.loop.outcomeError?.code == .cancelled)
+        #expect(second.loop.outcomeError?.code == .cancelled)
+        #expect(try writtenSoFar().isEmpty)
+        connection.channel.embeddedEventLoop.run()  // The end of the tick.
+        #expect(try connection.frames() == [.cancel(streamID: starts[1], reason: .cancelled)])
+
+        // The deadline's CANCEL too is on the wire when the call fails.
+        connection.advance(by: .milliseconds(100))
+        #expect(third.loop.outcomeError?.code == .deadlineExceeded)
+        #expect(try writtenSoFar() == [.cancel(streamID: starts[2], reason: .deadlineExceeded)])
+        _ = try connection.channel.finish(acceptAlreadyClosed: true)
+    }
+
+    /// The `CANCEL` of a call whose deadline fired is written at once; a write that fails at once closes the
+    /// connection and ends the other calls on it, including one due in the same batch of deadlines: that one is
+    /// skipped, not failed a second time (which trapped: "a deadline fired for a call that was not waiting or open").
+    @Test("A CANCEL write that closes the connection ends the other calls due in the same deadline batch once")
+    func cancelWriteThatClosesTheConnection() throws {
+        let channel = EmbeddedChannel()
+        let stats = ClientStats(prefix: "test", factory: nil, logger: Logger(label: "test"))
+        let configuration = RPCClient.Configuration()
+        let manager = ClientConnectionManager(
+            host: "127.0.0.1", port: 1, configuration: configuration, eventLoop: channel.eventLoop, stats: stats, connector: .external
+        )
+        let closer = CloseOnWrite()
+        try channel.pipeline.syncOperations.addHandler(closer)
+        try channel.pipeline.syncOperations.addHandler(ClientConnectionHandler(configuration: configuration, manager: manager))
+        try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
+        let deadline = Deadline(channel.eventLoop.now) + .milliseconds(100)
+        let calls = (0..<2).map { _ in
+            ClientCall(
+                eventLoop: channel.eventLoop, method: "test.Test/Stream", kind: .serverStreaming, deadline: deadline,
+                originalBudget: nil, hopCount: 0, metadata: Metadata(), encoding: .identity, firstRequest: ByteBuffer(string: "{}"),
+                parentControl: nil, responses: InboundMessageQueue()
+            )
+        }
+        for call in calls { manager.start(call) }
+        var hello = ByteBuffer()
+        FrameEncoder.writePreface(into: &hello)
+        FrameEncoder.write(.settings(Settings()), into: &hello)
+        try channel.writeInbound(hello)
+        channel.embeddedEventLoop.run()
+        #expect(calls.allSatisfy { $0.loop.machine.isOnStream })
+
+        closer.armed = true  // The next write (the first CANCEL) fails and closes the connection at once.
+        channel.embeddedEventLoop.advanceTime(by: .milliseconds(100))
+        channel.embeddedEventLoop.run()
+        #expect(closer.closedOnWrite)
+        #expect(calls[0].loop.outcomeError?.code == .deadlineExceeded)
+        #expect(calls[1].loop.outcome != nil)  // Ended once, by the connection's loss or its deadline.
+        _ = try? channel.finish(acceptAlreadyClosed: true)
+    }
+
+    /// Fails and closes on the first write once armed, as a socket whose peer is gone does.
+    final class CloseOnWrite: ChannelOutboundHandler {
+        typealias OutboundIn = ByteBuffer
+        var armed = false
+        var closedOnWrite = false
+
+        func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+            guard self.armed, !self.closedOnWrite else {
+                context.write(data, promise: promise)
+                return
+            }
+            self.closedOnWrite = true
+            promise?.fail(ChannelError.ioOnClosedChannel)
+            context.close(promise: nil)
+        }
+    }
+
+    /// Bytes a test captured on the (embedded) loop.
+    final class Box {
+        var bytes: [ByteBuffer] = []
+    }
+
     /// The caller's cancel and the start reach the loop by different hops; a cancel that comes first is kept by the
     /// call's machine and ends the call when the manager takes it.
     @Test("A cancel that overtakes the start ends the call when the manager takes it, and nothing is sent")
