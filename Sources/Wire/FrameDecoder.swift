@@ -26,7 +26,13 @@ public struct FrameDecoder: Sendable {
     /// The receive limits enforced.
     public var limits: WireLimits
     private var state: State
+    /// The bytes being decoded: a read as it arrived, or the start of a frame that a read ended inside followed by
+    /// just the bytes of later reads that complete it.
     private var buffer: ByteBuffer
+    /// Reads that arrived while `buffer` still held part of a frame, in order. Only what completes that frame is
+    /// copied out of the first one; then the next read is decoded as it is, so the bytes of a read are copied at most
+    /// once per frame boundary it holds rather than all of them, and frame payloads stay slices of the reads.
+    private var queued: [ByteBuffer] = []
     /// Whether a `SETTINGS` frame was decoded; a second one is a protocol error (also when decoding bare frames).
     private var receivedSettings = false
     /// Frames skipped because of an unknown type, plus frames that carried undefined flag bits; the connection
@@ -52,24 +58,42 @@ public struct FrameDecoder: Sendable {
 
     /// Bytes buffered but not yet decoded (never more than one frame header plus one frame payload, and never
     /// more than the limits allow).
-    public var bufferedBytes: Int { self.buffer.readableBytes }
+    public var bufferedBytes: Int { self.queued.reduce(self.buffer.readableBytes) { $0 + $1.readableBytes } }
 
     /// Adds bytes from the peer.
     public mutating func append(_ bytes: ByteBuffer) {
-        if self.buffer.readableBytes == 0 {
+        if self.buffer.readableBytes == 0 && self.queued.isEmpty {
             // Adopting the buffer avoids a copy in the common case of whole frames per read.
             self.buffer = bytes
-        } else {
-            self.discardConsumedBytes()
-            var bytes = bytes
-            self.buffer.writeBuffer(&bytes)
+        } else if bytes.readableBytes > 0 {
+            self.queued.append(bytes)
         }
     }
 
     /// Adds bytes from the peer.
     public mutating func append<Bytes: Sequence>(contentsOf bytes: Bytes) where Bytes.Element == UInt8 {
-        self.discardConsumedBytes()
-        self.buffer.writeBytes(bytes)
+        if self.queued.isEmpty {
+            self.discardConsumedBytes()
+            self.buffer.writeBytes(bytes)
+        } else {
+            self.queued.append(ByteBuffer(bytes: bytes))
+        }
+    }
+
+    /// Whether `buffer` holds at least `count` bytes, after moving into it from the queued reads what it lacks and
+    /// no more (all there is when that is not enough). An empty `buffer` takes the next read as it is.
+    private mutating func gather(_ count: Int) -> Bool {
+        while self.buffer.readableBytes < count && !self.queued.isEmpty {
+            if self.buffer.readableBytes == 0 {
+                self.buffer = self.queued.removeFirst()
+                continue
+            }
+            self.discardConsumedBytes()
+            var chunk = self.queued[0].readSlice(length: min(count - self.buffer.readableBytes, self.queued[0].readableBytes))!
+            self.buffer.writeBuffer(&chunk)
+            if self.queued[0].readableBytes == 0 { self.queued.removeFirst() }
+        }
+        return self.buffer.readableBytes >= count
     }
 
     /// Drops decoded bytes from the front of the buffer before it grows, so a connection whose reads keep ending
@@ -110,6 +134,7 @@ public struct FrameDecoder: Sendable {
 
     /// Returns true once the preface is consumed; fails on the first wrong byte without waiting for all eight.
     private mutating func decodePreface() throws(WireError) -> Bool {
+        _ = self.gather(Preface.size)
         let available = min(self.buffer.readableBytes, Preface.size)
         guard let prefix = self.buffer.getBytes(at: self.buffer.readerIndex, length: available) else { return false }
         for (index, byte) in prefix.prefix(4).enumerated() where byte != Preface.magic[index] {
@@ -130,6 +155,7 @@ public struct FrameDecoder: Sendable {
     /// Decodes one frame. Returns nil when more bytes are needed, `.some(nil)` when a frame was skipped.
     private mutating func decodeFrame() throws(WireError) -> DecodedFrame?? {
         guard
+            self.gather(FrameHeader.size),
             let (length, typeByte, flags, rawStreamID) = self.buffer.getMultipleIntegers(
                 at: self.buffer.readerIndex,
                 endianness: .big,
@@ -138,7 +164,7 @@ public struct FrameDecoder: Sendable {
         else { return nil }
         let type = FrameType(rawValue: typeByte)
         try self.validateHeader(length: length, type: type, streamID: rawStreamID)
-        guard self.buffer.readableBytes >= FrameHeader.size + Int(length) else { return nil }
+        guard self.gather(FrameHeader.size + Int(length)) else { return nil }
 
         self.buffer.moveReaderIndex(forwardBy: FrameHeader.size)
         let payload = self.buffer.readSlice(length: Int(length))!

@@ -4,30 +4,124 @@ import NIOCore
 ///
 /// The declared length on the first frame was already checked against the message limit by the decoder; this
 /// type checks that the fragments add up to exactly that length, and holds at most one message's bytes.
+///
+/// A split message is kept as its list of fragments, not copied into one buffer: on an event loop, joining a 4 MiB
+/// message (and the doubling reallocations of growing one buffer to hold it) took milliseconds in one go, so the
+/// join is left to whoever takes the message (``Message/joined(allocator:)``, off the loop for a big one). A fragment
+/// is kept as the slice of the received bytes it is when that pins little memory beside it; small fragments, and
+/// slices of storage much larger than themselves, are copied into chunks the assembler owns, so the memory held for
+/// a message stays within twice its bytes plus ``pinnedSlack`` and one chunk, however a peer splits it.
 public struct MessageAssembler: Sendable {
     /// A complete message.
     public struct Message: Sendable, Hashable {
-        /// The message bytes as sent (still compressed if `compressed`).
-        public var bytes: ByteBuffer
+        /// The first fragment (the whole message when it came in one frame).
+        private var head: ByteBuffer
+        /// The later fragments, in order; empty for a message in one frame (no allocation).
+        private var tail: [ByteBuffer]
         /// Whether the bytes are compressed with the stream's encoding.
         public var compressed: Bool
 
-        /// Creates a message.
+        /// Creates a message held in one buffer.
         public init(bytes: ByteBuffer, compressed: Bool) {
-            self.bytes = bytes
+            self.head = bytes
+            self.tail = []
             self.compressed = compressed
+        }
+
+        /// Creates a message from its fragments, in order (the first one may be empty).
+        public init(fragments: [ByteBuffer], compressed: Bool) {
+            self.head = fragments.first ?? ByteBuffer()
+            self.tail = Array(fragments.dropFirst())
+            self.compressed = compressed
+        }
+
+        /// The message's bytes as received (still compressed if `compressed`), in order.
+        public var fragments: [ByteBuffer] { [self.head] + self.tail }
+
+        /// Whether the bytes are in more than one buffer: reading ``bytes`` then copies them all.
+        public var isFragmented: Bool { !self.tail.isEmpty }
+
+        /// The message's length in bytes.
+        public var byteCount: Int {
+            self.tail.reduce(self.head.readableBytes) { $0 + $1.readableBytes }
+        }
+
+        /// The message bytes in one buffer: as they are for a message in one frame, a copy of every fragment for a
+        /// split one (``joined(allocator:)``). Setting it replaces the message with one buffer.
+        public var bytes: ByteBuffer {
+            get { self.joined() }
+            set {
+                self.head = newValue
+                self.tail = []
+            }
+        }
+
+        /// The message bytes in one buffer; a split message is copied into a new buffer of exactly its length.
+        public func joined(allocator: ByteBufferAllocator = ByteBufferAllocator()) -> ByteBuffer {
+            guard !self.tail.isEmpty else { return self.head }
+            var joined = allocator.buffer(capacity: self.byteCount)
+            joined.writeImmutableBuffer(self.head)
+            for fragment in self.tail { joined.writeImmutableBuffer(fragment) }
+            return joined
+        }
+
+        /// Equal when the bytes and the flag are, however the bytes are split.
+        public static func == (lhs: Message, rhs: Message) -> Bool {
+            lhs.compressed == rhs.compressed && lhs.byteCount == rhs.byteCount && lhs.joined() == rhs.joined()
+        }
+
+        public func hash(into hasher: inout Hasher) {
+            hasher.combine(self.compressed)
+            hasher.combine(self.joined())
         }
     }
 
-    private var pending: ByteBuffer?
+    /// Fragments smaller than this are copied into an owned chunk rather than kept as slices: a slice costs an array
+    /// entry and pins its storage, a copy this small costs nothing worth saving.
+    public static let minimumSlice = 1024
+    /// The capacity of a chunk the assembler copies fragments into (less when the message needs less).
+    public static let ownedChunk = 64 * 1024
+    /// Storage held beyond twice the message's bytes before fragments are copied instead of sliced.
+    public static let pinnedSlack = 64 * 1024
+
+    /// The fragments of the message in progress; nil when none is.
+    private var pending: [ByteBuffer]?
+    private var received = 0
     private var expected: Int = 0
     private var pendingCompressed = false
+    /// Bytes of storage the pending fragments keep alive (each slice's storage counted once per run of slices that
+    /// share it, each owned chunk's capacity).
+    private var pinned = 0
+    /// Whether the last pending fragment is a chunk this assembler allocated (it may take copies while it has room).
+    private var tailIsOwned = false
+    /// The identity of the storage object of the last pending fragment when it is a slice, to count a run of slices
+    /// of one read once (compared only while that fragment keeps the storage alive, so it cannot be reused).
+    private var lastStorage: UInt?
 
-    /// Creates an assembler with no message in progress.
-    public init() {}
+    /// Where owned chunks come from.
+    private let allocator: ByteBufferAllocator
+
+    /// Creates an assembler with no message in progress; `allocator` provides the chunks small fragments are
+    /// copied into.
+    public init(allocator: ByteBufferAllocator = ByteBufferAllocator()) {
+        self.allocator = allocator
+    }
 
     /// Whether a message has begun but not completed.
     public var isAssembling: Bool { self.pending != nil }
+
+    /// Bytes of storage the message in progress keeps alive (0 when none is): at most twice its bytes received so far
+    /// plus ``pinnedSlack`` and one ``ownedChunk`` (or the fragment that needed a bigger one).
+    public var pinnedBytes: Int { self.pending == nil ? 0 : self.pinned }
+
+    /// Drops the message in progress, if any (its stream ended): its fragments are released now.
+    public mutating func reset() {
+        self.pending = nil
+        self.received = 0
+        self.pinned = 0
+        self.tailIsOwned = false
+        self.lastStorage = nil
+    }
 
     /// Feeds one frame; returns the message when its last fragment arrives.
     /// - Throws: `protocolViolation` when fragments do not follow the rules (a continuation without a message, a
@@ -42,28 +136,66 @@ public struct MessageAssembler: Sendable {
             }
             self.expected = Int(length)
             self.pendingCompressed = frame.compressed
-            // Hold only what arrived; appending grows the buffer by doubling. Reserving the declared length up front
-            // would let a peer make us hold the whole message limit per stream for one small frame, ahead of credit.
-            self.pending = frame.data
+            // Hold only what arrived. Reserving the declared length up front would let a peer make us hold the whole
+            // message limit per stream for one small frame, ahead of credit.
+            var fragments: [ByteBuffer] = []
+            self.received = 0
+            self.pinned = 0
+            self.tailIsOwned = false
+            self.lastStorage = nil
+            self.append(frame.data, to: &fragments)
+            self.pending = fragments
             return nil
         }
-        guard var buffer = self.pending else {
+        guard var fragments = self.pending else {
             throw WireError(.protocolViolation, "Stream \(frame.streamID) sent MESSAGE_CONTINUATION without a message in progress.")
         }
-        self.pending = nil  // Keep the buffer uniquely referenced while appending.
-        var data = frame.data
-        if buffer.readableBytes + data.readableBytes > self.expected {
+        let data = frame.data
+        if self.received + data.readableBytes > self.expected {
             throw WireError(.protocolViolation, "Stream \(frame.streamID) sent more message bytes than the \(self.expected) it declared.")
         }
-        buffer.writeBuffer(&data)
-        let complete = buffer.readableBytes == self.expected
+        let complete = self.received + data.readableBytes == self.expected
         if complete == frame.more {
             throw WireError(.protocolViolation, "Stream \(frame.streamID)'s message fragments do not add up to the declared \(self.expected) bytes.")
         }
+        self.pending = nil  // Keep the array (and an owned tail chunk) uniquely referenced while appending.
+        self.append(data, to: &fragments)
         if complete {
-            return Message(bytes: buffer, compressed: self.pendingCompressed)
+            self.reset()
+            return Message(fragments: fragments, compressed: self.pendingCompressed)
         }
-        self.pending = buffer
+        self.pending = fragments
         return nil
+    }
+
+    /// Adds one fragment's bytes: kept as the slice it is when it is big enough and the storage it pins stays within
+    /// the bound, copied into an owned chunk otherwise.
+    private mutating func append(_ data: ByteBuffer, to fragments: inout [ByteBuffer]) {
+        let count = data.readableBytes
+        guard count > 0 else { return }
+        defer { self.received += count }
+        if count >= Self.minimumSlice {
+            let storage = data.withUnsafeReadableBytesWithStorageManagement { UInt(bitPattern: $1.toOpaque()) }
+            let newStorage = storage != self.lastStorage || self.tailIsOwned ? data.storageCapacity : 0
+            if self.pinned + newStorage <= 2 * (self.received + count) + Self.pinnedSlack {
+                fragments.append(data)
+                self.pinned += newStorage
+                self.tailIsOwned = false
+                self.lastStorage = storage
+                return
+            }
+        }
+        if self.tailIsOwned, let last = fragments.indices.last, fragments[last].writableBytes >= count {
+            fragments[last].writeImmutableBuffer(data)
+            return
+        }
+        // A new chunk never outgrows the declared length: the message's own bytes bound what is reserved.
+        let capacity = min(self.expected - self.received, max(count, Self.ownedChunk))
+        var chunk = self.allocator.buffer(capacity: capacity)
+        chunk.writeImmutableBuffer(data)
+        fragments.append(chunk)
+        self.pinned += chunk.capacity
+        self.tailIsOwned = true
+        self.lastStorage = nil
     }
 }

@@ -79,7 +79,7 @@ struct CompressBench: AsyncParsableCommand {
                 let elapsed = ContinuousClock.now - start
                 let stalls = await probe.stop()
                 let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-                print("  \(shape): longest loop stall \(Self.fixed(stalls.max, 2)) ms, p99 tick lateness \(Self.fixed(stalls.p99, 3)) ms, longest loop CPU between ticks \(Self.fixed(stalls.busyMax, 2)) ms, \(Self.fixed(Double(self.calls) / seconds, 1)) messages/s each way")
+                print("  \(shape): longest loop stall \(Self.fixed(stalls.max, 2)) ms, p99 tick lateness \(Self.fixed(stalls.p99, 3)) ms, longest loop CPU between ticks \(Self.fixed(stalls.busyMax, 2)) ms (next \(stalls.busyNext.map { Self.fixed($0, 2) }.joined(separator: " ")); intervals over 0.5 / 1 ms: \(stalls.busyOverHalf) / \(stalls.busyOverOne) of \(stalls.intervals)), \(Self.fixed(Double(self.calls) / seconds, 1)) messages/s each way")
             }
             await client.close()
             server.beginGracefulShutdown()
@@ -131,6 +131,10 @@ final class StallProbe: Sendable {
         var p99: Double
         /// The most CPU the loop thread used between two ticks (ms): the longest the loop itself was busy.
         var busyMax: Double
+        /// The next four largest loop-CPU intervals (ms), so one outlier is told from a pattern.
+        var busyNext: [Double] = []
+        /// Intervals whose loop CPU passed 0.5 ms, 1 ms; and how many there were in all.
+        var busyOverHalf = 0, busyOverOne = 0, intervals = 0
     }
 
     static func threadCPUNanoseconds() -> UInt64 {
@@ -185,9 +189,13 @@ final class StallProbe: Sendable {
         }
         var samples = self.samples.values.withLock { $0 }.map { max(0, $0) }
         samples.sort()
-        let busy = self.samples.busy.withLock { $0 }.map { max(0, $0) }.max() ?? 0
+        let busyAll = self.samples.busy.withLock { $0 }.map { Double(max(0, $0)) / 1e6 }.sorted(by: >)
+        let busy = busyAll.first ?? 0
         guard !samples.isEmpty else { return Figures(max: 0, p99: 0, busyMax: 0) }
         let p99 = samples[min(samples.count - 1, samples.count * 99 / 100)]
-        return Figures(max: Double(samples.last!) / 1e6, p99: Double(p99) / 1e6, busyMax: Double(busy) / 1e6)
+        return Figures(
+            max: Double(samples.last!) / 1e6, p99: Double(p99) / 1e6, busyMax: busy, busyNext: Array(busyAll.dropFirst().prefix(4)),
+            busyOverHalf: busyAll.count { $0 > 0.5 }, busyOverOne: busyAll.count { $0 > 1 }, intervals: busyAll.count
+        )
     }
 }

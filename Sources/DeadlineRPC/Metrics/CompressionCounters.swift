@@ -11,4 +11,6 @@ final class CompressionCounters: Sendable {
     let decompressedOnLoop = Atomic<Int>(0)
     /// Messages decompressed on the thread pool (inflating past the threshold).
     let decompressedOffLoop = Atomic<Int>(0)
+    /// Uncompressed split messages joined on the thread pool (above ``CompressionOffload/joinThreshold``).
+    let joinedOffLoop = Atomic<Int>(0)
 }

@@ -9,8 +9,9 @@ struct InboundMessageReader {
         case fragment(bytes: Int)
         /// A whole message, decompressed.
         case message(ByteBuffer)
-        /// A whole compressed message that inflates past the offload threshold: to be inflated off the loop, then
-        /// handled as `message` (or `streamError` with ``streamError(_:)``'s status if it cannot be).
+        /// A whole compressed message that inflates past the offload threshold, or a split one above the join
+        /// threshold: to be inflated and/or joined off the loop, then handled as `message` (or `streamError` with
+        /// ``streamError(_:)``'s status if it cannot be).
         case inflateOffLoop(DecompressionJob)
         /// The message is unusable; only this stream ends, with this status.
         case streamError(Status)
@@ -50,29 +51,46 @@ struct InboundMessageReader {
         } catch {
             return .connectionError(error)
         }
-        guard var message = assembled else { return .fragment(bytes: size) }
+        guard let message = assembled else { return .fragment(bytes: size) }
+        // A split message arrives as its fragments (slices of the reads): joined here when small, on the pool with
+        // its inflation, or alone above ``CompressionOffload/joinThreshold``, so no loop turn copies megabytes.
+        let wireSize = message.isFragmented ? message.byteCount : 0
         if message.compressed {
             guard encoding != .identity else {
                 return .streamError(Status(code: .internal, message: "A message was flagged compressed on a stream whose encoding is identity."))
             }
+            let offLoop = offload.threshold < maxMessageSize
+            // Bigger than the threshold as sent, it inflates past it (a sender compresses only when that shrinks the
+            // message): straight to the pool, fragments and all, without a wasted start on the loop.
+            if offLoop && wireSize > offload.threshold {
+                offload.counters.decompressedOffLoop.add(1, ordering: .relaxed)
+                return .inflateOffLoop(DecompressionJob(message: message, encoding: encoding, maxMessageSize: maxMessageSize))
+            }
             // Inflated here only up to the threshold: a message that grows past it goes to the pool, which starts
             // over (at most `threshold` bytes of inflate wasted) with the real limit.
-            let offLoop = offload.threshold < maxMessageSize
+            let bytes = message.joined(allocator: allocator)
+            let inflated: ByteBuffer
             do throws(WireError) {
-                message.bytes = try compressor.decompress(
-                    message.bytes, encoding: encoding, maxSize: offLoop ? offload.threshold : maxMessageSize, allocator: allocator
+                inflated = try compressor.decompress(
+                    bytes, encoding: encoding, maxSize: offLoop ? offload.threshold : maxMessageSize, allocator: allocator
                 )
             } catch {
                 if offLoop && error.code == .decompressedMessageTooLarge {
                     offload.counters.decompressedOffLoop.add(1, ordering: .relaxed)
-                    return .inflateOffLoop(DecompressionJob(message: message.bytes, encoding: encoding, maxMessageSize: maxMessageSize))
+                    let whole = MessageAssembler.Message(bytes: bytes, compressed: true)
+                    return .inflateOffLoop(DecompressionJob(message: whole, encoding: encoding, maxMessageSize: maxMessageSize))
                 }
                 offload.counters.decompressedOnLoop.add(1, ordering: .relaxed)
                 return .streamError(Self.streamError(error))
             }
             offload.counters.decompressedOnLoop.add(1, ordering: .relaxed)
+            return .message(inflated)
         }
-        return .message(message.bytes)
+        if wireSize > offload.joinThreshold {
+            offload.counters.joinedOffLoop.add(1, ordering: .relaxed)
+            return .inflateOffLoop(DecompressionJob(message: message, encoding: nil, maxMessageSize: maxMessageSize))
+        }
+        return .message(message.joined(allocator: allocator))
     }
 
     /// The status that ends a stream whose message could not be inflated (on the loop or off it).
