@@ -74,7 +74,9 @@ extension RPCClient {
         public var acceptedEncodings: [MessageEncoding] = [.gzip, .deflate]
         /// Messages larger than this many bytes (before compression, or once inflated) are compressed and inflated
         /// on NIO's shared thread pool instead of the event loop, so one big message cannot stall every connection
-        /// on the loop; smaller ones stay on the loop, where they cost less than the hop. `Int.max` never offloads.
+        /// on the loop; smaller ones stay on the loop, where they cost less than the hop. A message split over
+        /// frames is joined into one buffer off the loop too, above this or 256 KiB, whichever is larger; while one is,
+        /// the connection reads no further frames (order holds). `Int.max` never offloads.
         public var compressionOffloadThreshold: Int = 16 * 1024
         /// Runs on the pool thread before each offloaded compression: tests hold the work there to cancel a call
         /// whose message is being compressed.
