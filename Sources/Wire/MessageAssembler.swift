@@ -70,6 +70,7 @@ public struct MessageAssembler: Sendable {
             lhs.compressed == rhs.compressed && lhs.byteCount == rhs.byteCount && lhs.joined() == rhs.joined()
         }
 
+        /// Hashes the joined bytes, so equal messages hash alike however they were split.
         public func hash(into hasher: inout Hasher) {
             hasher.combine(self.compressed)
             hasher.combine(self.joined())
