@@ -10,19 +10,19 @@ import Synchronization
 /// shorten it), carry its hop count and original budget onward, and are cancelled with the handler's task.
 public struct CallContext: Sendable {
     /// The full method name being served.
-    public let method: String
+    public var method: String { self.control.identity.method }
     /// A per-process id for this call, for logs.
-    public let callID: UInt64
+    public var callID: UInt64 { self.control.identity.callID }
     /// The deadline on this host's clock, or nil when the call has none.
     public let deadline: Deadline?
     /// Request metadata (a server interceptor may pass the handler a context with changed metadata).
     public var metadata: Metadata
     /// How many calls lie above this one in the chain (0 when the caller was not itself serving a call).
-    public let hopCount: Int
+    public var hopCount: Int { self.control.identity.hopCount }
     /// The budget the chain's first caller set, when known.
-    public let originalBudget: Duration?
+    public var originalBudget: Duration? { self.control.identity.originalBudget }
     /// When the call arrived on this host (nil outside a server).
-    public let arrival: Deadline?
+    public var arrival: Deadline? { self.control.identity.arrival }
     /// Typed context values (`ServiceContext` keys) for this call, on this host.
     ///
     /// What crosses a hop is only what an `Instrument` writes into request metadata (the client's
@@ -34,50 +34,40 @@ public struct CallContext: Sendable {
     public var serviceContext: ServiceContext
     /// Who the client proved to be with its TLS certificate (mutual TLS); nil on plaintext and one-way TLS
     /// connections, and outside a server (`docs/SECURITY.md`).
-    public let peer: PeerIdentity?
+    public var peer: PeerIdentity? { self.control.identity.peer }
     /// A logger with `drpc.method` and `drpc.call_id` metadata (built when first asked for: most calls never log).
     public var logger: Logger {
         get {
-            var logger = self.baseLogger
-            if !self.method.isEmpty {
-                logger[metadataKey: "drpc.method"] = "\(self.method)"
-                logger[metadataKey: "drpc.call_id"] = "\(self.callID)"
+            var logger = self.loggerOverride?.logger ?? self.control.identity.logger
+            let identity = self.control.identity
+            if !identity.method.isEmpty {
+                logger[metadataKey: "drpc.method"] = "\(identity.method)"
+                logger[metadataKey: "drpc.call_id"] = "\(identity.callID)"
             }
             return logger
         }
-        set { self.baseLogger = newValue }
+        set { self.loggerOverride = LoggerBox(newValue) }
     }
-    private var baseLogger: Logger
+    /// A logger set on this context; nil uses the call's.
+    private var loggerOverride: LoggerBox?
 
+    /// The call's shared state: its cancel cause, its trailers and its identity (method, id, hop, peer, logger).
     let control: CallControl
 
     /// The context of the call the current task serves, if any.
     @TaskLocal public static var current: CallContext?
 
     init(
-        method: String,
-        callID: UInt64,
         deadline: Deadline?,
         metadata: Metadata,
-        hopCount: Int,
-        originalBudget: Duration?,
-        arrival: Deadline? = nil,
         serviceContext: ServiceContext,
-        logger: Logger,
-        control: CallControl = CallControl(),
-        peer: PeerIdentity? = nil
+        control: CallControl
     ) {
-        self.peer = peer
-        self.arrival = arrival
-        self.method = method
-        self.callID = callID
         self.deadline = deadline
         self.metadata = metadata
-        self.hopCount = hopCount
-        self.originalBudget = originalBudget
         self.serviceContext = serviceContext
-        self.baseLogger = logger
         self.control = control
+        self.loggerOverride = nil
     }
 
     /// Why the call was cancelled, once it has been (nil while it is live).
@@ -100,42 +90,35 @@ public struct CallContext: Sendable {
         )
     }
 
-    /// The same call seen by a scope with a tighter deadline and/or its own cancellation cause.
+    /// The same call seen by a scope with a tighter deadline and/or its own cancellation cause (`control`'s parent
+    /// is this context's control, so it shares the call's identity).
     func narrowed(deadline newDeadline: Deadline?, control: CallControl) -> CallContext {
         var copy = CallContext(
-            method: self.method,
-            callID: self.callID,
             deadline: [self.deadline, newDeadline].compactMap { $0 }.min(),
             metadata: self.metadata,
-            hopCount: self.hopCount,
-            originalBudget: self.originalBudget,
-            arrival: self.arrival,
             serviceContext: self.serviceContext,
-            logger: self.baseLogger,
-            control: control,
-            peer: self.peer
+            control: control
         )
-        copy.serviceContext = self.serviceContext
+        copy.loggerOverride = self.loggerOverride
         return copy
     }
 
     /// A context for code that serves no call (a root caller), so combinators can narrow it too.
     static func root(deadline: Deadline?, control: CallControl) -> CallContext {
-        CallContext(
-            method: "",
-            callID: 0,
-            deadline: deadline,
-            metadata: Metadata(),
-            hopCount: -1,  // Outbound calls from here are hop 0.
-            originalBudget: nil,
-            serviceContext: .topLevel,
-            logger: Logger(label: "DeadlineRPC"),
-            control: control
-        )
+        CallContext(deadline: deadline, metadata: Metadata(), serviceContext: .topLevel, control: control)
     }
 
     /// Sets the trailing metadata sent when the call ends successfully (errors carry their own).
     public func setTrailingMetadata(_ metadata: Metadata) {
         self.control.setTrailers(metadata)
+    }
+}
+
+/// A logger set on one context (``CallContext/logger``'s setter, rare): boxed so the context stays small without one.
+private final class LoggerBox: Sendable {
+    let logger: Logger
+
+    init(_ logger: Logger) {
+        self.logger = logger
     }
 }

@@ -1,7 +1,8 @@
 import Synchronization
 import Wire
 
-/// The mutable part of a call shared between its handler task and the connection: the cancel cause and trailers.
+/// The part of a call shared between its handler task and the connection: the cancel cause and trailers (mutable),
+/// and the call's identity (fixed).
 final class CallControl: Sendable {
     private struct State {
         var cancelReason: CancelReason?
@@ -11,9 +12,12 @@ final class CallControl: Sendable {
     /// The enclosing control (a fan-out group's children have the call's control as parent): its cause applies
     /// when this one has none of its own.
     let parent: CallControl?
+    /// The call this control belongs to (a child control shares its parent's).
+    let identity: CallIdentity
 
-    init(parent: CallControl? = nil) {
+    init(parent: CallControl? = nil, identity: CallIdentity? = nil) {
         self.parent = parent
+        self.identity = identity ?? parent?.identity ?? .root
     }
 
     var cancelReason: CancelReason? { self.state.withLock { $0.cancelReason } ?? self.parent?.cancelReason }

@@ -50,17 +50,20 @@ extension ServerConnectionHandler {
 
         let callID = self.callIDs.next()
         let logger = self.logger
-        let context = CallContext(
+        let identity = CallIdentity(
             method: start.method,
             callID: callID,
-            deadline: deadline,
-            metadata: start.metadata,
             hopCount: Int(start.hopCount),
             originalBudget: originalBudget,
             arrival: Deadline(uptimeNanoseconds: Int64(now.uptimeNanoseconds)),
+            peer: self.peer,
+            logger: logger
+        )
+        let context = CallContext(
+            deadline: deadline,
+            metadata: start.metadata,
             serviceContext: .topLevel,
-            logger: logger,
-            peer: self.peer
+            control: CallControl(identity: identity)
         )
         let stream = ServerStream(
             id: streamID,
