@@ -54,12 +54,12 @@ final class ClientConnectionManager: @unchecked Sendable {
     /// uncounted when its stream ends (``streamEnded(_:)``), so `close()` knows when nothing is left.
     @exclusivity(unchecked) var inFlightCalls = 0
     /// Callers of `close()` waiting for every call and connection to end.
-    private var closeWaiters: [CheckedContinuation<Void, Never>] = []
+    private(set) var closeWaiters: [CheckedContinuation<Void, Never>] = []
     /// Set by `close()`: new calls are refused.
     @exclusivity(unchecked) private(set) var isClosed = false
     /// Every started call's deadline, behind one timer: queued when the call is taken, removed when it ends, here
     /// whichever way it ends.
-    @exclusivity(unchecked) private var deadlines: DeadlineTimer<ClientCall>
+    @exclusivity(unchecked) private(set) var deadlines: DeadlineTimer<ClientCall>
     /// Which endpoint a call goes to.
     @exclusivity(unchecked) var picker: Picker
     /// The DNS refresh loop's state (unused for a fixed list).
@@ -383,31 +383,6 @@ final class ClientConnectionManager: @unchecked Sendable {
             "Endpoint ejected after consecutive failures",
             metadata: ["drpc.endpoint": "\(endpoint.endpoint)", "drpc.ejected_for": "\(time)", "drpc.last_error": "\(why)"]
         )
-    }
-
-    // MARK: Diagnostics
-
-    /// What the client is doing and waiting for, for diagnosing a stuck `close()` (tests print it).
-    func debugSnapshot() async -> String {
-        await withCheckedContinuation { (continuation: CheckedContinuation<String, Never>) in
-            self.onLoop {
-                let endpoints = self.endpoints.map { endpoint -> String in
-                    let state: String
-                    switch endpoint.lifecycle.state {
-                    case .idle: state = "idle"
-                    case .connecting: state = "connecting"
-                    case .ready(let handler): state = "ready (\(handler.debugSnapshot))"
-                    case .backoff(let until, let attempt, let error): state = "backoff until \(until) after attempt \(attempt): \(error)"
-                    case .shutdown: state = "shut down"
-                    }
-                    return "\(endpoint.endpoint): \(state), \(endpoint.inFlight) in flight, \(endpoint.waitingForStream.count) waiting for a stream"
-                }.joined(separator: "; ")
-                let draining = self.draining.values.map(\.debugSnapshot).joined(separator: "; ")
-                continuation.resume(
-                    returning: "\(self.isClosed ? "closed" : "open"); endpoints [\(endpoints)]; pending \(self.pending.count); in flight \(self.inFlightCalls); draining [\(draining)]; close waiters \(self.closeWaiters.count); deadlines queued \(self.deadlines.count)"
-                )
-            }
-        }
     }
 
     // MARK: Shutdown
