@@ -27,11 +27,8 @@ public enum FrameEncoder {
                 if message.compressed { flags |= FrameFlags.compressed }
                 // Header and message length in one write: each ByteBuffer write pays a uniqueness and an
                 // exclusivity check, and NIO's writeMultipleIntegers writes each integer separately.
-                Self.writeFixed(10 + 4, into: &buffer) { fields in
-                    fields.put(UInt32(4 + message.data.readableBytes))
-                    fields.put(FrameType.message.rawValue)
-                    fields.put(flags)
-                    fields.put(message.streamID)
+                Self.writeFixed(FrameHeader.size + 4, into: &buffer) { fields in
+                    fields.putHeader(length: UInt32(4 + message.data.readableBytes), type: .message, flags: flags, streamID: message.streamID)
                     fields.put(length)
                 }
             } else {
@@ -126,11 +123,8 @@ public enum FrameEncoder {
         if start.metadata.isEmpty && methodBytes <= Int(UInt16.max) {
             // The common case in one write instead of nine: the length is known up front (no metadata).
             let payload = (start.budget == nil ? 0 : 16) + 1 + 1 + 2 + methodBytes + 6  // ..., empty metadata
-            Self.writeFixed(10 + payload, into: &buffer) { fields in
-                fields.put(UInt32(payload))
-                fields.put(FrameType.callStart.rawValue)
-                fields.put(start.budget == nil ? 0 : FrameFlags.hasDeadline)
-                fields.put(start.streamID)
+            Self.writeFixed(FrameHeader.size + payload, into: &buffer) { fields in
+                fields.putHeader(length: UInt32(payload), type: .callStart, flags: start.budget == nil ? 0 : FrameFlags.hasDeadline, streamID: start.streamID)
                 if let budget = start.budget {
                     fields.put(budget.remainingMicroseconds)
                     fields.put(budget.originalMicroseconds)
@@ -139,8 +133,7 @@ public enum FrameEncoder {
                 fields.put(start.encoding.rawValue)
                 fields.put(UInt16(methodBytes))
                 fields.put(utf8: start.method)
-                fields.put(UInt32(0))  // Metadata block: length 0, count 0.
-                fields.put(UInt16(0))
+                fields.putEmptyMetadata()
             }
             return
         }
@@ -172,16 +165,12 @@ public enum FrameEncoder {
             // The common case (an OK status without trailers) in one write instead of seven: the length is known
             // up front.
             let payload = 1 + 2 + messageBytes + 6
-            Self.writeFixed(10 + payload, into: &buffer) { fields in
-                fields.put(UInt32(payload))
-                fields.put(FrameType.callEnd.rawValue)
-                fields.put(UInt8(0))
-                fields.put(end.streamID)
+            Self.writeFixed(FrameHeader.size + payload, into: &buffer) { fields in
+                fields.putHeader(length: UInt32(payload), type: .callEnd, flags: 0, streamID: end.streamID)
                 fields.put(end.status.rawValue)
                 fields.put(UInt16(messageBytes))
                 fields.put(utf8: end.message)
-                fields.put(UInt32(0))  // Metadata block: length 0, count 0.
-                fields.put(UInt16(0))
+                fields.putEmptyMetadata()
             }
             return
         }
@@ -222,6 +211,22 @@ public enum FrameEncoder {
         mutating func put<T: FixedWidthInteger>(_ value: T) {
             self.base.storeBytes(of: value.bigEndian, toByteOffset: self.offset, as: T.self)
             self.offset += MemoryLayout<T>.size
+        }
+
+        /// The frame header, laid out as ``FrameEncoder/writeHeader(length:type:flags:streamID:into:)`` writes it.
+        @inline(__always)
+        mutating func putHeader(length: UInt32, type: FrameType, flags: UInt8, streamID: UInt32) {
+            self.put(length)
+            self.put(type.rawValue)
+            self.put(flags)
+            self.put(streamID)
+        }
+
+        /// An empty metadata block: length 0, count 0 (``FrameEncoder/writeMetadata(_:into:)`` for no entries).
+        @inline(__always)
+        mutating func putEmptyMetadata() {
+            self.put(UInt32(0))
+            self.put(UInt16(0))
         }
 
         @inline(__always)
