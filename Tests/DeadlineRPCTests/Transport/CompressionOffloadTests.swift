@@ -2,13 +2,14 @@
 import Dispatch
 import NIOCore
 import Synchronization
+import TestSupport
 import Testing
 import Wire
 
 /// Messages above ``RPCServer/Configuration/compressionOffloadThreshold`` are compressed and inflated off the event
 /// loop (issue #19 goal 6): they still arrive byte for byte and in order, a cancel or deadline during their
 /// compression ends the call, a bomb is still refused, and the threshold decides the path (read from the counters).
-@Suite("Compression off the event loop")
+@Suite("Compression off the event loop", .heavyweight)
 struct CompressionOffloadTests {
     static let bidi = Method<ByteBuffer, ByteBuffer>.raw("test.Raw/Bidi", kind: .bidirectional)
     static let threshold = 16 * 1024

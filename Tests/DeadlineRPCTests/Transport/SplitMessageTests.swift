@@ -1,13 +1,14 @@
 @testable import DeadlineRPC
 import NIOCore
 import Synchronization
+import TestSupport
 import Testing
 import Wire
 
 /// A message split over many frames is kept as its fragments on the event loop and joined where it is taken (issue
 /// #19 goal 6): whatever the split and however the bytes are cut into reads, the handler gets it byte for byte and
 /// in order; a big one is joined on the thread pool; a cancel in the middle of one ends only its call.
-@Suite("Split messages: fragments kept, joined off the loop")
+@Suite("Split messages: fragments kept, joined off the loop", .heavyweight)
 struct SplitMessageTests {
     static let digest = Method<ByteBuffer, ByteBuffer>.raw("split.Split/Digest", kind: .clientStreaming)
 
