@@ -318,7 +318,7 @@ public final class RPCClient: Sendable {
     /// Starts a streaming call, runs `body`, and cancels the call if it is still open when `body` ends.
     private func withStartedCall<Result>(_ call: ClientCall, _ body: () async throws -> Result) async throws -> Result {
         try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
                 call.onLoop {
                     call.loop.startWaiter = continuation
                     self.manager.start(call)

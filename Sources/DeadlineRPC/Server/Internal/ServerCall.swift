@@ -172,7 +172,7 @@ final class ServerCall: Sendable {
     /// queue is empty).
     func send(_ message: ByteBuffer, watermark: Int = ConnectionWriter.writerWatermark) async throws {
         let streamID = self.streamID
-        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+        try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
             self.onLoop { connection in
                 connection.handlerSend(streamID: streamID, message: message, watermark: watermark, continuation: continuation)
             }

@@ -140,7 +140,7 @@ extension ServerConnectionHandler {
     }
 
     /// A streamed response from the handler (on the event loop).
-    func handlerSend(streamID: UInt32, message: ByteBuffer, watermark: Int, continuation: CheckedContinuation<Void, any Error>) {
+    func handlerSend(streamID: UInt32, message: ByteBuffer, watermark: Int, continuation: UnsafeContinuation<Void, any Error>) {
         if let stream = self.streams[streamID], message.readableBytes > Int(self.reader.peerSettings.maxMessageSize) {
             let status = Status(code: .resourceExhausted, message: "A response message is \(message.readableBytes) bytes; the client accepts at most \(self.reader.peerSettings.maxMessageSize).")
             self.perform(stream.machine.abort(status, reason: .resourceLimit), on: stream)
