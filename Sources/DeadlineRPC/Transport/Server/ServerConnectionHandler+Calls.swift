@@ -96,7 +96,7 @@ extension ServerConnectionHandler {
         if stream.machine.refusesMessages { return self.messageRefusedByState(stream, endStream: frame.endStream) }
         let outcome = stream.inbound.receive(
             frame, encoding: stream.encoding, compressor: self.compressor, offload: self.offload,
-            maxMessageSize: self.configuration.limits.maxMessageSize, allocator: self.context.channel.allocator
+            maxMessageSize: self.configuration.limits.maxMessageSize, allocator: self.allocator
         )
         guard let message = outcome.message(
             grant: { self.grantCredit(stream, bytes: $0, force: true) },

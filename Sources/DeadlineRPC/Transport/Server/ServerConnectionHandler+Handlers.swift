@@ -46,7 +46,7 @@ extension ServerConnectionHandler {
             streamID: streamID,
             firstMessage: firstMessage,
             requests: stream.requests,
-            allocator: self.context.channel.allocator,
+            allocator: self.allocator,
             connection: NIOLoopBound(self, eventLoop: eventLoop),
             outcomes: self.handlerOutcomes
         )
@@ -168,7 +168,7 @@ extension ServerConnectionHandler {
             peer: self.reader.peerSettings,
             compressor: self.compressor,
             offload: self.offload,
-            allocator: self.context.channel.allocator,
+            allocator: self.allocator,
             endStream: endStream
         )
         if let job { self.compressOffLoop(job, offload: self.offload) }
@@ -182,8 +182,7 @@ extension ServerConnectionHandler {
             self.recordFinished(stream, code: status.code)
             return
         }
-        self.writer.scheduler.enqueue(end, last: true)
-        if self.writer.scheduler.hasQueuedFrames(stream.id) {
+        if self.writer.scheduler.enqueue(end, last: true) {
             self.replyQueued(stream)
         } else {
             self.recordFinished(stream, code: status.code)
