@@ -37,6 +37,8 @@ final class ServerConnectionHandler: ChannelDuplexHandler, ConnectionFlushing {
     }
 
     let router: Router
+    /// The method the last call named, and its entry (``methodEntry(_:)``).
+    @exclusivity(unchecked) var lastMethodEntry: (method: String, entry: ServerMethodEntry)?
     let configuration: RPCServer.Configuration
     let metrics: ServerMetrics
     /// Set only for the fuzzing SPI, whose `EmbeddedEventLoop` must run handlers deterministically on the caller's
