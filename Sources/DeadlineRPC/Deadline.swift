@@ -128,11 +128,9 @@ extension Duration {
     /// `package` so that RPCBenchCore converts with this one rather than a copy.
     @inlinable
     package var nanoseconds: Int64 {
-        // Two 128-bit comparisons keep the common case free of overflow checks.
-        if self >= Duration.nanoseconds(Int64.max) { return .max }
-        if self <= Duration.nanoseconds(Int64.min) { return .min }
-        let (seconds, attoseconds) = self.components
-        return seconds &* 1_000_000_000 &+ attoseconds / 1_000_000_000
+        // One 128-bit division, truncating toward zero as before, then clamped: `components` divides and
+        // multiplies in 128 bits (~190 instructions, several times per call on the client's path).
+        Int64(clamping: self.attoseconds / 1_000_000_000)
     }
 
     /// The duration in whole microseconds (rounded toward zero).

@@ -129,7 +129,14 @@ public final class RPCClient: Sendable {
         _ request: Request,
         options: CallOptions = .default
     ) async throws -> Response {
-        try await self.unaryResponse(method, request, options: options).message
+        // Not through `unaryResponse`: its `ClientResponse<Response>` is a generic type this module instantiates at
+        // run time, a metadata look-up per call that a caller who wants only the message need not pay.
+        precondition(method.kind == .unary, "\(method.name) is \(method.kind), not unary")
+        return try await self.intercepting(method, options) { outbound, parent, now in
+            let call = try self.makeCall(method, request: request, outbound: outbound, parent: parent, now: now)
+            let reply = try await self.reply(to: call)
+            return try Self.decode(reply.message, method.responseCodec)
+        }
     }
 
     /// Calls a unary method and returns the reply with the trailing metadata the server sent with its status.
@@ -142,14 +149,20 @@ public final class RPCClient: Sendable {
         precondition(method.kind == .unary, "\(method.name) is \(method.kind), not unary")
         return try await self.intercepting(method, options) { outbound, parent, now in
             let call = try self.makeCall(method, request: request, outbound: outbound, parent: parent, now: now)
-            let reply = try await withTaskCancellationHandler {
-                try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<SingleResponse, any Error>) in
-                    self.manager.submit(.start(call, continuation))
-                }
-            } onCancel: {
-                self.cancel(call)
-            }
+            let reply = try await self.reply(to: call)
             return ClientResponse(message: try Self.decode(reply.message, method.responseCodec), trailers: reply.trailers, peer: reply.peer)
+        }
+    }
+
+    /// Starts a single-response call and waits for its outcome; the caller's cancellation cancels it.
+    @inline(__always)
+    private func reply(to call: ClientCall) async throws -> SingleResponse {
+        try await withTaskCancellationHandler {
+            try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<SingleResponse, any Error>) in
+                self.manager.submit(.start(call, continuation))
+            }
+        } onCancel: {
+            self.cancel(call)
         }
     }
 
@@ -180,7 +193,7 @@ public final class RPCClient: Sendable {
     ) async throws -> Response {
         precondition(method.kind == .clientStreaming, "\(method.name) is \(method.kind), not client-streaming")
         return try await self.intercepting(method, options) { outbound, parent, now in
-            let call = try self.makeCall(method, request: nil, outbound: outbound, parent: parent, now: now)
+            let call = try self.makeCall(method, hasRequest: false, outbound: outbound, parent: parent, now: now)
             let writer = RequestWriter(call: call, codec: method.requestCodec, allocator: self.allocator)
             let reply = try await self.withStartedCall(call) {
                 try await body(writer)
@@ -200,7 +213,7 @@ public final class RPCClient: Sendable {
     ) async throws -> Result {
         precondition(method.kind == .bidirectional, "\(method.name) is \(method.kind), not bidirectional")
         return try await self.intercepting(method, options) { outbound, parent, now in
-            let call = try self.makeCall(method, request: nil, outbound: outbound, parent: parent, now: now)
+            let call = try self.makeCall(method, hasRequest: false, outbound: outbound, parent: parent, now: now)
             let writer = RequestWriter(call: call, codec: method.requestCodec, allocator: self.allocator)
             let stream = ResponseStream(queue: call.responses!, codec: method.responseCodec)
             return try await self.withStartedCall(call) {
@@ -224,14 +237,30 @@ public final class RPCClient: Sendable {
         Deadline(self.manager.eventLoop.now)
     }
 
-    /// Builds one attempt of a call from what the interceptors passed on and the context of the call being served;
-    /// `now` is the attempt's instant, read by ``intercepting(_:_:_:)``.
+    /// Builds one attempt of a call that sends `request` as its single request.
     private func makeCall<Request, Response>(
         _ method: Method<Request, Response>,
-        request: Request?,
+        request: Request,
         outbound: OutboundCall,
         parent: CallContext?,
         now: Deadline
+    ) throws -> ClientCall {
+        try self.makeCall(method, hasRequest: true, outbound: outbound, parent: parent, now: now) { buffer in
+            try method.requestCodec.encode(request, into: &buffer)
+        }
+    }
+
+    /// Builds one attempt of a call from what the interceptors passed on and the context of the call being served;
+    /// `now` is the attempt's instant, read by ``intercepting(_:_:_:)``. With `hasRequest`, `encodeRequest` writes
+    /// the single request (a closure rather than a `Request?`: an `Optional` of a generic type is a metadata
+    /// look-up per call).
+    private func makeCall<Request, Response>(
+        _ method: Method<Request, Response>,
+        hasRequest: Bool,
+        outbound: OutboundCall,
+        parent: CallContext?,
+        now: Deadline,
+        encodeRequest: (inout ByteBuffer) throws -> Void = { _ in }
     ) throws -> ClientCall {
         var deadline = outbound.deadline
         if let limit = outbound.inheritedDeadline, deadline.map({ $0 > limit }) ?? true {
@@ -261,10 +290,10 @@ public final class RPCClient: Sendable {
         }
         let metadata = try self.propagating(into: outbound.metadata, from: ServiceContext.current ?? parent?.serviceContext)
         var firstRequest: ByteBuffer? = nil
-        if let request {
+        if hasRequest {
             var buffer = self.allocator.buffer(capacity: 0)
             do {
-                try method.requestCodec.encode(request, into: &buffer)
+                try encodeRequest(&buffer)
             } catch {
                 throw RPCError(code: .internal, message: "The request message could not be encoded.", cause: error)
             }
@@ -318,7 +347,7 @@ public final class RPCClient: Sendable {
     /// Starts a streaming call, runs `body`, and cancels the call if it is still open when `body` ends.
     private func withStartedCall<Result>(_ call: ClientCall, _ body: () async throws -> Result) async throws -> Result {
         try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
                 call.onLoop {
                     call.loop.startWaiter = continuation
                     self.manager.start(call)

@@ -104,36 +104,46 @@ extension Router {
     func with(_ environment: HandlerEnvironment, metrics: ServerMetrics) -> Router {
         var copy = self
         if copy.servesReflection { copy.registerReflection() }
-        for name in copy.entries.keys {
-            copy.entries[name]!.environment = environment
-            copy.entries[name]!.metrics = metrics.methodMetrics(for: name)
+        for (name, entry) in copy.entries {
+            copy.entries[name] = entry.with(environment, metrics: metrics.methodMetrics(for: name))
         }
         return copy
     }
 }
 
 /// A registered method, type-erased to bytes.
-struct ServerMethodEntry: Sendable {
+///
+/// A class, immutable: every call takes its method's entry from the router into its stream, and a struct of five
+/// references cost five retains and five releases per copy (three copies per call).
+final class ServerMethodEntry: Sendable {
     /// What reflection reports about the method.
-    var descriptor: MethodDescriptor { self.described.descriptor }
-    /// The descriptor behind one reference: every call copies its entry (into its stream), and a copy of the
-    /// descriptor's strings inline cost a retain and a release each.
-    private let described: Described
+    let descriptor: MethodDescriptor
     let handle: @Sendable (ServerCall, HandlerEnvironment) async -> Void
-    var environment = HandlerEnvironment()
+    let environment: HandlerEnvironment
     /// Set by ``Router/with(_:metrics:)`` when a server takes the router.
-    var metrics: MethodMetrics?
+    let metrics: MethodMetrics?
     let kind: CallKind
 
-    init(_ descriptor: MethodDescriptor, handle: @escaping @Sendable (ServerCall, HandlerEnvironment) async -> Void) {
-        self.described = Described(descriptor)
-        self.kind = descriptor.kind
-        self.handle = handle
+    convenience init(_ descriptor: MethodDescriptor, handle: @escaping @Sendable (ServerCall, HandlerEnvironment) async -> Void) {
+        self.init(descriptor, handle: handle, environment: HandlerEnvironment(), metrics: nil)
     }
 
-    /// An immutable box for the descriptor.
-    private final class Described: Sendable {
-        let descriptor: MethodDescriptor
-        init(_ descriptor: MethodDescriptor) { self.descriptor = descriptor }
+    private init(
+        _ descriptor: MethodDescriptor,
+        handle: @escaping @Sendable (ServerCall, HandlerEnvironment) async -> Void,
+        environment: HandlerEnvironment,
+        metrics: MethodMetrics?
+    ) {
+        self.descriptor = descriptor
+        self.kind = descriptor.kind
+        self.handle = handle
+        self.environment = environment
+        self.metrics = metrics
+    }
+
+    /// The same method run inside `environment` and counted by `metrics` (a new entry: routers are values, and the
+    /// router this one came from keeps its own).
+    func with(_ environment: HandlerEnvironment, metrics: MethodMetrics) -> ServerMethodEntry {
+        ServerMethodEntry(self.descriptor, handle: self.handle, environment: environment, metrics: metrics)
     }
 }

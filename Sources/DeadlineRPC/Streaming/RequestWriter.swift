@@ -18,7 +18,7 @@ public struct RequestWriter<Request: Sendable>: Sendable {
         }
         let call = self.call
         let message = buffer
-        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+        try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
             call.onLoop {
                 let loop = call.loop
                 guard let connection = loop.connection else {

@@ -70,12 +70,13 @@ final class ClientCall: @unchecked Sendable, DeadlineQueueEntry {
     @exclusivity(unchecked) var singleResponse: ByteBuffer?
     /// Where a streaming-response call's final outcome goes once the messages are done.
     @exclusivity(unchecked) var trailers = Metadata()
-    /// A request writer waiting for the stream's queue to drain.
-    @exclusivity(unchecked) var writerWaiter: CheckedContinuation<Void, any Error>?
+    /// A request writer waiting for the stream's queue to drain. This and ``startWaiter`` are unsafe continuations
+    /// for the reason ``single`` is (each resumer takes it out first, so it is resumed once), and because a checked
+    /// one is a resilient type: its `Optional` is copied and destroyed through value witnesses, about a dozen times
+    /// per call, and every stored property after it sits at an offset read from the class's metadata.
+    @exclusivity(unchecked) var writerWaiter: UnsafeContinuation<Void, any Error>?
     /// A streaming-request caller waiting for the call to reach a connection before it writes.
-    @exclusivity(unchecked) var startWaiter: CheckedContinuation<Void, any Error>?
-    /// Waiters for the final outcome (streaming calls).
-    @exclusivity(unchecked) var outcomeWaiters: [CheckedContinuation<Void, any Error>] = []
+    @exclusivity(unchecked) var startWaiter: UnsafeContinuation<Void, any Error>?
     /// How the call ended, once it has: read by writers and by a client-streaming caller that half-closes late.
     @exclusivity(unchecked) var outcome: Result<Void, RPCError>?
 
@@ -155,14 +156,6 @@ final class ClientCall: @unchecked Sendable, DeadlineQueueEntry {
         if let onEnd = self.onEnd {
             self.onEnd = nil
             onEnd(self.outcomeError)
-        }
-        let waiters = self.outcomeWaiters
-        self.outcomeWaiters = []
-        for waiter in waiters {
-            switch self.outcome! {
-            case .success: waiter.resume()
-            case .failure(let error): waiter.resume(throwing: error)
-            }
         }
     }
 

@@ -2,7 +2,9 @@ import Wire
 
 /// A method's codecs as the server holds them: its own, and their JSON forms when both of its codecs have one
 /// (``JSONTranscodingCodec``). Each call picks by its request metadata (``JSONTranscoding``).
-struct CallCodecs<Request: Sendable, Response: Sendable>: Sendable {
+///
+/// A class: a handler closure capturing a generic struct looks up its type metadata on every call to reach it.
+final class CallCodecs<Request: Sendable, Response: Sendable>: Sendable {
     let request: any MessageCodec<Request>
     let response: any MessageCodec<Response>
     /// Nil when the method has no JSON form (a call asking for one is refused).

@@ -66,22 +66,30 @@ final class ServerCall: Sendable {
         _ environment: HandlerEnvironment,
         _ body: (CallContext) async throws -> Response
     ) async {
-        var response: Response? = nil
+        // The response is encoded as the body returns (an encoding failure is kept, not thrown, so the interceptors
+        // see what they saw before): a `Response?` held across the chain is an `Optional` of a generic type, a
+        // metadata look-up per call.
+        var encoded: Result<ByteBuffer, EncodingFailed>? = nil
         do {
-            try await self.run(environment) { context in response = try await body(context) }
-            guard let response else {
+            try await self.run(environment) { context in
+                let response = try await body(context)
+                var buffer = self.allocator.buffer(capacity: 0)
+                do {
+                    try codec.encode(response, into: &buffer)
+                    encoded = .success(buffer)
+                } catch {
+                    encoded = .failure(EncodingFailed())
+                }
+            }
+            switch encoded {
+            case nil:
                 // Only an interceptor that returned without calling `next` gets here.
                 self.finish(response: nil, status: Status(code: .internal, message: "An interceptor ended the call without running the handler or throwing a status."), trailers: Metadata())
-                return
-            }
-            var buffer = self.allocator.buffer(capacity: 0)
-            do {
-                try codec.encode(response, into: &buffer)
-            } catch {
+            case .failure?:
                 self.finish(response: nil, status: Status(code: .internal, message: "The response message could not be encoded."), trailers: Metadata())
-                return
+            case .success(let buffer)?:
+                self.finish(response: buffer, status: .ok, trailers: self.context.control.trailers)
             }
-            self.finish(response: buffer, status: .ok, trailers: self.context.control.trailers)
         } catch {
             let (status, trailers) = self.outcome(of: error)
             self.finish(response: nil, status: status, trailers: trailers)
@@ -172,13 +180,16 @@ final class ServerCall: Sendable {
     /// queue is empty).
     func send(_ message: ByteBuffer, watermark: Int = ConnectionWriter.writerWatermark) async throws {
         let streamID = self.streamID
-        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+        try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
             self.onLoop { connection in
                 connection.handlerSend(streamID: streamID, message: message, watermark: watermark, continuation: continuation)
             }
         }
     }
 }
+
+/// A response the codec could not encode (the call ends `internal`).
+private struct EncodingFailed: Error {}
 
 /// What a handler returned, on its way to the event loop.
 struct HandlerOutcome: Sendable {

@@ -25,7 +25,10 @@ final class ServerStream: DeadlineQueueEntry {
     @exclusivity(unchecked) var deadlineQueueIndex = -1
     @exclusivity(unchecked) var task: Task<Void, Never>?
     @exclusivity(unchecked) var requests: InboundMessageQueue?
-    @exclusivity(unchecked) var writerWaiter: CheckedContinuation<Void, any Error>?
+    /// A streaming handler's writer waiting for the stream's queue to drain: an unsafe continuation because its
+    /// resumers take it out first (one resume), and a checked one, a resilient type, is copied and destroyed through
+    /// value witnesses and moves every later stored property to an offset read from metadata.
+    @exclusivity(unchecked) var writerWaiter: UnsafeContinuation<Void, any Error>?
     /// The queued bytes above which ``writerWaiter`` stays parked (set by each write; 0 for a writer that waits
     /// until its message is written, as a health watch does).
     @exclusivity(unchecked) var writerWatermark = ConnectionWriter.writerWatermark

@@ -62,7 +62,7 @@ extension ClientConnectionHandler {
     }
 
     /// Sends a streamed request; waits (via `continuation`) while the stream's queue is over its watermark.
-    func send(_ call: ClientCall, _ message: ByteBuffer, continuation: CheckedContinuation<Void, any Error>) {
+    func send(_ call: ClientCall, _ message: ByteBuffer, continuation: UnsafeContinuation<Void, any Error>) {
         let loop = call.loop
         guard loop.machine.send(end: false) == .write else {
             continuation.resume(throwing: loop.outcomeError ?? RPCError(code: .failedPrecondition, message: "The request stream is already closed."))

@@ -139,9 +139,9 @@ struct OutboundScheduler {
 
     /// Registers a stream with the peer's initial credit.
     mutating func openStream(_ streamID: UInt32) {
-        if self.streams[streamID] == nil {
-            self.streams[streamID] = StreamQueue(credit: self.initialCredit)
-        }
+        // One hash, not two (a look-up, then an insert): the defaulting subscript's in-place access inserts the
+        // queue only when the stream has none.
+        Self.mutate(&self.streams[streamID, default: StreamQueue(credit: self.initialCredit)]) { _ in }
     }
 
     /// Forgets a stream and drops its queued data (it was cancelled or ended by the peer).
@@ -166,37 +166,46 @@ struct OutboundScheduler {
     }
 
     /// Queues a frame that must follow the stream's earlier data; `last` marks the stream's final frame from this
-    /// side, after which the queue is forgotten.
-    mutating func enqueue(_ frame: Frame, last: Bool = false) {
-        let streamID = frame.streamID
-        guard let queue = self.streams[streamID] else {
+    /// side, after which the queue is forgotten. Returns whether the frame waits here (it was not written now).
+    ///
+    /// The stream's queue is found once and then reached by its index (each look-up by key hashes the id).
+    @discardableResult
+    mutating func enqueue(_ frame: Frame, last: Bool = false) -> Bool {
+        guard let index = self.streams.index(forKey: frame.streamID) else {
             // No queue: nothing of this stream is waiting, so order is kept by writing now.
             self.write(frame)
-            return
+            return false
         }
-        if queue.items.isEmpty {
+        if self.streams.values[index].items.isEmpty {
             self.write(frame)
-            if last { self.streams.removeValue(forKey: streamID) }
-            return
+            if last { self.streams.remove(at: index) }
+            return false
         }
         // Mutated in place: a copy taken out of the dictionary would share the item storage and copy it to append.
-        _ = consume queue
-        self.streams[streamID]!.items.append(.frame(frame))
-        if last { self.streams[streamID]!.removeWhenDrained = true }
+        Self.mutate(&self.streams.values[index]) { queue in
+            queue.items.append(.frame(frame))
+            if last { queue.removeWhenDrained = true }
+        }
+        return true
     }
 
     /// Queues a message; it is written at once when nothing of the stream waits and credit allows.
     mutating func enqueueMessage(streamID: UInt32, _ data: ByteBuffer, compressed: Bool, endStream: Bool) {
         let size = data.readableBytes
-        guard var queue = self.streams[streamID] else { return }  // The stream ended: drop.
-        if queue.items.isEmpty && self.writable && size <= queue.credit && size + 4 <= self.maxFrameSize {
+        // Found once, then reached in place by its index (a look-up by key hashes the id; a copy taken out would
+        // share the item storage with the dictionary's).
+        guard let index = self.streams.index(forKey: streamID) else { return }  // The stream ended: drop.
+        let fits = self.writable && size + 4 <= self.maxFrameSize
+        let sendNow = Self.mutate(&self.streams.values[index]) { queue in
+            guard fits && queue.items.isEmpty && size <= queue.credit else { return false }
             queue.credit -= size
-            self.streams[streamID] = queue
+            return true
+        }
+        if sendNow {
             self.write(.message(.whole(streamID: streamID, data, endStream: endStream, compressed: compressed)))
             return
         }
-        _ = consume queue  // Mutated in place below, so the item storage stays uniquely referenced.
-        let schedule = Self.mutate(&self.streams[streamID]!) { queue in
+        let schedule = Self.mutate(&self.streams.values[index]) { queue in
             queue.items.append(
                 .message(data, total: UInt32(size), started: false, compressed: compressed, endStream: endStream)
             )

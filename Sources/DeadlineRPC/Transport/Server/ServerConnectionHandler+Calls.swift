@@ -12,7 +12,7 @@ extension ServerConnectionHandler {
 
         let draining: Bool
         if case .draining = self.state { draining = true } else { draining = false }
-        let entry = self.router.entries[start.method]
+        let entry = self.methodEntry(start.method)
         // Open calls are counted as the client counts them: a call it cancelled no longer takes a stream slot, even
         // while its handler winds down (that handler still takes a handler slot, see `admitHandler`).
         // A reply still waiting for credit keeps its call open too: the client has not seen its CALL_END.
@@ -87,6 +87,16 @@ extension ServerConnectionHandler {
         }
     }
 
+    /// The router's entry for `method`. The last one found is kept: a connection's calls mostly name one method,
+    /// and the decoder hands out the same `String` for the same bytes, so the comparison is of two small or
+    /// identical strings, where the router's look-up hashes the name. The router never changes.
+    func methodEntry(_ method: String) -> ServerMethodEntry? {
+        if let last = self.lastMethodEntry, last.method == method { return last.entry }
+        let entry = self.router.entries[method]
+        if let entry { self.lastMethodEntry = (method, entry) }
+        return entry
+    }
+
     func handleMessage(_ frame: MessageFrame) {
         if frame.data.readableBytes == 0 && (frame.messageLength == nil || !frame.endStream) {
             guard self.glitch("empty frames (an empty continuation, or an empty message that does not end the stream)") else { return }
@@ -96,7 +106,7 @@ extension ServerConnectionHandler {
         if stream.machine.refusesMessages { return self.messageRefusedByState(stream, endStream: frame.endStream) }
         let outcome = stream.inbound.receive(
             frame, encoding: stream.encoding, compressor: self.compressor, offload: self.offload,
-            maxMessageSize: self.configuration.limits.maxMessageSize, allocator: self.context.channel.allocator
+            maxMessageSize: self.configuration.limits.maxMessageSize, allocator: self.allocator
         )
         guard let message = outcome.message(
             grant: { self.grantCredit(stream, bytes: $0, force: true) },

@@ -46,31 +46,31 @@ extension ServerConnectionHandler {
             streamID: streamID,
             firstMessage: firstMessage,
             requests: stream.requests,
-            allocator: self.context.channel.allocator,
+            allocator: self.allocator,
             connection: NIOLoopBound(self, eventLoop: eventLoop),
             outcomes: self.handlerOutcomes
         )
         stream.machine.handlerStarted()
         self.slots.started()
         self.metrics.handlerStarted()
-        let handle = stream.entry.handle
-        let environment = stream.entry.environment
+        // The task captures the entry (one reference) rather than its handler closure and environment (four).
+        let entry = stream.entry
         // Owned by this connection: cancelled when the call ends, awaited by ServerConnection.run() through
         // `handlersDone` (see handlerFinished and connectionClosed).
         if let clock = self.manualClock {
             // An in-process test connection (DeadlineRPCTesting): the handler reads the test's manual clock.
             stream.task = Task {
-                await ManualClock.$loop.withValue(clock) { await handle(call, environment) }
+                await ManualClock.$loop.withValue(clock) { await entry.handle(call, entry.environment) }
             }
         } else if let taskExecutor = self.taskExecutor {
             stream.task = Task(executorPreference: taskExecutor) {
-                await handle(call, environment)
+                await entry.handle(call, entry.environment)
             }
         } else {
             // No preference at all rather than a nil one: a task created with a preference carries a status record
             // that every later enqueue of the task looks up under the task's status lock.
             stream.task = Task {
-                await handle(call, environment)
+                await entry.handle(call, entry.environment)
             }
         }
     }
@@ -140,7 +140,7 @@ extension ServerConnectionHandler {
     }
 
     /// A streamed response from the handler (on the event loop).
-    func handlerSend(streamID: UInt32, message: ByteBuffer, watermark: Int, continuation: CheckedContinuation<Void, any Error>) {
+    func handlerSend(streamID: UInt32, message: ByteBuffer, watermark: Int, continuation: UnsafeContinuation<Void, any Error>) {
         if let stream = self.streams[streamID], message.readableBytes > Int(self.reader.peerSettings.maxMessageSize) {
             let status = Status(code: .resourceExhausted, message: "A response message is \(message.readableBytes) bytes; the client accepts at most \(self.reader.peerSettings.maxMessageSize).")
             self.perform(stream.machine.abort(status, reason: .resourceLimit), on: stream)
@@ -168,7 +168,7 @@ extension ServerConnectionHandler {
             peer: self.reader.peerSettings,
             compressor: self.compressor,
             offload: self.offload,
-            allocator: self.context.channel.allocator,
+            allocator: self.allocator,
             endStream: endStream
         )
         if let job { self.compressOffLoop(job, offload: self.offload) }
@@ -182,8 +182,7 @@ extension ServerConnectionHandler {
             self.recordFinished(stream, code: status.code)
             return
         }
-        self.writer.scheduler.enqueue(end, last: true)
-        if self.writer.scheduler.hasQueuedFrames(stream.id) {
+        if self.writer.scheduler.enqueue(end, last: true) {
             self.replyQueued(stream)
         } else {
             self.recordFinished(stream, code: status.code)

@@ -37,6 +37,8 @@ final class ServerConnectionHandler: ChannelDuplexHandler, ConnectionFlushing {
     }
 
     let router: Router
+    /// The method the last call named, and its entry (``methodEntry(_:)``).
+    @exclusivity(unchecked) var lastMethodEntry: (method: String, entry: ServerMethodEntry)?
     let configuration: RPCServer.Configuration
     let metrics: ServerMetrics
     /// Set only for the fuzzing SPI, whose `EmbeddedEventLoop` must run handlers deterministically on the caller's
@@ -52,6 +54,9 @@ final class ServerConnectionHandler: ChannelDuplexHandler, ConnectionFlushing {
     let eventLoop: any EventLoop
 
     @exclusivity(unchecked) var context: ChannelHandlerContext!
+    /// The channel's allocator, read once when the handler is added (as the client's handler does): reading it
+    /// through the context goes through the pipeline and the channel's locked cache, three times per call.
+    @exclusivity(unchecked) var allocator = ByteBufferAllocator()
     /// Decoder, peer settings and the "never opened" rule.
     @exclusivity(unchecked) var reader: FrameReader
     /// Scheduler, compression, flushes; made again with the channel's allocator when the handler joins its
@@ -151,7 +156,8 @@ final class ServerConnectionHandler: ChannelDuplexHandler, ConnectionFlushing {
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
-        self.writer = ConnectionWriter(allocator: context.channel.allocator)
+        self.allocator = context.channel.allocator
+        self.writer = ConnectionWriter(allocator: self.allocator)
         if let remote = context.channel.remoteAddress {
             self.logger[metadataKey: "drpc.peer"] = "\(remote)"
         }
