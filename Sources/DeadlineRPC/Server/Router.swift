@@ -36,13 +36,20 @@ public struct Router: Sendable {
     ) {
         precondition(method.kind == .unary, "\(method.name) is \(method.kind), not unary")
         let codecs = CallCodecs(method)
-        self.entries[method.name] = ServerMethodEntry(MethodDescriptor(method)) { call, environment in
+        var entry = ServerMethodEntry(MethodDescriptor(method)) { call, environment in
             let (requestCodec, responseCodec, refusal) = codecs.select(call.context.metadata, method: method.name)
             await call.respond(responseCodec, environment) { context in
                 if let refusal { throw refusal }
                 return try await handler(try call.decodeFirst(requestCodec), context)
             }
         }
+        let name = method.name
+        entry.unaryBody = { call, context in
+            let (requestCodec, responseCodec, refusal) = codecs.select(call.context.metadata, method: name)
+            if let refusal { throw refusal }
+            return try call.encode(try await handler(try call.decodeFirst(requestCodec), context), responseCodec)
+        }
+        self.entries[method.name] = entry
     }
 
     /// Registers a server-streaming handler: one request in, a stream of responses written to the writer.
@@ -107,6 +114,10 @@ extension Router {
         for name in copy.entries.keys {
             copy.entries[name]!.environment = environment
             copy.entries[name]!.metrics = metrics.methodMetrics(for: name)
+            if environment.interceptors.isEmpty, let body = copy.entries[name]!.unaryBody {
+                // No interceptor to run around the handler: the flat path, whose frames a parked handler holds.
+                copy.entries[name]!.handle = { call, environment in await call.respondUnary(environment, body) }
+            }
         }
         return copy
     }
@@ -119,7 +130,10 @@ struct ServerMethodEntry: Sendable {
     /// The descriptor behind one reference: every call copies its entry (into its stream), and a copy of the
     /// descriptor's strings inline cost a retain and a release each.
     private let described: Described
-    let handle: @Sendable (ServerCall, HandlerEnvironment) async -> Void
+    var handle: @Sendable (ServerCall, HandlerEnvironment) async -> Void
+    /// A unary method's handler with its codecs, bytes in and out: what ``ServerCall/respondUnary(_:_:)`` runs when
+    /// no interceptor wraps the handler (nil for the streaming kinds).
+    var unaryBody: (@Sendable (ServerCall, CallContext) async throws -> ByteBuffer)?
     var environment = HandlerEnvironment()
     /// Set by ``Router/with(_:metrics:)`` when a server takes the router.
     var metrics: MethodMetrics?

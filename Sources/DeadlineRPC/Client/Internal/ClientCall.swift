@@ -65,7 +65,11 @@ final class ClientCall: @unchecked Sendable, DeadlineQueueEntry {
     /// Where a single-response call's outcome goes. Unchecked because `complete` is its only resumer and runs once
     /// (the machine ends a call once), taking the continuation out before resuming it; a checked one costs an
     /// allocation and an atomic exchange on every call.
-    @exclusivity(unchecked) var single: UnsafeContinuation<SingleResponse, any Error>?
+    /// It resumes with no value (the reply is in ``reply``), so the caller's parked frames need not hold room for one.
+    @exclusivity(unchecked) var single: UnsafeContinuation<Void, any Error>?
+    /// A single-response call's reply: set on the loop just before ``single`` resumes with success, and never written
+    /// again, so the resumed caller reads it off the loop (``resumedReply``): the resume orders the write before the read.
+    @exclusivity(unchecked) private var reply: SingleResponse?
     /// A single-response call's response, held until the server's `CALL_END`.
     @exclusivity(unchecked) var singleResponse: ByteBuffer?
     /// Where a streaming-response call's final outcome goes once the messages are done.
@@ -120,6 +124,18 @@ final class ClientCall: @unchecked Sendable, DeadlineQueueEntry {
         if self.eventLoop.inEventLoop { body() } else { self.eventLoop.execute(body) }
     }
 
+    /// Resumes a single-response caller with the call's reply (on the loop, once the call ended well).
+    func resumeWithReply(_ caller: UnsafeContinuation<Void, any Error>, response: ByteBuffer?) {
+        self.eventLoop.assertInEventLoop()
+        self.reply = SingleResponse(message: response ?? ByteBuffer(), trailers: self.trailers, peer: self.peer)
+        caller.resume()
+    }
+
+    /// The reply, read by the caller once ``resumeWithReply(_:response:)`` resumed it (off the loop, see ``reply``).
+    func resumedReply() -> SingleResponse {
+        self.reply!  // Set before every successful resume of a single-response caller; nothing else resumes one.
+    }
+
     /// Delivers the call's outcome to whoever waits. Called for the one action of ``machine`` that ends the call,
     /// so once; the deadline and the connection's books are its owners' to settle.
     func complete(_ result: Result<ByteBuffer?, RPCError>) {
@@ -132,7 +148,7 @@ final class ClientCall: @unchecked Sendable, DeadlineQueueEntry {
             self.outcome = .success(())
             if let single = self.single {
                 self.single = nil
-                single.resume(returning: SingleResponse(message: response ?? ByteBuffer(), trailers: self.trailers, peer: self.peer))
+                self.resumeWithReply(single, response: response)
             }
             self.responses?.finish(trailers: self.trailers)
         case .failure(let error):
