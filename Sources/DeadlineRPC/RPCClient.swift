@@ -403,7 +403,7 @@ public final class RPCClient: Sendable {
                 let loop = call.loop
                 switch loop.outcome {
                 case .success?:
-                    loop.resumeWithReply(continuation, response: loop.singleResponse)
+                    loop.resumeWithReply(continuation)
                 case .failure(let error)?:
                     continuation.resume(throwing: error)
                 case nil:

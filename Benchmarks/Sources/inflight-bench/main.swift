@@ -61,6 +61,10 @@ struct InflightBench: AsyncParsableCommand {
             print("baseline: a bare parked task (no RPC) costs \((bareHeld - bareBefore) / self.calls) bytes")
             print("round | RSS before MiB | RSS with all in flight MiB | bytes per in-flight call | RSS after cancel MiB | cancel→all handlers returned ms")
             for round in 1...self.rounds {
+                // Memory freed earlier (the bare tasks above, the previous round) stays resident in malloc's free
+                // lists and would be reused by this round unseen, making the figure look smaller than what the calls
+                // hold: hand it back to the kernel first, so the delta counts every byte this round's calls take.
+                returnFreedMemory()
                 let before = residentBytes()
                 if round == 1 { censusMark() }
                 let holders = Task {
@@ -116,6 +120,14 @@ func censusDump(_ calls: Int) {
     guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "mhist_dump") else { return }
     typealias Dump = @convention(c) (Int) -> Void
     unsafeBitCast(symbol, to: Dump.self)(calls)
+}
+
+/// Returns freed heap memory in every malloc arena to the kernel (glibc's `malloc_trim`; a no-op elsewhere).
+func returnFreedMemory() {
+    // Found with `dlsym`: malloc.h is not in the Glibc module map.
+    guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "malloc_trim") else { return }
+    typealias Trim = @convention(c) (Int) -> Int32
+    _ = unsafeBitCast(symbol, to: Trim.self)(0)
 }
 
 func residentBytes() -> Int {

@@ -36,20 +36,19 @@ public struct Router: Sendable {
     ) {
         precondition(method.kind == .unary, "\(method.name) is \(method.kind), not unary")
         let codecs = CallCodecs(method)
-        var entry = ServerMethodEntry(MethodDescriptor(method)) { call, environment in
+        let name = method.name
+        let unaryBody: @Sendable (ServerCall, CallContext) async throws -> ByteBuffer = { call, context in
+            let (requestCodec, responseCodec, refusal) = codecs.select(call.context.metadata, method: name)
+            if let refusal { throw refusal }
+            return try call.encode(try await handler(try call.decodeFirst(requestCodec), context), responseCodec)
+        }
+        self.entries[method.name] = ServerMethodEntry(MethodDescriptor(method), unaryBody: unaryBody) { call, environment in
             let (requestCodec, responseCodec, refusal) = codecs.select(call.context.metadata, method: method.name)
             await call.respond(responseCodec, environment) { context in
                 if let refusal { throw refusal }
                 return try await handler(try call.decodeFirst(requestCodec), context)
             }
         }
-        let name = method.name
-        entry.unaryBody = { call, context in
-            let (requestCodec, responseCodec, refusal) = codecs.select(call.context.metadata, method: name)
-            if let refusal { throw refusal }
-            return try call.encode(try await handler(try call.decodeFirst(requestCodec), context), responseCodec)
-        }
-        self.entries[method.name] = entry
     }
 
     /// Registers a server-streaming handler: one request in, a stream of responses written to the writer.
@@ -111,43 +110,86 @@ extension Router {
     func with(_ environment: HandlerEnvironment, metrics: ServerMetrics) -> Router {
         var copy = self
         if copy.servesReflection { copy.registerReflection() }
-        for name in copy.entries.keys {
-            copy.entries[name]!.environment = environment
-            copy.entries[name]!.metrics = metrics.methodMetrics(for: name)
-            if environment.interceptors.isEmpty, let body = copy.entries[name]!.unaryBody {
-                // No interceptor to run around the handler: the flat path, whose frames a parked handler holds.
-                copy.entries[name]!.handle = { call, environment in await call.respondUnary(environment, body) }
-            }
+        for (name, entry) in copy.entries {
+            copy.entries[name] = entry.resolved(environment: environment, metrics: metrics.methodMetrics(for: name))
         }
         return copy
     }
 }
 
-/// A registered method, type-erased to bytes.
+/// A registered method, type-erased to bytes: one reference, since every call keeps its method's entry (in its
+/// stream) and a copy of the fields inline cost ~130 bytes and a retain per reference per call.
 struct ServerMethodEntry: Sendable {
     /// What reflection reports about the method.
-    var descriptor: MethodDescriptor { self.described.descriptor }
-    /// The descriptor behind one reference: every call copies its entry (into its stream), and a copy of the
-    /// descriptor's strings inline cost a retain and a release each.
-    private let described: Described
-    var handle: @Sendable (ServerCall, HandlerEnvironment) async -> Void
+    var descriptor: MethodDescriptor { self.storage.descriptor }
+    /// Runs a call of this method's general path: inside the environment's interceptors.
+    var handle: @Sendable (ServerCall, HandlerEnvironment) async -> Void { self.storage.handle }
     /// A unary method's handler with its codecs, bytes in and out: what ``ServerCall/respondUnary(_:_:)`` runs when
     /// no interceptor wraps the handler (nil for the streaming kinds).
-    var unaryBody: (@Sendable (ServerCall, CallContext) async throws -> ByteBuffer)?
-    var environment = HandlerEnvironment()
+    var unaryBody: (@Sendable (ServerCall, CallContext) async throws -> ByteBuffer)? { self.storage.unaryBody }
+    /// Interceptors, trace extraction and propagated keys (set by ``Router/with(_:metrics:)``).
+    var environment: HandlerEnvironment { self.storage.environment }
     /// Set by ``Router/with(_:metrics:)`` when a server takes the router.
-    var metrics: MethodMetrics?
-    let kind: CallKind
+    var metrics: MethodMetrics? { self.storage.metrics }
+    /// The call shape.
+    var kind: CallKind { self.storage.descriptor.kind }
+    /// What a handler task runs for one call: the flat unary path when no interceptor wraps the handler, else
+    /// `handle` inside the environment. Built once per method, so a handler task captures one closure, not the
+    /// environment.
+    var run: @Sendable (ServerCall) async -> Void { self.storage.run }
 
-    init(_ descriptor: MethodDescriptor, handle: @escaping @Sendable (ServerCall, HandlerEnvironment) async -> Void) {
-        self.described = Described(descriptor)
-        self.kind = descriptor.kind
-        self.handle = handle
+    private let storage: Storage
+
+    init(
+        _ descriptor: MethodDescriptor,
+        unaryBody: (@Sendable (ServerCall, CallContext) async throws -> ByteBuffer)? = nil,
+        handle: @escaping @Sendable (ServerCall, HandlerEnvironment) async -> Void
+    ) {
+        self.storage = Storage(descriptor: descriptor, handle: handle, unaryBody: unaryBody, environment: HandlerEnvironment(), metrics: nil)
     }
 
-    /// An immutable box for the descriptor.
-    private final class Described: Sendable {
+    private init(storage: Storage) {
+        self.storage = storage
+    }
+
+    /// The entry as a server runs it: inside `environment`, counted by `metrics`.
+    func resolved(environment: HandlerEnvironment, metrics: MethodMetrics?) -> ServerMethodEntry {
+        ServerMethodEntry(storage: Storage(
+            descriptor: self.storage.descriptor,
+            handle: self.storage.handle,
+            unaryBody: self.storage.unaryBody,
+            environment: environment,
+            metrics: metrics
+        ))
+    }
+
+    /// Immutable: a resolved entry is a new one.
+    private final class Storage: Sendable {
         let descriptor: MethodDescriptor
-        init(_ descriptor: MethodDescriptor) { self.descriptor = descriptor }
+        let handle: @Sendable (ServerCall, HandlerEnvironment) async -> Void
+        let unaryBody: (@Sendable (ServerCall, CallContext) async throws -> ByteBuffer)?
+        let environment: HandlerEnvironment
+        let metrics: MethodMetrics?
+        let run: @Sendable (ServerCall) async -> Void
+
+        init(
+            descriptor: MethodDescriptor,
+            handle: @escaping @Sendable (ServerCall, HandlerEnvironment) async -> Void,
+            unaryBody: (@Sendable (ServerCall, CallContext) async throws -> ByteBuffer)?,
+            environment: HandlerEnvironment,
+            metrics: MethodMetrics?
+        ) {
+            self.descriptor = descriptor
+            self.handle = handle
+            self.unaryBody = unaryBody
+            self.environment = environment
+            self.metrics = metrics
+            if environment.interceptors.isEmpty, let unaryBody {
+                // No interceptor to run around the handler: the flat path, whose frames a parked handler holds.
+                self.run = { call in await call.respondUnary(environment, unaryBody) }
+            } else {
+                self.run = { call in await handle(call, environment) }
+            }
+        }
     }
 }

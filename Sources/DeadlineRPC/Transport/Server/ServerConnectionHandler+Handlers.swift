@@ -53,24 +53,23 @@ extension ServerConnectionHandler {
         stream.machine.handlerStarted()
         self.slots.started()
         self.metrics.handlerStarted()
-        let handle = stream.entry.handle
-        let environment = stream.entry.environment
+        let run = stream.entry.run
         // Owned by this connection: cancelled when the call ends, awaited by ServerConnection.run() through
         // `handlersDone` (see handlerFinished and connectionClosed).
         if let clock = self.manualClock {
             // An in-process test connection (DeadlineRPCTesting): the handler reads the test's manual clock.
             stream.task = Task {
-                await ManualClock.$loop.withValue(clock) { await handle(call, environment) }
+                await ManualClock.$loop.withValue(clock) { await run(call) }
             }
         } else if let taskExecutor = self.taskExecutor {
             stream.task = Task(executorPreference: taskExecutor) {
-                await handle(call, environment)
+                await run(call)
             }
         } else {
             // No preference at all rather than a nil one: a task created with a preference carries a status record
             // that every later enqueue of the task looks up under the task's status lock.
             stream.task = Task {
-                await handle(call, environment)
+                await run(call)
             }
         }
     }
