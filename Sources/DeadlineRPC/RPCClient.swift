@@ -129,14 +129,13 @@ public final class RPCClient: Sendable {
         _ request: Request,
         options: CallOptions = .default
     ) async throws -> Response {
-        // Not through `unaryResponse`: its `ClientResponse<Response>` is a generic type this module instantiates at
-        // run time, a metadata look-up per call that a caller who wants only the message need not pay.
         precondition(method.kind == .unary, "\(method.name) is \(method.kind), not unary")
-        return try await self.intercepting(method, options) { outbound, parent, now in
-            let call = try self.makeCall(method, request: request, outbound: outbound, parent: parent, now: now)
-            let reply = try await self.reply(to: call)
-            return try Self.decode(reply.message, method.responseCodec)
+        guard self.configuration.interceptors.isEmpty else {
+            return try await self.interceptedUnary(method, request, options)
         }
+        let call = try self.uninterceptedCall(method, request, options)
+        try await self.exchange(call)
+        return try Self.message(call, method.responseCodec)
     }
 
     /// Calls a unary method and returns the reply with the trailing metadata the server sent with its status.
@@ -147,24 +146,18 @@ public final class RPCClient: Sendable {
         options: CallOptions = .default
     ) async throws -> ClientResponse<Response> {
         precondition(method.kind == .unary, "\(method.name) is \(method.kind), not unary")
-        return try await self.intercepting(method, options) { outbound, parent, now in
-            let call = try self.makeCall(method, request: request, outbound: outbound, parent: parent, now: now)
-            let reply = try await self.reply(to: call)
-            return ClientResponse(message: try Self.decode(reply.message, method.responseCodec), trailers: reply.trailers, peer: reply.peer)
+        guard self.configuration.interceptors.isEmpty else {
+            return try await self.intercepting(method, options) { outbound, parent, now in
+                let call = try self.makeCall(method, request: request, outbound: outbound, parent: parent, now: now)
+                try await self.exchange(call)
+                return try Self.response(call, method.responseCodec)
+            }
         }
+        let call = try self.uninterceptedCall(method, request, options)
+        try await self.exchange(call)
+        return try Self.response(call, method.responseCodec)
     }
 
-    /// Starts a single-response call and waits for its outcome; the caller's cancellation cancels it.
-    @inline(__always)
-    private func reply(to call: ClientCall) async throws -> SingleResponse {
-        try await withTaskCancellationHandler {
-            try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<SingleResponse, any Error>) in
-                self.manager.submit(.start(call, continuation))
-            }
-        } onCancel: {
-            self.cancel(call)
-        }
-    }
 
     /// Calls a server-streaming method; `body` reads the responses. Leaving `body` before the stream ends cancels
     /// the call.
@@ -328,6 +321,63 @@ public final class RPCClient: Sendable {
         return call
     }
 
+    /// Sends a single-response call and waits for its reply; the caller's cancellation cancels the call.
+    ///
+    /// Neither generic nor inlined, on purpose: this frame is most of what a parked unary caller's task holds for
+    /// the whole call, and Swift's task allocator hands out 984-byte slabs, so every frame on the parked path that
+    /// the caller's own frames do not leave room for costs a slab (issue #19, goal 5).
+    @inline(never)
+    private func exchange(_ call: ClientCall) async throws {
+        try await withTaskCancellationHandler {
+            try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
+                self.manager.submit(.start(call, continuation))
+            }
+        } onCancel: {
+            self.cancel(call)
+        }
+    }
+
+    /// ``unary(_:_:options:)`` through the interceptors: apart, so the fast path's frame holds nothing of this one.
+    @inline(never)
+    private func interceptedUnary<Request, Response>(
+        _ method: Method<Request, Response>,
+        _ request: Request,
+        _ options: CallOptions
+    ) async throws -> Response {
+        // Not through `unaryResponse`: its `ClientResponse<Response>` is a generic type this module instantiates at
+        // run time, a metadata look-up per call that a caller who wants only the message need not pay.
+        try await self.intercepting(method, options) { outbound, parent, now in
+            let call = try self.makeCall(method, request: request, outbound: outbound, parent: parent, now: now)
+            try await self.exchange(call)
+            return try Self.message(call, method.responseCodec)
+        }
+    }
+
+    /// A single-request call without interceptors, ready to send: the synchronous part of a unary call, kept out of
+    /// the async frames that stay allocated while it is in flight.
+    @inline(never)
+    private func uninterceptedCall<Request, Response>(
+        _ method: Method<Request, Response>,
+        _ request: Request,
+        _ options: CallOptions
+    ) throws -> ClientCall {
+        let (outbound, parent, now) = try self.outboundCall(method, options)
+        return try self.makeCall(method, request: request, outbound: outbound, parent: parent, now: now)
+    }
+
+    /// The caller's view of the reply of a call ``exchange(_:)`` completed.
+    @inline(never)
+    private static func response<Response>(_ call: ClientCall, _ codec: any MessageCodec<Response>) throws -> ClientResponse<Response> {
+        let reply = call.resumedReply()
+        return ClientResponse(message: try Self.decode(reply.message, codec), trailers: reply.trailers, peer: reply.peer)
+    }
+
+    /// The decoded message of the reply of a call ``exchange(_:)`` completed.
+    @inline(never)
+    private static func message<Response>(_ call: ClientCall, _ codec: any MessageCodec<Response>) throws -> Response {
+        try Self.decode(call.resumedReply().message, codec)
+    }
+
     /// Forwards the caller's cancellation, with the cause of the call being served if that is why.
     private func cancel(_ call: ClientCall) {
         // With propagation disabled the call outlives its caller's cancellation: the leak, reproduced.
@@ -370,12 +420,12 @@ public final class RPCClient: Sendable {
     }
 
     private func halfCloseAndAwaitResponse(_ call: ClientCall) async throws -> SingleResponse {
-        try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<SingleResponse, any Error>) in
+        try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
             call.onLoop {
                 let loop = call.loop
                 switch loop.outcome {
                 case .success?:
-                    continuation.resume(returning: SingleResponse(message: loop.singleResponse ?? ByteBuffer(), trailers: loop.trailers, peer: loop.peer))
+                    loop.resumeWithReply(continuation)
                 case .failure(let error)?:
                     continuation.resume(throwing: error)
                 case nil:
@@ -384,6 +434,7 @@ public final class RPCClient: Sendable {
                 }
             }
         }
+        return call.resumedReply()
     }
 
     private static func decode<Response>(_ bytes: ByteBuffer, _ codec: any MessageCodec<Response>) throws -> Response {

@@ -14,6 +14,8 @@ struct InflightBench: AsyncParsableCommand {
     @Option(help: "Calls held in flight at once.") var calls: Int = 10_000
     @Option(help: "Request payload bytes.") var payload: Int = 64
     @Option(help: "Rounds (the first pays for allocator growth; later ones show the steady state).") var rounds: Int = 3
+    @Flag(help: "Put a pass-through interceptor on both sides (the calls then take the general path, not the unary fast path).")
+    var interceptors = false
     /// Handlers run on the global executor, as on every DeadlineRPC server (never on the I/O loops).
     var executor: String { "global" }
 
@@ -30,11 +32,16 @@ struct InflightBench: AsyncParsableCommand {
         router.unary(Self.ping) { request, _ in request }
         var configuration = RPCServer.Configuration()
         configuration.maxConcurrentStreams = self.calls + 100
+        var clientConfiguration = RPCClient.Configuration()
+        if self.interceptors {
+            configuration.interceptors = [PassServer()]
+            clientConfiguration.interceptors = [PassClient()]
+        }
         let server = RPCServer(host: "127.0.0.1", port: 0, router: router, configuration: configuration)
         try await withThrowingDiscardingTaskGroup { group in
             group.addTask { try await server.run() }
             let port = try await server.listeningAddress.port!
-            let client = RPCClient(host: "127.0.0.1", port: port)
+            let client = RPCClient(host: "127.0.0.1", port: port, configuration: clientConfiguration)
             let payload = ByteBuffer(repeating: 0x61, count: self.payload)
             // Warm the connection and the code paths.
             for _ in 0..<100 { _ = try await client.unary(Self.ping, payload, options: CallOptions(timeout: .seconds(5))) }
@@ -50,10 +57,14 @@ struct InflightBench: AsyncParsableCommand {
             let bareHeld = residentBytes()
             bareTasks.cancel()
             await bareTasks.value
-            print("calls=\(self.calls) payload=\(self.payload)B executor=\(self.executor)")
+            print("calls=\(self.calls) payload=\(self.payload)B executor=\(self.executor) interceptors=\(self.interceptors)")
             print("baseline: a bare parked task (no RPC) costs \((bareHeld - bareBefore) / self.calls) bytes")
             print("round | RSS before MiB | RSS with all in flight MiB | bytes per in-flight call | RSS after cancel MiB | cancel→all handlers returned ms")
             for round in 1...self.rounds {
+                // Memory freed earlier (the bare tasks above, the previous round) stays resident in malloc's free
+                // lists and would be reused by this round unseen, making the figure look smaller than what the calls
+                // hold: hand it back to the kernel first, so the delta counts every byte this round's calls take.
+                returnFreedMemory()
                 let before = residentBytes()
                 if round == 1 { censusMark() }
                 let holders = Task {
@@ -83,6 +94,20 @@ struct InflightBench: AsyncParsableCommand {
     }
 }
 
+/// Passes every call on: its presence selects the server's general (interceptor) path.
+struct PassServer: ServerInterceptor {
+    func intercept(_ context: CallContext, next: (CallContext) async throws -> Void) async throws {
+        try await next(context)
+    }
+}
+
+/// Passes every call on: its presence selects the client's general (interceptor) path.
+struct PassClient: ClientInterceptor {
+    func intercept<Result>(_ call: OutboundCall, next: (OutboundCall) async throws -> Result) async throws -> Result {
+        try await next(call)
+    }
+}
+
 /// Starts a live-allocation census when the `mhist` shim (Tools/mhist.c) is preloaded; a no-op otherwise.
 func censusMark() {
     guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "mhist_mark") else { return }
@@ -95,6 +120,14 @@ func censusDump(_ calls: Int) {
     guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "mhist_dump") else { return }
     typealias Dump = @convention(c) (Int) -> Void
     unsafeBitCast(symbol, to: Dump.self)(calls)
+}
+
+/// Returns freed heap memory in every malloc arena to the kernel (glibc's `malloc_trim`; a no-op elsewhere).
+func returnFreedMemory() {
+    // Found with `dlsym`: malloc.h is not in the Glibc module map.
+    guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "malloc_trim") else { return }
+    typealias Trim = @convention(c) (Int) -> Int32
+    _ = unsafeBitCast(symbol, to: Trim.self)(0)
 }
 
 func residentBytes() -> Int {

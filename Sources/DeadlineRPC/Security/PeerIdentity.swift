@@ -5,23 +5,90 @@ import X509
 /// and by callers as ``ClientResponse/peer`` (the server).
 public struct PeerIdentity: Sendable, Hashable {
     /// The certificate's subject as an RFC 4514 string, e.g. `CN=orders,O=Example`.
-    public var subject: String
+    public var subject: String {
+        get { self.storage.subject }
+        set { self.unique().subject = newValue }
+    }
     /// DNS-name SANs, e.g. `orders.prod.example.org`.
-    public var dnsNames: [String]
+    public var dnsNames: [String] {
+        get { self.storage.dnsNames }
+        set { self.unique().dnsNames = newValue }
+    }
     /// URI SANs, e.g. SPIFFE ids such as `spiffe://example.org/ns/prod/sa/orders`.
-    public var uris: [String]
+    public var uris: [String] {
+        get { self.storage.uris }
+        set { self.unique().uris = newValue }
+    }
     /// IP-address SANs, in text form (`10.0.0.7`, `::1`).
-    public var ipAddresses: [String]
+    public var ipAddresses: [String] {
+        get { self.storage.ipAddresses }
+        set { self.unique().ipAddresses = newValue }
+    }
     /// The peer's certificates in DER, leaf first (for callers who need more than the names).
-    public var certificateChain: [[UInt8]]
+    public var certificateChain: [[UInt8]] {
+        get { self.storage.certificateChain }
+        set { self.unique().certificateChain = newValue }
+    }
+
+    /// The fields behind one reference, copied on write: every call over a TLS connection carries its peer's
+    /// identity (in its context, its reply), and five fields inline made each of those copies 48 bytes larger.
+    private var storage: Storage
 
     /// Creates an identity (tests and custom transports; the runtime builds it from the handshake).
     public init(subject: String, dnsNames: [String] = [], uris: [String] = [], ipAddresses: [String] = [], certificateChain: [[UInt8]] = []) {
-        self.subject = subject
-        self.dnsNames = dnsNames
-        self.uris = uris
-        self.ipAddresses = ipAddresses
-        self.certificateChain = certificateChain
+        self.storage = Storage(subject: subject, dnsNames: dnsNames, uris: uris, ipAddresses: ipAddresses, certificateChain: certificateChain)
+    }
+
+    /// Equal when every field is.
+    public static func == (lhs: PeerIdentity, rhs: PeerIdentity) -> Bool {
+        lhs.storage === rhs.storage || lhs.storage.fields == rhs.storage.fields
+    }
+
+    /// Hashes every field.
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(self.storage.fields)
+    }
+
+    /// The storage, copied first when another identity shares it.
+    private mutating func unique() -> Storage {
+        if !isKnownUniquelyReferenced(&self.storage) {
+            self.storage = Storage(copying: self.storage)
+        }
+        return self.storage
+    }
+
+    /// Mutable only through ``unique()``, which copies a shared one first; so a `Storage` reachable from more than one
+    /// identity is never written, and reading it from several threads is safe (`@unchecked Sendable` for that reason).
+    private final class Storage: @unchecked Sendable {
+        var subject: String
+        var dnsNames: [String]
+        var uris: [String]
+        var ipAddresses: [String]
+        var certificateChain: [[UInt8]]
+
+        init(subject: String, dnsNames: [String], uris: [String], ipAddresses: [String], certificateChain: [[UInt8]]) {
+            self.subject = subject
+            self.dnsNames = dnsNames
+            self.uris = uris
+            self.ipAddresses = ipAddresses
+            self.certificateChain = certificateChain
+        }
+
+        convenience init(copying other: Storage) {
+            self.init(subject: other.subject, dnsNames: other.dnsNames, uris: other.uris, ipAddresses: other.ipAddresses, certificateChain: other.certificateChain)
+        }
+
+        struct Fields: Hashable {
+            var subject: String
+            var dnsNames: [String]
+            var uris: [String]
+            var ipAddresses: [String]
+            var certificateChain: [[UInt8]]
+        }
+
+        var fields: Fields {
+            Fields(subject: self.subject, dnsNames: self.dnsNames, uris: self.uris, ipAddresses: self.ipAddresses, certificateChain: self.certificateChain)
+        }
     }
 
     /// Reads the identity from a DER chain, leaf first; nil when the leaf cannot be parsed.

@@ -65,7 +65,9 @@ final class ClientCall: @unchecked Sendable, DeadlineQueueEntry {
     /// Where a single-response call's outcome goes. Unchecked because `complete` is its only resumer and runs once
     /// (the machine ends a call once), taking the continuation out before resuming it; a checked one costs an
     /// allocation and an atomic exchange on every call.
-    @exclusivity(unchecked) var single: UnsafeContinuation<SingleResponse, any Error>?
+    /// It resumes with no value (the caller reads the reply with ``resumedReply()``), so the caller's parked frames
+    /// need not hold room for one.
+    @exclusivity(unchecked) var single: UnsafeContinuation<Void, any Error>?
     /// A single-response call's response, held until the server's `CALL_END`.
     @exclusivity(unchecked) var singleResponse: ByteBuffer?
     /// Where a streaming-response call's final outcome goes once the messages are done.
@@ -121,6 +123,21 @@ final class ClientCall: @unchecked Sendable, DeadlineQueueEntry {
         if self.eventLoop.inEventLoop { body() } else { self.eventLoop.execute(body) }
     }
 
+    /// Resumes a single-response caller once the call ended well (on the loop); it reads the reply with
+    /// ``resumedReply()``.
+    func resumeWithReply(_ caller: UnsafeContinuation<Void, any Error>) {
+        self.eventLoop.assertInEventLoop()
+        caller.resume()
+    }
+
+    /// The reply, read by the caller after ``resumeWithReply(_:)`` resumed it, off the loop. Sound although these
+    /// fields belong to the loop: the connection writes `singleResponse` and `trailers` only to a call it finds on one
+    /// of its streams, and `peer` when the call starts; a call that ended well is on no stream and never starts
+    /// again, so nothing writes them after the resume, which orders the loop's writes before this read.
+    func resumedReply() -> SingleResponse {
+        SingleResponse(message: self.singleResponse ?? ByteBuffer(), trailers: self.trailers, peer: self.peer)
+    }
+
     /// Delivers the call's outcome to whoever waits. Called for the one action of ``machine`` that ends the call,
     /// so once; the deadline and the connection's books are its owners' to settle.
     func complete(_ result: Result<ByteBuffer?, RPCError>) {
@@ -133,7 +150,8 @@ final class ClientCall: @unchecked Sendable, DeadlineQueueEntry {
             self.outcome = .success(())
             if let single = self.single {
                 self.single = nil
-                single.resume(returning: SingleResponse(message: response ?? ByteBuffer(), trailers: self.trailers, peer: self.peer))
+                self.singleResponse = response
+                self.resumeWithReply(single)
             }
             self.responses?.finish(trailers: self.trailers)
         case .failure(let error):

@@ -126,7 +126,7 @@ final class ClientConnectionManager: @unchecked Sendable {
     /// What callers ask of the event loop, queued in order and taken in batches (one loop job per batch).
     enum Command: Sendable {
         /// Start a single-response call whose outcome goes to the continuation.
-        case start(ClientCall, UnsafeContinuation<SingleResponse, any Error>)
+        case start(ClientCall, UnsafeContinuation<Void, any Error>)
         /// The caller gave up, or the call being served ended.
         case cancel(ClientCall, CancelReason, CancelOrigin)
     }

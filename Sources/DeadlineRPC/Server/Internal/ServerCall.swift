@@ -96,6 +96,47 @@ final class ServerCall: Sendable {
         }
     }
 
+    /// Runs a unary handler without interceptors, with the call context set, then reports the outcome.
+    ///
+    /// The same outcomes as ``respond(_:_:_:)`` on a flatter path: a parked handler's task holds every async frame
+    /// between its start and its handler for the whole call, and each one that does not fit the current 984-byte
+    /// slab of Swift's task allocator costs another slab (issue #19, goal 5). So no closure levels beyond the two
+    /// task-local bindings, and `ServiceContext`'s binding through its `TaskLocal` (inlined) rather than through
+    /// `ServiceContext.withValue` (a frame of its own).
+    func respondUnary(_ environment: HandlerEnvironment, _ body: @Sendable (ServerCall, CallContext) async throws -> ByteBuffer) async {
+        do {
+            let context = try self.handlerContext(environment)
+            let response = try await ServiceContext.$current.withValue(context.serviceContext) {
+                try await CallContext.$current.withValue(context) { try await body(self, context) }
+            }
+            self.finish(response: response, status: .ok, trailers: self.context.control.trailers)
+        } catch {
+            self.finishFailed(error)
+        }
+    }
+
+    /// Encodes a unary handler's response; a failure becomes `internal` (see ``finishFailed(_:)``).
+    func encode<Response>(_ response: Response, _ codec: any MessageCodec<Response>) throws -> ByteBuffer {
+        var buffer = self.allocator.buffer(capacity: 0)
+        do {
+            try codec.encode(response, into: &buffer)
+        } catch {
+            throw ResponseEncodingFailure()
+        }
+        return buffer
+    }
+
+    /// Reports what a handler threw (or that its response could not be encoded), off the async frames.
+    @inline(never)
+    private func finishFailed(_ error: any Error) {
+        if error is ResponseEncodingFailure {
+            self.finish(response: nil, status: Status(code: .internal, message: "The response message could not be encoded."), trailers: Metadata())
+            return
+        }
+        let (status, trailers) = self.outcome(of: error)
+        self.finish(response: nil, status: status, trailers: trailers)
+    }
+
     /// Runs a streaming-response handler body inside the interceptors, with the call context set, then reports the
     /// outcome.
     func respondStreaming(_ environment: HandlerEnvironment, _ body: (CallContext) async throws -> Void) async {
@@ -190,6 +231,9 @@ final class ServerCall: Sendable {
 
 /// A response the codec could not encode (the call ends `internal`).
 private struct EncodingFailed: Error {}
+
+/// A unary response the method's codec could not encode: the call ends `internal`, as in ``ServerCall/respond(_:_:_:)``.
+struct ResponseEncodingFailure: Error {}
 
 /// What a handler returned, on its way to the event loop.
 struct HandlerOutcome: Sendable {

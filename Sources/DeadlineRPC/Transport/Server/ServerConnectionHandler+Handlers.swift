@@ -53,24 +53,25 @@ extension ServerConnectionHandler {
         stream.machine.handlerStarted()
         self.slots.started()
         self.metrics.handlerStarted()
-        // The task captures the entry (one reference) rather than its handler closure and environment (four).
+        // The task captures the entry (one reference) rather than its handler closure and environment (four), and
+        // runs the closure the entry built once for every call of its method.
         let entry = stream.entry
         // Owned by this connection: cancelled when the call ends, awaited by ServerConnection.run() through
         // `handlersDone` (see handlerFinished and connectionClosed).
         if let clock = self.manualClock {
             // An in-process test connection (DeadlineRPCTesting): the handler reads the test's manual clock.
             stream.task = Task {
-                await ManualClock.$loop.withValue(clock) { await entry.handle(call, entry.environment) }
+                await ManualClock.$loop.withValue(clock) { await entry.run(call) }
             }
         } else if let taskExecutor = self.taskExecutor {
             stream.task = Task(executorPreference: taskExecutor) {
-                await entry.handle(call, entry.environment)
+                await entry.run(call)
             }
         } else {
             // No preference at all rather than a nil one: a task created with a preference carries a status record
             // that every later enqueue of the task looks up under the task's status lock.
             stream.task = Task {
-                await entry.handle(call, entry.environment)
+                await entry.run(call)
             }
         }
     }
