@@ -140,4 +140,31 @@ extension ClientConnectionHandler {
             self.flushNow()
         }
     }
+
+    /// Whether a `CANCEL` with this cause, and the end of its call, wait for the end of the event-loop tick. A
+    /// deadline's do: the server holds the same deadline (anchored on arrival, so later by one transit) and
+    /// enforces it on its own clock, so this `CANCEL` is a backstop, while its write (a loopback `write` that wakes
+    /// the reader, preempting this thread on a busy machine) and the caller's resume would otherwise run before
+    /// the tick's other due deadlines — before other handlers' cancellation, and, for the outbound call of a handler
+    /// whose deadline passed, before that handler's own cancellation handlers (the RPC's run first, inside
+    /// `Task.cancel()`). Any other cause is written at once: the server learns of it only from this frame.
+    static func cancelWaitsForTickEnd(_ reason: CancelReason) -> Bool {
+        reason == .deadlineExceeded
+    }
+
+    /// A deadline's `CANCEL` is queued: written by the end-of-tick flush (or sooner, every ``cancelsPerFlush``),
+    /// and its call completed after that flush, in the order the tick ended them. The `CANCEL` is still on the
+    /// wire before the caller resumes, as for any cancel.
+    func cancelWrittenAtTickEnd(_ call: ClientCall, _ error: RPCError) {
+        self.unflushedCancels += 1
+        self.flushSoon()  // Queued before the completions below, so it runs first.
+        if self.unflushedCancels >= Self.cancelsPerFlush { self.flushNow() }
+        self.endsAtTickEnd.append((call, error))
+        guard self.endsAtTickEnd.count == 1 else { return }  // The job below is already queued.
+        self.manager.eventLoop.assumeIsolated().execute { [self] in
+            let ends = self.endsAtTickEnd
+            self.endsAtTickEnd = []
+            for (call, error) in ends { call.loop.complete(.failure(error)) }
+        }
+    }
 }
