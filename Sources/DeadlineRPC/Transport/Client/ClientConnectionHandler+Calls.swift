@@ -159,6 +159,7 @@ extension ClientConnectionHandler {
         self.unflushedCancels += 1
         self.flushSoon()  // Queued before the completions below, so it runs first.
         if self.unflushedCancels >= Self.cancelsPerFlush { self.flushNow() }
+        call.loop.endingError = error
         self.endsAtTickEnd.append((call, error))
         guard self.endsAtTickEnd.count == 1 else { return }  // The job below is already queued.
         self.manager.eventLoop.assumeIsolated().execute { [self] in

@@ -270,6 +270,9 @@ struct ClientConnectionHandlerTests {
         #expect(outbound.loop.machine.isClosed)
         #expect(outbound.loop.outcome == nil)
         #expect(try connection.frames().isEmpty)
+        // Until then a request written on the call is refused with the deadline, not "not connected".
+        #expect(outbound.loop.connection == nil)
+        #expect(outbound.loop.outcomeError?.cancelReason == .deadlineExceeded)
         // The end of the tick: the CANCEL is written, then the call completes with the deadline's cause.
         connection.channel.embeddedEventLoop.run()
         #expect(outbound.loop.outcomeError?.code == .deadlineExceeded)
