@@ -152,20 +152,36 @@ extension ClientConnectionHandler {
         reason == .deadlineExceeded
     }
 
-    /// A deadline's `CANCEL` is queued: written by the end-of-tick flush (or sooner, every ``cancelsPerFlush``),
-    /// and its call completed after that flush, in the order the tick ended them. The `CANCEL` is still on the
-    /// wire before the caller resumes, as for any cancel.
+    /// A deadline's `CANCEL` is queued: written once every timer due by now has run (or sooner, every
+    /// ``cancelsPerFlush``), and its call completed after that write, in the order the tick ended them. The
+    /// `CANCEL` is still on the wire before the caller resumes, as for any cancel.
+    ///
+    /// The write is a task scheduled for now rather than an immediate one: NIO takes the timers that came due
+    /// between its batches in deadline order and alternates them with immediate tasks, so a flush queued with
+    /// `execute` could still run ahead of another connection's due deadline; one scheduled for now runs after
+    /// every timer due before it.
     func cancelWrittenAtTickEnd(_ call: ClientCall, _ error: RPCError) {
         self.unflushedCancels += 1
-        self.flushSoon()  // Queued before the completions below, so it runs first.
-        if self.unflushedCancels >= Self.cancelsPerFlush { self.flushNow() }
         call.loop.endingError = error
         self.endsAtTickEnd.append((call, error))
-        guard self.endsAtTickEnd.count == 1 else { return }  // The job below is already queued.
-        self.manager.eventLoop.assumeIsolated().execute { [self] in
-            let ends = self.endsAtTickEnd
-            self.endsAtTickEnd = []
-            for (call, error) in ends { call.loop.complete(.failure(error)) }
+        if self.unflushedCancels >= Self.cancelsPerFlush { self.flushNow() }
+        guard self.endsAtTickEnd.count == 1 else { return }  // The job below is already scheduled.
+        // Owning the tick's flush keeps other frames of the tick from scheduling an earlier one.
+        let ownsFlush = self.flushContext != nil && self.writer.requestFlushSoon()
+        let loop = self.manager.eventLoop
+        let job = loop.assumeIsolated().scheduleTask(deadline: loop.now) { [self] in
+            if ownsFlush { self.writer.scheduledFlushRuns() }
+            self.endAtTickEnd()
         }
+        // A loop shutting down fails its scheduled tasks instead of running them: the calls still end.
+        job.futureResult.assumeIsolated().whenFailure { [self] _ in self.endAtTickEnd() }
+    }
+
+    /// Writes what is queued (the tick's deadline `CANCEL`s among it), then completes the calls they ended.
+    func endAtTickEnd() {
+        self.flushNow()
+        let ends = self.endsAtTickEnd
+        self.endsAtTickEnd = []
+        for (call, error) in ends { call.loop.complete(.failure(error)) }
     }
 }
