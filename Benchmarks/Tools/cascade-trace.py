@@ -144,6 +144,58 @@ def main(path):
     print("What cancelled each hop's handler task first (hop: cause × calls):",
           ", ".join(f"{hop}: {cause} × {count}" for (hop, cause), count in sorted(first_cause.items())))
 
+    # Deadline: what each hop's handler cancellation (its onCancel) waited behind on its own loop thread: CANCEL
+    # writes (cancelWritten → cancelWriteReturned) begun after the hop's own deadline instant (its server timer's
+    # armed-for; a write before it did not delay the cancellation, which was not yet due), and the hop's own timer.
+    behind = collections.defaultdict(list)       # hop → writes before onCancel on the same thread
+    behind_us = collections.defaultdict(list)    # hop → µs spent inside those writes
+    own_timer = collections.defaultdict(list)    # hop → its server timer fired → onCancel (when that timer cancelled it)
+    for segment in segments:
+        if segment["kind"] != "deadline":
+            continue
+        t0 = segment["t0"]
+        evs = sorted(segment["events"], key=lambda e: e[1])
+        write_start = {}
+        writes = []  # (thread, start, end)
+        fired_at = {}
+        seen_hops = set()
+        due = {}  # hop → its own deadline instant
+        for point, ns, site, thread, value in evs:
+            if point == "serverDeadlineArmed" and site in server_hop and abs(value - t0) < 10_000_000:
+                due[server_hop[site]] = value
+            if ns < t0:
+                continue
+            if point == "cancelWritten":
+                write_start[(site, thread)] = ns
+            elif point == "cancelWriteReturned" and (site, thread) in write_start:
+                writes.append((thread, write_start.pop((site, thread)), ns))
+            elif point == "serverDeadlineFired" and value > 0 and site in server_hop:
+                fired_at.setdefault(server_hop[site], (ns, thread))
+            elif point == "benchmark" and 201 <= site < 300:
+                hop = site - 200
+                if hop in seen_hops:
+                    continue
+                seen_hops.add(hop)
+                since = max(t0, due.get(hop, t0))
+                before = [(s, e) for (t, s, e) in writes if t == thread and since <= s < ns]
+                # A write still in progress on another site of this thread cannot precede: writes are synchronous.
+                behind[hop].append(len(before))
+                behind_us[hop].append(sum((min(e, ns) - s) / 1000 for s, e in before))
+                if hop in fired_at and fired_at[hop][1] == thread:
+                    own_timer[hop].append((ns - fired_at[hop][0]) / 1000)
+    print()
+    print("## Deadline: what each hop's handler cancellation waited behind on its loop thread (since the hop's own deadline instant)")
+    print()
+    print("| hop | calls | cancelled after ≥ 1 CANCEL write on its thread begun after its own instant | writes before it, p50 / p99 | µs inside those writes, p50 / p90 / p99 | its server timer fired → onCancel, p50 / p90 / p99 µs (n) |")
+    print("|---:|---:|---:|---:|---:|---:|")
+    for hop in sorted(behind):
+        n = len(behind[hop])
+        some = sum(1 for c in behind[hop] if c > 0)
+        o = own_timer[hop]
+        print(f"| {hop} | {n} | {some} | {pct(behind[hop], .5)} / {pct(behind[hop], .99)} | "
+              f"{pct(behind_us[hop], .5):.1f} / {pct(behind_us[hop], .9):.1f} / {pct(behind_us[hop], .99):.1f} | "
+              f"{pct(o, .5):.1f} / {pct(o, .9):.1f} / {pct(o, .99):.1f} ({len(o)}) |")
+
 
 if __name__ == "__main__":
     main(sys.argv[1])

@@ -2,7 +2,8 @@
 # Issue #19's sitting, in one go, on a quiet machine: DeadlineRPC beside the raw-NIO floor and grpc-go.
 #   echo      c=64 and c=1 in one process, rounds interleaved (floor, grpc-go, DeadlineRPC), REPEATS each
 #   echo2p    c=1 across two processes (server and client apart), the same three stacks
-#   cascade   cancel and deadline per hop (cascade-bench, 4 hops) beside grpc-go's two-hop cancellation probe
+#   cascade   cancel and deadline per hop (cascade-bench, 4 hops; one process, then each hop in its own process)
+#             beside grpc-go's two-hop cancellation probe
 #   storm     rpcbench's default storm beside grpc-go's storm (handlers yield after each slice, as ours do)
 #   memory    bytes per in-flight call (inflight-bench, 10 000 calls)
 #   burst     one burst of 1 000 cancels taken apart (burst-bench), with victims beside it
@@ -89,6 +90,9 @@ for section in $SECTIONS; do
     cascade)
         run cascade-c1 "$B/cascade-bench" --calls 500 --concurrency 1
         run cascade-c1 "$B/cascade-bench" --calls 500 --concurrency 1
+        # The deployed shape: each hop in a process of its own (no loops or pool shared between hops).
+        run cascade-processes "$B/cascade-bench" --processes --calls 500 --concurrency 1
+        run cascade-processes "$B/cascade-bench" --processes --calls 500 --concurrency 1
         run grpcgo-cancel "$GOPEER" --scenario cancel --cases unary-cancel,unary-deadline,two-hop-cancel,two-hop-deadline
         ;;
     storm)

@@ -72,6 +72,8 @@ final class ClientCall: @unchecked Sendable, DeadlineQueueEntry {
     @exclusivity(unchecked) var singleResponse: ByteBuffer?
     /// Where a streaming-response call's final outcome goes once the messages are done.
     @exclusivity(unchecked) var trailers = Metadata()
+    /// The error of an end already decided but delivered at the end of the tick (nil otherwise).
+    @exclusivity(unchecked) var endingError: RPCError?
     /// A request writer waiting for the stream's queue to drain. This and ``startWaiter`` are unsafe continuations
     /// for the reason ``single`` is (each resumer takes it out first, so it is resumed once), and because a checked
     /// one is a resilient type: its `Optional` is copied and destroyed through value witnesses, about a dozen times
@@ -177,9 +179,11 @@ final class ClientCall: @unchecked Sendable, DeadlineQueueEntry {
         }
     }
 
-    /// The error the call ended with, if it failed.
+    /// The error the call ended with, if it failed — or is ending with: a deadline's end is delivered at the end of
+    /// the event-loop tick (``ClientConnectionHandler/cancelWrittenAtTickEnd(_:_:)``), and a request written in
+    /// between is refused with it rather than with "not connected".
     var outcomeError: RPCError? {
         if case .failure(let error)? = self.outcome { return error }
-        return nil
+        return self.endingError
     }
 }

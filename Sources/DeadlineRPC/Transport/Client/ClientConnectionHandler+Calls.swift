@@ -140,4 +140,48 @@ extension ClientConnectionHandler {
             self.flushNow()
         }
     }
+
+    /// Whether a `CANCEL` with this cause, and the end of its call, wait for the end of the event-loop tick. A
+    /// deadline's do: the server holds the same deadline (anchored on arrival, so later by one transit) and
+    /// enforces it on its own clock, so this `CANCEL` is a backstop, while its write (a loopback `write` that wakes
+    /// the reader, preempting this thread on a busy machine) and the caller's resume would otherwise run before
+    /// the tick's other due deadlines — before other handlers' cancellation, and, for the outbound call of a handler
+    /// whose deadline passed, before that handler's own cancellation handlers (the RPC's run first, inside
+    /// `Task.cancel()`). Any other cause is written at once: the server learns of it only from this frame.
+    static func cancelWaitsForTickEnd(_ reason: CancelReason) -> Bool {
+        reason == .deadlineExceeded
+    }
+
+    /// A deadline's `CANCEL` is queued: written once every timer due by now has run (or sooner, every
+    /// ``cancelsPerFlush``), and its call completed after that write, in the order the tick ended them. The
+    /// `CANCEL` is still on the wire before the caller resumes, as for any cancel.
+    ///
+    /// The write is a task scheduled for now rather than an immediate one: NIO takes the timers that came due
+    /// between its batches in deadline order and alternates them with immediate tasks, so a flush queued with
+    /// `execute` could still run ahead of another connection's due deadline; one scheduled for now runs after
+    /// every timer due before it.
+    func cancelWrittenAtTickEnd(_ call: ClientCall, _ error: RPCError) {
+        self.unflushedCancels += 1
+        call.loop.endingError = error
+        self.endsAtTickEnd.append((call, error))
+        if self.unflushedCancels >= Self.cancelsPerFlush { self.flushNow() }
+        guard self.endsAtTickEnd.count == 1 else { return }  // The job below is already scheduled.
+        // Owning the tick's flush keeps other frames of the tick from scheduling an earlier one.
+        let ownsFlush = self.flushContext != nil && self.writer.requestFlushSoon()
+        let loop = self.manager.eventLoop
+        let job = loop.assumeIsolated().scheduleTask(deadline: loop.now) { [self] in
+            if ownsFlush { self.writer.scheduledFlushRuns() }
+            self.endAtTickEnd()
+        }
+        // A loop shutting down fails its scheduled tasks instead of running them: the calls still end.
+        job.futureResult.assumeIsolated().whenFailure { [self] _ in self.endAtTickEnd() }
+    }
+
+    /// Writes what is queued (the tick's deadline `CANCEL`s among it), then completes the calls they ended.
+    func endAtTickEnd() {
+        self.flushNow()
+        let ends = self.endsAtTickEnd
+        self.endsAtTickEnd = []
+        for (call, error) in ends { call.loop.complete(.failure(error)) }
+    }
 }

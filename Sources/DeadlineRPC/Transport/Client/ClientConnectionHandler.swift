@@ -67,6 +67,9 @@ final class ClientConnectionHandler: ChannelDuplexHandler, ConnectionFlushing {
 
     /// Cancels written since the last flush (see `cancelsPerFlush`).
     @exclusivity(unchecked) var unflushedCancels = 0
+    /// Calls a deadline's `CANCEL` ended in this tick, completed after the end-of-tick flush has written it
+    /// (``cancelWrittenAtTickEnd(_:_:)``).
+    @exclusivity(unchecked) var endsAtTickEnd: [(ClientCall, RPCError)] = []
     /// The channel closed and the manager was told: later close events change nothing.
     @exclusivity(unchecked) var closedOnce = false
 
@@ -403,8 +406,13 @@ final class ClientConnectionHandler: ChannelDuplexHandler, ConnectionFlushing {
             // the connection, which then finds no stream of this call to fail a second time.
             self.streams.removeValue(forKey: loop.streamID)
             loop.connection = nil
-            self.cancelWritten()
-            loop.complete(.failure(RPCError(code: status.code, message: status.message, cancelReason: reason)))
+            let error = RPCError(code: status.code, message: status.message, cancelReason: reason)
+            if Self.cancelWaitsForTickEnd(reason) {
+                self.cancelWrittenAtTickEnd(call, error)
+            } else {
+                self.cancelWritten()
+                loop.complete(.failure(error))
+            }
         }
         self.streams.removeValue(forKey: loop.streamID)
         self.writer.scheduler.dropStream(loop.streamID)

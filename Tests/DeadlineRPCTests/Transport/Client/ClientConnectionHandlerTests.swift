@@ -202,6 +202,96 @@ struct ClientConnectionHandlerTests {
         _ = try connection.channel.finish(acceptAlreadyClosed: true)
     }
 
+    /// Issue #19 goal 2: the deadlines due in one tick are all acted on before any of their `CANCEL`s is written.
+    /// The server holds the same deadline and enforces it itself, so a deadline's `CANCEL` is a backstop; written at
+    /// once (a loopback write that wakes the reader), it held the tick's later deadlines — other handlers'
+    /// cancellation — behind it. Now the tick's `CANCEL`s share the end-of-tick write, and each call completes after
+    /// that write, so the `CANCEL` is still on the wire before its caller resumes.
+    @Test("The deadlines due in one tick all fail their calls before any CANCEL is written; the CANCELs share one write, before the callers resume")
+    func deadlinesOfATickActBeforeTheirCancelsAreWritten() throws {
+        var connection = try Connection()
+        let calls = (0..<2).map { _ in connection.makeCall(deadline: connection.now + .milliseconds(100)) }
+        for call in calls { connection.manager.start(call) }
+        try connection.serverIsReady()
+        let starts = try connection.frames().compactMap { frame -> UInt32? in
+            if case .callStart(let start) = frame { return start.streamID }
+            return nil
+        }
+        try #require(starts.count == 2)
+
+        // At each call's completion: the writes made so far, and whether the other call had already failed.
+        let writes = Box()
+        let otherEnded = Box()
+        for (index, call) in calls.enumerated() {
+            call.loop.onEnd = { [channel = connection.channel, other = calls[1 - index]] _ in
+                while let bytes = try? channel.readOutbound(as: ByteBuffer.self) { writes.bytes.append(bytes) }
+                otherEnded.flags.append(other.loop.machine.isClosed)
+            }
+        }
+        connection.advance(by: .milliseconds(100))
+        #expect(calls.allSatisfy { $0.loop.outcomeError?.code == .deadlineExceeded })
+        // Both machines had ended when the first completion ran, and both CANCELs were then written, in one write.
+        #expect(otherEnded.flags == [true, true])
+        try #require(writes.bytes.count == 1)
+        var decoder = FrameDecoder(limits: .default, expectPreface: false)
+        decoder.append(writes.bytes[0])
+        var frames: [Frame] = []
+        while let decoded = try decoder.nextFrame() {
+            if case .frame(let frame) = decoded { frames.append(frame) }
+        }
+        #expect(frames == starts.map { .cancel(streamID: $0, reason: .deadlineExceeded) })
+        _ = try connection.channel.finish(acceptAlreadyClosed: true)
+    }
+
+    /// Issue #19 goal 2: when a handler's deadline passes, its server cancels the handler task, and inside
+    /// `Task.cancel()` the handler's outbound call is cancelled first (the RPC's cancellation handler is the
+    /// innermost), with the deadline's cause. That cancel returns without writing and without resuming anyone, so
+    /// the handler's own cancellation handlers — and the tick's other due deadlines — run before the write; a
+    /// caller's cancel is still written at once (the server has no other way to learn of it).
+    @Test("A served call's deadline cancels its outbound call without a write or a resume until the end of the tick; a caller's cancel writes at once")
+    func servedCallsDeadlineCancelWaitsForTheTicksEnd() throws {
+        var connection = try Connection()
+        let outbound = connection.makeCall(deadline: nil)
+        let other = connection.makeCall(deadline: nil)
+        for call in [outbound, other] { connection.manager.start(call) }
+        try connection.serverIsReady()
+        let starts = try connection.frames().compactMap { frame -> UInt32? in
+            if case .callStart(let start) = frame { return start.streamID }
+            return nil
+        }
+        try #require(starts.count == 2)
+        let seen = Box()
+        outbound.loop.onEnd = { [channel = connection.channel] _ in
+            while let bytes = try? channel.readOutbound(as: ByteBuffer.self) { seen.bytes.append(bytes) }
+        }
+
+        // As the served handler's Task.cancel() runs it: the call has ended, nothing is written, no one resumed.
+        connection.manager.cancel(outbound, reason: .deadlineExceeded, origin: .servedCall)
+        #expect(outbound.loop.machine.isClosed)
+        #expect(outbound.loop.outcome == nil)
+        #expect(try connection.frames().isEmpty)
+        // Until then a request written on the call is refused with the deadline, not "not connected".
+        #expect(outbound.loop.connection == nil)
+        #expect(outbound.loop.outcomeError?.cancelReason == .deadlineExceeded)
+        // The end of the tick: the CANCEL is written, then the call completes with the deadline's cause.
+        connection.channel.embeddedEventLoop.run()
+        #expect(outbound.loop.outcomeError?.code == .deadlineExceeded)
+        #expect(outbound.loop.outcomeError?.cancelReason == .deadlineExceeded)
+        var decoder = FrameDecoder(limits: .default, expectPreface: false)
+        for bytes in seen.bytes { decoder.append(bytes) }
+        var writtenAtCompletion: [Frame] = []
+        while let decoded = try decoder.nextFrame() {
+            if case .frame(let frame) = decoded { writtenAtCompletion.append(frame) }
+        }
+        #expect(writtenAtCompletion == [.cancel(streamID: starts[0], reason: .deadlineExceeded)])
+
+        // A caller's cancel in a fresh tick: on the wire before the cancel returns.
+        connection.manager.cancel(other, reason: .cancelled)
+        #expect(try connection.frames() == [.cancel(streamID: starts[1], reason: .cancelled)])
+        #expect(other.loop.outcomeError?.code == .cancelled)
+        _ = try connection.channel.finish(acceptAlreadyClosed: true)
+    }
+
     /// The `CANCEL` of a call whose deadline fired is written at once; a write that fails at once closes the
     /// connection and ends the other calls on it, including one due in the same batch of deadlines: that one is
     /// skipped, not failed a second time (which trapped: "a deadline fired for a call that was not waiting or open").
@@ -262,6 +352,7 @@ struct ClientConnectionHandlerTests {
     /// Bytes a test captured on the (embedded) loop.
     final class Box {
         var bytes: [ByteBuffer] = []
+        var flags: [Bool] = []
     }
 
     /// The caller's cancel and the start reach the loop by different hops; a cancel that comes first is kept by the

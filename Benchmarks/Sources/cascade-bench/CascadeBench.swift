@@ -24,6 +24,10 @@ struct CascadeBench: AsyncParsableCommand {
     var preciseLoopTimers = false
     @Option(help: "Write the runtime's timestamps along the cancel and deadline paths (LatencyTrace) of the cancel and deadline experiments to this CSV file (use with --concurrency 1).")
     var trace: String?
+    @ArgumentParser.Flag(help: "Run each hop's server (and its client of the next hop) in a process of its own, on 127.0.0.1, as deployed; the caller stays in this process. Cancel and deadline experiments only (no --trace).")
+    var processes = false
+    @Option(help: .hidden) var serveHop: Int?
+    @Option(help: .hidden) var nextPort: Int?
 
     static let hop = Method<ByteBuffer, ByteBuffer>.raw("bench.Cascade/Hop", kind: .unary)
 
@@ -32,6 +36,18 @@ struct CascadeBench: AsyncParsableCommand {
             for loop in MultiThreadedEventLoopGroup.singleton.makeIterator() {
                 try await loop.submit { setTimerSlackOfCurrentThread(nanoseconds: 1) }.get()
             }
+        }
+        if let hop = self.serveHop {
+            return try await HopProcess.serve(hop: hop, isLast: self.nextPort == nil, nextPort: self.nextPort)
+        }
+        if self.processes {
+            let chain = try await ProcessChain.start(hops: self.hops)
+            print("cascade-bench: \(self.hops) hops, each in a process of its own, \(self.calls) calls per experiment, \(self.concurrency) in flight, handlers on \(self.executor)")
+            let cancel = try await self.experiment(client: chain.client, log: chain.log, propagation: .enabled, mode: .cancel)
+            let deadline = try await self.experiment(client: chain.client, log: chain.log, propagation: .enabled, mode: .deadline)
+            self.printTables(cancel: cancel, deadline: deadline, off: nil)
+            await chain.stop()
+            return
         }
         let chainOn = Chain(hops: self.hops, propagation: .enabled, executor: self.executor)
         let chainOff = Chain(hops: self.hops, propagation: .disabledToReproduceLeaks, executor: self.executor)
@@ -55,8 +71,8 @@ struct CascadeBench: AsyncParsableCommand {
         }
     }
 
-    func printTables(cancel: Results, deadline: Results, off: Results) {
-        for (name, results) in [("cancel", cancel), ("deadline", deadline), ("propagation off", off)] where results.incomplete > 0 {
+    func printTables(cancel: Results, deadline: Results, off: Results?) {
+        for (name, results) in [("cancel", cancel), ("deadline", deadline)] + (off.map { [("propagation off", $0)] } ?? []) where results.incomplete > 0 {
             print("\(name): \(results.incomplete) of \(self.calls) calls never reached every hop (left out of the tables)")
         }
         print("")
@@ -71,7 +87,7 @@ struct CascadeBench: AsyncParsableCommand {
         print("")
         print("| propagation | hop | handlers cancelled | still running after the caller's cancel: p50 µs | p99 µs | max µs |")
         print("|---|---:|---:|---:|---:|---:|")
-        for (name, results) in [("on", cancel), ("off", off)] {
+        for (name, results) in [("on", cancel)] + (off.map { [("off", $0)] } ?? []) {
             for hop in 0..<self.hops {
                 let wasted = results.wasted[hop]
                 print("| \(name) | \(hop + 1) | \(results.cancelledCount[hop]) of \(self.calls) | \(p(wasted, 0.5)) | \(p(wasted, 0.99)) | \(p(wasted, 1)) |")
@@ -103,6 +119,12 @@ struct CascadeBench: AsyncParsableCommand {
     }
 
     func experiment(_ chain: Chain, mode: Mode) async throws -> Results {
+        try await self.experiment(client: chain.client, log: chain.log, propagation: chain.propagation, mode: mode)
+    }
+
+    /// The calls of one experiment through `client` (the first hop's), one tag each; `log` learns when each hop's
+    /// handler started, was cancelled and returned.
+    func experiment(client: RPCClient, log: HopLog, propagation: RPCClient.Propagation, mode: Mode) async throws -> Results {
         let state = ExperimentState(hops: self.hops)
         let budget = Duration.milliseconds(self.budgetMs)
         let work = UInt32(self.workMs)
@@ -112,8 +134,8 @@ struct CascadeBench: AsyncParsableCommand {
                     while true {
                         let index = state.next.add(1, ordering: .relaxed).newValue
                         guard index <= self.calls else { return }
-                        let tag = UInt64(index) | (mode == .deadline ? 1 << 40 : 0) | (chain.propagation == .enabled ? 0 : 1 << 41)
-                        let probe = chain.log.open(tag: tag, hops: self.hops)
+                        let tag = UInt64(index) | (mode == .deadline ? 1 << 40 : 0) | (propagation == .enabled ? 0 : 1 << 41)
+                        let probe = log.open(tag: tag, hops: self.hops)
                         var request = ByteBuffer()
                         request.writeInteger(tag)
                         request.writeInteger(work)
@@ -121,7 +143,7 @@ struct CascadeBench: AsyncParsableCommand {
                         switch mode {
                         case .cancel:
                             let call = Task {
-                                try await chain.client.unary(Self.hop, request, options: CallOptions(timeout: .seconds(30)))
+                                try await client.unary(Self.hop, request, options: CallOptions(timeout: .seconds(30)))
                             }
                             await probe.lastHopStarted.wait()
                             trigger = now()
@@ -132,7 +154,7 @@ struct CascadeBench: AsyncParsableCommand {
                             let deadline = Deadline.now() + budget
                             trigger = deadline.uptimeNanoseconds
                             LatencyTrace.benchmarkMark(site: 2, value: trigger)
-                            _ = try? await chain.client.unary(Self.hop, request, options: CallOptions(deadline: deadline))
+                            _ = try? await client.unary(Self.hop, request, options: CallOptions(deadline: deadline))
                         }
                         // Every hop returns — unless a hop never ran: under load a 20 ms budget can be spent before
                         // the call reaches the last hops (shed, or failed before it was sent). The caller is done, so
@@ -151,7 +173,7 @@ struct CascadeBench: AsyncParsableCommand {
                             waiters.cancelAll()
                             return first
                         }
-                        let records = chain.log.close(tag: tag)
+                        let records = log.close(tag: tag)
                         state.results.withLock { results in
                             if !complete { results.incomplete += 1 }
                             for (hop, record) in records.enumerated() where record.returned || complete {
@@ -187,31 +209,49 @@ final class Chain: Sendable {
         configuration.maxConcurrentStreams = 10_000
         let log = self.log
         self.servers = (0..<hops).map { hop in
-            var router = Router()
-            let isLast = hop == hops - 1
-            router.unary(CascadeBench.hop) { request, _ in
-                let tag = request.getInteger(at: request.readerIndex, as: UInt64.self) ?? 0
-                let work = request.getInteger(at: request.readerIndex + 8, as: UInt32.self) ?? 0
-                log.started(tag: tag, hop: hop)
-                LatencyTrace.benchmarkMark(site: UInt(101 + hop), value: Int64(tag))
-                defer { log.returned(tag: tag, hop: hop) }
-                return try await withTaskCancellationHandler {
-                    if !isLast, let downstream = downstreams[hop].client {
-                        return try await downstream.unary(CascadeBench.hop, request)
-                    }
-                    // The last hop: cooperative work in 1 ms slices, stopping when its task is cancelled.
-                    let end = ContinuousClock.now + .milliseconds(Int(work))
-                    while ContinuousClock.now < end && !Task.isCancelled {
-                        try? await Task.sleep(for: .milliseconds(1))
-                    }
-                    return request
-                } onCancel: {
-                    LatencyTrace.benchmarkMark(site: UInt(201 + hop), value: Int64(tag))
-                    log.cancelled(tag: tag, hop: hop)
-                }
-            }
+            let router = Self.router(
+                hop: hop, isLast: hop == hops - 1, downstream: { downstreams[hop].client },
+                started: { log.started(tag: $0, hop: hop) },
+                cancelled: { log.cancelled(tag: $0, hop: hop) },
+                returned: { log.returned(tag: $0, hop: hop) }
+            )
             return RPCServer(host: "127.0.0.1", port: 0, router: router, configuration: configuration)
         }
+    }
+
+    /// One hop's service: forwards to `downstream` (when not the last), or, as the last hop, parks for the
+    /// requested work or until its task is cancelled; reports its handler's start, cancellation and return by tag.
+    static func router(
+        hop: Int,
+        isLast: Bool,
+        downstream: @escaping @Sendable () -> RPCClient?,
+        started: @escaping @Sendable (UInt64) -> Void,
+        cancelled: @escaping @Sendable (UInt64) -> Void,
+        returned: @escaping @Sendable (UInt64) -> Void
+    ) -> Router {
+        var router = Router()
+        router.unary(CascadeBench.hop) { request, _ in
+            let tag = request.getInteger(at: request.readerIndex, as: UInt64.self) ?? 0
+            let work = request.getInteger(at: request.readerIndex + 8, as: UInt32.self) ?? 0
+            started(tag)
+            LatencyTrace.benchmarkMark(site: UInt(101 + hop), value: Int64(tag))
+            defer { returned(tag) }
+            return try await withTaskCancellationHandler {
+                if !isLast, let downstream = downstream() {
+                    return try await downstream.unary(CascadeBench.hop, request)
+                }
+                // The last hop: cooperative work in 1 ms slices, stopping when its task is cancelled.
+                let end = ContinuousClock.now + .milliseconds(Int(work))
+                while ContinuousClock.now < end && !Task.isCancelled {
+                    try? await Task.sleep(for: .milliseconds(1))
+                }
+                return request
+            } onCancel: {
+                LatencyTrace.benchmarkMark(site: UInt(201 + hop), value: Int64(tag))
+                cancelled(tag)
+            }
+        }
+        return router
     }
 
     /// The client of the first hop.
@@ -296,8 +336,7 @@ final class HopLog: Sendable {
         self.entries.withLock { $0.removeValue(forKey: tag)?.records ?? [] }
     }
 
-    func started(tag: UInt64, hop: Int) {
-        let clock = now()
+    func started(tag: UInt64, hop: Int, at clock: Int64 = now()) {
         let probe = self.entries.withLock { entries -> Probe? in
             entries[tag]?.records[hop].startedAt = clock
             guard let entry = entries[tag], hop == entry.records.count - 1 else { return nil }
@@ -306,13 +345,11 @@ final class HopLog: Sendable {
         probe?.lastHopStarted.set()
     }
 
-    func cancelled(tag: UInt64, hop: Int) {
-        let clock = now()
+    func cancelled(tag: UInt64, hop: Int, at clock: Int64 = now()) {
         self.entries.withLock { $0[tag]?.records[hop].cancelledAt = clock }
     }
 
-    func returned(tag: UInt64, hop: Int) {
-        let clock = now()
+    func returned(tag: UInt64, hop: Int, at clock: Int64 = now()) {
         let probe = self.entries.withLock { entries -> Probe? in
             guard entries[tag] != nil else { return nil }
             entries[tag]!.records[hop].returnedAt = clock
