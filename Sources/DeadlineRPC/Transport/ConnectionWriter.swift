@@ -88,6 +88,12 @@ struct ConnectionWriter {
         return self.scheduler.pump(budget: Self.pumpBudget)
     }
 
+    /// The big messages written or dropped since the last call, for ``CompressionOffload/release(_:)``; nil when
+    /// there are none (the common case: one check per flush).
+    mutating func takeRetired() -> [ByteBuffer]? {
+        self.scheduler.hasRetired ? self.scheduler.takeRetired() : nil
+    }
+
     /// The bytes ready to write, taken; nil when there are none.
     mutating func takePending() -> ByteBuffer? {
         self.scheduler.hasPendingBytes ? self.scheduler.takePending() : nil

@@ -430,6 +430,8 @@ final class ClientConnectionHandler: ChannelDuplexHandler, ConnectionFlushing {
                 waiter.resume()
             }
         }
+        // Big messages this pump finished, or streams dropped since the last flush, are freed off the loop.
+        if let retired = self.writer.takeRetired() { self.offload.release(retired) }
         guard let bytes = self.writer.takePending() else { return }
         let cancels = self.unflushedCancels
         self.unflushedCancels = 0
