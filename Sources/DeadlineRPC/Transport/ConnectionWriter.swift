@@ -88,10 +88,13 @@ struct ConnectionWriter {
         return self.scheduler.pump(budget: Self.pumpBudget)
     }
 
-    /// The big messages written or dropped since the last call, for ``CompressionOffload/release(_:)``; nil when
-    /// there are none (the common case: one check per flush).
-    mutating func takeRetired() -> [ByteBuffer]? {
-        self.scheduler.hasRetired ? self.scheduler.takeRetired() : nil
+    /// Whether big messages were written or dropped since the last ``takeRetired()`` (one check per flush).
+    var hasRetired: Bool { self.scheduler.hasRetired }
+
+    /// The big messages written or dropped since the last call, for ``CompressionOffload/release(_:)``: pass the
+    /// result straight there, without keeping a copy (a copy the loop drops last would free them on the loop).
+    mutating func takeRetired() -> [ByteBuffer] {
+        self.scheduler.takeRetired()
     }
 
     /// The bytes ready to write, taken; nil when there are none.

@@ -13,7 +13,7 @@ extension ServerConnectionHandler {
         guard let context = self.context, self.state != .closed else { return }
         let progressed = self.writer.pump()
         // Big messages this pump finished, or streams dropped since the last flush, are freed off the loop.
-        if let retired = self.writer.takeRetired() { self.offload.release(retired) }
+        if self.writer.hasRetired { self.offload.release(self.writer.takeRetired()) }
         if !progressed.isEmpty {
             if !self.queuedReplies.isEmpty { self.repliesWritten(progressed) }
             for streamID in progressed {

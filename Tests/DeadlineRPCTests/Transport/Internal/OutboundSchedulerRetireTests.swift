@@ -1,4 +1,5 @@
 import NIOCore
+import Synchronization
 import Testing
 import Wire
 
@@ -136,17 +137,28 @@ struct OutboundSchedulerRetireTests {
         #expect(retired.map(\.readableBytes) == [message.readableBytes - 20_000])
     }
 
-    @Test("the writer hands over retired messages once, and nil when there are none")
+    @Test("the writer hands over retired messages once")
     func writerTakesRetired() throws {
         var writer = ConnectionWriter(allocator: ByteBufferAllocator())
-        let before = writer.takeRetired()
-        #expect(before == nil)
+        #expect(!writer.hasRetired)
         writer.scheduler.openStream(1)
         writer.scheduler.enqueueMessage(streamID: 1, Helpers.payload(Self.big, seed: 1), compressed: false, endStream: false)
         writer.scheduler.dropStream(1)
+        #expect(writer.hasRetired)
         let taken = writer.takeRetired()
-        #expect(taken?.count == 1)
+        #expect(taken.count == 1)
+        #expect(!writer.hasRetired)
         let again = writer.takeRetired()
-        #expect(again == nil)
+        #expect(again.isEmpty)
+    }
+
+    @Test("the pool takes what a connection releases: counted, and nothing at Int.max (everything on the loop)")
+    func offloadRelease() async throws {
+        let counters = CompressionCounters()
+        let offload = CompressionOffload(threshold: 16 * 1024, threadPool: .singleton, counters: counters)
+        offload.release([Helpers.payload(Self.big), Helpers.payload(Self.big + 1)])
+        #expect(counters.releasedOffLoop.load(ordering: .relaxed) == 2)
+        CompressionOffload.never(counters: counters).release([Helpers.payload(Self.big)])
+        #expect(counters.releasedOffLoop.load(ordering: .relaxed) == 2)
     }
 }
