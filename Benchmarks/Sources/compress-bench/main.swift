@@ -20,6 +20,8 @@ struct CompressBench: AsyncParsableCommand {
     @Option(help: "Probe period in microseconds.") var tickUs: Int = 200
     @Option(help: "Event loops shared by server and client.") var loops: Int = 2
     @Option(help: "gzip, deflate, or identity (no compression: the stalls the rest of the path and the machine cause).") var encoding: String = "gzip"
+    @Option(help: "Which shapes to run, comma-separated: unary, bidi.") var shapes: String = "unary,bidi"
+    @Option(help: "Append every interval whose loop CPU passed 0.5 ms to this file, one line each: shape, the loop's index (thread `NIO-ELT-…-#(index + 1)`), start and end (CLOCK_MONOTONIC ns), loop CPU (ns); for `perf record -k CLOCK_MONOTONIC` to find what ran in it.") var traceLong: String? = nil
 
     static let echo = Method<ByteBuffer, ByteBuffer>.raw("bench.Compress/Echo", kind: .unary)
     static let stream = Method<ByteBuffer, ByteBuffer>.raw("bench.Compress/Stream", kind: .bidirectional)
@@ -54,7 +56,7 @@ struct CompressBench: AsyncParsableCommand {
             _ = try await client.unary(Self.echo, payload, options: options)
 
             print("compress-bench: \(self.size) B compressible messages, \(encoding), threshold \(self.threshold), \(self.loops) loops, probe every \(self.tickUs) µs, \(self.calls) calls per shape")
-            for shape in ["unary", "bidi"] {
+            for shape in ["unary", "bidi"] where self.shapes.split(separator: ",").contains(Substring(shape)) {
                 let probe = StallProbe(group: group, tick: .microseconds(Int64(self.tickUs)))
                 let start = ContinuousClock.now
                 if shape == "unary" {
@@ -78,6 +80,7 @@ struct CompressBench: AsyncParsableCommand {
                 }
                 let elapsed = ContinuousClock.now - start
                 let stalls = await probe.stop()
+                if let path = self.traceLong { probe.appendLongIntervals(to: path, shape: shape) }
                 let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
                 print("  \(shape): longest loop stall \(Self.fixed(stalls.max, 2)) ms, p99 tick lateness \(Self.fixed(stalls.p99, 3)) ms, longest loop CPU between ticks \(Self.fixed(stalls.busyMax, 2)) ms (next \(stalls.busyNext.map { Self.fixed($0, 2) }.joined(separator: " ")); intervals over 0.5 / 1 ms: \(stalls.busyOverHalf) / \(stalls.busyOverOne) of \(stalls.intervals)), \(Self.fixed(Double(self.calls) / seconds, 1)) messages/s each way")
             }
@@ -143,10 +146,42 @@ final class StallProbe: Sendable {
         return UInt64(spec.tv_sec) * 1_000_000_000 + UInt64(spec.tv_nsec)
     }
 
-    /// Every tick's lateness, in nanoseconds.
+    /// Every tick's lateness, in nanoseconds. Room for a million ticks is reserved up front: an array that grew
+    /// while the probe ran would copy itself (megabytes, with page faults) on a loop, inside an interval it measures.
     final class Samples: Sendable {
-        let values = Mutex<[Int64]>([])
-        let busy = Mutex<[Int64]>([])
+        static let reserved = 1 << 20
+        let values = Mutex<[Int64]>(Samples.empty())
+        let busy = Mutex<[Int64]>(Samples.empty())
+        /// Intervals over 0.5 ms of loop CPU (`--trace-long`).
+        let long = Mutex<[LongInterval]>([])
+
+        static func empty() -> [Int64] {
+            var array: [Int64] = []
+            array.reserveCapacity(Self.reserved)
+            return array
+        }
+
+        init() {
+            self.long.withLock { $0.reserveCapacity(4096) }
+        }
+    }
+
+    /// One interval over 0.5 ms of loop CPU: the loop's index (its thread is named `NIO-ELT-…-#(index + 1)`), its
+    /// start and end (CLOCK_MONOTONIC ns), and the loop thread's CPU in it (ns).
+    struct LongInterval {
+        var loop: Int
+        var start: UInt64
+        var end: UInt64
+        var busy: UInt64
+    }
+
+    /// Appends the intervals over 0.5 ms of loop CPU to `path` (see `--trace-long`).
+    func appendLongIntervals(to path: String, shape: String) {
+        guard let file = fopen(path, "a") else { return }
+        for interval in self.samples.long.withLock({ $0 }) {
+            fputs("\(shape) \(interval.loop) \(interval.start) \(interval.end) \(interval.busy)\n", file)
+        }
+        fclose(file)
     }
 
     /// When one loop's probe last ran.
@@ -161,13 +196,14 @@ final class StallProbe: Sendable {
     init(group: MultiThreadedEventLoopGroup, tick: TimeAmount) {
         let samples = self.samples
         var tasks: [(any EventLoop, RepeatedTask)] = []
-        for loop in group.makeIterator() {
+        for (index, loop) in group.makeIterator().enumerated() {
             let last = LastTick(NIODeadline.now())
             let lastCPU = LastTick(NIODeadline.uptimeNanoseconds(0))
             let task = loop.scheduleRepeatedTask(initialDelay: tick, delay: tick) { _ in
                 let now = NIODeadline.now()
                 // Fixed delay: the next tick is due `tick` after this one ran, so the gap beyond it is lateness.
-                let late = now.uptimeNanoseconds &- last.swap(now.uptimeNanoseconds) &- UInt64(tick.nanoseconds)
+                let previousTick = last.swap(now.uptimeNanoseconds)
+                let late = now.uptimeNanoseconds &- previousTick &- UInt64(tick.nanoseconds)
                 // The loop thread's own CPU time since the last tick: what the loop ran, without the time the OS
                 // gave other threads (on a busy 2-core machine, lateness alone counts preemption as a stall).
                 let cpu = Self.threadCPUNanoseconds()
@@ -175,6 +211,10 @@ final class StallProbe: Sendable {
                 let busy = previous == 0 ? 0 : cpu &- previous
                 samples.values.withLock { $0.append(Int64(bitPattern: late)) }
                 samples.busy.withLock { $0.append(Int64(bitPattern: busy)) }
+                if busy > 500_000 {
+                    let interval = LongInterval(loop: index, start: previousTick, end: now.uptimeNanoseconds, busy: busy)
+                    samples.long.withLock { $0.append(interval) }
+                }
             }
             tasks.append((loop, task))
         }

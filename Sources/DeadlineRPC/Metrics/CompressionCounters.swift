@@ -13,4 +13,6 @@ final class CompressionCounters: Sendable {
     let decompressedOffLoop = Atomic<Int>(0)
     /// Uncompressed split messages joined on the thread pool (above ``CompressionOffload/joinThreshold``).
     let joinedOffLoop = Atomic<Int>(0)
+    /// Big written or dropped messages whose last reference was handed to the thread pool to drop.
+    let releasedOffLoop = Atomic<Int>(0)
 }

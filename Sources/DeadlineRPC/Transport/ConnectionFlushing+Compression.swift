@@ -10,15 +10,21 @@ extension ConnectionFlushing {
     func compressOffLoop(_ job: CompressionJob, offload: CompressionOffload) {
         guard let context = self.flushContext else { return }
         let willCompress = offload.willCompress
-        offload.threadPool.runIfActive(eventLoop: context.eventLoop) {
+        // The job travels in a handoff and comes back as the bytes to send: the message it held is let go on the
+        // pool, and nothing the loop releases after the callback (this closure, the future) still holds megabytes.
+        let pending = Handoff(job)
+        let (streamID, token) = (job.streamID, job.token)
+        offload.threadPool.runIfActive(eventLoop: context.eventLoop) { () -> Handoff<(bytes: ByteBuffer, compressed: Bool)>? in
+            guard let job = pending.take() else { return nil }
             willCompress?()
-            return job.run()
+            return Handoff(job.outcome())
         }
             .assumeIsolated()
             .whenComplete { result in
-                let packed = (try? result.get()) ?? nil
+                // A pool that is not running never took the job: it goes uncompressed, as when zlib fails.
+                guard let outcome = (try? result.get())?.take() ?? pending.take().map({ ($0.message, false) }) else { return }
                 let filled = self.writer.scheduler.fillPending(
-                    streamID: job.streamID, token: job.token, packed ?? job.message, compressed: packed != nil
+                    streamID: streamID, token: token, outcome.bytes, compressed: outcome.compressed
                 )
                 if filled { self.flushSoon() }
             }

@@ -88,6 +88,15 @@ struct ConnectionWriter {
         return self.scheduler.pump(budget: Self.pumpBudget)
     }
 
+    /// Whether big messages were written or dropped since the last ``takeRetired()`` (one check per flush).
+    var hasRetired: Bool { self.scheduler.hasRetired }
+
+    /// The big messages written or dropped since the last call, for ``CompressionOffload/release(_:)``: pass the
+    /// result straight there, without keeping a copy (a copy the loop drops last would free them on the loop).
+    mutating func takeRetired() -> [ByteBuffer] {
+        self.scheduler.takeRetired()
+    }
+
     /// The bytes ready to write, taken; nil when there are none.
     mutating func takePending() -> ByteBuffer? {
         self.scheduler.hasPendingBytes ? self.scheduler.takePending() : nil

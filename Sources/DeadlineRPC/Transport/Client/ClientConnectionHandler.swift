@@ -282,11 +282,15 @@ final class ClientConnectionHandler: ChannelDuplexHandler, ConnectionFlushing {
     func inflateOffLoop(_ job: DecompressionJob, call: ClientCall, credit: Int, endStream: Bool) {
         guard let eventLoop = self.context?.eventLoop else { return }  // The channel closed: the call ends with it.
         self.inboundPaused = true
-        self.offload.threadPool.runIfActive(eventLoop: eventLoop) { job.run() }
+        // In a handoff both ways: the fragments are let go on the pool, and the future keeps no copy of the message
+        // for the loop to free after the caller is done with it.
+        let pending = Handoff(job)
+        self.offload.threadPool.runIfActive(eventLoop: eventLoop) { pending.take().map { Handoff($0.run()) } }
             .assumeIsolated()
             .whenComplete { result in
-                // A pool that is not running leaves the work to the loop, as before the offload existed.
-                let inflated = (try? result.get()) ?? job.run()
+                // A pool that is not running never took the job: the loop does the work, as before the offload.
+                // Exactly one of the two holds a value (the pool returns a handoff whenever it took the job).
+                guard let inflated = (try? result.get())?.take() ?? pending.take()?.run() else { return }
                 self.inflated(inflated, call: call, credit: credit, endStream: endStream)
             }
     }
@@ -438,6 +442,8 @@ final class ClientConnectionHandler: ChannelDuplexHandler, ConnectionFlushing {
                 waiter.resume()
             }
         }
+        // Big messages this pump finished, or streams dropped since the last flush, are freed off the loop.
+        if self.writer.hasRetired { self.offload.release(self.writer.takeRetired()) }
         guard let bytes = self.writer.takePending() else { return }
         let cancels = self.unflushedCancels
         self.unflushedCancels = 0

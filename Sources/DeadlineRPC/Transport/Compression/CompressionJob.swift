@@ -17,4 +17,9 @@ struct CompressionJob: Sendable {
         else { return nil }
         return packed
     }
+
+    /// What to send: the compressed bytes, or the message as it is when zlib fails or would not shrink it.
+    func outcome() -> (bytes: ByteBuffer, compressed: Bool) {
+        self.run().map { ($0, true) } ?? (self.message, false)
+    }
 }

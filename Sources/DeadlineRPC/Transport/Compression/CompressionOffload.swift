@@ -23,6 +23,18 @@ struct CompressionOffload {
     /// Runs on the pool thread before each offloaded compression (a test hook; nil in production).
     var willCompress: (@Sendable () -> Void)? = nil
 
+    /// Drops the last references to big written or dropped messages (``OutboundScheduler/takeRetired()``) on the
+    /// pool: freeing megabytes can trim the allocator's heap (`madvise` of tens of MiB), which held a loop for over
+    /// 1 ms in `compress-bench`'s bidirectional shape. At `Int.max` (everything on the loop) they are dropped here.
+    /// `buffers` is consumed into a handoff the pool empties: if the loop kept a reference (a copy of the array) and
+    /// the pool let go of its own first, the loop's release would free them after all.
+    func release(_ buffers: consuming [ByteBuffer]) {
+        guard self.threshold != .max else { return }
+        self.counters.releasedOffLoop.add(buffers.count, ordering: .relaxed)
+        let handoff = Handoff(consume buffers)
+        self.threadPool.submit { _ in _ = handoff.take() }
+    }
+
     /// Never offloads: for connections whose loop cannot take results from another thread (an `EmbeddedEventLoop`).
     static func never(counters: CompressionCounters) -> CompressionOffload {
         CompressionOffload(threshold: .max, threadPool: .singleton, counters: counters)

@@ -40,6 +40,12 @@ struct OutboundScheduler {
             self.buffer![index] = item
         }
 
+        /// Calls `body` with each queued message's buffer and its size as sent.
+        func forEachMessage(_ body: (ByteBuffer, _ total: UInt32) -> Void) {
+            guard let buffer = self.buffer else { return }
+            for case .message(let data, let total, _, _, _) in buffer { body(data, total) }
+        }
+
         /// Replaces the pending item `token` with what `body` makes of it; false when there is none.
         mutating func replacePending(_ token: UInt64, _ body: (_ size: Int, _ endStream: Bool) -> Item) -> Bool {
             guard let buffer = self.buffer else { return false }
@@ -73,6 +79,13 @@ struct OutboundScheduler {
     /// Whether the channel accepts more data now.
     var writable = true
 
+    /// Messages of at least this many bytes are not released here when written or dropped: freeing megabytes can
+    /// make the allocator give memory back to the system on the spot (glibc trims its heap with `madvise`, tens of
+    /// MiB at a time: over 1 ms on a loop). They wait in ``takeRetired()`` for the connection to release off the loop.
+    static let retireThreshold = 128 * 1024
+    /// Written or dropped messages of at least ``retireThreshold`` bytes, still referenced here.
+    private var retired: [ByteBuffer] = []
+
     /// The next token for a message compressed off the loop.
     private var nextPendingToken: UInt64 = 0
 
@@ -89,6 +102,23 @@ struct OutboundScheduler {
     }
 
     var hasPendingBytes: Bool { self.pending.readableBytes > 0 }
+    /// Whether big messages wait in ``takeRetired()``.
+    var hasRetired: Bool { !self.retired.isEmpty }
+
+    /// Takes the big messages that were written or dropped: the caller drops these last references off the loop.
+    mutating func takeRetired() -> [ByteBuffer] {
+        var taken: [ByteBuffer] = []
+        swap(&taken, &self.retired)
+        return taken
+    }
+
+    /// Keeps the big messages of a stream being forgotten for ``takeRetired()``.
+    private mutating func retire(_ queue: StreamQueue?) {
+        guard let queue, !queue.items.isEmpty else { return }
+        queue.items.forEachMessage { data, total in
+            if total >= Self.retireThreshold { self.retired.append(data) }
+        }
+    }
     /// Whether some stream has data waiting that could be sent once credit or writability allows.
     var hasQueuedData: Bool { !self.ready.isEmpty }
 
@@ -146,7 +176,7 @@ struct OutboundScheduler {
 
     /// Forgets a stream and drops its queued data (it was cancelled or ended by the peer).
     mutating func dropStream(_ streamID: UInt32) {
-        self.streams.removeValue(forKey: streamID)
+        self.retire(self.streams.removeValue(forKey: streamID))
     }
 
     /// Ends a stream with an error at once, whatever its credit (PROTOCOL.md §10.3): drops everything it still
@@ -155,7 +185,7 @@ struct OutboundScheduler {
     @discardableResult
     mutating func endStreamNow(_ streamID: UInt32, end: Frame, cancel: Frame) -> Bool {
         let partial = self.hasPartialMessage(streamID)
-        self.streams.removeValue(forKey: streamID)
+        self.retire(self.streams.removeValue(forKey: streamID))
         self.write(partial ? cancel : end)
         return partial
     }
@@ -358,6 +388,7 @@ struct OutboundScheduler {
                     endStream: endStream
                 ))
             } else {
+                if total >= Self.retireThreshold { self.retired.append(data) }
                 queue.items.removeFirst()
             }
             return true

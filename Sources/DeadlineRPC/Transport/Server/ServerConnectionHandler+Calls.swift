@@ -123,11 +123,15 @@ extension ServerConnectionHandler {
     /// decoder's buffer and the socket, as decode pacing does. Cancels and deadlines of this side still act at once.
     func inflateOffLoop(_ job: DecompressionJob, stream: ServerStream, credit: Int, endStream: Bool) {
         self.inboundPaused = true
-        self.offload.threadPool.runIfActive(eventLoop: self.eventLoop) { job.run() }
+        // In a handoff both ways: the fragments are let go on the pool, and the future keeps no copy of the message
+        // for the loop to free after its reader is done with it.
+        let pending = Handoff(job)
+        self.offload.threadPool.runIfActive(eventLoop: self.eventLoop) { pending.take().map { Handoff($0.run()) } }
             .assumeIsolated()
             .whenComplete { result in
-                // A pool that is not running leaves the work to the loop, as before the offload existed.
-                let inflated = (try? result.get()) ?? job.run()
+                // A pool that is not running never took the job: the loop does the work, as before the offload.
+                // Exactly one of the two holds a value (the pool returns a handoff whenever it took the job).
+                guard let inflated = (try? result.get())?.take() ?? pending.take()?.run() else { return }
                 self.inflated(inflated, stream: stream, credit: credit, endStream: endStream)
             }
     }

@@ -12,6 +12,8 @@ extension ServerConnectionHandler {
     func flushNow() {
         guard let context = self.context, self.state != .closed else { return }
         let progressed = self.writer.pump()
+        // Big messages this pump finished, or streams dropped since the last flush, are freed off the loop.
+        if self.writer.hasRetired { self.offload.release(self.writer.takeRetired()) }
         if !progressed.isEmpty {
             if !self.queuedReplies.isEmpty { self.repliesWritten(progressed) }
             for streamID in progressed {
