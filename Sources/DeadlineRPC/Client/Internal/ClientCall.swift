@@ -50,9 +50,18 @@ final class ClientCall: @unchecked Sendable, DeadlineQueueEntry {
     @exclusivity(unchecked) var sentAt = NIODeadline.uptimeNanoseconds(0)
     /// For the runtime's own calls (the health watch): each response message goes here, on the loop, instead of to
     /// a caller.
-    @exclusivity(unchecked) var onMessage: ((ByteBuffer) -> Void)?
+    var onMessage: ((ByteBuffer) -> Void)? {
+        get { self.hooks?.onMessage }
+        set { self.runtimeHooks().onMessage = newValue }
+    }
     /// For the runtime's own calls: how the call ended (nil: OK), on the loop.
-    @exclusivity(unchecked) var onEnd: ((RPCError?) -> Void)?
+    var onEnd: ((RPCError?) -> Void)? {
+        get { self.hooks?.onEnd }
+        set { self.runtimeHooks().onEnd = newValue }
+    }
+    /// ``onMessage`` and ``onEnd`` behind one reference, set only on the runtime's own calls: inline, they were 32
+    /// bytes in every call.
+    @exclusivity(unchecked) private var hooks: RuntimeHooks?
     /// Whether a server's `GOAWAY` already sent it back unprocessed once: a second time it fails, so a server
     /// that refuses every call cannot make the client loop.
     @exclusivity(unchecked) var requeuedOnce = false
@@ -73,7 +82,13 @@ final class ClientCall: @unchecked Sendable, DeadlineQueueEntry {
     /// Where a streaming-response call's final outcome goes once the messages are done.
     @exclusivity(unchecked) var trailers = Metadata()
     /// The error of an end already decided but delivered at the end of the tick (nil otherwise).
-    @exclusivity(unchecked) var endingError: RPCError?
+    var endingError: RPCError? {
+        get { self.endingBox?.error }
+        set { self.endingBox = newValue.map(ErrorBox.init) }
+    }
+    /// ``endingError`` behind a reference: an `RPCError` inline is ~48 bytes in every call, and only a deadline
+    /// being delivered sets it.
+    @exclusivity(unchecked) private var endingBox: ErrorBox?
     /// A request writer waiting for the stream's queue to drain. This and ``startWaiter`` are unsafe continuations
     /// for the reason ``single`` is (each resumer takes it out first, so it is resumed once), and because a checked
     /// one is a resilient type: its `Optional` is copied and destroyed through value witnesses, about a dozen times
@@ -82,7 +97,24 @@ final class ClientCall: @unchecked Sendable, DeadlineQueueEntry {
     /// A streaming-request caller waiting for the call to reach a connection before it writes.
     @exclusivity(unchecked) var startWaiter: UnsafeContinuation<Void, any Error>?
     /// How the call ended, once it has: read by writers and by a client-streaming caller that half-closes late.
-    @exclusivity(unchecked) var outcome: Result<Void, RPCError>?
+    var outcome: Result<Void, RPCError>? {
+        get {
+            switch self.ended {
+            case nil: return nil
+            case .succeeded?: return .success(())
+            case .failed(let box)?: return .failure(box.error)
+            }
+        }
+        set {
+            switch newValue {
+            case nil: self.ended = nil
+            case .success?: self.ended = .succeeded
+            case .failure(let error)?: self.ended = .failed(ErrorBox(error))
+            }
+        }
+    }
+    /// ``outcome`` in 8 bytes (a failure's error behind a reference), not an inline `RPCError` in every call.
+    @exclusivity(unchecked) private var ended: Ended?
 
     /// A call as the caller decided it; the machine starts idle.
     init(
@@ -177,6 +209,32 @@ final class ClientCall: @unchecked Sendable, DeadlineQueueEntry {
             self.onEnd = nil
             onEnd(self.outcomeError)
         }
+    }
+
+    /// The runtime's own hooks on this call, made on first use.
+    private func runtimeHooks() -> RuntimeHooks {
+        if let hooks = self.hooks { return hooks }
+        let hooks = RuntimeHooks()
+        self.hooks = hooks
+        return hooks
+    }
+
+    /// See ``hooks``.
+    private final class RuntimeHooks {
+        var onMessage: ((ByteBuffer) -> Void)?
+        var onEnd: ((RPCError?) -> Void)?
+    }
+
+    /// How a call ended, compactly (see ``outcome``).
+    private enum Ended {
+        case succeeded
+        case failed(ErrorBox)
+    }
+
+    /// An error kept behind one reference (loop only, like the call's other state).
+    private final class ErrorBox {
+        let error: RPCError
+        init(_ error: RPCError) { self.error = error }
     }
 
     /// The error the call ended with, if it failed — or is ending with: a deadline's end is delivered at the end of
