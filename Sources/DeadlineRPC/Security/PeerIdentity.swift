@@ -7,36 +7,36 @@ public struct PeerIdentity: Sendable, Hashable {
     /// The certificate's subject as an RFC 4514 string, e.g. `CN=orders,O=Example`.
     public var subject: String {
         get { self.storage.subject }
-        set { self.unique().subject = newValue }
+        set { self.storage = self.storage.with { $0.subject = newValue } }
     }
     /// DNS-name SANs, e.g. `orders.prod.example.org`.
     public var dnsNames: [String] {
         get { self.storage.dnsNames }
-        set { self.unique().dnsNames = newValue }
+        set { self.storage = self.storage.with { $0.dnsNames = newValue } }
     }
     /// URI SANs, e.g. SPIFFE ids such as `spiffe://example.org/ns/prod/sa/orders`.
     public var uris: [String] {
         get { self.storage.uris }
-        set { self.unique().uris = newValue }
+        set { self.storage = self.storage.with { $0.uris = newValue } }
     }
     /// IP-address SANs, in text form (`10.0.0.7`, `::1`).
     public var ipAddresses: [String] {
         get { self.storage.ipAddresses }
-        set { self.unique().ipAddresses = newValue }
+        set { self.storage = self.storage.with { $0.ipAddresses = newValue } }
     }
     /// The peer's certificates in DER, leaf first (for callers who need more than the names).
     public var certificateChain: [[UInt8]] {
         get { self.storage.certificateChain }
-        set { self.unique().certificateChain = newValue }
+        set { self.storage = self.storage.with { $0.certificateChain = newValue } }
     }
 
-    /// The fields behind one reference, copied on write: every call over a TLS connection carries its peer's
-    /// identity (in its context, its reply), and five fields inline made each of those copies 48 bytes larger.
+    /// The fields behind one immutable reference (a setter makes a new one): every call over a TLS connection
+    /// carries its peer's identity (in its context, its reply), and five fields inline made each copy 48 bytes larger.
     private var storage: Storage
 
     /// Creates an identity (tests and custom transports; the runtime builds it from the handshake).
     public init(subject: String, dnsNames: [String] = [], uris: [String] = [], ipAddresses: [String] = [], certificateChain: [[UInt8]] = []) {
-        self.storage = Storage(subject: subject, dnsNames: dnsNames, uris: uris, ipAddresses: ipAddresses, certificateChain: certificateChain)
+        self.storage = Storage(Fields(subject: subject, dnsNames: dnsNames, uris: uris, ipAddresses: ipAddresses, certificateChain: certificateChain))
     }
 
     /// Equal when every field is.
@@ -49,61 +49,49 @@ public struct PeerIdentity: Sendable, Hashable {
         hasher.combine(self.storage.fields)
     }
 
-    /// The storage, copied first when another identity shares it.
-    private mutating func unique() -> Storage {
-        if !isKnownUniquelyReferenced(&self.storage) {
-            self.storage = Storage(copying: self.storage)
-        }
-        return self.storage
-    }
-
-    /// Mutable only through ``unique()``, which copies a shared one first; so a `Storage` reachable from more than one
-    /// identity is never written, and reading it from several threads is safe (`@unchecked Sendable` for that reason).
-    private final class Storage: @unchecked Sendable {
+    /// The five fields as a value.
+    private struct Fields: Hashable, Sendable {
         var subject: String
         var dnsNames: [String]
         var uris: [String]
         var ipAddresses: [String]
         var certificateChain: [[UInt8]]
+    }
 
-        init(subject: String, dnsNames: [String], uris: [String], ipAddresses: [String], certificateChain: [[UInt8]]) {
-            self.subject = subject
-            self.dnsNames = dnsNames
-            self.uris = uris
-            self.ipAddresses = ipAddresses
-            self.certificateChain = certificateChain
-        }
+    /// Immutable, hence `Sendable`.
+    private final class Storage: Sendable {
+        let fields: Fields
+        var subject: String { self.fields.subject }
+        var dnsNames: [String] { self.fields.dnsNames }
+        var uris: [String] { self.fields.uris }
+        var ipAddresses: [String] { self.fields.ipAddresses }
+        var certificateChain: [[UInt8]] { self.fields.certificateChain }
 
-        convenience init(copying other: Storage) {
-            self.init(subject: other.subject, dnsNames: other.dnsNames, uris: other.uris, ipAddresses: other.ipAddresses, certificateChain: other.certificateChain)
-        }
+        init(_ fields: Fields) { self.fields = fields }
 
-        struct Fields: Hashable {
-            var subject: String
-            var dnsNames: [String]
-            var uris: [String]
-            var ipAddresses: [String]
-            var certificateChain: [[UInt8]]
-        }
-
-        var fields: Fields {
-            Fields(subject: self.subject, dnsNames: self.dnsNames, uris: self.uris, ipAddresses: self.ipAddresses, certificateChain: self.certificateChain)
+        /// A new storage with `change` applied to a copy of the fields.
+        func with(_ change: (inout Fields) -> Void) -> Storage {
+            var fields = self.fields
+            change(&fields)
+            return Storage(fields)
         }
     }
 
     /// Reads the identity from a DER chain, leaf first; nil when the leaf cannot be parsed.
     init?(derChain: [[UInt8]]) {
         guard let leafBytes = derChain.first, let leaf = try? Certificate(derEncoded: leafBytes) else { return nil }
-        self.init(subject: leaf.subject.description, certificateChain: derChain)
-        guard let names = try? leaf.extensions.subjectAlternativeNames else { return }
-        for name in names {
-            switch name {
-            case .dnsName(let dns): self.dnsNames.append(dns)
-            case .uniformResourceIdentifier(let uri): self.uris.append(uri)
-            case .ipAddress(let octets): self.ipAddresses.append(Self.text(ofIP: Array(octets.bytes)))
-            default: continue
+        var fields = Fields(subject: leaf.subject.description, dnsNames: [], uris: [], ipAddresses: [], certificateChain: derChain)
+        if let names = try? leaf.extensions.subjectAlternativeNames {
+            for name in names {
+                switch name {
+                case .dnsName(let dns): fields.dnsNames.append(dns)
+                case .uniformResourceIdentifier(let uri): fields.uris.append(uri)
+                case .ipAddress(let octets): fields.ipAddresses.append(Self.text(ofIP: Array(octets.bytes)))
+                default: continue
+                }
             }
         }
+        self.storage = Storage(fields)
     }
 
     private static func text(ofIP bytes: [UInt8]) -> String {

@@ -69,24 +69,22 @@ final class ServerCall: Sendable {
         // The response is encoded as the body returns (an encoding failure is kept, not thrown, so the interceptors
         // see what they saw before): a `Response?` held across the chain is an `Optional` of a generic type, a
         // metadata look-up per call.
-        var encoded: Result<ByteBuffer, EncodingFailed>? = nil
+        var encoded: Result<ByteBuffer, ResponseEncodingFailure>? = nil
         do {
             try await self.run(environment) { context in
                 let response = try await body(context)
-                var buffer = self.allocator.buffer(capacity: 0)
                 do {
-                    try codec.encode(response, into: &buffer)
-                    encoded = .success(buffer)
+                    encoded = .success(try self.encode(response, codec))
                 } catch {
-                    encoded = .failure(EncodingFailed())
+                    encoded = .failure(ResponseEncodingFailure())
                 }
             }
             switch encoded {
             case nil:
                 // Only an interceptor that returned without calling `next` gets here.
                 self.finish(response: nil, status: Status(code: .internal, message: "An interceptor ended the call without running the handler or throwing a status."), trailers: Metadata())
-            case .failure?:
-                self.finish(response: nil, status: Status(code: .internal, message: "The response message could not be encoded."), trailers: Metadata())
+            case .failure(let failure)?:
+                self.finishFailed(failure)
             case .success(let buffer)?:
                 self.finish(response: buffer, status: .ok, trailers: self.context.control.trailers)
             }
@@ -115,7 +113,7 @@ final class ServerCall: Sendable {
         }
     }
 
-    /// Encodes a unary handler's response; a failure becomes `internal` (see ``finishFailed(_:)``).
+    /// Encodes a single-response handler's response; a failure becomes `internal` (see ``finishFailed(_:)``).
     func encode<Response>(_ response: Response, _ codec: any MessageCodec<Response>) throws -> ByteBuffer {
         var buffer = self.allocator.buffer(capacity: 0)
         do {
@@ -229,10 +227,7 @@ final class ServerCall: Sendable {
     }
 }
 
-/// A response the codec could not encode (the call ends `internal`).
-private struct EncodingFailed: Error {}
-
-/// A unary response the method's codec could not encode: the call ends `internal`, as in ``ServerCall/respond(_:_:_:)``.
+/// A response the method's codec could not encode: the call ends `internal` (``ServerCall/encode(_:_:)``).
 struct ResponseEncodingFailure: Error {}
 
 /// What a handler returned, on its way to the event loop.
