@@ -85,118 +85,136 @@ public struct MessageAssembler: Sendable {
     /// Storage held beyond twice the message's bytes before fragments are copied instead of sliced.
     public static let pinnedSlack = 64 * 1024
 
-    /// The fragments of the message in progress; nil when none is.
-    private var pending: [ByteBuffer]?
-    private var received = 0
-    private var expected: Int = 0
-    private var pendingCompressed = false
-    /// Bytes of storage the pending fragments keep alive (each slice's storage counted once per run of slices that
-    /// share it, each owned chunk's capacity).
-    private var pinned = 0
-    /// Whether the last pending fragment is a chunk this assembler allocated (it may take copies while it has room).
-    private var tailIsOwned = false
-    /// The identity of the storage object of the last pending fragment when it is a slice, to count a run of slices
-    /// of one read once (compared only while that fragment keeps the storage alive, so it cannot be reused).
-    private var lastStorage: UInt?
+    /// The message in progress; nil when none is. Behind one reference made when a message arrives split, so an
+    /// assembler is 8 bytes between messages: a runtime keeps one per stream on each side, for every call in flight.
+    private var progress: Progress?
 
-    /// Where owned chunks come from.
-    private let allocator: ByteBufferAllocator
+    /// A split message being assembled.
+    ///
+    /// `@unchecked Sendable` is sound because it is copy-on-write: an assembler mutates its progress only after
+    /// ``MessageAssembler/uniqueProgress()`` found it uniquely referenced (or copied it), so an instance two
+    /// assemblers share — the only kind two threads could reach — is never mutated.
+    private final class Progress: @unchecked Sendable {
+        /// The fragments so far, in order.
+        var fragments: [ByteBuffer] = []
+        var received = 0
+        let expected: Int
+        let compressed: Bool
+        /// Bytes of storage the fragments keep alive (each slice's storage counted once per run of slices that
+        /// share it, each owned chunk's capacity).
+        var pinned = 0
+        /// Whether the last fragment is a chunk this assembler allocated (it may take copies while it has room).
+        var tailIsOwned = false
+        /// The identity of the storage object of the last fragment when it is a slice, to count a run of slices of
+        /// one read once (compared only while that fragment keeps the storage alive, so it cannot be reused).
+        var lastStorage: UInt?
 
-    /// Creates an assembler with no message in progress; `allocator` provides the chunks small fragments are
-    /// copied into.
-    public init(allocator: ByteBufferAllocator = ByteBufferAllocator()) {
-        self.allocator = allocator
+        init(expected: Int, compressed: Bool) {
+            self.expected = expected
+            self.compressed = compressed
+        }
+
+        func copy() -> Progress {
+            let copy = Progress(expected: self.expected, compressed: self.compressed)
+            copy.fragments = self.fragments
+            copy.received = self.received
+            copy.pinned = self.pinned
+            copy.tailIsOwned = self.tailIsOwned
+            copy.lastStorage = self.lastStorage
+            return copy
+        }
+
+        /// Adds one fragment's bytes: kept as the slice it is when it is big enough and the storage it pins stays
+        /// within the bound, copied into an owned chunk otherwise.
+        func append(_ data: ByteBuffer, allocator: ByteBufferAllocator) {
+            let count = data.readableBytes
+            guard count > 0 else { return }
+            defer { self.received += count }
+            if count >= MessageAssembler.minimumSlice {
+                let storage = data.withUnsafeReadableBytesWithStorageManagement { UInt(bitPattern: $1.toOpaque()) }
+                let newStorage = storage != self.lastStorage || self.tailIsOwned ? data.storageCapacity : 0
+                if self.pinned + newStorage <= 2 * (self.received + count) + MessageAssembler.pinnedSlack {
+                    self.fragments.append(data)
+                    self.pinned += newStorage
+                    self.tailIsOwned = false
+                    self.lastStorage = storage
+                    return
+                }
+            }
+            if self.tailIsOwned, let last = self.fragments.indices.last, self.fragments[last].writableBytes >= count {
+                self.fragments[last].writeImmutableBuffer(data)
+                return
+            }
+            // A new chunk never outgrows the declared length: the message's own bytes bound what is reserved.
+            let capacity = min(self.expected - self.received, max(count, MessageAssembler.ownedChunk))
+            var chunk = allocator.buffer(capacity: capacity)
+            chunk.writeImmutableBuffer(data)
+            self.fragments.append(chunk)
+            self.pinned += chunk.capacity
+            self.tailIsOwned = true
+            self.lastStorage = nil
+        }
     }
 
+    /// Creates an assembler with no message in progress.
+    public init() {}
+
     /// Whether a message has begun but not completed.
-    public var isAssembling: Bool { self.pending != nil }
+    public var isAssembling: Bool { self.progress != nil }
 
     /// Bytes of storage the message in progress keeps alive (0 when none is): at most twice its bytes received so far
     /// plus ``pinnedSlack`` and one ``ownedChunk`` (or the fragment that needed a bigger one).
-    public var pinnedBytes: Int { self.pending == nil ? 0 : self.pinned }
+    public var pinnedBytes: Int { self.progress?.pinned ?? 0 }
 
     /// Drops the message in progress, if any (its stream ended): its fragments are released now.
     public mutating func reset() {
-        self.pending = nil
-        self.received = 0
-        self.pinned = 0
-        self.tailIsOwned = false
-        self.lastStorage = nil
+        self.progress = nil
     }
 
-    /// Feeds one frame; returns the message when its last fragment arrives.
+    /// The progress, copied first if another assembler shares it (copy-on-write).
+    private mutating func uniqueProgress() -> Progress? {
+        if self.progress != nil && !isKnownUniquelyReferenced(&self.progress) {
+            self.progress = self.progress!.copy()
+        }
+        return self.progress
+    }
+
+    /// Feeds one frame; returns the message when its last fragment arrives. Small fragments are copied into chunks
+    /// from `allocator`.
     /// - Throws: `protocolViolation` when fragments do not follow the rules (a continuation without a message, a
     ///   new message inside another, more bytes than declared, or the last fragment short of the declared length).
-    public mutating func receive(_ frame: MessageFrame) throws(WireError) -> Message? {
+    public mutating func receive(
+        _ frame: MessageFrame,
+        allocator: ByteBufferAllocator = ByteBufferAllocator()
+    ) throws(WireError) -> Message? {
         if let length = frame.messageLength {
-            if self.pending != nil {
+            if self.progress != nil {
                 throw WireError(.protocolViolation, "Stream \(frame.streamID) began a new message before the previous one was complete.")
             }
             if !frame.more {
                 return Message(bytes: frame.data, compressed: frame.compressed)
             }
-            self.expected = Int(length)
-            self.pendingCompressed = frame.compressed
             // Hold only what arrived. Reserving the declared length up front would let a peer make us hold the whole
             // message limit per stream for one small frame, ahead of credit.
-            var fragments: [ByteBuffer] = []
-            self.received = 0
-            self.pinned = 0
-            self.tailIsOwned = false
-            self.lastStorage = nil
-            self.append(frame.data, to: &fragments)
-            self.pending = fragments
+            let progress = Progress(expected: Int(length), compressed: frame.compressed)
+            progress.append(frame.data, allocator: allocator)
+            self.progress = progress
             return nil
         }
-        guard var fragments = self.pending else {
+        guard let progress = self.uniqueProgress() else {
             throw WireError(.protocolViolation, "Stream \(frame.streamID) sent MESSAGE_CONTINUATION without a message in progress.")
         }
         let data = frame.data
-        if self.received + data.readableBytes > self.expected {
-            throw WireError(.protocolViolation, "Stream \(frame.streamID) sent more message bytes than the \(self.expected) it declared.")
+        if progress.received + data.readableBytes > progress.expected {
+            throw WireError(.protocolViolation, "Stream \(frame.streamID) sent more message bytes than the \(progress.expected) it declared.")
         }
-        let complete = self.received + data.readableBytes == self.expected
+        let complete = progress.received + data.readableBytes == progress.expected
         if complete == frame.more {
-            throw WireError(.protocolViolation, "Stream \(frame.streamID)'s message fragments do not add up to the declared \(self.expected) bytes.")
+            throw WireError(.protocolViolation, "Stream \(frame.streamID)'s message fragments do not add up to the declared \(progress.expected) bytes.")
         }
-        self.pending = nil  // Keep the array (and an owned tail chunk) uniquely referenced while appending.
-        self.append(data, to: &fragments)
-        if complete {
-            self.reset()
-            return Message(fragments: fragments, compressed: self.pendingCompressed)
-        }
-        self.pending = fragments
-        return nil
-    }
-
-    /// Adds one fragment's bytes: kept as the slice it is when it is big enough and the storage it pins stays within
-    /// the bound, copied into an owned chunk otherwise.
-    private mutating func append(_ data: ByteBuffer, to fragments: inout [ByteBuffer]) {
-        let count = data.readableBytes
-        guard count > 0 else { return }
-        defer { self.received += count }
-        if count >= Self.minimumSlice {
-            let storage = data.withUnsafeReadableBytesWithStorageManagement { UInt(bitPattern: $1.toOpaque()) }
-            let newStorage = storage != self.lastStorage || self.tailIsOwned ? data.storageCapacity : 0
-            if self.pinned + newStorage <= 2 * (self.received + count) + Self.pinnedSlack {
-                fragments.append(data)
-                self.pinned += newStorage
-                self.tailIsOwned = false
-                self.lastStorage = storage
-                return
-            }
-        }
-        if self.tailIsOwned, let last = fragments.indices.last, fragments[last].writableBytes >= count {
-            fragments[last].writeImmutableBuffer(data)
-            return
-        }
-        // A new chunk never outgrows the declared length: the message's own bytes bound what is reserved.
-        let capacity = min(self.expected - self.received, max(count, Self.ownedChunk))
-        var chunk = self.allocator.buffer(capacity: capacity)
-        chunk.writeImmutableBuffer(data)
-        fragments.append(chunk)
-        self.pinned += chunk.capacity
-        self.tailIsOwned = true
-        self.lastStorage = nil
+        progress.append(data, allocator: allocator)
+        guard complete else { return nil }
+        self.progress = nil
+        return Message(fragments: progress.fragments, compressed: progress.compressed)
     }
 }

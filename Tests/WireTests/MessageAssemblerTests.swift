@@ -96,15 +96,15 @@ struct MessageAssemblerTests {
             return data
         }
         TrackingAllocator.resetAssembly()
-        var assembler = MessageAssembler(allocator: TrackingAllocator.assembly)
+        var assembler = MessageAssembler()
         var received = ByteBuffer()
         let first = fragment(1024, seed: 0)
         received.writeImmutableBuffer(first)
-        #expect(try assembler.receive(MessageFrame(streamID: 1, messageLength: declared, data: first, more: true)) == nil)
+        #expect(try assembler.receive(MessageFrame(streamID: 1, messageLength: declared, data: first, more: true), allocator: TrackingAllocator.assembly) == nil)
         for index in 1..<16 {
             let next = fragment(1024, seed: UInt8(index))
             received.writeImmutableBuffer(next)
-            #expect(try assembler.receive(MessageFrame(streamID: 1, messageLength: nil, data: next, more: true)) == nil)
+            #expect(try assembler.receive(MessageFrame(streamID: 1, messageLength: nil, data: next, more: true), allocator: TrackingAllocator.assembly) == nil)
         }
         // 16 KiB arrived; doubling growth may hold up to twice that.
         #expect(TrackingAllocator.largestAssembly <= 32 * 1024, "the assembler held \(TrackingAllocator.largestAssembly) bytes for 16 KiB received")
@@ -233,9 +233,29 @@ struct MessageAssemblerTests {
         }
     }
 
+    @Test("A copy of an assembler taken mid-message assembles on its own: feeding one leaves the other as it was")
+    func copiesAreIndependent() throws {
+        let message = patternBuffer(count: 6000, seed: 3)
+        var rest = message
+        var original = MessageAssembler()
+        let head = rest.readSlice(length: 2000)!
+        #expect(try original.receive(MessageFrame(streamID: 1, messageLength: 6000, data: head, more: true)) == nil)
+        var copy = original
+        let middle = rest.readSlice(length: 2000)!
+        #expect(try copy.receive(MessageFrame(streamID: 1, messageLength: nil, data: middle, more: true)) == nil)
+        // The original has still received 2000 bytes: 4000 more complete its message, 2000 would not.
+        #expect(throws: WireError.self) { try original.receive(MessageFrame(streamID: 1, messageLength: nil, data: middle, more: false)) }
+        let fromOriginal = try original.receive(MessageFrame(streamID: 1, messageLength: nil, data: message.getSlice(at: 2000, length: 4000)!, more: false))
+        #expect(fromOriginal?.joined() == message)
+        // The copy goes on from its own 4000 bytes.
+        let fromCopy = try copy.receive(MessageFrame(streamID: 1, messageLength: nil, data: rest, more: false))
+        #expect(fromCopy?.joined() == message)
+        #expect(!original.isAssembling && !copy.isAssembling)
+    }
+
     static func dropHalfway(dropAssembler: Bool) throws {
         let message = patternBuffer(count: 300_000, seed: 7)
-        var assembler = MessageAssembler(allocator: LiveBytesAllocator.allocator)
+        var assembler = MessageAssembler()
         var rest = message
         var first = true
         // Part of the message, in fragments that are slices (16 KiB) and copies (100 bytes), all from tracked reads.
@@ -245,7 +265,7 @@ struct MessageAssemblerTests {
             read.writeBuffer(&chunk)
             let frame = MessageFrame(streamID: 1, messageLength: first ? UInt32(message.readableBytes) : nil, data: read, more: true)
             first = false
-            #expect(try assembler.receive(frame) == nil)
+            #expect(try assembler.receive(frame, allocator: LiveBytesAllocator.allocator) == nil)
         }
         #expect(assembler.isAssembling)
         #expect(LiveBytesAllocator.liveBytes > 3 * 16 * 1024, "the fragments are held")

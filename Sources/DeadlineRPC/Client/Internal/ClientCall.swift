@@ -12,34 +12,42 @@ import Wire
 /// "Throughput"): sound because only the event loop touches them and no access spans a call that could reach the
 /// same property (the state machine and readers are pure values).
 final class ClientCall: @unchecked Sendable, DeadlineQueueEntry {
-    /// The client's event loop: every `var` below lives there.
+    // Declared in this order to pack the stored properties (Swift lays them out as declared): the bytes and
+    // flags sit together rather than each padded to 8, which keeps the object at 304 bytes (issue #19, goal 5).
+    // The `let`s are the caller's decisions; the `var`s live on the event loop.
+    /// The client's event loop: every `var` lives there.
     let eventLoop: any EventLoop
     /// The full method name.
     let method: String
-    /// The call shape.
-    let kind: CallKind
-    /// When the call must end, on the loop's clock (nil: no deadline).
-    let deadline: Deadline?
-    /// The budget the first caller in the chain set, sent for per-hop attribution.
-    let originalBudget: Duration?
-    /// How many calls lie above this one in the chain.
-    let hopCount: UInt8
     /// The request metadata, validated and with the propagated keys.
     let metadata: Metadata
-    /// How request messages are compressed (when the server accepts it).
-    let encoding: MessageEncoding
     /// The responses of a streaming-response call.
     let responses: InboundMessageQueue?
-    /// The single request of a unary or server-streaming call.
-    let firstRequest: ByteBuffer?
     /// The control of the call being served when this call was made: its cancel cause is forwarded.
     let parentControl: CallControl?
     /// The endpoints earlier attempts of the same logical call went to (retries, hedges): avoided when possible.
     let history: AttemptHistory?
-
-    // Event loop only, from here on.
+    /// The single request of a unary or server-streaming call.
+    let firstRequest: ByteBuffer?
+    /// The call shape.
+    let kind: CallKind
+    /// How many calls lie above this one in the chain.
+    let hopCount: UInt8
+    /// How request messages are compressed (when the server accepts it).
+    let encoding: MessageEncoding
+    /// Whether a server's `GOAWAY` already sent it back unprocessed once: a second time it fails, so a server
+    /// that refuses every call cannot make the client loop.
+    @exclusivity(unchecked) var requeuedOnce = false
     /// The call's stream on its connection (0 until it has one).
     @exclusivity(unchecked) var streamID: UInt32 = 0
+    /// When the call must end, on the loop's clock (nil: no deadline).
+    let deadline: Deadline?
+    /// Where the call is in its life (waiting, open, half-closed, ended): the one place that says so.
+    @exclusivity(unchecked) var machine: CallStateMachine.Client
+    /// The budget the first caller in the chain set, sent for per-hop attribution.
+    let originalBudget: Duration?
+    /// A single-response call's response, held until the server's `CALL_END`.
+    @exclusivity(unchecked) var singleResponse: ByteBuffer?
     /// The connection the call's stream is on, while it is on one.
     @exclusivity(unchecked) var connection: ClientConnectionHandler?
     /// The server's verified TLS identity on the connection the call went over (nil without TLS).
@@ -62,11 +70,6 @@ final class ClientCall: @unchecked Sendable, DeadlineQueueEntry {
     /// ``onMessage`` and ``onEnd`` behind one reference, set only on the runtime's own calls: inline, they were 32
     /// bytes in every call.
     @exclusivity(unchecked) private var hooks: RuntimeHooks?
-    /// Whether a server's `GOAWAY` already sent it back unprocessed once: a second time it fails, so a server
-    /// that refuses every call cannot make the client loop.
-    @exclusivity(unchecked) var requeuedOnce = false
-    /// Where the call is in its life (waiting, open, half-closed, ended): the one place that says so.
-    @exclusivity(unchecked) var machine: CallStateMachine.Client
     /// Credit window, reassembly and decompression of the server's messages.
     @exclusivity(unchecked) var inbound = InboundMessageReader(window: 0)
     /// Where the call sits in its client's deadline queue (-1 when not queued); the manager keeps it.
@@ -77,8 +80,6 @@ final class ClientCall: @unchecked Sendable, DeadlineQueueEntry {
     /// It resumes with no value (the caller reads the reply with ``resumedReply()``), so the caller's parked frames
     /// need not hold room for one.
     @exclusivity(unchecked) var single: UnsafeContinuation<Void, any Error>?
-    /// A single-response call's response, held until the server's `CALL_END`.
-    @exclusivity(unchecked) var singleResponse: ByteBuffer?
     /// Where a streaming-response call's final outcome goes once the messages are done.
     @exclusivity(unchecked) var trailers = Metadata()
     /// The error of an end already decided but delivered at the end of the tick (nil otherwise).

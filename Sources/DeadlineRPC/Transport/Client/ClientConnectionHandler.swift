@@ -326,9 +326,9 @@ final class ClientConnectionHandler: ChannelDuplexHandler, ConnectionFlushing {
                 onMessage(message)
                 self.grantCredit(call, bytes: credit, force: false)
             } else if let responses = loop.responses {
-                responses.enqueue(message, credit: credit)
+                responses.enqueue(message.retainable(allocator: self.allocator), credit: credit)
             } else {
-                loop.singleResponse = message
+                loop.singleResponse = message.retainable(allocator: self.allocator)
             }
         case let other:
             self.perform(other, call: call)

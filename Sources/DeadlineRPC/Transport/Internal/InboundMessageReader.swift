@@ -47,7 +47,7 @@ struct InboundMessageReader {
         }
         let assembled: MessageAssembler.Message?
         do throws(WireError) {
-            assembled = try self.assembler.receive(frame)
+            assembled = try self.assembler.receive(frame, allocator: allocator)
         } catch {
             return .connectionError(error)
         }

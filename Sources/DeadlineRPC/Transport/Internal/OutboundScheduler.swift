@@ -18,40 +18,57 @@ struct OutboundScheduler {
         case pending(token: UInt64, size: Int, endStream: Bool)
     }
 
-    /// A stream's waiting items; storage is allocated only when something has to wait (a unary call's frames
-    /// are written at once, so most streams never allocate one).
+    /// A stream's waiting items and their bytes, behind one reference allocated only when something has to wait (a
+    /// unary call's frames are written at once, so most streams never allocate one). A reference rather than the
+    /// queue inline keeps a stream's entry in ``streams`` at 16 bytes: every in-flight call has one on each side,
+    /// and the table is sized for the most calls a connection had at once (issue #19, goal 5).
     private struct Items {
-        private var buffer: CircularBuffer<Item>? = nil
+        private final class Storage {
+            var buffer = CircularBuffer<Item>(initialCapacity: 2)
+            /// Bytes of the queued messages not yet encoded.
+            var queuedBytes = 0
+        }
 
-        var isEmpty: Bool { self.buffer?.isEmpty ?? true }
-        var first: Item? { self.buffer?.first }
+        private var storage: Storage? = nil
+
+        var isEmpty: Bool { self.storage?.buffer.isEmpty ?? true }
+        var first: Item? { self.storage?.buffer.first }
+
+        /// Bytes of the queued messages not yet encoded (only messages add to it, so it is 0 without storage).
+        var queuedBytes: Int {
+            get { self.storage?.queuedBytes ?? 0 }
+            nonmutating set {
+                assert(self.storage != nil || newValue == 0, "OutboundScheduler: queued bytes without a queue")
+                self.storage?.queuedBytes = newValue
+            }
+        }
 
         mutating func append(_ item: Item) {
-            if self.buffer == nil { self.buffer = CircularBuffer(initialCapacity: 2) }
-            self.buffer!.append(item)
+            if self.storage == nil { self.storage = Storage() }
+            self.storage!.buffer.append(item)
         }
 
-        mutating func removeFirst() {
-            _ = self.buffer?.removeFirst()
+        func removeFirst() {
+            _ = self.storage?.buffer.removeFirst()
         }
 
-        mutating func replaceFirst(_ item: Item) {
-            guard let index = self.buffer?.startIndex else { return }
-            self.buffer![index] = item
+        func replaceFirst(_ item: Item) {
+            guard let storage = self.storage else { return }
+            storage.buffer[storage.buffer.startIndex] = item
         }
 
         /// Calls `body` with each queued message's buffer and its size as sent.
         func forEachMessage(_ body: (ByteBuffer, _ total: UInt32) -> Void) {
-            guard let buffer = self.buffer else { return }
+            guard let buffer = self.storage?.buffer else { return }
             for case .message(let data, let total, _, _, _) in buffer { body(data, total) }
         }
 
         /// Replaces the pending item `token` with what `body` makes of it; false when there is none.
-        mutating func replacePending(_ token: UInt64, _ body: (_ size: Int, _ endStream: Bool) -> Item) -> Bool {
-            guard let buffer = self.buffer else { return false }
-            for index in buffer.indices {
-                if case .pending(token, let size, let endStream) = buffer[index] {
-                    self.buffer![index] = body(size, endStream)
+        func replacePending(_ token: UInt64, _ body: (_ size: Int, _ endStream: Bool) -> Item) -> Bool {
+            guard let storage = self.storage else { return false }
+            for index in storage.buffer.indices {
+                if case .pending(token, let size, let endStream) = storage.buffer[index] {
+                    storage.buffer[index] = body(size, endStream)
                     return true
                 }
             }
@@ -59,13 +76,32 @@ struct OutboundScheduler {
         }
     }
 
+    /// 16 bytes: the items' reference, the credit in 32 bits and two flags.
     private struct StreamQueue {
-        var credit: Int
         var items = Items()
-        var queuedBytes = 0
+        /// The peer's credit left, at most `Settings.maxCredit` (2^31 - 1): the decoder refuses larger settings and
+        /// ``addCredit(streamID:_:)`` larger windows, and only what it allows is spent, so it fits 32 bits.
+        private var credit32: Int32
         var scheduled = false
         /// Remove the queue once it drains (its last item ends the stream for this side).
         var removeWhenDrained = false
+
+        init(credit: Int) {
+            self.credit32 = Int32(clamping: credit)
+        }
+
+        var credit: Int {
+            get { Int(self.credit32) }
+            set {
+                assert(newValue >= 0 && newValue <= Int(Settings.maxCredit), "OutboundScheduler: credit out of range")
+                self.credit32 = Int32(clamping: newValue)
+            }
+        }
+
+        var queuedBytes: Int {
+            get { self.items.queuedBytes }
+            nonmutating set { self.items.queuedBytes = newValue }
+        }
     }
 
     /// Encoded bytes ready for the next write.
@@ -211,7 +247,7 @@ struct OutboundScheduler {
             if last { self.streams.remove(at: index) }
             return false
         }
-        // Mutated in place: a copy taken out of the dictionary would share the item storage and copy it to append.
+        // Mutated in place by its index: one hash for the look-up, none for the write-back.
         Self.mutate(&self.streams.values[index]) { queue in
             queue.items.append(.frame(frame))
             if last { queue.removeWhenDrained = true }
@@ -222,8 +258,7 @@ struct OutboundScheduler {
     /// Queues a message; it is written at once when nothing of the stream waits and credit allows.
     mutating func enqueueMessage(streamID: UInt32, _ data: ByteBuffer, compressed: Bool, endStream: Bool) {
         let size = data.readableBytes
-        // Found once, then reached in place by its index (a look-up by key hashes the id; a copy taken out would
-        // share the item storage with the dictionary's).
+        // Found once, then reached in place by its index (a look-up by key hashes the id).
         guard let index = self.streams.index(forKey: streamID) else { return }  // The stream ended: drop.
         let fits = self.writable && size + 4 <= self.maxFrameSize
         let sendNow = Self.mutate(&self.streams.values[index]) { queue in
@@ -289,8 +324,9 @@ struct OutboundScheduler {
     /// Adds credit the peer granted; returns false when the window would pass 2^31 - 1 (a flow-control error).
     mutating func addCredit(streamID: UInt32, _ bytes: UInt32) -> Bool {
         guard var queue = self.streams[streamID] else { return true }  // Ended stream: ignore.
-        queue.credit += Int(bytes)
-        if queue.credit > Int(Settings.maxCredit) { return false }
+        let credit = queue.credit + Int(bytes)
+        if credit > Int(Settings.maxCredit) { return false }
+        queue.credit = credit
         if !queue.items.isEmpty && !queue.scheduled && !Self.headIsPending(queue) {
             queue.scheduled = true
             self.ready.append(streamID)
@@ -308,18 +344,21 @@ struct OutboundScheduler {
         let start = self.pending.writerIndex
         // Terminates: a popped stream either writes a frame (finitely many) or is not put back.
         while self.pending.writerIndex - start < budget, let streamID = self.ready.popFirst() {
-            // Taken out while it is worked on, so its item storage is not shared with the dictionary's copy (which
-            // would make every frame written copy the storage).
-            guard var queue = self.streams.removeValue(forKey: streamID) else { continue }
+            // Found once and written back by index (the items are behind a reference, so the copy shares them).
+            guard let index = self.streams.index(forKey: streamID) else { continue }
+            var queue = self.streams.values[index]
             queue.scheduled = false
             let progressed = self.writeOneFrame(streamID: streamID, queue: &queue)
             if progressed { drained.append(streamID) }
-            if queue.items.isEmpty && queue.removeWhenDrained { continue }
+            if queue.items.isEmpty && queue.removeWhenDrained {
+                self.streams.remove(at: index)
+                continue
+            }
             if !queue.items.isEmpty && !Self.headIsPending(queue) && (queue.credit > 0 || Self.headNeedsNoCredit(queue)) {
                 queue.scheduled = true
                 self.ready.append(streamID)
             }
-            self.streams[streamID] = queue
+            self.streams.values[index] = queue
         }
         return drained
     }

@@ -46,7 +46,6 @@ extension ServerConnectionHandler {
             streamID: streamID,
             firstMessage: firstMessage,
             requests: stream.requests,
-            allocator: self.allocator,
             connection: NIOLoopBound(self, eventLoop: eventLoop),
             outcomes: self.handlerOutcomes
         )
