@@ -328,7 +328,9 @@ final class ClientConnectionHandler: ChannelDuplexHandler, ConnectionFlushing {
             } else if let responses = loop.responses {
                 responses.enqueue(message.retainable(allocator: self.allocator), credit: credit)
             } else {
-                loop.singleResponse = message.retainable(allocator: self.allocator)
+                // Not copied: the caller takes a single response as soon as it resumes, so it pins its read only
+                // for that moment, and a copy would cost two allocations on every unary call.
+                loop.singleResponse = message
             }
         case let other:
             self.perform(other, call: call)
