@@ -13,12 +13,13 @@ final class ServerStream: DeadlineQueueEntry {
     // object in a smaller allocation (issue #19, goal 5).
     let id: UInt32
     let encoding: MessageEncoding
-    let method: String
     let entry: ServerMethodEntry
     /// The method's instruments, resolved once per server rather than looked up per call.
     let methodMetrics: MethodMetrics
     let startedAt: NIODeadline
     let context: CallContext
+    /// The full method name (kept once, in the call's identity).
+    var method: String { self.context.method }
     /// Credit window, reassembly and decompression of the client's messages.
     @exclusivity(unchecked) var inbound: InboundMessageReader
     /// Where the stream sits in its connection's ``DeadlineQueue``: queued for its deadline while the call is open,
@@ -37,7 +38,6 @@ final class ServerStream: DeadlineQueueEntry {
     @exclusivity(unchecked) var machine: CallStateMachine.Server
     init(
         id: UInt32,
-        method: String,
         entry: ServerMethodEntry,
         methodMetrics: MethodMetrics,
         encoding: MessageEncoding,
@@ -46,7 +46,6 @@ final class ServerStream: DeadlineQueueEntry {
         receiveWindow: Int
     ) {
         self.id = id
-        self.method = method
         self.entry = entry
         self.methodMetrics = methodMetrics
         self.encoding = encoding

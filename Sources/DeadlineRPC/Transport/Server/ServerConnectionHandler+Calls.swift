@@ -67,7 +67,6 @@ extension ServerConnectionHandler {
         )
         let stream = ServerStream(
             id: streamID,
-            method: start.method,
             entry: entry,
             methodMetrics: methodMetrics,
             encoding: start.encoding,
