@@ -13,7 +13,7 @@ import Wire
 /// same property (the state machine and readers are pure values).
 final class ClientCall: @unchecked Sendable, DeadlineQueueEntry {
     // Declared in this order to pack the stored properties (Swift lays them out as declared): the bytes and
-    // flags sit together rather than each padded to 8, which keeps the object at 304 bytes (issue #19, goal 5).
+    // flags sit together rather than each padded to 8, which keeps the object at 272 bytes (issue #19, goal 5).
     // The `let`s are the caller's decisions; the `var`s live on the event loop.
     /// The client's event loop: every `var` lives there.
     let eventLoop: any EventLoop
@@ -27,8 +27,10 @@ final class ClientCall: @unchecked Sendable, DeadlineQueueEntry {
     let parentControl: CallControl?
     /// The endpoints earlier attempts of the same logical call went to (retries, hedges): avoided when possible.
     let history: AttemptHistory?
-    /// The single request of a unary or server-streaming call.
-    let firstRequest: ByteBuffer?
+    /// The single request of a unary or server-streaming call until a single response replaces it (a request is
+    /// resent only when the server never processed it, so never after a response): one slot for both keeps the call
+    /// 16 bytes smaller (issue #19, goal 5) and lets the request go as soon as the reply is in.
+    @exclusivity(unchecked) private var payload: ByteBuffer?
     /// The call shape.
     let kind: CallKind
     /// How many calls lie above this one in the chain.
@@ -38,6 +40,8 @@ final class ClientCall: @unchecked Sendable, DeadlineQueueEntry {
     /// Whether a server's `GOAWAY` already sent it back unprocessed once: a second time it fails, so a server
     /// that refuses every call cannot make the client loop.
     @exclusivity(unchecked) var requeuedOnce = false
+    /// Whether ``payload`` holds the single response (else the request, if any).
+    @exclusivity(unchecked) private var payloadIsResponse = false
     /// The call's stream on its connection (0 until it has one).
     @exclusivity(unchecked) var streamID: UInt32 = 0
     /// When the call must end, on the loop's clock (nil: no deadline).
@@ -46,8 +50,16 @@ final class ClientCall: @unchecked Sendable, DeadlineQueueEntry {
     @exclusivity(unchecked) var machine: CallStateMachine.Client
     /// The budget the first caller in the chain set, sent for per-hop attribution.
     let originalBudget: Duration?
-    /// A single-response call's response, held until the server's `CALL_END`.
-    @exclusivity(unchecked) var singleResponse: ByteBuffer?
+    /// The single request of a unary or server-streaming call (nil once a single response took its place).
+    var firstRequest: ByteBuffer? { self.payloadIsResponse ? nil : self.payload }
+    /// A single-response call's response, held until the server's `CALL_END`; setting it lets the request go.
+    var singleResponse: ByteBuffer? {
+        get { self.payloadIsResponse ? self.payload : nil }
+        set {
+            self.payload = newValue
+            self.payloadIsResponse = true
+        }
+    }
     /// The connection the call's stream is on, while it is on one.
     @exclusivity(unchecked) var connection: ClientConnectionHandler?
     /// The server's verified TLS identity on the connection the call went over (nil without TLS).
@@ -142,7 +154,7 @@ final class ClientCall: @unchecked Sendable, DeadlineQueueEntry {
         self.hopCount = hopCount
         self.metadata = metadata
         self.encoding = encoding
-        self.firstRequest = firstRequest
+        self.payload = firstRequest
         self.responses = responses
         self.machine = CallStateMachine.Client(singleResponse: kind.singleResponse)
     }

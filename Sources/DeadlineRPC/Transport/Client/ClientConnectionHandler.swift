@@ -326,10 +326,8 @@ final class ClientConnectionHandler: ChannelDuplexHandler, ConnectionFlushing {
                 onMessage(message)
                 self.grantCredit(call, bytes: credit, force: false)
             } else if let responses = loop.responses {
-                responses.enqueue(message.retainable(allocator: self.allocator), credit: credit)
+                responses.enqueue(message, credit: credit)
             } else {
-                // Not copied: the caller takes a single response as soon as it resumes, so it pins its read only
-                // for that moment, and a copy would cost two allocations on every unary call.
                 loop.singleResponse = message
             }
         case let other:

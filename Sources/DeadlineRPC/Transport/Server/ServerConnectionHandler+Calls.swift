@@ -157,7 +157,6 @@ extension ServerConnectionHandler {
     func deliver(_ message: ByteBuffer, credit: Int, endStream: Bool, to stream: ServerStream) {
         // Credit for a whole message returns when it is consumed: a streaming handler reads it from its queue; a
         // single-request call ends its inbound side here and needs no more credit.
-        let message = message.retainable(allocator: self.allocator)
         switch stream.machine.receiveMessage(endStream: endStream) {
         case .startHandler(let closeInbound):
             if let requests = stream.requests {
