@@ -510,10 +510,15 @@ function drpc.dissector(tvb, pinfo, root)
 end
 
 -- A connection whose first bytes are the preface is DeadlineRPC, whatever its port; the rest of the
--- conversation then comes straight here.
+-- conversation then comes straight here. A peer may write its preface in pieces, so a first segment shorter than
+-- the preface is taken when its bytes are the preface's start (two bytes at least, so a lone "D" is not enough);
+-- the dissector then reassembles the rest.
 local function heuristic(tvb, pinfo, root)
-    if tvb:len() < PREFACE_LENGTH then return false end
-    if tvb(0, 4):string() ~= "DRPC" or tvb(6, 2):uint() ~= 0x0d0a then return false end
+    local length = tvb:len()
+    if length < 2 then return false end
+    local magic = math.min(length, 4)
+    if tvb(0, magic):string() ~= string.sub("DRPC", 1, magic) then return false end
+    if length >= PREFACE_LENGTH and tvb(6, 2):uint() ~= 0x0d0a then return false end
     pinfo.conversation = drpc
     drpc.dissector(tvb, pinfo, root)
     return true
