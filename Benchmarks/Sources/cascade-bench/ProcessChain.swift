@@ -67,10 +67,11 @@ final class ProcessChain: Sendable {
 
 /// Reads one hop's report lines: `PORT p` once it listens, then per handler `S tag ns` when it started and
 /// `E tag cancelled-ns returned-ns` when it returned (cancelled-ns 0 when it never was).
+///
+/// `@unchecked Sendable` is sound: `hop` and `log` are `let`s (`HopLog` is Sendable). `onPort` and `onEnd` are the
+/// only mutable state; they are set before `Thread.detachNewThread` starts the reader thread (starting a thread
+/// orders those writes before everything it does), and from then on only that thread reads and clears them.
 final class ReportReader: @unchecked Sendable {
-    // @unchecked Sendable is sound: `hop` and `log` are `let`s (`HopLog` is Sendable). `onPort` and `onEnd` are the
-    // only mutable state; they are set before `Thread.detachNewThread` starts the reader thread (starting a thread
-    // orders those writes before everything it does), and from then on only that thread reads and clears them.
     let hop: Int
     let log: HopLog
     var onPort: ((Int) -> Void)?
