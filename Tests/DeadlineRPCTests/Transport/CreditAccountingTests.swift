@@ -10,6 +10,63 @@ import Wire
 @Suite("Credit accounting for split messages")
 struct CreditAccountingTests {
     static let count = Method<ByteBuffer, ByteBuffer>.raw("credit.Credit/Count", kind: .clientStreaming)
+    static let late = Method<ByteBuffer, ByteBuffer>.raw("credit.Credit/Late", kind: .unary)
+
+    /// A server call gets its write queue only when it first sends (a parked call holds none), so credit the client
+    /// grants before that must make the queue rather than be dropped as credit for an ended stream.
+    @Test("CREDIT for a call that has sent nothing yet is kept: the reply goes out whole on it, with no further grant")
+    func creditBeforeTheFirstResponseIsKept() async throws {
+        let (started, startedSignal) = AsyncStream.makeStream(of: Void.self)
+        let (release, releaseSignal) = AsyncStream.makeStream(of: Void.self)
+        var router = Router()
+        router.unary(Self.late) { _, _ in
+            startedSignal.yield()
+            for await _ in release { break }
+            return ByteBuffer(repeating: 7, count: 1_000)
+        }
+        let server = RPCServer(host: "127.0.0.1", port: 0, router: router)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await server.run() }
+            let port = try await server.listeningAddress.port!
+            // 100 bytes of credit per stream: the 1,000-byte reply needs the 900 granted below.
+            let raw = try await RawConnection.connect(port: port, settings: Settings(initialStreamCredit: 100))
+            // A budget bounds the failure: without the grant the reply would stall at 100 bytes until it ran out.
+            let budget = WireBudget(remainingMicroseconds: 20_000_000, originalMicroseconds: 20_000_000)
+            try await raw.send(
+                .callStart(CallStart(streamID: 1, method: Self.late.name, budget: budget)),
+                .message(.whole(streamID: 1, ByteBuffer(string: "go"), endStream: true))
+            )
+            var startedEvents = started.makeAsyncIterator()
+            _ = await startedEvents.next()
+            // The PING's ack says the server handled the CREDIT ahead of it.
+            try await raw.send(.credit(streamID: 1, bytes: 900), .ping(PingFrame(payload: 42, ack: false)))
+            var acked = false
+            while !acked, let event = await raw.next() {
+                guard case .frame(.ping(let ping)) = event, ping.ack, ping.payload == 42 else {
+                    Issue.record("unexpected \(event) before the PING's ack")
+                    break
+                }
+                acked = true
+            }
+            #expect(acked)
+            releaseSignal.yield()
+            var replyBytes = 0
+            var end: CallEnd?
+            while end == nil, let event = await raw.next() {
+                switch event {
+                case .frame(.message(let frame)) where frame.streamID == 1: replyBytes += frame.data.readableBytes
+                case .frame(.callEnd(let callEnd)): end = callEnd
+                default:
+                    Issue.record("unexpected \(event)")
+                    end = CallEnd(streamID: 1, status: .unknown)
+                }
+            }
+            #expect(replyBytes == 1_000)
+            #expect(end?.status == .ok)
+            await raw.close()
+            group.cancelAll()
+        }
+    }
 
     @Test("40 messages of three 8 KiB frames each: the server grants back at most what was sent, and all but less than half a window of it")
     func splitMessagesAreGrantedOnce() async throws {

@@ -84,7 +84,8 @@ extension ClientConnectionHandler {
     func halfClose(_ call: ClientCall) {
         let loop = call.loop
         guard loop.machine.halfClose() == .write else { return }
-        self.writer.scheduler.enqueue(.halfClose(streamID: loop.streamID))
+        // The client's last frame on the stream (a `CANCEL` needs no queue): the queue goes once it is written.
+        self.writer.scheduler.enqueue(.halfClose(streamID: loop.streamID), last: true)
         self.flushSoon()
     }
 

@@ -155,6 +155,9 @@ struct OutboundScheduler {
             if total >= Self.retireThreshold { self.retired.append(data) }
         }
     }
+    /// Streams holding a write queue (tests check when one is made and let go).
+    var queueCount: Int { self.streams.count }
+
     /// Whether some stream has data waiting that could be sent once credit or writability allows.
     var hasQueuedData: Bool { !self.ready.isEmpty }
 
@@ -203,7 +206,10 @@ struct OutboundScheduler {
         self.write(frame)
     }
 
-    /// Registers a stream with the peer's initial credit.
+    /// Registers a stream with the peer's initial credit, unless it already has a queue. A side may register a stream
+    /// only when it first sends on it or is granted credit for it: a stream without a queue and a stream that ended
+    /// both write a frame at once, and settings are never renegotiated, so a late queue starts with the same credit.
+    /// A server call parked in its handler then holds no queue (issue #19, goal 5: 33 bytes per call).
     mutating func openStream(_ streamID: UInt32) {
         // One hash, not two (a look-up, then an insert): the defaulting subscript's in-place access inserts the
         // queue only when the stream has none.
@@ -268,6 +274,9 @@ struct OutboundScheduler {
         }
         if sendNow {
             self.write(.message(.whole(streamID: streamID, data, endStream: endStream, compressed: compressed)))
+            // The side's last frame on the stream (a client's single request): nothing of it can follow but a
+            // `CANCEL`, which takes no queue, so the queue goes now rather than with the call.
+            if endStream { self.streams.remove(at: index) }
             return
         }
         let schedule = Self.mutate(&self.streams.values[index]) { queue in
@@ -275,6 +284,7 @@ struct OutboundScheduler {
                 .message(data, total: UInt32(size), started: false, compressed: compressed, endStream: endStream)
             )
             queue.queuedBytes += size
+            if endStream { queue.removeWhenDrained = true }
             defer { queue.scheduled = true }
             return !queue.scheduled
         }
@@ -291,6 +301,7 @@ struct OutboundScheduler {
         Self.mutate(&self.streams[streamID]!) { queue in
             queue.items.append(.pending(token: token, size: size, endStream: endStream))
             queue.queuedBytes += size
+            if endStream { queue.removeWhenDrained = true }
         }
         return token
     }

@@ -76,7 +76,8 @@ extension ServerConnectionHandler {
         )
         self.streams[streamID] = stream
         self.connectionGuard.becameBusy()
-        self.writer.scheduler.openStream(streamID)
+        // No write queue yet: the stream gets one when it first sends (``sendResponse(_:_:endStream:)``) or is
+        // granted credit, so a call parked in its handler holds none.
         self.metrics.callStarted(methodMetrics)
         if let deadline {
             self.queueDeadline(stream, at: deadline)

@@ -100,8 +100,14 @@ extension ServerConnectionHandler {
                 self.connectionError(error)
                 return
             }
-            if self.streams[streamID]?.machine.hasEnded ?? !self.writer.scheduler.hasQueuedFrames(streamID) {
+            switch self.streams[streamID]?.machine.hasEnded {
+            case false?:
+                // A live stream that has sent nothing has no write queue yet: the credit must not be lost.
+                self.writer.scheduler.openStream(streamID)
+            case true?:
                 self.lateFrameDropped()
+            case nil:
+                if !self.writer.scheduler.hasQueuedFrames(streamID) { self.lateFrameDropped() }
             }
             if !self.writer.scheduler.addCredit(streamID: streamID, bytes) {
                 self.connectionError(WireError(.flowControlViolation, "Stream \(streamID)'s credit passed 2^31 - 1."))

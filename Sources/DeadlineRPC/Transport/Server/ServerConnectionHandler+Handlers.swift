@@ -161,6 +161,8 @@ extension ServerConnectionHandler {
     }
 
     func sendResponse(_ stream: ServerStream, _ message: ByteBuffer, endStream: Bool) {
+        // Callers checked that the stream may still send, so a missing queue is one not made yet, not an ended one.
+        self.writer.scheduler.openStream(stream.id)
         let job = self.writer.enqueueMessage(
             streamID: stream.id,
             message,

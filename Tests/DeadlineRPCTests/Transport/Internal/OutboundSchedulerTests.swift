@@ -123,6 +123,47 @@ struct OutboundSchedulerTests {
         #expect(!scheduler.hasQueuedData)
     }
 
+    @Test("a side's last message (endStream) lets the stream's queue go: at once when written, or once it drains")
+    func endStreamMessageForgetsTheQueue() throws {
+        var scheduler = Self.makeScheduler(credit: 100)
+        scheduler.openStream(1)
+        scheduler.enqueueMessage(streamID: 1, Self.payload(10), compressed: false, endStream: true)
+        #expect(scheduler.queueCount == 0)
+        #expect(try Self.take(&scheduler) == [.message(.whole(streamID: 1, Self.payload(10), endStream: true))])
+        // Past the credit: the queue stays until the message is out, then goes.
+        scheduler.openStream(3)
+        scheduler.enqueueMessage(streamID: 3, Self.payload(150, seed: 3), compressed: false, endStream: true)
+        #expect(scheduler.queueCount == 1)
+        let first = try Self.drain(&scheduler)
+        #expect(first.count == 1)  // 100 bytes of 150, in one frame: not whole yet
+        #expect(scheduler.queueCount == 1)
+        #expect(scheduler.addCredit(streamID: 3, 50) == true)
+        let frames = try Self.drain(&scheduler)
+        #expect(try Self.messages(in: first + frames)[3]?.map(\.bytes) == [Self.payload(150, seed: 3)])
+        #expect(frames.count == 1)
+        if case .message(let last)? = frames.first { #expect(last.endStream && last.data.readableBytes == 50) }
+        #expect(scheduler.queueCount == 0)
+        // Credit for it now is late, and ignored.
+        #expect(scheduler.addCredit(streamID: 3, 10) == true)
+        #expect(scheduler.queueCount == 0)
+    }
+
+    @Test("a stream opened late starts with the peer's initial credit; opening twice keeps what was spent")
+    func lateOpen() throws {
+        var scheduler = Self.makeScheduler(credit: 100)
+        scheduler.openStream(1)
+        scheduler.enqueueMessage(streamID: 1, Self.payload(60), compressed: false, endStream: false)
+        scheduler.openStream(1)  // a second send on it: no new credit
+        scheduler.enqueueMessage(streamID: 1, Self.payload(60, seed: 1), compressed: false, endStream: false)
+        let frames = try Self.drain(&scheduler)
+        #expect(frames.count == 2)
+        #expect(frames.reduce(0) { total, frame in
+            guard case .message(let message) = frame else { return total }
+            return total + message.data.readableBytes
+        } == 100)
+        #expect(scheduler.queuedBytes(of: 1) == 20)
+    }
+
     @Test("taking the pending bytes hands over a buffer later writes do not touch")
     func takenBytesStayIntact() throws {
         var scheduler = Self.makeScheduler()
