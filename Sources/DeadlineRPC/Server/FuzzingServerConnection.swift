@@ -51,7 +51,7 @@ public final class FuzzingServerConnection {
     /// A check, to call once this object and the channel are gone, that the handler was freed too: a closed
     /// connection's handler must not stay alive through a reference cycle (a leak the kill soak once found).
     public func handlerFreed() -> () -> Bool {
-        weak var handler = self.handler
+        weak let handler = self.handler
         return { handler == nil }
     }
 }
