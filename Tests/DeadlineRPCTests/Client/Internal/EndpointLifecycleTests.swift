@@ -119,5 +119,3 @@ struct EndpointLifecycleTests {
         #expect(machine.isShutdown)
     }
 }
-
-extension EndpointLifecycle.OnClosed: Equatable {}
