@@ -41,7 +41,8 @@ struct ConnectionWriter {
     /// Queues one message on `streamID`, compressed with `encoding` when the peer accepts it, the message is big
     /// enough for zlib to pay, and the result is smaller; otherwise as it is. A message above the offload threshold
     /// is not compressed here: its place in the stream is held and the returned job must be run off the loop (see
-    /// ``ConnectionFlushing/compressOffLoop(_:offload:)``), which fills it in.
+    /// ``ConnectionFlushing/compressOffLoop(_:offload:)``), which fills it in. `opening`: the stream is live and may
+    /// not have its write queue yet (``OutboundScheduler/openStream(_:)``).
     mutating func enqueueMessage(
         streamID: UInt32,
         _ message: ByteBuffer,
@@ -50,13 +51,14 @@ struct ConnectionWriter {
         compressor: MessageCompressor,
         offload: CompressionOffload,
         allocator: ByteBufferAllocator,
-        endStream: Bool
+        endStream: Bool,
+        opening: Bool = false
     ) -> CompressionJob? {
         var bytes = message
         var compressed = false
         if encoding != .identity && peer.accepts(encoding) && bytes.readableBytes >= Self.compressionThreshold {
             if bytes.readableBytes > offload.threshold {
-                guard let token = self.scheduler.enqueuePending(streamID: streamID, size: bytes.readableBytes, endStream: endStream) else {
+                guard let token = self.scheduler.enqueuePending(streamID: streamID, size: bytes.readableBytes, endStream: endStream, opening: opening) else {
                     return nil  // The stream ended: nothing to send.
                 }
                 offload.counters.compressedOffLoop.add(1, ordering: .relaxed)
@@ -70,7 +72,7 @@ struct ConnectionWriter {
                 compressed = true
             }
         }
-        self.scheduler.enqueueMessage(streamID: streamID, bytes, compressed: compressed, endStream: endStream)
+        self.scheduler.enqueueMessage(streamID: streamID, bytes, compressed: compressed, endStream: endStream, opening: opening)
         return nil
     }
 

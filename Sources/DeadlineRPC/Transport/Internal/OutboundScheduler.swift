@@ -8,74 +8,6 @@ import Wire
 /// watermark of data ahead of a control frame; the rest waits here, per stream, where a cancelled stream's data
 /// can be dropped before it is ever written.
 struct OutboundScheduler {
-    private enum Item {
-        /// The rest of a message: `offset` bytes of `total` were already written.
-        case message(ByteBuffer, total: UInt32, started: Bool, compressed: Bool, endStream: Bool)
-        /// A frame that takes no credit but keeps its place behind the stream's data (call start, end, half-close).
-        case frame(Frame)
-        /// A message of `size` bytes being compressed off the loop: it holds its place, and everything behind it
-        /// waits, until ``fillPending(streamID:token:_:compressed:)`` puts the bytes in.
-        case pending(token: UInt64, size: Int, endStream: Bool)
-    }
-
-    /// A stream's waiting items and their bytes, behind one reference allocated only when something has to wait (a
-    /// unary call's frames are written at once, so most streams never allocate one). A reference rather than the
-    /// queue inline keeps a stream's entry in ``streams`` at 16 bytes: every in-flight call has one on each side,
-    /// and the table is sized for the most calls a connection had at once (issue #19, goal 5).
-    private struct Items {
-        private final class Storage {
-            var buffer = CircularBuffer<Item>(initialCapacity: 2)
-            /// Bytes of the queued messages not yet encoded.
-            var queuedBytes = 0
-        }
-
-        private var storage: Storage? = nil
-
-        var isEmpty: Bool { self.storage?.buffer.isEmpty ?? true }
-        var first: Item? { self.storage?.buffer.first }
-
-        /// Bytes of the queued messages not yet encoded (only messages add to it, so it is 0 without storage).
-        var queuedBytes: Int {
-            get { self.storage?.queuedBytes ?? 0 }
-            nonmutating set {
-                assert(self.storage != nil || newValue == 0, "OutboundScheduler: queued bytes without a queue")
-                self.storage?.queuedBytes = newValue
-            }
-        }
-
-        mutating func append(_ item: Item) {
-            if self.storage == nil { self.storage = Storage() }
-            self.storage!.buffer.append(item)
-        }
-
-        func removeFirst() {
-            _ = self.storage?.buffer.removeFirst()
-        }
-
-        func replaceFirst(_ item: Item) {
-            guard let storage = self.storage else { return }
-            storage.buffer[storage.buffer.startIndex] = item
-        }
-
-        /// Calls `body` with each queued message's buffer and its size as sent.
-        func forEachMessage(_ body: (ByteBuffer, _ total: UInt32) -> Void) {
-            guard let buffer = self.storage?.buffer else { return }
-            for case .message(let data, let total, _, _, _) in buffer { body(data, total) }
-        }
-
-        /// Replaces the pending item `token` with what `body` makes of it; false when there is none.
-        func replacePending(_ token: UInt64, _ body: (_ size: Int, _ endStream: Bool) -> Item) -> Bool {
-            guard let storage = self.storage else { return false }
-            for index in storage.buffer.indices {
-                if case .pending(token, let size, let endStream) = storage.buffer[index] {
-                    storage.buffer[index] = body(size, endStream)
-                    return true
-                }
-            }
-            return false
-        }
-    }
-
     /// 16 bytes: the items' reference, the credit in 32 bits and two flags.
     private struct StreamQueue {
         var items = Items()
@@ -261,11 +193,22 @@ struct OutboundScheduler {
         return true
     }
 
-    /// Queues a message; it is written at once when nothing of the stream waits and credit allows.
-    mutating func enqueueMessage(streamID: UInt32, _ data: ByteBuffer, compressed: Bool, endStream: Bool) {
+    /// The index of the stream's queue; with `opening`, a stream without one gets it (see ``openStream(_:)``), else
+    /// nil means the stream ended. A stream that already has its queue costs one hash either way.
+    private mutating func queueIndex(_ streamID: UInt32, opening: Bool) -> [UInt32: StreamQueue].Index? {
+        if let index = self.streams.index(forKey: streamID) { return index }
+        guard opening else { return nil }
+        self.openStream(streamID)
+        return self.streams.index(forKey: streamID)
+    }
+
+    /// Queues a message; it is written at once when nothing of the stream waits and credit allows. `opening`: the
+    /// caller knows the stream is live, so a missing queue is one not made yet (``openStream(_:)``), not an ended
+    /// stream's.
+    mutating func enqueueMessage(streamID: UInt32, _ data: ByteBuffer, compressed: Bool, endStream: Bool, opening: Bool = false) {
         let size = data.readableBytes
         // Found once, then reached in place by its index (a look-up by key hashes the id).
-        guard let index = self.streams.index(forKey: streamID) else { return }  // The stream ended: drop.
+        guard let index = self.queueIndex(streamID, opening: opening) else { return }  // The stream ended: drop.
         let fits = self.writable && size + 4 <= self.maxFrameSize
         let sendNow = Self.mutate(&self.streams.values[index]) { queue in
             guard fits && queue.items.isEmpty && size <= queue.credit else { return false }
@@ -294,11 +237,11 @@ struct OutboundScheduler {
     /// Holds the place of a message of `size` bytes that is being compressed off the loop; returns its token for
     /// ``fillPending(streamID:token:_:compressed:)``, or nil when the stream has ended (nothing to compress).
     /// Frames and messages queued after it wait behind it, so the stream's order is kept.
-    mutating func enqueuePending(streamID: UInt32, size: Int, endStream: Bool) -> UInt64? {
-        guard self.streams[streamID] != nil else { return nil }
+    mutating func enqueuePending(streamID: UInt32, size: Int, endStream: Bool, opening: Bool = false) -> UInt64? {
+        guard let index = self.queueIndex(streamID, opening: opening) else { return nil }
         self.nextPendingToken += 1
         let token = self.nextPendingToken
-        Self.mutate(&self.streams[streamID]!) { queue in
+        Self.mutate(&self.streams.values[index]) { queue in
             queue.items.append(.pending(token: token, size: size, endStream: endStream))
             queue.queuedBytes += size
             if endStream { queue.removeWhenDrained = true }

@@ -161,8 +161,6 @@ extension ServerConnectionHandler {
     }
 
     func sendResponse(_ stream: ServerStream, _ message: ByteBuffer, endStream: Bool) {
-        // Callers checked that the stream may still send, so a missing queue is one not made yet, not an ended one.
-        self.writer.scheduler.openStream(stream.id)
         let job = self.writer.enqueueMessage(
             streamID: stream.id,
             message,
@@ -171,7 +169,9 @@ extension ServerConnectionHandler {
             compressor: self.compressor,
             offload: self.offload,
             allocator: self.allocator,
-            endStream: endStream
+            endStream: endStream,
+            // Callers checked that the stream may still send, so a missing queue is one not made yet.
+            opening: true
         )
         if let job { self.compressOffLoop(job, offload: self.offload) }
     }
