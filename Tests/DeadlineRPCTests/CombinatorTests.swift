@@ -57,7 +57,7 @@ struct CombinatorTests {
                     record.started.fire()
                     defer { record.finished.fire() }
                     let cancelled = Signal()
-                    await withTaskCancellationHandler {
+                    _ = await withTaskCancellationHandler {
                         await cancelled.wait()
                     } onCancel: {
                         cancelled.fire()
@@ -92,7 +92,9 @@ struct CombinatorTests {
     func fallbackKeepsReserve() async throws {
         let leaf = HandlerProbe()
         let box = Mutex<RPCClient?>(nil)
-        let seen = Mutex<(handlerDeadline: Deadline?, leftForFallback: Duration?)>((nil, nil))
+        let seen = Mutex<(handlerDeadline: Deadline?, dependencyDeadline: Deadline?, fallbackDeadline: Deadline?)>(
+            (nil, nil, nil)
+        )
         let reserve = Duration.milliseconds(1500)
         var router = Router()
         router.unary(TestMethods.wait) { _, context in try await leaf.waitForCancellation(context) }
@@ -101,9 +103,10 @@ struct CombinatorTests {
             seen.withLock { $0.handlerDeadline = context.deadline }
             // A sub-budget far beyond the inherited deadline: only the reserve can end the dependency in time.
             let text = try await CallGroup.withFallback(budget: .seconds(60), reserve: reserve) {
-                try await inner.unary(TestMethods.wait, request).text
+                seen.withLock { $0.dependencyDeadline = CallContext.current?.deadline }
+                return try await inner.unary(TestMethods.wait, request).text
             } fallback: {
-                seen.withLock { $0.leftForFallback = CallContext.current?.timeRemaining }
+                seen.withLock { $0.fallbackDeadline = CallContext.current?.deadline }
                 return "fallback"
             }
             return Echo(text: text)
@@ -119,15 +122,17 @@ struct CombinatorTests {
             #expect(elapsed < budget, "the fallback arrived before the inherited deadline")
             // The dependency had its time: everything but the reserve (lower bounds are safe under load).
             #expect(elapsed >= budget - reserve - .milliseconds(200))
-            let (handlerDeadline, left) = seen.withLock { $0 }
-            // Without the fix the fallback ran with a few ms left; a third of the reserve is a generous floor.
-            let leftForFallback = try #require(left)
-            #expect(leftForFallback > reserve / 3)
+            let (handlerDeadline, dependencyDeadline, fallbackDeadline) = seen.withLock { $0 }
+            // The dependency runs to exactly the reserve before the handler's deadline (without the fix it ran to
+            // the deadline itself and left the fallback a few ms), and the fallback keeps the handler's deadline.
+            // Deadlines, not the time the fallback saw left, so a loaded machine cannot move the check.
+            let degradeDeadline = try #require(handlerDeadline)
+            #expect(dependencyDeadline == degradeDeadline + (.zero - reserve))
+            #expect(fallbackDeadline == degradeDeadline)
             await leaf.cancelled.wait()
             #expect(leaf.observedReason == .deadlineExceeded)
             // The leaf re-anchors its budget on arrival, which can only move it a little later.
             let leafDeadline = try #require(leaf.observedDeadline)
-            let degradeDeadline = try #require(handlerDeadline)
             #expect(leafDeadline <= degradeDeadline + (.zero - reserve) + .milliseconds(500))
             await inner.close()
         }

@@ -7,9 +7,9 @@ import Wire
 /// fragments granted on arrival and only its last frame when the reader consumes it — not the whole message again,
 /// which let a long stream of large messages grow the peer's window without bound (until a window past 2^31−1 ended
 /// the connection with FLOW_CONTROL_ERROR).
-@Suite("Credit accounting for split messages")
+@Suite("Credit accounting for split messages", .timeLimit(.minutes(2)))
 struct CreditAccountingTests {
-    static let count = Method<ByteBuffer, ByteBuffer>.raw("credit.Credit/Count", kind: .clientStreaming)
+    static let count = Method<ByteBuffer, ByteBuffer>.raw("credit.Credit/Count", kind: .bidirectional)
     static let late = Method<ByteBuffer, ByteBuffer>.raw("credit.Credit/Late", kind: .unary)
 
     /// A server call gets its write queue only when it first sends (a parked call holds none), so credit the client
@@ -68,13 +68,20 @@ struct CreditAccountingTests {
         }
     }
 
-    @Test("40 messages of three 8 KiB frames each: the server grants back at most what was sent, and all but less than half a window of it")
+    /// The handler acknowledges every message it reads, and the client half-closes only after the last
+    /// acknowledgement: each read's grant is handed to the loop before the handler's reply (both in program order
+    /// through `execute`), so by then every grant the server owes has been written or is under the threshold. Without
+    /// the wait, a handler still behind at the half-close let up to a window of grants be dropped (the client sends
+    /// nothing more), and the lower bound below depended on scheduling.
+    @Test("40 messages of three 8 KiB frames each: once the handler has read them all, the server has granted back at most what was sent, and all but less than half a window of it")
     func splitMessagesAreGrantedOnce() async throws {
         var router = Router()
-        router.clientStreaming(Self.count) { requests, _ in
+        router.bidirectional(Self.count) { requests, writer, _ in
             var total = 0
-            for try await message in requests { total += message.readableBytes }
-            return ByteBuffer(string: "\(total)")
+            for try await message in requests {
+                total += message.readableBytes
+                try await writer.write(ByteBuffer(string: "\(total)"))
+            }
         }
         let server = RPCServer(host: "127.0.0.1", port: 0, router: router)
         try await withThrowingTaskGroup(of: Void.self) { group in
@@ -86,18 +93,32 @@ struct CreditAccountingTests {
             var window = Int(Settings().initialStreamCredit)  // What this client may send before it needs CREDIT.
             var sent = 0
             var granted = 0
+            var acknowledged = 0
+            var lastTotal = ""
+            /// Takes one frame from the server: a grant or an acknowledgement; anything else is a failure.
+            func receive() async -> Bool {
+                guard let event = await raw.next() else {
+                    Issue.record("the connection closed")
+                    return false
+                }
+                switch event {
+                case .frame(.credit(streamID: 1, let bytes)):
+                    window += Int(bytes)
+                    granted += Int(bytes)
+                case .frame(.message(let frame)) where frame.streamID == 1:
+                    acknowledged += 1
+                    lastTotal = String(buffer: frame.data)
+                default:
+                    Issue.record("unexpected \(event)")
+                    return false
+                }
+                return true
+            }
             try await raw.send(.callStart(CallStart(streamID: 1, method: Self.count.name)))
             for _ in 0..<messages {
                 for part in 0..<3 {
                     while window < frameSize {
-                        guard let event = await raw.next() else { Issue.record("the connection closed"); return }
-                        if case .frame(.credit(streamID: 1, let bytes)) = event {
-                            window += Int(bytes)
-                            granted += Int(bytes)
-                        } else {
-                            Issue.record("unexpected \(event)")
-                            return
-                        }
+                        guard await receive() else { return }
                     }
                     let frame = MessageFrame(
                         streamID: 1,
@@ -110,6 +131,10 @@ struct CreditAccountingTests {
                     sent += frameSize
                 }
             }
+            while acknowledged < messages {
+                guard await receive() else { return }
+            }
+            #expect(lastTotal == "\(messages * 3 * frameSize)")
             try await raw.send(.halfClose(streamID: 1))
             var status: StatusCode?
             while status == nil, let event = await raw.next() {
