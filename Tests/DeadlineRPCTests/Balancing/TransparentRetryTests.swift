@@ -60,4 +60,93 @@ struct TransparentRetryTests {
         }
         try await listener.close()
     }
+
+    /// The race the test above can lose under load: the refusing replica's fresh connection is ready before the
+    /// other replica's first one. The call must wait for the other replica rather than spend its one transparent
+    /// retry on the same draining server (which would fail it `unavailable`). The other replica sits behind a proxy
+    /// that holds its handshake until the refusing one has reconnected.
+    @Test("A call a draining replica sent back waits for the other replica's connection, not the same replica's fresh one")
+    func refusedCallWaitsForAnotherReplica() async throws {
+        let refused = Tally()
+        let listener = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(GoAwayOnCallStart(refused: refused))
+                }
+            }
+            .bind(host: "127.0.0.1", port: 0)
+            .get()
+        var router = Router()
+        let served = Tally()
+        router.unary(Self.order) { request, _ in
+            served.count.add(1, ordering: .relaxed)
+            return request
+        }
+        let server = RPCServer(host: "127.0.0.1", port: 0, router: router)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await server.run() }
+            let proxy = try await FaultProxy.start(targetPort: try await server.listeningAddress.port!, holdingReplies: true)
+            var configuration = RPCClient.Configuration()
+            configuration.loadBalancing = .roundRobin
+            let client = RPCClient(
+                target: .endpoints([Endpoint(host: "127.0.0.1", port: listener.localAddress!.port!), Endpoint(host: "127.0.0.1", port: proxy.port)]),
+                configuration: configuration
+            )
+            // Only the refusing replica can be ready: it takes the call and sends it back; the call waits while the
+            // client connects to that replica again (the second connection it counts ready).
+            async let answer = client.unary(Self.order, Echo(text: "once"), options: CallOptions(timeout: .seconds(30)))
+            #expect(await client.stats.wait { $0.transparentRetries == 1 && $0.connectionsOpened == 2 })
+            proxy.releaseReplies()
+            #expect(try await answer.text == "once")
+            #expect(refused.value == 1)
+            #expect(client.stats.transparentRetries == 1)
+            #expect(served.value == 1)
+            await client.close()
+            await proxy.stop()
+            server.beginGracefulShutdown()
+            try await group.waitForAll()
+        }
+        try await listener.close()
+    }
+
+    /// The wait above lasts only while another endpoint is being connected: when that attempt fails, the call goes
+    /// back to the refusing replica (a fresh connection, as with a single endpoint) rather than fail with a message
+    /// about endpoints that are not serving. Refused a second time, it ends `unavailable`, not processed.
+    @Test("A call waiting for another replica goes back to the refusing one when that replica's connection fails")
+    func refusedCallGoesBackWhenNoOtherReplicaConnects() async throws {
+        let refused = Tally()
+        let listener = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(GoAwayOnCallStart(refused: refused))
+                }
+            }
+            .bind(host: "127.0.0.1", port: 0)
+            .get()
+        let server = RPCServer(host: "127.0.0.1", port: 0, router: Router())
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await server.run() }
+            let proxy = try await FaultProxy.start(targetPort: try await server.listeningAddress.port!, holdingReplies: true)
+            var configuration = RPCClient.Configuration()
+            configuration.loadBalancing = .roundRobin
+            let client = RPCClient(
+                target: .endpoints([Endpoint(host: "127.0.0.1", port: listener.localAddress!.port!), Endpoint(host: "127.0.0.1", port: proxy.port)]),
+                configuration: configuration
+            )
+            async let answer = client.unary(Self.order, Echo(text: "once"), options: CallOptions(timeout: .seconds(30)))
+            #expect(await client.stats.wait { $0.transparentRetries == 1 && $0.connectionsOpened == 2 })
+            await proxy.stop()  // The other replica's handshake never completes: its attempt fails.
+            var failure: (any Error)?
+            do { _ = try await answer } catch { failure = error }
+            let error = try #require(failure as? RPCError, "expected the call to fail with an RPCError")
+            #expect(error.code == .unavailable)
+            #expect(error.message.contains("the call was not processed"), "\(error.message)")
+            #expect(refused.value == 2)
+            #expect(client.stats.transparentRetries == 1)
+            await client.close()
+            server.beginGracefulShutdown()
+            try await group.waitForAll()
+        }
+        try await listener.close()
+    }
 }

@@ -4,7 +4,9 @@ import Synchronization
 
 /// A loopback TCP proxy the soak and fault tests control: it forwards bytes between a client and the server, and
 /// on command kills every connection through it at once (both sides see EOF wherever they are in a frame) or
-/// blackholes them (stops forwarding but keeps the sockets open, like a half-open TCP path).
+/// blackholes them (stops forwarding but keeps the sockets open, like a half-open TCP path). Started holding replies,
+/// it reads nothing from the server until ``releaseReplies()`` (the bytes wait in the kernel): a server whose
+/// handshake is slow.
 final class FaultProxy: Sendable {
     /// The listener's channel.
     private let listener: any Channel
@@ -19,9 +21,10 @@ final class FaultProxy: Sendable {
     /// The port clients connect to.
     var port: Int { self.listener.localAddress!.port! }
 
-    /// Starts a proxy on 127.0.0.1 forwarding to 127.0.0.1:`targetPort`.
-    static func start(targetPort: Int) async throws -> FaultProxy {
-        let state = FaultProxyState()
+    /// Starts a proxy on 127.0.0.1 forwarding to 127.0.0.1:`targetPort`; `holdingReplies` keeps the server's bytes
+    /// back until ``releaseReplies()``.
+    static func start(targetPort: Int, holdingReplies: Bool = false) async throws -> FaultProxy {
+        let state = FaultProxyState(holdingReplies: holdingReplies)
         let listener = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
@@ -39,13 +42,16 @@ final class FaultProxy: Sendable {
     @discardableResult
     func killAll() -> Int { self.state.killAll() }
 
+    /// Starts forwarding what the server sent (and sends) on every connection, if the proxy was holding it.
+    func releaseReplies() { self.state.releaseReplies() }
+
     /// Stops (or resumes) forwarding bytes in both directions without closing anything.
     func setBlackholed(_ blackholed: Bool) { self.state.blackholed.store(blackholed, ordering: .relaxed) }
 
     /// Stops listening and kills every connection.
     func stop() async {
         try? await self.listener.close()
-        self.state.killAll()
+        _ = self.state.killAll()
     }
 }
 
@@ -54,6 +60,34 @@ final class FaultProxyState: Sendable {
     /// Whether bytes are dropped instead of forwarded.
     let blackholed = Atomic<Bool>(false)
     private let channels = Mutex<[ObjectIdentifier: any Channel]>([:])
+    /// While holding: the server-facing channels, not reading, that ``releaseReplies()`` starts.
+    private let held: Mutex<[any Channel]?>
+
+    init(holdingReplies: Bool = false) {
+        self.held = Mutex(holdingReplies ? [] : nil)
+    }
+
+    /// Whether the server's bytes are still held back.
+    var isHolding: Bool { self.held.withLock { $0 != nil } }
+
+    /// A server-facing channel made with reading off while holding: kept until the release, or started now.
+    func connectedToServer(_ channel: any Channel) {
+        let holding = self.held.withLock { held -> Bool in
+            guard held != nil else { return false }
+            held!.append(channel)
+            return true
+        }
+        if !holding { channel.setOption(.autoRead, value: true).whenComplete { _ in } }
+    }
+
+    /// Stops holding: every held server-facing channel reads again.
+    func releaseReplies() {
+        let channels = self.held.withLock { held -> [any Channel] in
+            defer { held = nil }
+            return held ?? []
+        }
+        for channel in channels { channel.setOption(.autoRead, value: true).whenComplete { _ in } }
+    }
 
     /// Tracks a channel until it closes.
     func register(_ channel: any Channel) {
@@ -91,6 +125,7 @@ private final class ProxyInbound: ChannelInboundHandler {
         self.state.register(inbound)
         ClientBootstrap(group: context.eventLoop)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelOption(.autoRead, value: !state.isHolding)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(ProxyOutbound(peer: inbound, state: state))
@@ -107,6 +142,7 @@ private final class ProxyInbound: ChannelInboundHandler {
                         return
                     }
                     self.outbound = channel
+                    state.connectedToServer(channel)
                     for bytes in self.pending { channel.write(bytes, promise: nil) }
                     channel.flush()
                     self.pending = []
@@ -134,7 +170,7 @@ private final class ProxyInbound: ChannelInboundHandler {
 
     /// Backpressure: while the client side cannot take more, stop reading the server side.
     func channelWritabilityChanged(context: ChannelHandlerContext) {
-        self.outbound?.setOption(.autoRead, value: context.channel.isWritable).whenComplete { _ in }
+        self.outbound?.setOption(.autoRead, value: context.channel.isWritable && !self.state.isHolding).whenComplete { _ in }
         context.fireChannelWritabilityChanged()
     }
 

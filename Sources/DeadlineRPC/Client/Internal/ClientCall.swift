@@ -71,17 +71,23 @@ final class ClientCall: @unchecked Sendable, DeadlineQueueEntry {
     /// For the runtime's own calls (the health watch): each response message goes here, on the loop, instead of to
     /// a caller.
     var onMessage: ((ByteBuffer) -> Void)? {
-        get { self.hooks?.onMessage }
-        set { self.runtimeHooks().onMessage = newValue }
+        get { self.rare?.onMessage }
+        set { self.rareFields().onMessage = newValue }
     }
     /// For the runtime's own calls: how the call ended (nil: OK), on the loop.
     var onEnd: ((RPCError?) -> Void)? {
-        get { self.hooks?.onEnd }
-        set { self.runtimeHooks().onEnd = newValue }
+        get { self.rare?.onEnd }
+        set { self.rareFields().onEnd = newValue }
     }
-    /// ``onMessage`` and ``onEnd`` behind one reference, set only on the runtime's own calls: inline, they were 32
-    /// bytes in every call.
-    @exclusivity(unchecked) private var hooks: RuntimeHooks?
+    /// The endpoint whose `GOAWAY` sent this call back unprocessed: the picker sends it elsewhere when another
+    /// endpoint takes calls or is connecting, so one draining replica cannot spend the call's only transparent retry.
+    var refusedBy: EndpointConnection? {
+        get { self.rare?.refusedBy }
+        set { self.rareFields().refusedBy = newValue }
+    }
+    /// ``onMessage``, ``onEnd`` and ``refusedBy`` behind one reference, made only for the runtime's own calls and
+    /// calls sent back unprocessed: inline, they were 40 bytes in every call.
+    @exclusivity(unchecked) private var rare: RareFields?
     /// Credit window, reassembly and decompression of the server's messages.
     @exclusivity(unchecked) var inbound = InboundMessageReader(window: 0)
     /// Where the call sits in its client's deadline queue (-1 when not queued); the manager keeps it.
@@ -224,18 +230,19 @@ final class ClientCall: @unchecked Sendable, DeadlineQueueEntry {
         }
     }
 
-    /// The runtime's own hooks on this call, made on first use.
-    private func runtimeHooks() -> RuntimeHooks {
-        if let hooks = self.hooks { return hooks }
-        let hooks = RuntimeHooks()
-        self.hooks = hooks
-        return hooks
+    /// The fields few calls use, made on first use.
+    private func rareFields() -> RareFields {
+        if let rare = self.rare { return rare }
+        let rare = RareFields()
+        self.rare = rare
+        return rare
     }
 
-    /// See ``hooks``.
-    private final class RuntimeHooks {
+    /// See ``rare``.
+    private final class RareFields {
         var onMessage: ((ByteBuffer) -> Void)?
         var onEnd: ((RPCError?) -> Void)?
+        var refusedBy: EndpointConnection?
     }
 
     /// How a call ended, compactly (see ``outcome``).

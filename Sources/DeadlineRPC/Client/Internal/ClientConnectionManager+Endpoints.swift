@@ -135,6 +135,11 @@ extension ClientConnectionManager {
         self.pending = []
         let single = self.endpoints.count == 1
         for call in waiting {
+            if call.loop.refusedBy != nil {
+                // It waited for another endpoint than the one that sent it back; with none connecting it may go back.
+                self.dispatch(call, now: now)
+                continue
+            }
             self.refuse(call, single ? RPCError(code: .unavailable, message: "Cannot reach \(endpoint.endpoint): \(error).") : refusal)
         }
     }

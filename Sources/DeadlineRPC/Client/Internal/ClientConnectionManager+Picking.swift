@@ -14,7 +14,8 @@ extension ClientConnectionManager {
 
     /// Picks an endpoint for `call` at `now` under the policy, in layers that each give way rather than leave no
     /// choice: ready and serving; not ejected (unless every one is); not already tried by an earlier attempt of the
-    /// same call (unless every one was); fast enough for the remaining budget (or shed, when none is).
+    /// same call (unless every one was); not the one whose `GOAWAY` sent the call back (unless no other is ready or
+    /// connecting); fast enough for the remaining budget (or shed, when none is).
     func pick(_ call: ClientCall, now: NIODeadline) -> Pick {
         let endpoints = self.endpoints
         let count = endpoints.count
@@ -35,15 +36,24 @@ extension ClientConnectionManager {
         let ignoreEjection = notEjected == 0
         let tried = call.history?.endpoints ?? []
         var avoidTried = false
+        var refusedBy = call.loop.refusedBy
         var budget: (policy: BudgetAwarePicking, remaining: Duration)? = nil
         func eligible(_ index: Int) -> Bool {
             let endpoint = endpoints[index]
             guard endpoint.pickable(now: now, ignoringEjection: ignoreEjection) != nil else { return false }
+            if let refusedBy, endpoint === refusedBy { return false }
             if avoidTried && tried.contains(endpoint.endpoint) { return false }
             if let budget, let typical = endpoint.latency.typical(now: now, policy: budget.policy), typical > budget.remaining {
                 return false
             }
             return true
+        }
+        if let refused = refusedBy, !endpoints.indices.contains(where: eligible) {
+            // The endpoint that sent the call back is draining: its fresh connection may belong to the same
+            // replica, and a second refusal would fail the call. Wait for another endpoint being connected; with
+            // none, go back to it.
+            if endpoints.contains(where: { $0 !== refused && $0.lifecycle.isConnecting }) { return .none }
+            refusedBy = nil
         }
         if !tried.isEmpty {
             avoidTried = true

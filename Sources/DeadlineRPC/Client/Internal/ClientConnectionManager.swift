@@ -343,13 +343,15 @@ final class ClientConnectionManager: @unchecked Sendable {
     }
 
     /// A server's `GOAWAY` said it never processed `call`, and the call is back in the queue: it goes again through
-    /// the picker (its deadline still runs), and is counted as a transparent retry.
+    /// the picker (its deadline still runs), away from the endpoint that refused it when it can, and is counted as a
+    /// transparent retry.
     func requeueUnprocessed(_ call: ClientCall) {
         self.eventLoop.assertInEventLoop()
         self.inFlightCalls -= 1
         if let endpoint = call.loop.endpoint {
             call.loop.endpoint = nil
             endpoint.inFlight -= 1
+            call.loop.refusedBy = endpoint
         }
         self.stats.recordTransparentRetry()
         self.dispatch(call, now: self.eventLoop.now)
