@@ -17,6 +17,8 @@ struct BurstBench: AsyncParsableCommand {
     @Option(help: "Bursts (each with a calm twin: the same victims with no burst).") var rounds: Int = 20
     @Option(help: "Victim calls per second around each burst (open loop).") var rate: Int = 5000
     @Option(help: "How long victims run from the cancel, ms.") var window: Int = 40
+    @Flag(help: "Victims call over a connection of their own instead of the burst's (which one the wait is behind).")
+    var victimsOwnConnection = false
     /// Handlers run on the global executor, as on every DeadlineRPC server (never on the I/O loops).
     var executor: String { "global" }
 
@@ -38,7 +40,9 @@ struct BurstBench: AsyncParsableCommand {
             group.addTask { try await server.run() }
             let port = try await server.listeningAddress.port!
             let client = RPCClient(host: "127.0.0.1", port: port)
+            let victimClient = self.victimsOwnConnection ? RPCClient(host: "127.0.0.1", port: port) : client
             let payload = ByteBuffer(repeating: 0x61, count: 64)
+            _ = try await victimClient.unary(Self.echo, payload, options: CallOptions(timeout: .seconds(5)))
             for _ in 0..<200 { _ = try await client.unary(Self.echo, payload, options: CallOptions(timeout: .seconds(5))) }
 
             // One plain call's cost, for scale: sequential echo calls.
@@ -64,7 +68,7 @@ struct BurstBench: AsyncParsableCommand {
             var storm = Histogram<UInt64>(highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: .three)
             for _ in 0..<self.rounds {
                 // Calm twin: the victims alone.
-                for value in try await self.victims(client, payload) { calm.record(value) }
+                for value in try await self.victims(victimClient, payload) { calm.record(value) }
                 // The burst.
                 lot.recordCancels()
                 let callerEnds = TimeLog(capacity: self.calls)
@@ -84,7 +88,7 @@ struct BurstBench: AsyncParsableCommand {
                 startCPUUs.append(Double(cpuNanoseconds() - startCPU) / 1000 / Double(self.calls))
                 startMallocs.append(Double(mallocCount() - startAllocations) / Double(self.calls))
                 try await Task.sleep(for: .milliseconds(20))
-                async let victimLatencies = self.victims(client, payload)
+                async let victimLatencies = self.victims(victimClient, payload)
                 let cancelCPU = cpuNanoseconds()
                 let cancelAllocations = mallocCount()
                 let cancelSwitchesBefore = contextSwitches()
@@ -145,6 +149,7 @@ struct BurstBench: AsyncParsableCommand {
             print("  calm  p50 \(us(calm, 50)) p90 \(us(calm, 90)) p99 \(us(calm, 99)) max \(Double(calm.max) / 1000) n=\(calm.totalCount)")
             print("  burst p50 \(us(storm, 50)) p90 \(us(storm, 90)) p99 \(us(storm, 99)) max \(Double(storm.max) / 1000) n=\(storm.totalCount)")
             await client.close()
+            if self.victimsOwnConnection { await victimClient.close() }
             server.beginGracefulShutdown()
         }
     }

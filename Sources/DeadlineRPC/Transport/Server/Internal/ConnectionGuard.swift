@@ -30,7 +30,7 @@ struct ConnectionGuard {
     private var resets: GlitchBudget?
     private var pingPolicy: PingPolicy
     /// Frames the decoder ignored that were already charged to the glitch budget.
-    private var ignoredFramesCharged = 0
+    private(set) var ignoredFramesCharged = 0
     /// Control frames queued while the channel was not writable, i.e. piling up for a peer that does not read.
     private var controlFramesWhileBlocked = 0
     /// When the connection last became idle (no call open, no handler running), in uptime nanoseconds.
