@@ -149,4 +149,46 @@ struct TransparentRetryTests {
         }
         try await listener.close()
     }
+
+    /// The wait for another replica is bounded by the call's own deadline: while the other replica's handshake
+    /// hangs (inside the connect timeout), the call ends `deadlineExceeded` at its deadline, not later.
+    @Test("A call waiting for another replica's handshake ends at its own deadline, deadlineExceeded")
+    func refusedCallWaitEndsAtItsDeadline() async throws {
+        let refused = Tally()
+        let listener = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(GoAwayOnCallStart(refused: refused))
+                }
+            }
+            .bind(host: "127.0.0.1", port: 0)
+            .get()
+        let server = RPCServer(host: "127.0.0.1", port: 0, router: Router())
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await server.run() }
+            let proxy = try await FaultProxy.start(targetPort: try await server.listeningAddress.port!, holdingReplies: true)
+            var configuration = RPCClient.Configuration()
+            configuration.loadBalancing = .roundRobin
+            configuration.connectTimeout = .seconds(60)  // The handshake outlives the call: only its deadline ends it.
+            let client = RPCClient(
+                target: .endpoints([Endpoint(host: "127.0.0.1", port: listener.localAddress!.port!), Endpoint(host: "127.0.0.1", port: proxy.port)]),
+                configuration: configuration
+            )
+            var failure: (any Error)?
+            do {
+                _ = try await client.unary(Self.order, Echo(text: "once"), options: CallOptions(timeout: .seconds(2)))
+            } catch {
+                failure = error
+            }
+            let error = try #require(failure as? RPCError, "expected the call to fail with an RPCError")
+            #expect(error.code == .deadlineExceeded, "\(error)")
+            #expect(refused.value == 1)
+            #expect(client.stats.transparentRetries == 1)
+            await client.close()
+            await proxy.stop()
+            server.beginGracefulShutdown()
+            try await group.waitForAll()
+        }
+        try await listener.close()
+    }
 }
