@@ -154,7 +154,7 @@ struct CascadeTests {
                         if below {
                             // Await the cancellation rather than infer it: the test asserts this hop's task
                             // was cancelled, and with which cause.
-                            await withTaskCancellationHandler {
+                            _ = await withTaskCancellationHandler {
                                 await probe.cancelled.wait()
                             } onCancel: {
                                 probe.recordCancel(context.cancelReason)

@@ -145,7 +145,7 @@ struct FirstUserFrictionTests {
             relayRouter.unary(Self.relay) { request, _ in
                 // Wait for the server to end this call at its deadline, then call out anyway.
                 let cancelled = Signal()
-                await withTaskCancellationHandler {
+                _ = await withTaskCancellationHandler {
                     await cancelled.wait()
                 } onCancel: {
                     cancelled.fire()

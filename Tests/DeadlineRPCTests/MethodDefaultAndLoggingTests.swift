@@ -5,7 +5,7 @@ import Testing
 
 @Suite("The per-method default in the min() rule; clamp and straggler logging", .timeLimit(.minutes(5)))
 struct MethodDefaultAndLoggingTests {
-    static let shortDefault = Method<Echo, Echo>.unary("test.Defaults/Short", defaultTimeout: .seconds(5))
+    static let shortDefault = Method<Echo, Echo>.unary("test.Defaults/Short", defaultTimeout: .seconds(30))
     static let relay = Method<Echo, Echo>.unary("test.Defaults/Relay")
     static let other = Method<Echo, Echo>.unary("test.Echo/Other")
     static let clamping = Method<Echo, Echo>.unary("test.Clamp/Relay")
@@ -36,7 +36,7 @@ struct MethodDefaultAndLoggingTests {
             let budgets = seen.withLock { $0 }
             #expect(budgets.count == 1)
             let budget = try #require(budgets.first ?? nil)
-            #expect(budget <= .seconds(5), "the 5 s method default, not the 60 s option")
+            #expect(budget <= .seconds(30), "the 30 s method default, not the 60 s option")
             #expect(budget > .zero)
             #expect(client.stats.clampedDeadlines == 0, "nothing was inherited, so nothing was clamped")
         }
@@ -53,16 +53,17 @@ struct MethodDefaultAndLoggingTests {
         try await withServerAndClient(router: router) { server, client in
             let inner = RPCClient(host: "127.0.0.1", port: try await server.listeningAddress.port!)
             box.withLock { $0 = inner }
-            // 3 s inherited < 5 s default < 60 s option.
-            _ = try await client.unary(Self.relay, Echo(text: ""), options: CallOptions(timeout: .seconds(3)))
-            // 30 s inherited > 5 s default: the default still bounds the outbound call.
-            _ = try await client.unary(Self.relay, Echo(text: ""), options: CallOptions(timeout: .seconds(30)))
+            // 20 s inherited < 30 s default < 60 s option (budgets this long so a starved machine cannot end the
+            // calls; only the order between them is under test).
+            _ = try await client.unary(Self.relay, Echo(text: ""), options: CallOptions(timeout: .seconds(20)))
+            // 50 s inherited > 30 s default: the default still bounds the outbound call.
+            _ = try await client.unary(Self.relay, Echo(text: ""), options: CallOptions(timeout: .seconds(50)))
             let budgets = seen.withLock { $0 }
             #expect(budgets.count == 2)
             let underShortParent = try #require(budgets.first ?? nil)
             let underLongParent = try #require(budgets.last ?? nil)
-            #expect(underShortParent <= .seconds(3), "the inherited 3 s, not the 5 s default or the 60 s option")
-            #expect(underLongParent <= .seconds(5), "the 5 s default, not the inherited 30 s")
+            #expect(underShortParent <= .seconds(20), "the inherited 20 s, not the 30 s default or the 60 s option")
+            #expect(underLongParent <= .seconds(30), "the 30 s default, not the inherited 50 s")
             #expect(underLongParent > .zero)
             // Both 60 s options asked for more than the parent had left.
             #expect(inner.stats.clampedDeadlines == 2)

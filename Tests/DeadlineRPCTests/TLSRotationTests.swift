@@ -356,7 +356,7 @@ struct TLSRotationTests {
         until condition: @escaping @Sendable (TLSReloadStats) -> Bool
     ) async {
         let stats = client.stats
-        await awaitCondition("The client's reload counters", timeout: .seconds(30), sourceLocation: sourceLocation, now: { stats.tlsReloads }) {
+        _ = await awaitCondition("The client's reload counters", timeout: .seconds(30), sourceLocation: sourceLocation, now: { stats.tlsReloads }) {
             await stats.wait { condition($0.tlsReloads) } ? stats.tlsReloads : nil
         }
     }

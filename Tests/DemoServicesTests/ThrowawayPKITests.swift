@@ -24,7 +24,7 @@ struct ThrowawayPKITests {
 
         for (host, ip) in [("pricing.demo.test", nil), ("localhost", nil), (nil, "127.0.0.1"), (nil, "::1")] as [(String?, String?)] {
             var verifier = Verifier(rootCertificates: CertificateStore([ca.certificate])) {
-                RFC5280Policy(validationTime: now)
+                RFC5280Policy()
                 ServerIdentityPolicy(serverHostname: host, serverIP: ip)
             }
             let result = await verifier.validate(leaf: leaf, intermediates: CertificateStore())
@@ -44,7 +44,7 @@ struct ThrowawayPKITests {
         let leaf = try Certificate(pemEncoded: try ca.issue(commonName: "fraud", dnsNames: ["fraud.demo.test"]).certificatePEM)
 
         var wrongName = Verifier(rootCertificates: CertificateStore([ca.certificate])) {
-            RFC5280Policy(validationTime: Date())
+            RFC5280Policy()
             ServerIdentityPolicy(serverHostname: "pricing.demo.test", serverIP: nil)
         }
         guard case .couldNotValidate = await wrongName.validate(leaf: leaf, intermediates: CertificateStore()) else {
@@ -52,7 +52,7 @@ struct ThrowawayPKITests {
             return
         }
         var wrongCA = Verifier(rootCertificates: CertificateStore([other.certificate])) {
-            RFC5280Policy(validationTime: Date())
+            RFC5280Policy()
         }
         guard case .couldNotValidate = await wrongCA.validate(leaf: leaf, intermediates: CertificateStore()) else {
             Issue.record("a certificate verified against a CA that did not issue it")

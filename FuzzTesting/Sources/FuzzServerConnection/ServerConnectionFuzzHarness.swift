@@ -252,12 +252,12 @@ struct ServerConnectionFuzzHarness {
             var hello = ByteBuffer()
             FrameEncoder.writePreface(into: &hello)
             FrameEncoder.write(.settings(.default), into: &hello)
-            try? channel.writeInbound(hello)
+            _ = try? channel.writeInbound(hello)
         }
         for step in Self.steps(input) {
             switch step {
             case .send(let bytes):
-                try? channel.writeInbound(ByteBuffer(bytes: bytes))
+                _ = try? channel.writeInbound(ByteBuffer(bytes: bytes))
             case .runLoop:
                 loop.run()
             case .advance(let amount):

@@ -55,7 +55,7 @@ struct CounterWaitersTests {
             for k in 0..<64 {
                 let threshold = k * (4 * perWriter) / 64 + 1
                 group.addTask {
-                    await awaitCondition("counter ≥ \(threshold)", timeout: .seconds(30), sourceLocation: #_sourceLocation, now: { counter.value.load(ordering: .relaxed) }) {
+                    _ = await awaitCondition("counter ≥ \(threshold)", timeout: .seconds(30), sourceLocation: #_sourceLocation, now: { counter.value.load(ordering: .relaxed) }) {
                         await counter.wait(until: { $0 >= threshold })
                     }
                 }

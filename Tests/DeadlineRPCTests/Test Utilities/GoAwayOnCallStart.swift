@@ -25,12 +25,13 @@ final class GoAwayOnCallStart: ChannelInboundHandler, @unchecked Sendable {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         self.decoder.append(self.unwrapInboundIn(data))
-        while case .frame(let frame)?? = try? self.decoder.nextFrame() {
+        while case .frame(let frame)? = try? self.decoder.nextFrame() {
             guard case .callStart = frame else { continue }
             self.refused?.count.add(1, ordering: .relaxed)
             var buffer = context.channel.allocator.buffer(capacity: 64)
             FrameEncoder.write(.goAway(GoAway(lastStreamID: 0, code: .noError, reason: "Shutting down.")), into: &buffer)
-            context.writeAndFlush(self.wrapOutboundOut(buffer)).whenComplete { _ in context.close(promise: nil) }
+            let channel = context.channel
+            context.writeAndFlush(self.wrapOutboundOut(buffer)).whenComplete { _ in channel.close(promise: nil) }
             return
         }
     }
