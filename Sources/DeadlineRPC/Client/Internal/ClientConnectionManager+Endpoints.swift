@@ -135,7 +135,7 @@ extension ClientConnectionManager {
         self.pending = []
         let single = self.endpoints.count == 1
         for call in waiting {
-            if call.loop.refusedBy != nil {
+            if !single, call.loop.refusedBy != nil {
                 // It waited for another endpoint than the one that sent it back; with none connecting it may go back.
                 self.dispatch(call, now: now)
                 continue

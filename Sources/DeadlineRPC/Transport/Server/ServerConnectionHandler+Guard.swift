@@ -9,10 +9,7 @@ extension ServerConnectionHandler {
     /// Charges one glitch for each frame the decoder skipped (unknown type) or found with undefined flags; false
     /// once the budget is spent and the connection is ending.
     func chargeIgnoredFrames() -> Bool {
-        let ignored = self.reader.ignoredFrameCount
-        // Called for every frame: the clock is read only when there is something to charge.
-        guard self.connectionGuard.ignoredFramesCharged < ignored else { return true }
-        return self.enforce(self.connectionGuard.chargeIgnoredFrames(ignoredTotal: ignored, now: self.uptimeNow()))
+        self.enforce(self.connectionGuard.chargeIgnoredFrames(ignoredTotal: self.reader.ignoredFrameCount, now: self.uptimeNow()))
     }
 
     /// Charges one glitch; when the budget is spent, ends the connection with `ENHANCE_YOUR_CALM` and returns false.

@@ -30,7 +30,7 @@ struct ConnectionGuard {
     private var resets: GlitchBudget?
     private var pingPolicy: PingPolicy
     /// Frames the decoder ignored that were already charged to the glitch budget.
-    private(set) var ignoredFramesCharged = 0
+    private var ignoredFramesCharged = 0
     /// Control frames queued while the channel was not writable, i.e. piling up for a peer that does not read.
     private var controlFramesWhileBlocked = 0
     /// When the connection last became idle (no call open, no handler running), in uptime nanoseconds.
@@ -59,8 +59,11 @@ struct ConnectionGuard {
     }
 
     /// Charges one glitch for each frame the decoder ignored (unknown type, undefined flags) since the last call;
-    /// `ignoredTotal` is the decoder's running count.
-    mutating func chargeIgnoredFrames(ignoredTotal: Int, now: Int64) -> Verdict {
+    /// `ignoredTotal` is the decoder's running count. Called for every frame, so `now` (a clock read) is taken only
+    /// when there is something to charge.
+    mutating func chargeIgnoredFrames(ignoredTotal: Int, now: @autoclosure () -> Int64) -> Verdict {
+        guard self.ignoredFramesCharged < ignoredTotal else { return .ok }
+        let now = now()
         while self.ignoredFramesCharged < ignoredTotal {
             self.ignoredFramesCharged += 1
             let verdict = self.glitch("frames of unknown type or with undefined flags", now: now)
