@@ -16,11 +16,17 @@ struct InflightBench: AsyncParsableCommand {
     @Option(help: "Rounds (the first pays for allocator growth; later ones show the steady state).") var rounds: Int = 3
     @Flag(help: "Put a pass-through interceptor on both sides (the calls then take the general path, not the unary fast path).")
     var interceptors = false
+    @Option(help: "Before each held call, one unary call with this many request bytes (0 = none), the held calls then started one at a time: each held request arrives in a receive read of its own, filled by the bulk call (what a parked request pins).")
+    var bulk: Int = 0
+    @Flag(help: "Held requests go through a codec that decodes them into a small value (as protobuf or JSON would) instead of handing the handler the request's bytes.")
+    var decoded = false
     /// Handlers run on the global executor, as on every DeadlineRPC server (never on the I/O loops).
     var executor: String { "global" }
 
     static let hold = Method<ByteBuffer, ByteBuffer>.raw("bench.Inflight/Hold", kind: .unary)
     static let ping = Method<ByteBuffer, ByteBuffer>.raw("bench.Inflight/Ping", kind: .unary)
+    static let holdDecoded = Method<Int, ByteBuffer>(
+        "bench.Inflight/HoldDecoded", kind: .unary, requestCodec: FirstByteCodec(), responseCodec: RawBytesCodec())
 
     func run() async throws {
         let parked = ParkingLot()
@@ -30,6 +36,10 @@ struct InflightBench: AsyncParsableCommand {
             return request
         }
         router.unary(Self.ping) { request, _ in request }
+        router.unary(Self.holdDecoded) { request, _ in
+            try await parked.park()
+            return ByteBuffer(integer: UInt8(truncatingIfNeeded: request))
+        }
         var configuration = RPCServer.Configuration()
         configuration.maxConcurrentStreams = self.calls + 100
         var clientConfiguration = RPCClient.Configuration()
@@ -57,7 +67,7 @@ struct InflightBench: AsyncParsableCommand {
             let bareHeld = residentBytes()
             bareTasks.cancel()
             await bareTasks.value
-            print("calls=\(self.calls) payload=\(self.payload)B executor=\(self.executor) interceptors=\(self.interceptors)")
+            print("calls=\(self.calls) payload=\(self.payload)B executor=\(self.executor) interceptors=\(self.interceptors) bulk=\(self.bulk)B decoded=\(self.decoded)")
             print("baseline: a bare parked task (no RPC) costs \((bareHeld - bareBefore) / self.calls) bytes")
             print("round | RSS before MiB | RSS with all in flight MiB | bytes per in-flight call | RSS after cancel MiB | cancel→all handlers returned ms")
             for round in 1...self.rounds {
@@ -69,6 +79,10 @@ struct InflightBench: AsyncParsableCommand {
                 if round == 1 { censusMark() }
                 let holders = Task {
                     await withTaskGroup(of: Void.self) { callers in
+                        if self.bulk > 0 || self.decoded {
+                            await self.holdOneAtATime(&callers, client: client, payload: payload, parked: parked)
+                            return
+                        }
                         for _ in 0..<self.calls {
                             callers.addTask {
                                 _ = try? await client.unary(Self.hold, payload, options: CallOptions(timeout: .seconds(120)))
@@ -91,6 +105,40 @@ struct InflightBench: AsyncParsableCommand {
             await client.close()
             server.beginGracefulShutdown()
         }
+    }
+}
+
+extension InflightBench {
+    /// Starts the held calls for `--bulk` and `--decoded`: each after one bulk call (with `--bulk`), and each once
+    /// the one before it parked, so each held request arrives in a receive read of its own. Kept apart from the
+    /// default path so that the default callers' tasks are the same size as before these options existed (a
+    /// caller's task frame is part of the figure).
+    func holdOneAtATime(_ callers: inout TaskGroup<Void>, client: RPCClient, payload: ByteBuffer, parked: ParkingLot) async {
+        let bulkPayload = ByteBuffer(repeating: 0x62, count: self.bulk)
+        for i in 0..<self.calls {
+            if self.bulk > 0 {
+                _ = try? await client.unary(Self.ping, bulkPayload, options: CallOptions(timeout: .seconds(5)))
+            }
+            if self.decoded {
+                callers.addTask { _ = try? await client.unary(Self.holdDecoded, i, options: CallOptions(timeout: .seconds(120))) }
+            } else {
+                callers.addTask { _ = try? await client.unary(Self.hold, payload, options: CallOptions(timeout: .seconds(120))) }
+            }
+            while parked.count <= i && !Task.isCancelled { try? await Task.sleep(for: .microseconds(200)) }
+        }
+    }
+}
+
+/// A request that decodes into a small value: the first byte of `payload` bytes (the rest is padding), as a codec
+/// such as protobuf's leaves nothing of the request's bytes in what it returns.
+struct FirstByteCodec: MessageCodec {
+    var payload = 64
+    func encode(_ message: Int, into buffer: inout ByteBuffer) {
+        buffer.writeInteger(UInt8(truncatingIfNeeded: message))
+        buffer.writeRepeatingByte(0x61, count: self.payload - 1)
+    }
+    func decode(_ buffer: ByteBuffer) throws -> Int {
+        Int(buffer.getInteger(at: buffer.readerIndex, as: UInt8.self) ?? 0)
     }
 }
 

@@ -7,8 +7,15 @@ import Instrumentation
 final class ServerCall: Sendable {
     let context: CallContext
     let streamID: UInt32
-    /// The request of a single-request call (set before the task starts, never changed).
-    let firstMessage: ByteBuffer?
+    /// The request of a single-request call, until the handler decodes it. A request is a slice of the receive
+    /// read it arrived in, and a slice keeps the whole read alive (up to 64 KiB), so a parked handler must not keep
+    /// holding it once decoded: a codec that copies out what it needs (protobuf, JSON) frees it then.
+    ///
+    /// `nonisolated(unsafe)` is sound because it is written in `init`, before the handler task exists (the task's
+    /// creation orders the write before every read), and then read and replaced only by that one task, in
+    /// ``decodeFirst(_:)``: the router calls it from the handler's body, which runs inside the task, and a server
+    /// interceptor's `next` is not `Sendable`, so no other task can run the body.
+    nonisolated(unsafe) private var firstMessage: FirstMessage
     /// The requests of a streaming-request call.
     let requests: InboundMessageQueue?
     /// Where responses are encoded: NIO's default allocator, which is what every channel of NIO's POSIX transport
@@ -29,10 +36,20 @@ final class ServerCall: Sendable {
     ) {
         self.context = context
         self.streamID = streamID
-        self.firstMessage = firstMessage
+        self.firstMessage = firstMessage.map { .bytes($0) } ?? .empty
         self.requests = requests
         self.connection = connection
         self.outcomes = outcomes
+    }
+
+    /// What is left of a single-request call's request.
+    private enum FirstMessage {
+        /// Not decoded yet.
+        case bytes(ByteBuffer)
+        /// Not decoded yet; the request had no bytes.
+        case empty
+        /// Handed to the codec: the call keeps none of it.
+        case decoded
     }
 
     private func onLoop(_ body: @escaping @Sendable (ServerConnectionHandler) -> Void) {
@@ -48,9 +65,19 @@ final class ServerCall: Sendable {
     /// Decodes the single request; a failure ends the call with `internal`, or with the status of the `RPCError` the
     /// codec threw (a codec that can tell a malformed request says `invalidArgument` and why), or `invalidArgument`
     /// for a call's JSON form, which the caller wrote.
+    /// A second decode (an interceptor that called `next` twice, which its contract rules out) fails with `internal`
+    /// rather than hand the handler an empty request.
     func decodeFirst<Request>(_ codec: any MessageCodec<Request>) throws -> Request {
+        let bytes: ByteBuffer
+        switch self.firstMessage {
+        case .bytes(let message): bytes = message
+        case .empty: bytes = ByteBuffer()
+        case .decoded:
+            throw RPCError(code: .internal, message: "The request was already decoded: a server interceptor called `next` more than once.")
+        }
+        self.firstMessage = .decoded
         do {
-            return try codec.decode(self.firstMessage ?? ByteBuffer())
+            return try codec.decode(bytes)
         } catch let error as RPCError {
             throw error
         } catch let error as JSONFormDecodingError {

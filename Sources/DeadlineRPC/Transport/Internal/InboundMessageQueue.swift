@@ -46,13 +46,26 @@ final class InboundMessageQueue: Sendable {
                 state.waiter = nil
                 return waiter
             }
-            state.buffer.append((message, credit))
+            state.buffer.append((Self.compacted(message), credit))
             return nil
         }
         if let waiter {
             waiter.resume(returning: message)
             self.onConsume(credit)
         }
+    }
+
+    /// A message that is to wait in the queue, copied out of its receive read when it would otherwise keep more than
+    /// twice its own size alive: a small message is a slice of the read it arrived in, and a slice pins the whole
+    /// read (up to 64 KiB). Credit bounds the bytes of the messages a slow reader holds, so it also bounds the memory
+    /// only if each message holds little more than itself; a peer that sends each small message in a read of its own
+    /// would otherwise make one window of credit hold a thousand reads. A message handed straight to a waiting reader
+    /// is not copied: it is decoded and dropped at once.
+    static func compacted(_ message: ByteBuffer) -> ByteBuffer {
+        guard message.storageCapacity > 2 * message.readableBytes else { return message }
+        var copy = ByteBufferAllocator().buffer(capacity: message.readableBytes)
+        copy.writeImmutableBuffer(message)
+        return copy
     }
 
     /// Ends the stream: normally (`nil`) after the buffered messages, or at once with an error.

@@ -211,6 +211,70 @@ struct InboundMessageQueueTests {
     }
 }
 
+/// What a queued message keeps of the receive read it was sliced from: a slice pins the whole read, so a queue that
+/// holds slices of many reads would hold many reads for a window of credit.
+@Suite("InboundMessageQueue: a message that waits keeps nothing of a much bigger read", .timeLimit(.minutes(5)))
+struct InboundMessageQueueReadReleaseTests {
+    /// A 64 KiB "receive read" and a small message sliced out of it, as the frame decoder hands messages over.
+    static func read() -> ByteBuffer {
+        var read = ByteBufferAllocator().buffer(capacity: 65_536)
+        read.writeBytes((0..<65_536).map { UInt8(truncatingIfNeeded: $0 &* 7) })
+        return read
+    }
+
+    static func storage(of buffer: ByteBuffer) -> AnyObject {
+        buffer.withUnsafeReadableBytesWithStorageManagement { _, storage in storage.takeUnretainedValue() }
+    }
+
+    /// Whether two buffers share one storage (compared outside `#expect`, whose expansion of `===` on `AnyObject`
+    /// crashes Swift 6.3.1's SILGen).
+    static func sameStorage(_ a: ByteBuffer, _ b: ByteBuffer) -> Bool {
+        ObjectIdentifier(Self.storage(of: a)) == ObjectIdentifier(Self.storage(of: b))
+    }
+
+    @Test("A small message that waits in the queue is copied out of its read: the read is freed while the message waits, and the message comes out byte for byte")
+    func waitingSliceFreesItsRead() async throws {
+        let queue = InboundMessageQueue()
+        weak var readStorage: AnyObject?
+        var expected = ByteBuffer()
+        do {
+            let read = Self.read()
+            let message = read.getSlice(at: 1_000, length: 64)!
+            expected = ByteBuffer(bytes: Array(message.readableBytesView))
+            readStorage = Self.storage(of: read)
+            queue.enqueue(message)
+        }
+        #expect(readStorage == nil)
+        let received = try await queue.next()
+        #expect(received == expected)
+        #expect(received!.storageCapacity < 2 * 64)
+    }
+
+    @Test("A message handed straight to a parked reader is the slice itself, not a copy")
+    func waiterGetsTheSlice() async throws {
+        let executor = ManualTaskExecutor()
+        let queue = InboundMessageQueue()
+        let consumer = Task(executorPreference: executor) { try await queue.next() }
+        executor.runUntilIdle()
+        let read = Self.read()
+        queue.enqueue(read.getSlice(at: 1_000, length: 64)!)
+        executor.runUntilIdle()
+        let received = try #require(try await consumer.value)
+        #expect(Self.sameStorage(received, read))
+    }
+
+    @Test("A waiting message that fills at least half of its storage is kept as it is")
+    func largeShareIsNotCopied() async throws {
+        let queue = InboundMessageQueue()
+        let read = Self.read()
+        let message = read.getSlice(at: 0, length: 32_768)!
+        queue.enqueue(message)
+        let received = try #require(try await queue.next())
+        #expect(Self.sameStorage(received, read))
+        #expect(received == message)
+    }
+}
+
 extension InboundMessageQueue {
     /// A message whose credit is its own size (one frame, uncompressed), as these tests send.
     func enqueue(_ message: ByteBuffer) {
