@@ -60,13 +60,20 @@ final class InboundMessageQueue: Sendable {
     /// read (up to 64 KiB). Credit bounds the bytes of the messages a slow reader holds, so it also bounds the memory
     /// only if each message holds little more than itself; a peer that sends each small message in a read of its own
     /// would otherwise make one window of credit hold a thousand reads. A message handed straight to a waiting reader
-    /// is not copied: it is decoded and dropped at once.
+    /// is not copied: it is decoded and dropped at once. Nor is a message over ``compactionLimit``: the copy runs on
+    /// the event loop, and a big message pins at most a few times its size (a receive read is at most 64 KiB; a
+    /// message reassembled from fragments has a buffer of its own).
     static func compacted(_ message: ByteBuffer) -> ByteBuffer {
-        guard message.storageCapacity > 2 * message.readableBytes else { return message }
+        guard message.readableBytes <= Self.compactionLimit, message.storageCapacity > 2 * message.readableBytes else {
+            return message
+        }
         var copy = ByteBufferAllocator().buffer(capacity: message.readableBytes)
         copy.writeImmutableBuffer(message)
         return copy
     }
+
+    /// The largest message ``compacted(_:)`` copies (16 KiB: a few microseconds of copying on the loop).
+    static let compactionLimit = 16 * 1024
 
     /// Ends the stream: normally (`nil`) after the buffered messages, or at once with an error.
     func finish(_ error: RPCError? = nil, trailers: Metadata = Metadata()) {

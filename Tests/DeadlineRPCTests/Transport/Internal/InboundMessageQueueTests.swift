@@ -263,6 +263,18 @@ struct InboundMessageQueueReadReleaseTests {
         #expect(Self.sameStorage(received, read))
     }
 
+    @Test("A waiting message over the copy limit is kept as it is, even as a small share of its storage: the copy would run on the event loop")
+    func largeMessageIsNotCopied() async throws {
+        let queue = InboundMessageQueue()
+        var big = ByteBufferAllocator().buffer(capacity: 8 * InboundMessageQueue.compactionLimit)
+        big.writeRepeatingByte(0x5A, count: 8 * InboundMessageQueue.compactionLimit)
+        let message = big.getSlice(at: 0, length: InboundMessageQueue.compactionLimit + 1)!
+        queue.enqueue(message)
+        let received = try #require(try await queue.next())
+        #expect(Self.sameStorage(received, big))
+        #expect(received == message)
+    }
+
     @Test("A waiting message that fills at least half of its storage is kept as it is")
     func largeShareIsNotCopied() async throws {
         let queue = InboundMessageQueue()
