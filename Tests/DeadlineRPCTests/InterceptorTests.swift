@@ -132,6 +132,33 @@ struct InterceptorTests {
         }
     }
 
+    @Test("A server interceptor that calls next twice breaks its contract: the handler runs once, and the call ends INTERNAL and says why (the request was let go after the first decode)")
+    func serverNextTwice() async throws {
+        struct Twice: ServerInterceptor {
+            func intercept(_ context: CallContext, next: (CallContext) async throws -> Void) async throws {
+                try await next(context)
+                try await next(context)
+            }
+        }
+        let handlerRuns = Atomic<Int>(0)
+        var configuration = RPCServer.Configuration()
+        configuration.interceptors = [Twice()]
+        var router = Router()
+        router.unary(TestMethods.echo) { request, _ in
+            handlerRuns.add(1, ordering: .relaxed)
+            return request
+        }
+        try await withServerAndClient(router: router, serverConfiguration: configuration) { server, client in
+            let error = await #expect(throws: RPCError.self) {
+                try await client.unary(TestMethods.echo, Echo(text: "hi"))
+            }
+            #expect(error?.code == .internal)
+            #expect(error?.message == "The request was already decoded: a server interceptor called `next` more than once.")
+            #expect(handlerRuns.load(ordering: .relaxed) == 1)
+            await server.stats(until: { $0.handlersInFlight == 0 })
+        }
+    }
+
     @Test("Client interceptors run outermost first; metadata they add reaches the server; they see the outcome")
     func clientChain() async throws {
         let recorder = EventRecorder()

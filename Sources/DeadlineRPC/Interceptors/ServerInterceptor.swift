@@ -17,7 +17,8 @@
 /// }
 /// ```
 public protocol ServerInterceptor: Sendable {
-    /// Runs around one handler; call `next` at most once.
+    /// Runs around one handler; call `next` at most once (the call lets its request go once the handler decoded it,
+    /// so a second `next` of a single-request call fails with `internal`).
     func intercept(
         _ context: CallContext,
         next: (CallContext) async throws -> Void
