@@ -100,6 +100,25 @@ struct InterceptorTests {
         }
     }
 
+    /// An echo server behind one server interceptor; `body` gets the server, a client, and how often the echo
+    /// handler has run.
+    private static func withCountedEcho(
+        behind interceptor: any ServerInterceptor,
+        _ body: @Sendable (RPCServer, RPCClient, @escaping @Sendable () -> Int) async throws -> Void
+    ) async throws {
+        let handlerRuns = Atomic<Int>(0)
+        var configuration = RPCServer.Configuration()
+        configuration.interceptors = [interceptor]
+        var router = Router()
+        router.unary(TestMethods.echo) { request, _ in
+            handlerRuns.add(1, ordering: .relaxed)
+            return request
+        }
+        try await withServerAndClient(router: router, serverConfiguration: configuration) { server, client in
+            try await body(server, client) { handlerRuns.load(ordering: .relaxed) }
+        }
+    }
+
     @Test("A server interceptor that throws refuses the call: the handler never runs and the request is not decoded")
     func serverRejects() async throws {
         struct Deny: ServerInterceptor {
@@ -107,15 +126,7 @@ struct InterceptorTests {
                 throw RPCError(code: .permissionDenied, message: "Not for you.")
             }
         }
-        let handlerRuns = Atomic<Int>(0)
-        var configuration = RPCServer.Configuration()
-        configuration.interceptors = [Deny()]
-        var router = Router()
-        router.unary(TestMethods.echo) { request, _ in
-            handlerRuns.add(1, ordering: .relaxed)
-            return request
-        }
-        try await withServerAndClient(router: router, serverConfiguration: configuration) { server, client in
+        try await Self.withCountedEcho(behind: Deny()) { server, client, handlerRuns in
             let error = await #expect(throws: RPCError.self) {
                 try await client.unary(TestMethods.echo, Echo(text: "hi"))
             }
@@ -127,7 +138,7 @@ struct InterceptorTests {
                 try await client.unary(notJSON, ByteBuffer(string: "{{{"))
             }
             #expect(rawError?.code == .permissionDenied)
-            #expect(handlerRuns.load(ordering: .relaxed) == 0)
+            #expect(handlerRuns() == 0)
             await server.stats(until: { $0.handlersInFlight == 0 })
         }
     }
@@ -140,21 +151,13 @@ struct InterceptorTests {
                 try await next(context)
             }
         }
-        let handlerRuns = Atomic<Int>(0)
-        var configuration = RPCServer.Configuration()
-        configuration.interceptors = [Twice()]
-        var router = Router()
-        router.unary(TestMethods.echo) { request, _ in
-            handlerRuns.add(1, ordering: .relaxed)
-            return request
-        }
-        try await withServerAndClient(router: router, serverConfiguration: configuration) { server, client in
+        try await Self.withCountedEcho(behind: Twice()) { server, client, handlerRuns in
             let error = await #expect(throws: RPCError.self) {
                 try await client.unary(TestMethods.echo, Echo(text: "hi"))
             }
             #expect(error?.code == .internal)
             #expect(error?.message == "The request was already decoded: a server interceptor called `next` more than once.")
-            #expect(handlerRuns.load(ordering: .relaxed) == 1)
+            #expect(handlerRuns() == 1)
             await server.stats(until: { $0.handlersInFlight == 0 })
         }
     }

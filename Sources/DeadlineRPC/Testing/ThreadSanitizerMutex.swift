@@ -13,7 +13,9 @@ typealias Mutex = _ThreadSanitizerMutex
 /// A pthread mutex around a value, with `Synchronization.Mutex`'s `withLock` (the `DRPC_TSAN_LOCKS` build only).
 /// Public so the test module can alias it too; underscored, as it is no API.
 ///
-/// `@unchecked Sendable` is sound because `value` is read and written only while `mutex` is held.
+/// `@unchecked Sendable` is sound because `value` is read and written only inside `withLock`, between
+/// `pthread_mutex_lock` and `pthread_mutex_unlock` of `mutex`, and `mutex` is a `let`: one pthread mutex at one
+/// address, made in `init` before the object is shared and destroyed in `deinit` after the last reference is gone.
 public final class _ThreadSanitizerMutex<Value>: @unchecked Sendable {
     private let mutex: UnsafeMutablePointer<pthread_mutex_t>
     private var value: Value

@@ -222,14 +222,10 @@ struct InboundMessageQueueReadReleaseTests {
         return read
     }
 
-    static func storage(of buffer: ByteBuffer) -> AnyObject {
-        buffer.withUnsafeReadableBytesWithStorageManagement { _, storage in storage.takeUnretainedValue() }
-    }
-
     /// Whether two buffers share one storage (compared outside `#expect`, whose expansion of `===` on `AnyObject`
     /// crashes Swift 6.3.1's SILGen).
     static func sameStorage(_ a: ByteBuffer, _ b: ByteBuffer) -> Bool {
-        ObjectIdentifier(Self.storage(of: a)) == ObjectIdentifier(Self.storage(of: b))
+        ObjectIdentifier(a.storageObject) == ObjectIdentifier(b.storageObject)
     }
 
     @Test("A small message that waits in the queue is copied out of its read: the read is freed while the message waits, and the message comes out byte for byte")
@@ -241,7 +237,7 @@ struct InboundMessageQueueReadReleaseTests {
             let read = Self.read()
             let message = read.getSlice(at: 1_000, length: 64)!
             expected = ByteBuffer(bytes: Array(message.readableBytesView))
-            readStorage = Self.storage(of: read)
+            readStorage = read.storageObject
             queue.enqueue(message)
         }
         #expect(readStorage == nil)

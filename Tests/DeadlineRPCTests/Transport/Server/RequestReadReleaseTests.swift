@@ -28,11 +28,11 @@ struct RequestReadReleaseTests {
     static func router() -> Router {
         var router = Router()
         router.unary(Self.decoded) { request, _ in
-            try await Task.sleep(for: .seconds(3_600))
+            try await untilCancelled()
             return ByteBuffer(integer: UInt8(truncatingIfNeeded: request))
         }
         router.unary(Self.raw) { request, _ in
-            try await Task.sleep(for: .seconds(3_600))
+            try await untilCancelled()
             return request
         }
         return router
@@ -52,7 +52,7 @@ struct RequestReadReleaseTests {
             FrameEncoder.write(.settings(Settings()), into: &read)
             FrameEncoder.write(.callStart(CallStart(streamID: 1, method: method)), into: &read)
             FrameEncoder.write(.message(.whole(streamID: 1, ByteBuffer(repeating: 7, count: 64), endStream: true)), into: &read)
-            readStorage = read.withUnsafeReadableBytesWithStorageManagement { _, storage in storage.takeUnretainedValue() }
+            readStorage = read.storageObject
             try channel.writeInbound(read)
         }
         channel.embeddedEventLoop.run()
