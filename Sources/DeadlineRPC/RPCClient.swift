@@ -100,6 +100,20 @@ public final class RPCClient: Sendable {
         }
     }
 
+    /// Moves the next stream id of every ready connection up to `id` (ids only grow): tests reach a connection's
+    /// last stream ids without the billion calls it takes to use them up.
+    func advanceStreamIDs(to id: UInt32) async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            self.manager.onLoop {
+                for endpoint in self.manager.endpoints {
+                    guard let connection = endpoint.lifecycle.readyConnection else { continue }
+                    connection.nextStreamID = max(connection.nextStreamID, id)
+                }
+                continuation.resume()
+            }
+        }
+    }
+
     /// Fails new calls, closes the connection (open calls fail `unavailable`), and returns when all have ended.
     public func close() async {
         await self.manager.close()

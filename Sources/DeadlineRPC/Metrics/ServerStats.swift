@@ -37,9 +37,10 @@ public struct ServerStats: Sendable, Hashable {
 /// Atomic storage behind ``ServerStats``.
 ///
 /// ``ServerMetrics`` changes the counters with sequentially consistent operations and then calls ``changed()``,
-/// which wakes the tasks in ``waiters`` (tests awaiting a condition such as `handlersInFlight == 0`). Two counters
-/// are changed elsewhere without a wake-up: `connections` and `lateFramesDropped` (by the connection handler);
-/// a condition on them alone is seen only at the next change of another counter.
+/// which wakes the tasks in ``waiters`` (tests awaiting a condition such as `handlersInFlight == 0`). The connection
+/// handler changes `connections` the same way (a connection opened or closed). `lateFramesDropped` alone changes
+/// without a wake-up (it sits on the frame path): a condition on it alone is seen only at the next change of another
+/// counter.
 final class ServerCounters: Sendable {
     let callsStarted = Atomic<Int>(0)
     let callsFinished = Atomic<Int>(0)

@@ -159,7 +159,8 @@ extension ServerConnectionHandler {
         self.idleTimer?.cancel()
         self.queuedReplyTimer?.cancel()
         for stream in self.queuedReplies.removeAll() { self.recordQueuedReplyFinished(stream, code: .unavailable) }
-        self.metrics.counters.connections.subtract(1, ordering: .relaxed)
+        self.metrics.counters.connections.subtract(1, ordering: .sequentiallyConsistent)
+        self.metrics.counters.changed()
         self.cancelAllStreams(reason: self.closeReason)
         self.checkHandlersDone()
     }

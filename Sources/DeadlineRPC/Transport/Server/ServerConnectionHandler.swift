@@ -171,7 +171,8 @@ final class ServerConnectionHandler: ChannelDuplexHandler, ConnectionFlushing {
 
     func start(context: ChannelHandlerContext) {
         guard self.prefaceTimer == nil, case .awaitingSettings = self.state else { return }
-        self.metrics.counters.connections.add(1, ordering: .relaxed)
+        self.metrics.counters.connections.add(1, ordering: .sequentiallyConsistent)
+        self.metrics.counters.changed()
         var buffer = context.channel.allocator.buffer(capacity: 64)
         FrameEncoder.writePreface(into: &buffer)
         FrameEncoder.write(.settings(self.configuration.settings), into: &buffer)
