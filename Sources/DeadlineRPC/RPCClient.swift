@@ -37,7 +37,8 @@ public final class RPCClient: Sendable {
     }
     /// The behaviour and limits.
     public let configuration: Configuration
-    private let manager: ClientConnectionManager
+    /// The connections, the calls waiting for one, and the balancer (event loop only).
+    let manager: ClientConnectionManager
     private let allocator = ByteBufferAllocator()
     /// Live counters: clamped deadline extensions, strict-mode refusals, calls not started for lack of budget.
     public let stats: ClientStats
@@ -100,20 +101,6 @@ public final class RPCClient: Sendable {
         }
     }
 
-    /// Moves the next stream id of every ready connection up to `id` (ids only grow): tests reach a connection's
-    /// last stream ids without the billion calls it takes to use them up.
-    func advanceStreamIDs(to id: UInt32) async {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            self.manager.onLoop {
-                for endpoint in self.manager.endpoints {
-                    guard let connection = endpoint.lifecycle.readyConnection else { continue }
-                    connection.nextStreamID = max(connection.nextStreamID, id)
-                }
-                continuation.resume()
-            }
-        }
-    }
-
     /// Fails new calls, closes the connection (open calls fail `unavailable`), and returns when all have ended.
     public func close() async {
         await self.manager.close()
@@ -128,10 +115,6 @@ public final class RPCClient: Sendable {
         try await self.manager.reloadTLS()
     }
 
-    /// What the client is doing and waiting for (diagnostics for tests; the format may change).
-    func debugSnapshot() async -> String {
-        await self.manager.debugSnapshot()
-    }
 
     // MARK: Calls
 

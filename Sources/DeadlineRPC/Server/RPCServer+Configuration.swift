@@ -34,6 +34,14 @@ extension RPCServer {
         /// How long graceful shutdown lets in-flight calls run (each still bounded by its own deadline) before
         /// they are ended with `unavailable`.
         public var drainTimeout: Duration = .seconds(30)
+        /// A connection older than this (within ±10 %, so that connections opened together do not all end
+        /// together) is sent `GOAWAY(NO_ERROR)`: its calls finish, and its client opens a new connection for the next
+        /// ones. Behind a TCP load balancer that is how clients reach replicas added since they connected. Nil (the
+        /// default) lets a connection live as long as it is used.
+        public var maxConnectionAge: Duration? = nil
+        /// How long a connection past ``maxConnectionAge`` lets its open calls run (each still bounded by its own
+        /// deadline) before they are ended with `unavailable` and the connection is closed.
+        public var maxConnectionAgeGrace: Duration = .seconds(30)
         /// How long graceful shutdown waits, after turning the router's health services `NOT_SERVING`, for every
         /// health watcher to be sent that before the connections are sent GOAWAY; only a watcher whose client does not
         /// read (no credit left, or a full connection) takes that long: it is sent `NOT_SERVING` after the GOAWAY.

@@ -194,6 +194,11 @@ extension ClientConnectionManager {
         }
         // A connection that already closed has nothing left to drain (close() would wait for it forever).
         if !handler.hasClosed { self.draining[ObjectIdentifier(handler)] = handler }
+        // A health watch never ends by itself: cancelled, it lets the connection drain (a server past its
+        // connections' maximum age still serves; the next connection watches again).
+        if let endpoint = self.endpoint(of: handler), endpoint.healthWatch?.loop.connection === handler {
+            self.stopHealthWatch(on: endpoint)
+        }
         // Counted last: whoever awaits it finds new calls already going elsewhere.
         self.stats.recordGoAwayReceived()
     }

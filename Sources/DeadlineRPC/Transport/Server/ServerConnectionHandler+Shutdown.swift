@@ -95,25 +95,32 @@ extension ServerConnectionHandler {
 
     /// Graceful shutdown: goaway, no new calls, in-flight calls finish within their deadlines or `drainTimeout`.
     func beginGracefulShutdown() {
+        self.beginDraining(
+            goAway: "The server is shutting down.",
+            grace: self.configuration.drainTimeout,
+            abort: "The server shut down before the call finished.",
+            reason: .shuttingDown
+        )
+    }
+
+    /// Sends `GOAWAY(NO_ERROR)` with `goAway` as its reason and takes no new call; the open ones finish within
+    /// their deadlines or `grace`, after which they end `unavailable` with `abort` and the connection closes.
+    /// A connection already draining keeps its first drain (shutdown during an age drain, or the reverse).
+    func beginDraining(goAway: String, grace: Duration, abort: String, reason: CancelReason) {
         guard let context = self.context else { return }
         switch self.state {
         case .active, .awaitingSettings:
             self.state = .draining
-            self.closeReason = .shuttingDown
-            self.writer.scheduler.writeControl(
-                .goAway(GoAway(lastStreamID: self.lastStreamID, code: .noError, reason: "The server is shutting down."))
-            )
+            self.closeReason = reason
+            self.ageTimer?.cancel()
+            self.writer.scheduler.writeControl(.goAway(GoAway(lastStreamID: self.lastStreamID, code: .noError, reason: goAway)))
             self.flushNow()
-            let timeout = self.configuration.drainTimeout
-            self.drainTimer = context.eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds(timeout.nanoseconds)) { [self] in
+            self.drainTimer = context.eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds(grace.nanoseconds)) { [self] in
                 for stream in self.streams.values {
-                    self.perform(
-                        stream.machine.abort(Status(code: .unavailable, message: "The server shut down before the call finished."), reason: .shuttingDown),
-                        on: stream
-                    )
+                    self.perform(stream.machine.abort(Status(code: .unavailable, message: abort), reason: reason), on: stream)
                 }
                 for stream in self.queuedReplies.removeAll() {
-                    self.endQueuedReply(stream, Status(code: .unavailable, message: "The server shut down before the call finished."))
+                    self.endQueuedReply(stream, Status(code: .unavailable, message: abort))
                 }
                 self.flushNow()
                 self.close()
@@ -156,6 +163,7 @@ extension ServerConnectionHandler {
         self.state = .closed
         self.prefaceTimer?.cancel()
         self.drainTimer?.cancel()
+        self.ageTimer?.cancel()
         self.idleTimer?.cancel()
         self.queuedReplyTimer?.cancel()
         for stream in self.queuedReplies.removeAll() { self.recordQueuedReplyFinished(stream, code: .unavailable) }

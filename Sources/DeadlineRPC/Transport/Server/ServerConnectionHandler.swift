@@ -78,6 +78,8 @@ final class ServerConnectionHandler: ChannelDuplexHandler, ConnectionFlushing {
     /// Every open call's deadline and every ended call's straggler check, behind one timer.
     @exclusivity(unchecked) var deadlines: DeadlineTimer<ServerStream>
     var drainTimer: Scheduled<Void>?
+    /// Fires at the connection's maximum age (``RPCServer/Configuration/maxConnectionAge``), if one is set.
+    var ageTimer: Scheduled<Void>?
     /// A later tick will continue decoding the buffered frames.
     @exclusivity(unchecked) var decodeScheduled = false
     /// A socket read was requested while frames were still waiting; it is issued once they are handled.
@@ -193,7 +195,25 @@ final class ServerConnectionHandler: ChannelDuplexHandler, ConnectionFlushing {
             }
             self.connectionError(WireError(.timeout, "The client did not send its preface and settings within \(timeout)."))
         }
+        if let age = self.configuration.maxConnectionAge {
+            self.ageTimer = context.eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds(Self.jittered(age).nanoseconds)) { [self] in
+                self.beginDraining(
+                    goAway: "The connection reached its maximum age; open a new one for further calls.",
+                    grace: self.configuration.maxConnectionAgeGrace,
+                    abort: "The connection reached its maximum age, and the call outlasted the grace period.",
+                    reason: .shuttingDown
+                )
+            }
+        }
         if self.drainOnStart { self.beginGracefulShutdown() }
+    }
+
+    /// `age` moved by up to ±10 %, never below zero: a fleet's connections opened together spread their ends.
+    static func jittered(_ age: Duration) -> Duration {
+        let nanoseconds = max(Int64(0), age.nanoseconds)
+        let spread = nanoseconds / 10
+        guard spread > 0 else { return .nanoseconds(nanoseconds) }
+        return .nanoseconds(nanoseconds + Int64.random(in: -spread...spread))
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {

@@ -1,0 +1,169 @@
+@testable import DeadlineRPC
+import Foundation
+import NIOCore
+import Testing
+import Wire
+
+/// `maxConnectionAge`: a server sends an old connection `GOAWAY(NO_ERROR)`, lets its calls finish within
+/// `maxConnectionAgeGrace`, and its clients move to new connections without a failed call.
+@Suite("Connections past their maximum age", .serialized, .timeLimit(.minutes(5)))
+struct ConnectionAgeTests {
+    /// One second: long enough that a call started at once is surely in before the age (the jitter takes at most
+    /// 100 ms off), short enough for a test. The tests await the GOAWAY; they time nothing.
+    static let age = Duration.seconds(1)
+
+    /// `wait` holds its call until `gate` fires (or its task is cancelled); `echo` answers at once.
+    static func router(started: Signal, gate: Signal, cancelled: Signal? = nil) -> Router {
+        var router = Router()
+        router.unary(TestMethods.wait) { request, _ in
+            started.fire()
+            _ = await withTaskCancellationHandler {
+                await gate.wait()
+            } onCancel: {
+                cancelled?.fire()
+            }
+            return request
+        }
+        router.unary(TestMethods.echo) { request, _ in request }
+        return router
+    }
+
+    static func withServer(
+        router: Router,
+        grace: Duration = .seconds(60),
+        _ body: @Sendable (RPCServer, Int) async throws -> Void
+    ) async throws {
+        var configuration = RPCServer.Configuration()
+        configuration.maxConnectionAge = Self.age
+        configuration.maxConnectionAgeGrace = grace
+        let server = RPCServer(host: "127.0.0.1", port: 0, router: router, configuration: configuration)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await server.run() }
+            let port = try await server.listeningAddress.port!
+            do {
+                try await body(server, port)
+            } catch {
+                server.beginGracefulShutdown()
+                throw error
+            }
+            server.beginGracefulShutdown()
+            try await group.waitForAll()
+        }
+    }
+
+    static func request(_ text: String) throws -> ByteBuffer {
+        ByteBuffer(bytes: try JSONEncoder().encode(Echo(text: text)))
+    }
+
+    @Test("At its age a connection is sent GOAWAY(NO_ERROR) naming the age; its open call finishes OK, a later CALL_START is refused unprocessed, then the connection closes")
+    func goAwayThenDrain() async throws {
+        let started = Signal()
+        let gate = Signal()
+        try await Self.withServer(router: Self.router(started: started, gate: gate)) { server, port in
+            let raw = try await RawConnection.connect(port: port)
+            try await raw.send(
+                .callStart(CallStart(streamID: 1, method: TestMethods.wait.name)),
+                .message(.whole(streamID: 1, try Self.request("held"), endStream: true))
+            )
+            await started.wait()
+            guard case .frame(.goAway(let goAway))? = await raw.next() else {
+                Issue.record("expected the server's GOAWAY at the connection's age")
+                return
+            }
+            #expect(goAway.code == .noError)
+            #expect(goAway.lastStreamID == 1)
+            #expect(goAway.reason.contains("maximum age"))
+
+            // Above the GOAWAY's last stream id: never processed (PROTOCOL.md §14.1), safe to send elsewhere.
+            try await raw.send(
+                .callStart(CallStart(streamID: 3, method: TestMethods.echo.name)),
+                .message(.whole(streamID: 3, try Self.request("late"), endStream: true))
+            )
+            let refused = await raw.awaitCallEnd(3)
+            #expect(refused?.status == .unavailable)
+            #expect(server.stats.callsStarted == 1)
+
+            gate.fire()
+            let held = await raw.awaitCallEnd(1)
+            #expect(held?.status == .ok)
+            let end = await raw.awaitClose()
+            #expect(end.closed)
+        }
+    }
+
+    @Test("A call still open when the grace period ends is ended UNAVAILABLE with the reason, its handler cancelled, and the connection closed")
+    func graceEnds() async throws {
+        let started = Signal()
+        let gate = Signal()
+        let cancelled = Signal()
+        try await Self.withServer(router: Self.router(started: started, gate: gate, cancelled: cancelled), grace: .milliseconds(100)) { _, port in
+            let raw = try await RawConnection.connect(port: port)
+            try await raw.send(
+                .callStart(CallStart(streamID: 1, method: TestMethods.wait.name)),
+                .message(.whole(streamID: 1, try Self.request("held"), endStream: true))
+            )
+            await started.wait()
+            let end = await raw.awaitClose()
+            #expect(end.goAway?.code == .noError)
+            #expect(end.callEnds.map(\.streamID) == [1])
+            #expect(end.callEnds.first?.status == .unavailable)
+            #expect(end.callEnds.first?.message.contains("maximum age") == true)
+            #expect(end.closed)
+            await cancelled.wait()
+            gate.fire()
+        }
+    }
+
+    @Test("An RPCClient moves to a new connection at the old one's age: a call open across the GOAWAY and every later call succeed")
+    func clientMovesOn() async throws {
+        let started = Signal()
+        let gate = Signal()
+        try await Self.withServer(router: Self.router(started: started, gate: gate)) { server, port in
+            let client = RPCClient(host: "127.0.0.1", port: port)
+            #expect(try await client.unary(TestMethods.echo, Echo(text: "first")).text == "first")
+            async let held = client.unary(TestMethods.wait, Echo(text: "held"), options: CallOptions(timeout: .seconds(60)))
+            await started.wait()
+            _ = await client.stats.wait { $0.goAwaysReceived >= 1 }
+            #expect(try await client.unary(TestMethods.echo, Echo(text: "after")).text == "after")
+            #expect(client.stats.connectionsOpened >= 2)
+            gate.fire()
+            let reply = try await held
+            #expect(reply.text == "held")
+            await client.close()
+        }
+    }
+
+    @Test("With health checking, the client cancels the old connection's health watch at its GOAWAY, so it closes once its calls are done, long before the grace period")
+    func healthWatchLetsGo() async throws {
+        let started = Signal()
+        let gate = Signal()
+        var router = Self.router(started: started, gate: gate)
+        router.addHealthService(HealthService())
+        var clientConfiguration = RPCClient.Configuration()
+        clientConfiguration.healthChecking = HealthChecking()
+        let configuration = clientConfiguration
+        try await Self.withServer(router: router) { server, port in
+            let client = RPCClient(host: "127.0.0.1", port: port, configuration: configuration)
+            let first = try await client.unary(TestMethods.echo, Echo(text: "first"))
+            #expect(first.text == "first")
+            _ = await client.stats.wait { $0.goAwaysReceived >= 1 }
+            // The grace period is a minute; the server's count falls to zero within the suite's wait only if the
+            // watch let the old connection go.
+            await server.stats(until: { $0.connections == 0 })
+            let after = try await client.unary(TestMethods.echo, Echo(text: "after"))
+            #expect(after.text == "after")
+            _ = await client.stats.wait { $0.connectionsOpened >= 2 && $0.healthUpdates >= 2 }
+            await client.close()
+        }
+    }
+
+    @Test("The age is spread by at most ±10 %")
+    func jitter() {
+        for _ in 0..<1_000 {
+            let jittered = ServerConnectionHandler.jittered(.seconds(10))
+            #expect(jittered >= .seconds(9) && jittered <= .seconds(11))
+        }
+        #expect(ServerConnectionHandler.jittered(.zero) == .zero)
+        #expect(ServerConnectionHandler.jittered(.nanoseconds(5)) == .nanoseconds(5))
+    }
+}
