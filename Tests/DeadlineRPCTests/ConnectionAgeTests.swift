@@ -6,11 +6,12 @@ import Wire
 
 /// `maxConnectionAge`: a server sends an old connection `GOAWAY(NO_ERROR)`, lets its calls finish within
 /// `maxConnectionAgeGrace`, and its clients move to new connections without a failed call.
-@Suite("Connections past their maximum age", .serialized, .timeLimit(.minutes(5)))
+@Suite("Connections past their maximum age", .timeLimit(.minutes(5)))
 struct ConnectionAgeTests {
-    /// One second: long enough that a call started at once is surely in before the age (the jitter takes at most
-    /// 100 ms off), short enough for a test. The tests await the GOAWAY; they time nothing.
-    static let age = Duration.seconds(1)
+    /// Three seconds (2.7 at the earliest, with the jitter). The raw-frame tests send their call in the very write
+    /// that carries the preface, so the server reads it as soon as the connection is active; the age must only not
+    /// beat that first read on a loaded machine. The tests await the GOAWAY; they time nothing.
+    static let age = Duration.seconds(3)
 
     /// `wait` holds its call until `gate` fires (or its task is cancelled); `echo` answers at once.
     static func router(started: Signal, gate: Signal, cancelled: Signal? = nil) -> Router {
@@ -55,16 +56,24 @@ struct ConnectionAgeTests {
         ByteBuffer(bytes: try JSONEncoder().encode(Echo(text: text)))
     }
 
+    /// Connects and sends the preface, the settings and a `wait` call on stream 1 in one write.
+    static func connectWithHeldCall(port: Int) async throws -> RawConnection {
+        let raw = try await RawConnection.connect(port: port, handshake: false)
+        var buffer = ByteBuffer()
+        FrameEncoder.writePreface(into: &buffer)
+        FrameEncoder.write(.settings(Settings()), into: &buffer)
+        FrameEncoder.write(.callStart(CallStart(streamID: 1, method: TestMethods.wait.name)), into: &buffer)
+        FrameEncoder.write(.message(.whole(streamID: 1, try Self.request("held"), endStream: true)), into: &buffer)
+        try await raw.send(buffer)
+        return raw
+    }
+
     @Test("At its age a connection is sent GOAWAY(NO_ERROR) naming the age; its open call finishes OK, a later CALL_START is refused unprocessed, then the connection closes")
     func goAwayThenDrain() async throws {
         let started = Signal()
         let gate = Signal()
         try await Self.withServer(router: Self.router(started: started, gate: gate)) { server, port in
-            let raw = try await RawConnection.connect(port: port)
-            try await raw.send(
-                .callStart(CallStart(streamID: 1, method: TestMethods.wait.name)),
-                .message(.whole(streamID: 1, try Self.request("held"), endStream: true))
-            )
+            let raw = try await Self.connectWithHeldCall(port: port)
             await started.wait()
             guard case .frame(.goAway(let goAway))? = await raw.next() else {
                 Issue.record("expected the server's GOAWAY at the connection's age")
@@ -97,11 +106,7 @@ struct ConnectionAgeTests {
         let gate = Signal()
         let cancelled = Signal()
         try await Self.withServer(router: Self.router(started: started, gate: gate, cancelled: cancelled), grace: .milliseconds(100)) { _, port in
-            let raw = try await RawConnection.connect(port: port)
-            try await raw.send(
-                .callStart(CallStart(streamID: 1, method: TestMethods.wait.name)),
-                .message(.whole(streamID: 1, try Self.request("held"), endStream: true))
-            )
+            let raw = try await Self.connectWithHeldCall(port: port)
             await started.wait()
             let end = await raw.awaitClose()
             #expect(end.goAway?.code == .noError)
@@ -129,6 +134,38 @@ struct ConnectionAgeTests {
             gate.fire()
             let reply = try await held
             #expect(reply.text == "held")
+            await client.close()
+        }
+    }
+
+    @Test("Sixteen callers calling without pause across the GOAWAY: no call fails (calls the server never processed are sent again on the new connection)")
+    func noCallFailsUnderLoad() async throws {
+        try await Self.withServer(router: Self.router(started: Signal(), gate: Signal())) { server, port in
+            let client = RPCClient(host: "127.0.0.1", port: port)
+            let failures = try await withThrowingTaskGroup(of: Int.self) { group in
+                for caller in 0..<16 {
+                    group.addTask {
+                        var failures = 0
+                        var afterGoAway = 0
+                        // Until 20 calls of this caller went out after the first GOAWAY was received.
+                        while afterGoAway < 20 {
+                            if client.stats.goAwaysReceived > 0 { afterGoAway += 1 }
+                            do {
+                                let answer = try await client.unary(TestMethods.echo, Echo(text: "\(caller)"))
+                                if answer.text != "\(caller)" { failures += 1 }
+                            } catch {
+                                failures += 1
+                                Issue.record("caller \(caller): \(error)")
+                            }
+                        }
+                        return failures
+                    }
+                }
+                return try await group.reduce(0, +)
+            }
+            #expect(failures == 0)
+            #expect(client.stats.goAwaysReceived >= 1)
+            #expect(client.stats.connectionsOpened >= 2)
             await client.close()
         }
     }
