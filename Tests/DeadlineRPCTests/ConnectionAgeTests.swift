@@ -32,11 +32,13 @@ struct ConnectionAgeTests {
     static func withServer(
         router: Router,
         grace: Duration = .seconds(60),
+        drainTimeout: Duration = .seconds(30),
         _ body: @Sendable (RPCServer, Int) async throws -> Void
     ) async throws {
         var configuration = RPCServer.Configuration()
         configuration.maxConnectionAge = Self.age
         configuration.maxConnectionAgeGrace = grace
+        configuration.drainTimeout = drainTimeout
         let server = RPCServer(host: "127.0.0.1", port: 0, router: router, configuration: configuration)
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await server.run() }
@@ -113,6 +115,33 @@ struct ConnectionAgeTests {
             #expect(end.callEnds.map(\.streamID) == [1])
             #expect(end.callEnds.first?.status == .unavailable)
             #expect(end.callEnds.first?.message.contains("maximum age") == true)
+            #expect(end.closed)
+            await cancelled.wait()
+            gate.fire()
+        }
+    }
+
+    @Test("A server shut down while a connection drains for its age keeps its own drain timeout: the open call ends UNAVAILABLE as shut down, long before the age's grace")
+    func shutdownDuringAgeDrain() async throws {
+        let started = Signal()
+        let gate = Signal()
+        let cancelled = Signal()
+        let router = Self.router(started: started, gate: gate, cancelled: cancelled)
+        try await Self.withServer(router: router, grace: .seconds(60), drainTimeout: .milliseconds(100)) { server, port in
+            let raw = try await Self.connectWithHeldCall(port: port)
+            await started.wait()
+            guard case .frame(.goAway(let goAway))? = await raw.next() else {
+                Issue.record("expected the server's GOAWAY at the connection's age")
+                return
+            }
+            #expect(goAway.reason.contains("maximum age"))
+            server.beginGracefulShutdown()
+            // The age's grace is a minute: the suite's 30 s wait fails unless the drain timeout ended the call.
+            let end = await raw.awaitClose()
+            #expect(end.goAway == nil)  // No second GOAWAY.
+            #expect(end.callEnds.map(\.streamID) == [1])
+            #expect(end.callEnds.first?.status == .unavailable)
+            #expect(end.callEnds.first?.message.contains("shut down") == true)
             #expect(end.closed)
             await cancelled.wait()
             gate.fire()

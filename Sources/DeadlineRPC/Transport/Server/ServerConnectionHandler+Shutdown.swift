@@ -105,9 +105,11 @@ extension ServerConnectionHandler {
 
     /// Sends `GOAWAY(NO_ERROR)` with `goAway` as its reason and takes no new call; the open ones finish within
     /// their deadlines or `grace`, after which they end `unavailable` with `abort` and the connection closes.
-    /// A connection already draining keeps its first drain (shutdown during an age drain, or the reverse).
+    /// A connection already draining sends no second `GOAWAY`, but ends at the earlier of the two graces: a
+    /// shutdown's drain timeout is kept even by a connection that was draining for its age.
     func beginDraining(goAway: String, grace: Duration, abort: String, reason: CancelReason) {
         guard let context = self.context else { return }
+        let endsAt = context.eventLoop.now + .nanoseconds(grace.nanoseconds)
         switch self.state {
         case .active, .awaitingSettings:
             self.state = .draining
@@ -115,19 +117,29 @@ extension ServerConnectionHandler {
             self.ageTimer?.cancel()
             self.writer.scheduler.writeControl(.goAway(GoAway(lastStreamID: self.lastStreamID, code: .noError, reason: goAway)))
             self.flushNow()
-            self.drainTimer = context.eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds(grace.nanoseconds)) { [self] in
-                for stream in self.streams.values {
-                    self.perform(stream.machine.abort(Status(code: .unavailable, message: abort), reason: reason), on: stream)
-                }
-                for stream in self.queuedReplies.removeAll() {
-                    self.endQueuedReply(stream, Status(code: .unavailable, message: abort))
-                }
-                self.flushNow()
-                self.close()
-            }
+            self.scheduleDrainEnd(at: endsAt, abort: abort, reason: reason, context: context)
             self.checkDrained()
-        case .draining, .closed:
+        case .draining:
+            guard let current = self.drainEndsAt, endsAt < current else { return }
+            self.drainTimer?.cancel()
+            self.scheduleDrainEnd(at: endsAt, abort: abort, reason: reason, context: context)
+        case .closed:
             break
+        }
+    }
+
+    /// At `endsAt` the calls still open end `unavailable` with `abort`, and the connection closes.
+    private func scheduleDrainEnd(at endsAt: NIODeadline, abort: String, reason: CancelReason, context: ChannelHandlerContext) {
+        self.drainEndsAt = endsAt
+        self.drainTimer = context.eventLoop.assumeIsolated().scheduleTask(deadline: endsAt) { [self] in
+            for stream in self.streams.values {
+                self.perform(stream.machine.abort(Status(code: .unavailable, message: abort), reason: reason), on: stream)
+            }
+            for stream in self.queuedReplies.removeAll() {
+                self.endQueuedReply(stream, Status(code: .unavailable, message: abort))
+            }
+            self.flushNow()
+            self.close()
         }
     }
 

@@ -78,6 +78,8 @@ final class ServerConnectionHandler: ChannelDuplexHandler, ConnectionFlushing {
     /// Every open call's deadline and every ended call's straggler check, behind one timer.
     @exclusivity(unchecked) var deadlines: DeadlineTimer<ServerStream>
     var drainTimer: Scheduled<Void>?
+    /// When `drainTimer` ends the drain.
+    var drainEndsAt: NIODeadline?
     /// Fires at the connection's maximum age (``RPCServer/Configuration/maxConnectionAge``), if one is set.
     var ageTimer: Scheduled<Void>?
     /// A later tick will continue decoding the buffered frames.
