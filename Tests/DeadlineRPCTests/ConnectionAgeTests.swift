@@ -70,6 +70,18 @@ struct ConnectionAgeTests {
         return raw
     }
 
+    /// The held call on stream 1 was ended `UNAVAILABLE` with a message saying `cause`, and the connection closed.
+    static func expectHeldCallEnded(
+        _ end: (goAway: GoAway?, callEnds: [CallEnd], closed: Bool),
+        saying cause: String,
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) {
+        #expect(end.callEnds.map(\.streamID) == [1], sourceLocation: sourceLocation)
+        #expect(end.callEnds.first?.status == .unavailable, sourceLocation: sourceLocation)
+        #expect(end.callEnds.first?.message.contains(cause) == true, sourceLocation: sourceLocation)
+        #expect(end.closed, sourceLocation: sourceLocation)
+    }
+
     @Test("At its age a connection is sent GOAWAY(NO_ERROR) naming the age; its open call finishes OK, a later CALL_START is refused unprocessed, then the connection closes")
     func goAwayThenDrain() async throws {
         let started = Signal()
@@ -112,10 +124,7 @@ struct ConnectionAgeTests {
             await started.wait()
             let end = await raw.awaitClose()
             #expect(end.goAway?.code == .noError)
-            #expect(end.callEnds.map(\.streamID) == [1])
-            #expect(end.callEnds.first?.status == .unavailable)
-            #expect(end.callEnds.first?.message.contains("maximum age") == true)
-            #expect(end.closed)
+            Self.expectHeldCallEnded(end, saying: "maximum age")
             await cancelled.wait()
             gate.fire()
         }
@@ -139,10 +148,7 @@ struct ConnectionAgeTests {
             // The age's grace is a minute: the suite's 30 s wait fails unless the drain timeout ended the call.
             let end = await raw.awaitClose()
             #expect(end.goAway == nil)  // No second GOAWAY.
-            #expect(end.callEnds.map(\.streamID) == [1])
-            #expect(end.callEnds.first?.status == .unavailable)
-            #expect(end.callEnds.first?.message.contains("shut down") == true)
-            #expect(end.closed)
+            Self.expectHeldCallEnded(end, saying: "shut down")
             await cancelled.wait()
             gate.fire()
         }
