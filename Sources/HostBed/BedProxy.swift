@@ -7,39 +7,53 @@ import Synchronization
 /// kernel has no netem): it listens on the bed's gateway address (reachable from every host and the test
 /// process), forwards each connection to its target, holds every chunk of bytes for ``delay`` in each direction
 /// (order kept), and on command blackholes the path (bytes are dropped, sockets stay open, as on a path that lost
-/// every packet) or kills every connection through it.
+/// every packet) or kills every connection through it. Given several targets it is a TCP load balancer: each new
+/// connection goes to the next target in turn (``setTargets(_:)``), as behind one virtual address.
 ///
-/// Made by ``TestBed/proxy(to:delay:)``, stopped with the bed.
+/// Made by ``TestBed/proxy(to:delay:)`` (stopped with the bed), or on any local address by
+/// ``start(host:targets:delay:)`` (stopped with ``stop()``).
 package final class BedProxy: Sendable {
     /// Where the proxy listens: the bed's gateway address and a free port.
     package let endpoint: Endpoint
-    /// Where it forwards to.
-    package let target: Endpoint
+    /// Where it forwards new connections to (the first target when there are several).
+    package var target: Endpoint { self.control.targets.withLock { $0.list[0] } }
     private let listener: any Channel
     private let control: BedProxyControl
 
-    private init(endpoint: Endpoint, target: Endpoint, listener: any Channel, control: BedProxyControl) {
+    private init(endpoint: Endpoint, listener: any Channel, control: BedProxyControl) {
         self.endpoint = endpoint
-        self.target = target
         self.listener = listener
         self.control = control
     }
 
     /// Starts a proxy on `host` (a free port) forwarding to `target` after `delay`.
     static func start(host: String, target: Endpoint, delay: Duration) async throws -> BedProxy {
-        let control = BedProxyControl(delay: delay)
+        try await Self.start(host: host, targets: [target], delay: delay)
+    }
+
+    /// Starts a proxy on `host` (a free port) sending each new connection to the next of `targets` in turn.
+    package static func start(host: String, targets: [Endpoint], delay: Duration = .zero) async throws -> BedProxy {
+        precondition(!targets.isEmpty, "a proxy needs a target")
+        let control = BedProxyControl(delay: delay, targets: targets)
         let listener = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(BedProxyPump(control: control, connectTo: target))
+                    try channel.pipeline.syncOperations.addHandler(BedProxyPump(control: control, connectTo: control.nextTarget()))
                 }
             }
             .bind(host: host, port: 0)
             .get()
         let port = listener.localAddress?.port ?? 0
-        return BedProxy(endpoint: Endpoint(host: host, port: port), target: target, listener: listener, control: control)
+        return BedProxy(endpoint: Endpoint(host: host, port: port), listener: listener, control: control)
+    }
+
+    /// Sends new connections to `targets` in turn from now on (the turn goes on from where it was); open
+    /// connections keep their target, as behind a load balancer whose pool changed.
+    package func setTargets(_ targets: [Endpoint]) {
+        precondition(!targets.isEmpty, "a proxy needs a target")
+        self.control.targets.withLock { $0.list = targets }
     }
 
     /// How long each chunk is held in each direction.
@@ -67,7 +81,7 @@ package final class BedProxy: Sendable {
     package var connections: Int { self.control.count }
 
     /// Stops listening and kills every connection.
-    func stop() async {
+    package func stop() async {
         try? await self.listener.close()
         _ = self.control.killAll()
     }
@@ -77,10 +91,21 @@ package final class BedProxy: Sendable {
 final class BedProxyControl: Sendable {
     let delay: Mutex<Duration>
     let blackholed = Atomic<Bool>(false)
+    /// Where new connections go, and whose turn is next.
+    let targets: Mutex<(list: [Endpoint], next: Int)>
     private let channels = Mutex<[ObjectIdentifier: any Channel]>([:])
 
-    init(delay: Duration) {
+    init(delay: Duration, targets: [Endpoint]) {
         self.delay = Mutex(delay)
+        self.targets = Mutex((targets, 0))
+    }
+
+    /// The target of the connection being accepted: the next in turn.
+    func nextTarget() -> Endpoint {
+        self.targets.withLock { state in
+            defer { state.next += 1 }
+            return state.list[state.next % state.list.count]
+        }
     }
 
     /// Tracks `channel` until it closes.

@@ -2,6 +2,7 @@
 import Foundation
 import NIOCore
 import Testing
+import TestSupport
 import Wire
 
 /// `maxConnectionAge`: a server sends an old connection `GOAWAY(NO_ERROR)`, lets its calls finish within
@@ -226,6 +227,43 @@ struct ConnectionAgeTests {
             #expect(after.text == "after")
             _ = await client.stats.wait { $0.connectionsOpened >= 2 && $0.healthUpdates >= 2 }
             await client.close()
+        }
+    }
+
+    @Test("Behind a TCP load balancer, a replica added to its pool gets calls once the old connection reaches its age; with no age set, never", arguments: [true, false])
+    func reachesAddedReplica(aged: Bool) async throws {
+        // Two replicas answering their own names; the client knows only the balancer's address.
+        var configuration = RPCServer.Configuration()
+        configuration.maxConnectionAge = aged ? Self.age : nil
+        let servers = ["a", "b"].map { name in
+            var router = Router()
+            router.unary(TestMethods.echo) { _, _ in Echo(text: name) }
+            return RPCServer(host: "127.0.0.1", port: 0, router: router, configuration: configuration)
+        }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for server in servers { group.addTask { try await server.run() } }
+            var replicas: [Endpoint] = []
+            for server in servers { replicas.append(Endpoint(host: "127.0.0.1", port: try await server.listeningAddress.port!)) }
+            let balancer = try await BedProxy.start(host: "127.0.0.1", targets: [replicas[0]])
+            let client = RPCClient(host: balancer.endpoint.host, port: balancer.endpoint.port)
+            #expect(try await client.unary(TestMethods.echo, Echo(text: "")).text == "a")
+
+            // Replica b joins the pool: the balancer's next connection goes to it.
+            balancer.setTargets(replicas)
+            if aged {
+                _ = await client.stats.wait { $0.goAwaysReceived >= 1 }
+                #expect(try await client.unary(TestMethods.echo, Echo(text: "")).text == "b")
+                #expect(client.stats.connectionsOpened == 2)
+            } else {
+                // The one connection goes on to a, whatever the pool: nothing ever moves it.
+                for _ in 0..<20 { #expect(try await client.unary(TestMethods.echo, Echo(text: "")).text == "a") }
+                #expect(client.stats.connectionsOpened == 1)
+                #expect(client.stats.goAwaysReceived == 0)
+            }
+            await client.close()
+            await balancer.stop()
+            for server in servers { server.beginGracefulShutdown() }
+            try await group.waitForAll()
         }
     }
 
