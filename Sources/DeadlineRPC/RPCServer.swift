@@ -45,6 +45,11 @@ public final class RPCServer: Service, Sendable {
     let metrics: ServerMetrics
     private let callIDs = CallIDGenerator()
     private let state = Mutex<State>(.idle)
+    /// Connections accepted and not yet taken into ``run()``'s task group. When run() is cancelled its accept loop
+    /// stops at once, and NIO drops the connections it had buffered for the loop; run() takes those from here, so
+    /// that each is closed and awaited like the others. Sealed once run() stops taking connections: a connection
+    /// accepted after that is refused (closed).
+    private let unclaimed = Mutex<(connections: [ObjectIdentifier: ServerConnection], sealed: Bool)>(([:], false))
     private let address: EventLoopPromise<SocketAddress>
     /// The TLS material of new connections, reloadable; nil for plaintext.
     private let tls: TLSReloader?
@@ -141,6 +146,9 @@ public final class RPCServer: Service, Sendable {
                         }
                         try channel.pipeline.syncOperations.addHandler(handler)
                         let connection = ServerConnection(channel: channel, handler: NIOLoopBound(handler, eventLoop: channel.eventLoop))
+                        guard self.adopt(connection) else {
+                            throw RPCError(code: .unavailable, message: "The server has stopped taking connections.")
+                        }
                         // Registered here, before the connection's first read: a connection the kernel accepted after
                         // shutdown began (closing the listener is asynchronous) drains from its first frame instead of
                         // serving calls until a later drain request reaches its loop.
@@ -171,14 +179,29 @@ public final class RPCServer: Service, Sendable {
             try await withGracefulShutdownHandler {
                 try await withTaskCancellationHandler {
                     try await withThrowingDiscardingTaskGroup { group in
-                        try await listener.executeThenClose { connections in
-                            for try await connection in connections {
-                                group.addTask {
-                                    await connection.run()
-                                    self.unregister(connection)
+                        let accepting: Result<Void, any Error>
+                        do {
+                            try await listener.executeThenClose { connections in
+                                for try await connection in connections {
+                                    self.claim(connection)
+                                    group.addTask {
+                                        await connection.run()
+                                        self.unregister(connection)
+                                    }
                                 }
                             }
+                            accepting = .success(())
+                        } catch {
+                            accepting = .failure(error)
                         }
+                        // Accepted, but dropped by the loop's sequence when run() was cancelled (or still in flight).
+                        for connection in self.takeUnclaimed() {
+                            group.addTask {
+                                await connection.run()
+                                self.unregister(connection)
+                            }
+                        }
+                        try accepting.get()
                     }
                 } onCancel: {
                     self.closeListener()
@@ -258,6 +281,14 @@ public final class RPCServer: Service, Sendable {
             await withTaskCancellationHandler {
                 await withDiscardingTaskGroup { group in
                     for await connection in self.inProcess.connections {
+                        self.claim(connection)
+                        group.addTask {
+                            await connection.run()
+                            self.unregister(connection)
+                        }
+                    }
+                    // Accepted, but left in the stream when run() was cancelled.
+                    for connection in self.takeUnclaimed() {
                         group.addTask {
                             await connection.run()
                             self.unregister(connection)
@@ -295,9 +326,35 @@ public final class RPCServer: Service, Sendable {
         handler.manualClock = channel.eventLoop
         try channel.pipeline.syncOperations.addHandler(handler)
         let connection = ServerConnection(channel: channel, handler: NIOLoopBound(handler, eventLoop: channel.eventLoop))
+        guard self.adopt(connection) else {
+            throw RPCError(code: .unavailable, message: "The in-process server \(self.host) stopped accepting connections.")
+        }
         if !self.register(connection) { handler.drainOnStart = true }
         guard self.inProcess.accept(connection) else {
             throw RPCError(code: .unavailable, message: "The in-process server \(self.host) stopped accepting connections.")
+        }
+    }
+
+    /// Records an accepted connection as run()'s until its task group takes it; false once run() takes no more.
+    private func adopt(_ connection: ServerConnection) -> Bool {
+        self.unclaimed.withLock { unclaimed in
+            guard !unclaimed.sealed else { return false }
+            unclaimed.connections[connection.id] = connection
+            return true
+        }
+    }
+
+    /// The accept loop took `connection` into run()'s task group.
+    private func claim(_ connection: ServerConnection) {
+        _ = self.unclaimed.withLock { $0.connections.removeValue(forKey: connection.id) }
+    }
+
+    /// The connections accepted and never taken by the accept loop; no connection is adopted after this.
+    private func takeUnclaimed() -> [ServerConnection] {
+        self.unclaimed.withLock { unclaimed in
+            unclaimed.sealed = true
+            defer { unclaimed.connections = [:] }
+            return Array(unclaimed.connections.values)
         }
     }
 

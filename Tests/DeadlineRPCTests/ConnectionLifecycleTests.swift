@@ -163,6 +163,43 @@ struct ConnectionLifecycleTests {
         await client.close()
     }
 
+    @Test("Stopping the server hard while its accept loop is behind still closes every accepted connection and cancels its handlers before run() returns")
+    func serverStopsWithConnectionsNotYetTaken() async throws {
+        let probes = [HandlerProbe(), HandlerProbe()]
+        var router = Router()
+        for (index, method) in [TestMethods.wait, TestMethods.echo].enumerated() {
+            router.unary(method) { _, context in try await probes[index].waitForCancellation(context) }
+        }
+        let server = RPCServer(host: "127.0.0.1", port: 0, router: router)
+        // run() on an executor the test holds: connections are accepted and served on the event loops while the
+        // server's own task, which takes them into its task group, cannot run.
+        let executor = HeldExecutor()
+        let serving = Task(executorPreference: executor) { try await server.run() }
+        let port = try await server.listeningAddress.port!
+        executor.hold()
+        let clients = [RPCClient(host: "127.0.0.1", port: port), RPCClient(host: "127.0.0.1", port: port)]
+        let calls = [
+            Task { try await clients[0].unary(TestMethods.wait, Echo(text: "")) },
+            Task { try await clients[1].unary(TestMethods.echo, Echo(text: "")) },
+        ]
+        for probe in probes { await probe.started.wait() }
+        serving.cancel()
+        executor.release()
+        _ = await serving.result
+        // run() has returned: every handler it started must have been cancelled and have returned.
+        for probe in probes { #expect(probe.cancelled.isFired) }
+        #expect(server.stats.handlersInFlight == 0)
+        for call in calls {
+            let result = await call.result
+            guard case .failure(let error as RPCError) = result else {
+                Issue.record("expected RPCError, got \(result)")
+                continue
+            }
+            #expect(error.code == .unavailable)
+        }
+        for client in clients { await client.close() }
+    }
+
     @Test("The client reconnects after the server restarts on the same port")
     func reconnect() async throws {
         let probe = HandlerProbe()
