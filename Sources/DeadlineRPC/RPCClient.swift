@@ -115,7 +115,6 @@ public final class RPCClient: Sendable {
         try await self.manager.reloadTLS()
     }
 
-
     // MARK: Calls
 
     /// Calls a unary method.

@@ -274,6 +274,12 @@ struct ConnectionAgeTests {
             #expect(jittered >= .seconds(9) && jittered <= .seconds(11))
         }
         #expect(ServerConnectionHandler.jittered(.zero) == .zero)
+        #expect(ServerConnectionHandler.jittered(.seconds(-5)) == .zero)
+        // The largest age saturates instead of overflowing.
+        for _ in 0..<1_000 {
+            let huge = ServerConnectionHandler.jittered(.seconds(Int64.max))
+            #expect(huge >= .nanoseconds(Int64.max / 10 * 9) && huge <= .nanoseconds(Int64.max))
+        }
         #expect(ServerConnectionHandler.jittered(.nanoseconds(5)) == .nanoseconds(5))
     }
 }

@@ -210,12 +210,14 @@ final class ServerConnectionHandler: ChannelDuplexHandler, ConnectionFlushing {
         if self.drainOnStart { self.beginGracefulShutdown() }
     }
 
-    /// `age` moved by up to ±10 %, never below zero: a fleet's connections opened together spread their ends.
+    /// `age` moved by up to ±10 %, never below zero nor past the largest duration: a fleet's connections opened
+    /// together spread their ends.
     static func jittered(_ age: Duration) -> Duration {
         let nanoseconds = max(Int64(0), age.nanoseconds)
         let spread = nanoseconds / 10
         guard spread > 0 else { return .nanoseconds(nanoseconds) }
-        return .nanoseconds(nanoseconds + Int64.random(in: -spread...spread))
+        let (moved, overflow) = nanoseconds.addingReportingOverflow(Int64.random(in: -spread...spread))
+        return .nanoseconds(overflow ? .max : moved)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
