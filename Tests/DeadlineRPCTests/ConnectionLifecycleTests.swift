@@ -1,6 +1,7 @@
 @testable import DeadlineRPC
 import Foundation
 import NIOCore
+import NIOEmbedded
 import Synchronization
 import Testing
 import Wire
@@ -198,6 +199,31 @@ struct ConnectionLifecycleTests {
             #expect(error.code == .unavailable)
         }
         for client in clients { await client.close() }
+    }
+
+    @Test("In process too: connections handed to the server while its accept loop is behind are closed before a cancelled run() returns")
+    func inProcessStopsWithConnectionsNotYetTaken() async throws {
+        let loop = NIOAsyncTestingEventLoop()
+        let server = RPCServer(inProcessName: "held", router: Router(), configuration: RPCServer.Configuration(), eventLoopGroup: loop)
+        let executor = HeldExecutor()
+        let serving = Task(executorPreference: executor) { try await server.run() }
+        _ = try await server.listeningAddress
+        executor.hold()
+        // Two server ends: the accept loop, suspended for the first, can only be handed the second later.
+        let channels = [NIOAsyncTestingChannel(loop: loop), NIOAsyncTestingChannel(loop: loop)]
+        var closed: [Signal] = []
+        for channel in channels {
+            let signal = Signal()
+            channel.closeFuture.whenComplete { _ in signal.fire() }
+            closed.append(signal)
+            try await loop.executeInContext { try server.acceptInProcess(channel) }
+        }
+        serving.cancel()
+        executor.release()
+        _ = await serving.result
+        // run() has returned: it owned both connections, so both are closed.
+        for signal in closed { #expect(signal.isFired) }
+        try await loop.shutdownGracefully()
     }
 
     @Test("The client reconnects after the server restarts on the same port")
