@@ -30,29 +30,13 @@ struct ConnectionAgeTests {
         return router
     }
 
-    static func withServer(
-        router: Router,
-        grace: Duration = .seconds(60),
-        drainTimeout: Duration = .seconds(30),
-        _ body: @Sendable (RPCServer, Int) async throws -> Void
-    ) async throws {
+    /// The server's configuration in these tests: the suite's age, with `grace` and `drainTimeout`.
+    static func configuration(grace: Duration = .seconds(60), drainTimeout: Duration = .seconds(30)) -> RPCServer.Configuration {
         var configuration = RPCServer.Configuration()
         configuration.maxConnectionAge = Self.age
         configuration.maxConnectionAgeGrace = grace
         configuration.drainTimeout = drainTimeout
-        let server = RPCServer(host: "127.0.0.1", port: 0, router: router, configuration: configuration)
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await server.run() }
-            let port = try await server.listeningAddress.port!
-            do {
-                try await body(server, port)
-            } catch {
-                server.beginGracefulShutdown()
-                throw error
-            }
-            server.beginGracefulShutdown()
-            try await group.waitForAll()
-        }
+        return configuration
     }
 
     static func request(_ text: String) throws -> ByteBuffer {
@@ -87,8 +71,8 @@ struct ConnectionAgeTests {
     func goAwayThenDrain() async throws {
         let started = Signal()
         let gate = Signal()
-        try await Self.withServer(router: Self.router(started: started, gate: gate)) { server, port in
-            let raw = try await Self.connectWithHeldCall(port: port)
+        try await withServerAndClient(router: Self.router(started: started, gate: gate), serverConfiguration: Self.configuration()) { server, _ in
+            let raw = try await Self.connectWithHeldCall(port: try await server.listeningAddress.port!)
             await started.wait()
             guard case .frame(.goAway(let goAway))? = await raw.next() else {
                 Issue.record("expected the server's GOAWAY at the connection's age")
@@ -120,8 +104,9 @@ struct ConnectionAgeTests {
         let started = Signal()
         let gate = Signal()
         let cancelled = Signal()
-        try await Self.withServer(router: Self.router(started: started, gate: gate, cancelled: cancelled), grace: .milliseconds(100)) { _, port in
-            let raw = try await Self.connectWithHeldCall(port: port)
+        let router = Self.router(started: started, gate: gate, cancelled: cancelled)
+        try await withServerAndClient(router: router, serverConfiguration: Self.configuration(grace: .milliseconds(100))) { server, _ in
+            let raw = try await Self.connectWithHeldCall(port: try await server.listeningAddress.port!)
             await started.wait()
             let end = await raw.awaitClose()
             #expect(end.goAway?.code == .noError)
@@ -137,8 +122,9 @@ struct ConnectionAgeTests {
         let gate = Signal()
         let cancelled = Signal()
         let router = Self.router(started: started, gate: gate, cancelled: cancelled)
-        try await Self.withServer(router: router, grace: .seconds(60), drainTimeout: .milliseconds(100)) { server, port in
-            let raw = try await Self.connectWithHeldCall(port: port)
+        let configuration = Self.configuration(grace: .seconds(60), drainTimeout: .milliseconds(100))
+        try await withServerAndClient(router: router, serverConfiguration: configuration) { server, _ in
+            let raw = try await Self.connectWithHeldCall(port: try await server.listeningAddress.port!)
             await started.wait()
             guard case .frame(.goAway(let goAway))? = await raw.next() else {
                 Issue.record("expected the server's GOAWAY at the connection's age")
@@ -159,8 +145,7 @@ struct ConnectionAgeTests {
     func clientMovesOn() async throws {
         let started = Signal()
         let gate = Signal()
-        try await Self.withServer(router: Self.router(started: started, gate: gate)) { server, port in
-            let client = RPCClient(host: "127.0.0.1", port: port)
+        try await withServerAndClient(router: Self.router(started: started, gate: gate), serverConfiguration: Self.configuration()) { _, client in
             #expect(try await client.unary(TestMethods.echo, Echo(text: "first")).text == "first")
             async let held = client.unary(TestMethods.wait, Echo(text: "held"), options: CallOptions(timeout: .seconds(60)))
             await started.wait()
@@ -170,14 +155,13 @@ struct ConnectionAgeTests {
             gate.fire()
             let reply = try await held
             #expect(reply.text == "held")
-            await client.close()
         }
     }
 
     @Test("Sixteen callers calling without pause across the GOAWAY: no call fails (calls the server never processed are sent again on the new connection)")
     func noCallFailsUnderLoad() async throws {
-        try await Self.withServer(router: Self.router(started: Signal(), gate: Signal())) { server, port in
-            let client = RPCClient(host: "127.0.0.1", port: port)
+        let router = Self.router(started: Signal(), gate: Signal())
+        try await withServerAndClient(router: router, serverConfiguration: Self.configuration()) { _, client in
             let failures = try await withThrowingTaskGroup(of: Int.self) { group in
                 for caller in 0..<16 {
                     group.addTask {
@@ -202,7 +186,6 @@ struct ConnectionAgeTests {
             #expect(failures == 0)
             #expect(client.stats.goAwaysReceived >= 1)
             #expect(client.stats.connectionsOpened >= 2)
-            await client.close()
         }
     }
 
@@ -214,9 +197,7 @@ struct ConnectionAgeTests {
         router.addHealthService(HealthService())
         var clientConfiguration = RPCClient.Configuration()
         clientConfiguration.healthChecking = HealthChecking()
-        let configuration = clientConfiguration
-        try await Self.withServer(router: router) { server, port in
-            let client = RPCClient(host: "127.0.0.1", port: port, configuration: configuration)
+        try await withServerAndClient(router: router, serverConfiguration: Self.configuration(), clientConfiguration: clientConfiguration) { server, client in
             let first = try await client.unary(TestMethods.echo, Echo(text: "first"))
             #expect(first.text == "first")
             _ = await client.stats.wait { $0.goAwaysReceived >= 1 }
@@ -226,7 +207,6 @@ struct ConnectionAgeTests {
             let after = try await client.unary(TestMethods.echo, Echo(text: "after"))
             #expect(after.text == "after")
             _ = await client.stats.wait { $0.connectionsOpened >= 2 && $0.healthUpdates >= 2 }
-            await client.close()
         }
     }
 
@@ -235,35 +215,26 @@ struct ConnectionAgeTests {
         // Two replicas answering their own names; the client knows only the balancer's address.
         var configuration = RPCServer.Configuration()
         configuration.maxConnectionAge = aged ? Self.age : nil
-        let servers = ["a", "b"].map { name in
-            var router = Router()
-            router.unary(TestMethods.echo) { _, _ in Echo(text: name) }
-            return RPCServer(host: "127.0.0.1", port: 0, router: router, configuration: configuration)
-        }
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            for server in servers { group.addTask { try await server.run() } }
-            var replicas: [Endpoint] = []
-            for server in servers { replicas.append(Endpoint(host: "127.0.0.1", port: try await server.listeningAddress.port!)) }
-            let balancer = try await BedProxy.start(host: "127.0.0.1", targets: [replicas[0]])
+        let names = ["a", "b"]
+        try await withReplicas(2, serverConfiguration: configuration, handler: { replica, _, _ in Echo(text: names[replica]) }) { replicas, _ in
+            let balancer = try await BedProxy.start(host: "127.0.0.1", targets: [replicas.endpoints[0]])
             let client = RPCClient(host: balancer.endpoint.host, port: balancer.endpoint.port)
-            #expect(try await client.unary(TestMethods.echo, Echo(text: "")).text == "a")
+            #expect(try await client.unary(ReplicaMethods.echo, Echo(text: "")).text == "a")
 
             // Replica b joins the pool: the balancer's next connection goes to it.
-            balancer.setTargets(replicas)
+            balancer.setTargets(replicas.endpoints)
             if aged {
                 _ = await client.stats.wait { $0.goAwaysReceived >= 1 }
-                #expect(try await client.unary(TestMethods.echo, Echo(text: "")).text == "b")
+                #expect(try await client.unary(ReplicaMethods.echo, Echo(text: "")).text == "b")
                 #expect(client.stats.connectionsOpened == 2)
             } else {
                 // The one connection goes on to a, whatever the pool: nothing ever moves it.
-                for _ in 0..<20 { #expect(try await client.unary(TestMethods.echo, Echo(text: "")).text == "a") }
+                for _ in 0..<20 { #expect(try await client.unary(ReplicaMethods.echo, Echo(text: "")).text == "a") }
                 #expect(client.stats.connectionsOpened == 1)
                 #expect(client.stats.goAwaysReceived == 0)
             }
             await client.close()
             await balancer.stop()
-            for server in servers { server.beginGracefulShutdown() }
-            try await group.waitForAll()
         }
     }
 

@@ -37,9 +37,11 @@ enum ReplicaMethods {
     static let echo = Method<Echo, Echo>.unary("test.Replica/Echo", isIdempotent: true)
 }
 
-/// Runs `body` with `count` replicas and a client for all of them (configured by `clientConfiguration`).
+/// Runs `body` with `count` replicas (each configured by `serverConfiguration`) and a client for all of them
+/// (configured by `clientConfiguration`).
 func withReplicas<T: Sendable>(
     _ count: Int,
+    serverConfiguration: RPCServer.Configuration = RPCServer.Configuration(),
     clientConfiguration: RPCClient.Configuration = RPCClient.Configuration(),
     health: [HealthService]? = nil,
     handler: @escaping @Sendable (Int, Echo, CallContext) async throws -> Echo = { replica, request, _ in Echo(text: "\(replica)") },
@@ -53,7 +55,7 @@ func withReplicas<T: Sendable>(
             return try await handler(replica, request, context)
         }
         if let health { router.addHealthService(health[replica]) }
-        return RPCServer(host: "127.0.0.1", port: 0, router: router)
+        return RPCServer(host: "127.0.0.1", port: 0, router: router, configuration: serverConfiguration)
     }
     return try await withThrowingTaskGroup(of: Void.self) { group in
         for server in servers { group.addTask { try await server.run() } }
