@@ -23,6 +23,7 @@ let package = Package(
                 // `--tls`: a throwaway CA and server certificate made at start.
                 .product(name: "ThrowawayPKI", package: "DeadlineRPC"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ],
@@ -57,6 +58,7 @@ let package = Package(
                 "BenchSupport",
                 .product(name: "DeadlineRPC", package: "DeadlineRPC"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ],

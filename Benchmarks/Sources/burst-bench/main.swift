@@ -4,6 +4,7 @@ import DeadlineRPC
 import Foundation
 import Histogram
 import NIOCore
+import NIOPosix
 
 /// One burst of cancellations, taken apart: N unary calls parked on one connection are cancelled at once (one task
 /// group's `cancelAll()`, as rpcbench's burst does), while victims keep calling an echo method on the same connection.
@@ -19,6 +20,10 @@ struct BurstBench: AsyncParsableCommand {
     @Option(help: "How long victims run from the cancel, ms.") var window: Int = 40
     @Flag(help: "Victims call over a connection of their own instead of the burst's (which one the wait is behind).")
     var victimsOwnConnection = false
+    /// An experiment, not a setting DeadlineRPC recommends: every task, handlers and callers included, then runs on
+    /// the I/O loops beside the runtime's timers (docs/PERFORMANCE.md, session 11).
+    @Flag(help: "Experiment: install NIO's event loops as Swift's global executor before anything runs.")
+    var nioGlobalExecutor = false
     /// Handlers run on the global executor, as on every DeadlineRPC server (never on the I/O loops).
     var executor: String { "global" }
 
@@ -26,6 +31,9 @@ struct BurstBench: AsyncParsableCommand {
     static let echo = Method<ByteBuffer, ByteBuffer>.raw("bench.Burst/Echo", kind: .unary)
 
     func run() async throws {
+        if self.nioGlobalExecutor {
+            precondition(NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor())
+        }
         let lot = ParkingLot()
         var router = Router()
         router.unary(Self.hold) { request, _ in

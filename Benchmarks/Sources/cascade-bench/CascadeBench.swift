@@ -26,12 +26,19 @@ struct CascadeBench: AsyncParsableCommand {
     var trace: String?
     @ArgumentParser.Flag(help: "Run each hop's server (and its client of the next hop) in a process of its own, on 127.0.0.1, as deployed; the caller stays in this process. Cancel and deadline experiments only (no --trace).")
     var processes = false
+    /// An experiment, not a setting DeadlineRPC recommends: every task, handlers and callers included, then runs on
+    /// the I/O loops beside the runtime's timers (docs/PERFORMANCE.md, session 11).
+    @ArgumentParser.Flag(help: "Experiment: install NIO's event loops as Swift's global executor before anything runs.")
+    var nioGlobalExecutor = false
     @Option(help: .hidden) var serveHop: Int?
     @Option(help: .hidden) var nextPort: Int?
 
     static let hop = Method<ByteBuffer, ByteBuffer>.raw("bench.Cascade/Hop", kind: .unary)
 
     func run() async throws {
+        if self.nioGlobalExecutor {
+            precondition(NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor())
+        }
         if self.preciseLoopTimers {
             for loop in MultiThreadedEventLoopGroup.singleton.makeIterator() {
                 try await loop.submit { setTimerSlackOfCurrentThread(nanoseconds: 1) }.get()

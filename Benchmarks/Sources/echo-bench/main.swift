@@ -2,6 +2,7 @@ import ArgumentParser
 import DeadlineRPC
 import Histogram
 import NIOCore
+import NIOPosix
 import Synchronization
 import ThrowawayPKI
 
@@ -28,6 +29,10 @@ struct EchoBench: AsyncParsableCommand {
     @Option(help: "Endpoints in the client's target: N > 1 lists the server N times (N connections, the balancer picks per call); 1 is the single-endpoint path.") var endpoints: Int = 1
     @Option(help: "With --endpoints > 1: least-loaded | round-robin | pick-first.") var balancing: String = "least-loaded"
     @Flag(help: "TLS (with --role both): a throwaway CA and server certificate made at start; the client verifies the chain and the name echo-bench.bench.test.") var tls = false
+    /// An experiment, not a setting DeadlineRPC recommends: every task, handlers and callers included, then runs on
+    /// the I/O loops beside the runtime's timers (docs/PERFORMANCE.md, session 11).
+    @Flag(help: "Experiment: install NIO's event loops as Swift's global executor before anything runs.")
+    var nioGlobalExecutor = false
     /// Handlers run on the global executor, as on every DeadlineRPC server (never on the I/O loops).
     var executor: String { "global" }
 
@@ -43,6 +48,9 @@ struct EchoBench: AsyncParsableCommand {
     }
 
     func run() async throws {
+        if self.nioGlobalExecutor {
+            precondition(NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor())
+        }
         var router = Router()
         router.unary(Self.echo) { request, _ in request }
         var configuration = RPCServer.Configuration()
