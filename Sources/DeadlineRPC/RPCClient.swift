@@ -101,7 +101,8 @@ public final class RPCClient: Sendable {
         }
     }
 
-    /// Fails new calls, closes the connection (open calls fail `unavailable`), and returns when all have ended.
+    /// Fails new calls, closes the connections, also those still being opened (open calls fail `unavailable`), and
+    /// returns when all have ended.
     public func close() async {
         await self.manager.close()
     }

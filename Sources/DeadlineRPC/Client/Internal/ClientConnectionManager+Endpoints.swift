@@ -77,6 +77,8 @@ extension ClientConnectionManager {
             .channelOption(.writeBufferWaterMark, value: .init(low: 32 * 1024, high: 128 * 1024))
             .channelInitializer { [self] channel in
                 channel.eventLoop.makeCompletedFuture {
+                    // Shut down while the host name was being resolved: no channel to keep (the connect fails).
+                    guard !endpoint.lifecycle.isShutdown else { throw ChannelError.ioOnClosedChannel }
                     let handler = ClientConnectionHandler(configuration: self.configuration, manager: self)
                     handler.endpoint = endpoint
                     endpoint.attempt = handler
@@ -246,7 +248,17 @@ extension ClientConnectionManager {
         endpoint.reconnectTimer?.cancel()
         endpoint.reconnectTimer = nil
         self.stopHealthWatch(on: endpoint)
-        if case .ready(let handler) = endpoint.lifecycle.shutdown() {
+        // First, so that the failed connect of an attempt closed below reads as "shut down", not as a failure to retry.
+        let state = endpoint.lifecycle.shutdown()
+        if let attempt = endpoint.attempt {
+            // A connection still being opened (TCP, TLS or the server's settings pending) would otherwise live on
+            // until the settings arrive or the connect timeout fires, after close() returned: closed now, and
+            // close() waits for its channel like any draining one.
+            endpoint.attempt = nil
+            self.draining[ObjectIdentifier(attempt)] = attempt
+            attempt.close()
+        }
+        if case .ready(let handler) = state {
             if self.isClosed {
                 handler.close()
             } else {
