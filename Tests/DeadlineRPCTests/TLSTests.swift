@@ -264,6 +264,33 @@ struct TLSTests {
         }
     }
 
+    @Test(
+        "A graceful shutdown does not wait for a connection that never sent its preface (or its ClientHello): run() returns at once, long before the preface and drain timeouts",
+        arguments: [false, true]
+    )
+    func shutdownWithSilentConnection(tls: Bool) async throws {
+        var configuration = RPCServer.Configuration()
+        if tls { configuration.transportSecurity = self.server.serverSecurity }
+        configuration.prefaceTimeout = .seconds(600)
+        configuration.drainTimeout = .seconds(600)
+        let server = RPCServer(host: "127.0.0.1", port: 0, router: self.router(), configuration: configuration)
+        let returned = Signal()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                defer { returned.fire() }
+                try await server.run()
+            }
+            let address = try await server.listeningAddress
+            let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton).connect(to: address).get()
+            await server.stats(until: { $0.connections == 1 })
+            server.beginGracefulShutdown()
+            // Only a bound on "never": without the fix either timeout (10 min here) would end it.
+            #expect(await returned.wait(timeout: .seconds(30)))
+            try await channel.closeFuture.get()
+            try await group.waitForAll()
+        }
+    }
+
     @Test("openssl s_client negotiates TLS 1.3 and ALPN drpc/1 with a test server")
     func opensslClient() async throws {
         guard let openssl = ["/usr/bin/openssl", "/usr/local/bin/openssl"].first(where: FileManager.default.isExecutableFile(atPath:)) else {
