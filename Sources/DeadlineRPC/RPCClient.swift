@@ -18,6 +18,8 @@ import Wire
 /// let reply = try await client.unary(greet, Greeting(text: "Ada"), options: CallOptions(timeout: .milliseconds(200)))
 /// await client.close()
 /// ```
+///
+/// In a swift-service-lifecycle `ServiceGroup`, a client is a `Service` (``run()``) that shuts down gracefully.
 public final class RPCClient: Sendable {
     /// What the client reaches.
     public let target: Target

@@ -1,10 +1,13 @@
 @testable import DeadlineRPC
+import Logging
 import NIOCore
 import NIOPosix
+import ServiceLifecycle
 import Testing
 
 /// `RPCClient.close()` promises that when it returns nothing of the client is left: no call, and no connection —
-/// including one still being opened, whose server has not answered yet.
+/// including one still being opened, whose server has not answered yet. Run as a `Service`, a client shuts down
+/// gracefully: the calls already made end first.
 @Suite("Closing a client", .timeLimit(.minutes(2)))
 struct ClientCloseTests {
     /// A TCP listener that accepts and never answers (no settings), reporting each accepted connection and when the
@@ -82,5 +85,149 @@ struct ClientCloseTests {
         #expect(await listener.peerClosed.wait(timeout: .seconds(30)))
         #expect(await client.openCalls == 0)
         try await listener.channel.close()
+    }
+
+    /// `wait` handlers hold their call until `gate` fires; `echo` answers at once.
+    static func router(started: Signal, gate: Signal) -> Router {
+        var router = Router()
+        router.unary(TestMethods.wait) { request, _ in
+            started.fire()
+            await gate.wait()
+            return request
+        }
+        router.unary(TestMethods.echo) { request, _ in request }
+        return router
+    }
+
+    static let shutdownLine = "Client shutting down gracefully"
+
+    @Test("Graceful shutdown of a client run as a Service: a new call fails unavailable, the call already open finishes OK, then run() returns and the connection closes")
+    func gracefulShutdownLetsOpenCallsFinish() async throws {
+        let logs = LogCapture()
+        var configuration = RPCClient.Configuration()
+        configuration.logger = logs.logger(label: "client")
+        let started = Signal()
+        let gate = Signal()
+        try await withServerAndClient(router: Self.router(started: started, gate: gate), clientConfiguration: configuration) { server, client in
+            #expect(try await client.unary(TestMethods.echo, Echo(text: "first")).text == "first")
+            let group = ServiceGroup(services: [client], logger: Logger(label: "test"))
+            try await withThrowingTaskGroup(of: Void.self) { tasks in
+                tasks.addTask { try await group.run() }
+                async let held = client.unary(TestMethods.wait, Echo(text: "held"), options: CallOptions(timeout: .seconds(60)))
+                await started.wait()
+                await group.triggerGracefulShutdown()
+                let line = await logs.first { $0.message.hasPrefix(Self.shutdownLine) }
+                #expect(line?.message == "Client shutting down gracefully: new calls are refused; waiting for 1 open calls to end")
+
+                let late = await #expect(throws: RPCError.self) {
+                    try await client.unary(TestMethods.echo, Echo(text: "late"), options: CallOptions(timeout: .seconds(60)))
+                }
+                #expect(late?.code == .unavailable)
+                #expect(late?.message == "The client is shutting down; the call was not sent.")
+                #expect(server.stats.connections == 1)
+
+                gate.fire()
+                let reply = try await held
+                #expect(reply.text == "held")
+                try await tasks.waitForAll()  // run() returned: the client is closed.
+            }
+            await server.stats(until: { $0.connections == 0 })
+            let closed = await #expect(throws: RPCError.self) { try await client.unary(TestMethods.echo, Echo(text: "after")) }
+            #expect(closed?.message == "The client is closed; the call was not sent.")
+        }
+    }
+
+    @Test(
+        "A client run as a Service and cancelled — before or during a graceful shutdown — closes at once: its open call fails unavailable",
+        arguments: [false, true]
+    )
+    func cancelledClosesAtOnce(duringDrain: Bool) async throws {
+        let logs = LogCapture()
+        var configuration = RPCClient.Configuration()
+        configuration.logger = logs.logger(label: "client")
+        let started = Signal()
+        let gate = Signal()
+        try await withServerAndClient(router: Self.router(started: started, gate: gate), clientConfiguration: configuration) { server, client in
+            let group = ServiceGroup(services: [client], logger: Logger(label: "test"))
+            try await withThrowingTaskGroup(of: Void.self) { tasks in
+                tasks.addTask { try await group.run() }
+                async let held = client.unary(TestMethods.wait, Echo(text: "held"), options: CallOptions(timeout: .seconds(60)))
+                await started.wait()
+                if duringDrain {
+                    await group.triggerGracefulShutdown()
+                    _ = await logs.first { $0.message.hasPrefix(Self.shutdownLine) }
+                }
+                tasks.cancelAll()
+                let outcome: Result<Echo, any Error>
+                do { outcome = .success(try await held) } catch { outcome = .failure(error) }
+                guard case .failure(let error as RPCError) = outcome else {
+                    Issue.record("The open call did not fail with an RPCError: \(outcome)")
+                    return
+                }
+                #expect(error.code == .unavailable)
+                gate.fire()  // The server's handler (which does not look at cancellation) returns.
+                try? await tasks.waitForAll()
+            }
+            await server.stats(until: { $0.connections == 0 })
+        }
+    }
+
+    @Test("With health checking, the client's own health watch does not hold a graceful shutdown: with no call open, run() returns")
+    func healthWatchDoesNotHoldTheDrain() async throws {
+        var configuration = RPCClient.Configuration()
+        configuration.healthChecking = HealthChecking()
+        var router = Self.router(started: Signal(), gate: Signal())
+        router.addHealthService(HealthService())
+        try await withServerAndClient(router: router, clientConfiguration: configuration) { server, client in
+            let returned = Signal()
+            let group = ServiceGroup(services: [client], logger: Logger(label: "test"))
+            try await withThrowingTaskGroup(of: Void.self) { tasks in
+                tasks.addTask {
+                    defer { returned.fire() }
+                    try await group.run()
+                }
+                #expect(try await client.unary(TestMethods.echo, Echo(text: "first")).text == "first")
+                _ = await client.stats.wait { $0.healthUpdates >= 1 }  // The watch is open.
+                await group.triggerGracefulShutdown()
+                // A bound on "never": a watch only ends with its connection, which the drain would wait for.
+                #expect(await returned.wait(timeout: .seconds(30)))
+                try await tasks.waitForAll()
+            }
+            await server.stats(until: { $0.connections == 0 })
+        }
+    }
+
+    @Test("In a ServiceGroup, a client added before a server outlives it: a handler still running when shutdown begins calls downstream through the client and succeeds; then the client closes")
+    func clientOutlivesTheServerUsingIt() async throws {
+        try await withServerAndClient(router: Self.router(started: Signal(), gate: Signal())) { downstream, _ in
+            let port = try await downstream.listeningAddress.port!
+            let outbound = RPCClient(host: "127.0.0.1", port: port)
+            // The front server's handler waits for the gate, then asks downstream through `outbound`.
+            let frontStarted = Signal()
+            let frontGate = Signal()
+            var router = Router()
+            router.unary(TestMethods.echo) { request, _ in
+                frontStarted.fire()
+                await frontGate.wait()
+                let reply = try await outbound.unary(TestMethods.echo, Echo(text: "downstream: \(request.text)"))
+                return reply
+            }
+            let front = RPCServer(host: "127.0.0.1", port: 0, router: router)
+            let group = ServiceGroup(services: [outbound, front], logger: Logger(label: "test"))
+            try await withThrowingTaskGroup(of: Void.self) { tasks in
+                tasks.addTask { try await group.run() }
+                let caller = RPCClient(host: "127.0.0.1", port: try await front.listeningAddress.port!)
+                async let reply = caller.unary(TestMethods.echo, Echo(text: "x"), options: CallOptions(timeout: .seconds(60)))
+                await frontStarted.wait()
+                await group.triggerGracefulShutdown()  // The front server drains first; the client waits for it.
+                frontGate.fire()
+                let text = try await reply.text
+                #expect(text == "downstream: x")
+                try await tasks.waitForAll()
+                await caller.close()
+            }
+            let closed = await #expect(throws: RPCError.self) { try await outbound.unary(TestMethods.echo, Echo(text: "after")) }
+            #expect(closed?.message == "The client is closed; the call was not sent.")
+        }
     }
 }

@@ -6,6 +6,13 @@ extension ClientConnectionManager {
     /// Opens the health watch on `endpoint`'s new connection; until its first status the endpoint is not picked.
     func startHealthWatch(on endpoint: EndpointConnection, connection handler: ClientConnectionHandler) {
         guard let checking = self.configuration.healthChecking else { return }
+        guard !self.isDraining else {
+            // A connection opened during a graceful shutdown serves the calls made before it, and a watch would
+            // never end by itself: the endpoint is judged by its connection alone.
+            endpoint.serving = true
+            endpoint.awaitingHealth = false
+            return
+        }
         var request = ByteBuffer()
         HealthCheckRequestCodec().encode(checking.service, into: &request)
         let call = ClientCall(

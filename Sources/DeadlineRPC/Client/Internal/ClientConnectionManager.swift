@@ -57,6 +57,10 @@ final class ClientConnectionManager: @unchecked Sendable {
     private(set) var closeWaiters: [CheckedContinuation<Void, Never>] = []
     /// Set by `close()`: new calls are refused.
     @exclusivity(unchecked) private(set) var isClosed = false
+    /// Set by a graceful shutdown (`RPCClient.run()`): new calls are refused, those made before run to their end.
+    @exclusivity(unchecked) var isDraining = false
+    /// Graceful shutdowns waiting for the calls made before them to end (``checkDrained()``).
+    var drainWaiters: [CheckedContinuation<Void, Never>] = []
     /// Every started call's deadline, behind one timer: queued when the call is taken, removed when it ends, here
     /// whichever way it ends.
     @exclusivity(unchecked) private(set) var deadlines: DeadlineTimer<ClientCall>
@@ -161,6 +165,10 @@ final class ClientConnectionManager: @unchecked Sendable {
         let action = loop.machine.queued()
         guard loop.machine.state == .queued else {
             self.perform(action, call: call)  // A cancel overtook the start.
+            return
+        }
+        if self.isDraining && !self.isClosed {
+            self.refuse(call, RPCError(code: .unavailable, message: "The client is shutting down; the call was not sent."))
             return
         }
         if let deadline = call.deadline {
@@ -278,6 +286,7 @@ final class ClientConnectionManager: @unchecked Sendable {
         guard case .fail = call.loop.machine.notSent(error.status, error.cancelReason) else { return }
         self.deadlines.remove(call)
         call.loop.complete(.failure(error))
+        if !self.drainWaiters.isEmpty { self.checkDrained() }
     }
 
     /// Carries out what the machine decided for a call without a stream: a `.fail` ends it, nothing sent.
@@ -286,6 +295,7 @@ final class ClientConnectionManager: @unchecked Sendable {
         self.removeWaiting(call)
         self.deadlines.remove(call)
         call.loop.complete(.failure(RPCError(code: status.code, message: status.message, cancelReason: reason)))
+        if !self.drainWaiters.isEmpty { self.checkDrained() }
     }
 
     /// The caller cancelled, or the call being served ended (on the event loop).
@@ -420,6 +430,7 @@ final class ClientConnectionManager: @unchecked Sendable {
 
     /// Resumes `close()`'s waiters once the client is closed and nothing is left in flight or draining.
     func checkClosed() {
+        if !self.drainWaiters.isEmpty { self.checkDrained() }
         guard self.isClosed, self.inFlightCalls <= 0, self.draining.isEmpty else { return }
         let waiters = self.closeWaiters
         self.closeWaiters = []
