@@ -39,6 +39,9 @@ extension RPCServer {
         /// ones. Behind a TCP load balancer that is how clients reach replicas added since they connected. Nil (the
         /// default) lets a connection live as long as it is used.
         public var maxConnectionAge: Duration? = nil
+        /// Pings a client that went quiet while calls are open, and closes its connection (cancelling the calls'
+        /// handlers) when it does not answer: a vanished client cannot keep handlers running. Nil disables it.
+        public var keepalive: Keepalive? = .default
         /// How long a connection past ``maxConnectionAge`` lets its open calls run (each still bounded by its own
         /// deadline) before they are ended with `unavailable` and the connection is closed.
         public var maxConnectionAgeGrace: Duration = .seconds(30)

@@ -183,6 +183,49 @@ extension HostileTests {
             }
         }
 
+        @Test("Blackholed client, seen from the server: its keepalive pings the quiet connection, closes it unanswered, and cancels the calls' handlers long before their deadlines")
+        func blackholedClientServerKeepalive() async throws {
+            let gauge = HandlerGauge()
+            let logs = LogCapture()
+            var configuration = RPCServer.Configuration()
+            configuration.keepalive = .init(interval: .milliseconds(200), timeout: .seconds(2))
+            configuration.logger = logs.logger(label: "server")
+            let server = RPCServer(host: "127.0.0.1", port: 0, router: HostileServer.router(gauge: gauge), configuration: configuration)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await server.run() }
+                let proxy = try await FaultProxy.start(targetPort: try await server.listeningAddress.port!)
+                let client = RPCClient(host: "127.0.0.1", port: proxy.port)  // No client keepalive: only the server can tell.
+                _ = try await client.unary(TestMethods.echo, Echo(text: "warm"), options: CallOptions(timeout: .seconds(10)))
+                let codes = CodeLog()
+                await withTaskGroup(of: Void.self) { calls in
+                    for _ in 0..<10 {
+                        calls.addTask {
+                            do {
+                                _ = try await client.unary(TestMethods.wait, Echo(text: "lost"), options: CallOptions(timeout: .seconds(600)))
+                                codes.append(.ok)
+                            } catch let error as RPCError {
+                                codes.append(error.code)
+                            } catch {
+                                codes.append(.unknown)
+                            }
+                        }
+                    }
+                    await gauge.waitUntil(running: 10)
+                    proxy.setBlackholed(true)
+                    // The server's keepalive (200 ms + 2 s) ends the handlers, not their 600 s deadline.
+                    await gauge.waitUntil(running: 0)
+                    let line = await logs.first { $0.message.hasPrefix("Closing the connection: the client sent nothing") }
+                    #expect(line?.message == "Closing the connection: the client sent nothing for 0.2 seconds and did not answer a keepalive ping within 2.0 seconds; its calls' handlers are cancelled")
+                    await proxy.stop()  // The client's side of the dead path closes: its calls end.
+                }
+                #expect(codes.all.count == 10)
+                #expect(codes.all.allSatisfy { $0 == .unavailable }, "\(codes.all)")
+                await client.close()
+                server.beginGracefulShutdown()
+                try await group.waitForAll()
+            }
+        }
+
         @Test("Graceful drain under load: in-flight calls finish, stragglers past the drain timeout end unavailable, nothing new is accepted")
         func gracefulDrainUnderLoad() async throws {
             let gauge = HandlerGauge()

@@ -116,6 +116,8 @@ extension ServerConnectionHandler {
             if !ping.ack {
                 guard self.enforce(self.connectionGuard.pingReceived(now: self.uptimeNow())) else { return }
                 self.writeControl(.ping(PingFrame(payload: ping.payload, ack: true)))
+            } else {
+                self.keepalivePingAnswered()
             }
         case .goAway(let goAway):
             // §14.2: no call starts after a client's GOAWAY. With an error the client closes the connection at

@@ -176,6 +176,7 @@ extension ServerConnectionHandler {
         self.prefaceTimer?.cancel()
         self.drainTimer?.cancel()
         self.ageTimer?.cancel()
+        self.keepaliveTimer?.cancel()
         self.idleTimer?.cancel()
         self.queuedReplyTimer?.cancel()
         for stream in self.queuedReplies.removeAll() { self.recordQueuedReplyFinished(stream, code: .unavailable) }

@@ -82,6 +82,12 @@ final class ServerConnectionHandler: ChannelDuplexHandler, ConnectionFlushing {
     var drainEndsAt: NIODeadline?
     /// Fires at the connection's maximum age (``RPCServer/Configuration/maxConnectionAge``), if one is set.
     var ageTimer: Scheduled<Void>?
+    /// The next keepalive check, or the wait for the client's answer to a keepalive ping.
+    var keepaliveTimer: Scheduled<Void>?
+    /// Bytes arrived since the last keepalive check.
+    @exclusivity(unchecked) var heardFromClient = false
+    /// A keepalive `PING` waits for its acknowledgement.
+    @exclusivity(unchecked) var keepalivePingOutstanding = false
     /// A later tick will continue decoding the buffered frames.
     @exclusivity(unchecked) var decodeScheduled = false
     /// A socket read was requested while frames were still waiting; it is issued once they are handled.
@@ -207,6 +213,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler, ConnectionFlushing {
                 )
             }
         }
+        if let keepalive = self.configuration.keepalive { self.scheduleKeepaliveCheck(keepalive) }
         if self.drainOnStart { self.beginGracefulShutdown() }
     }
 
@@ -223,6 +230,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler, ConnectionFlushing {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard case .closed = self.state else {
             let bytes = self.unwrapInboundIn(data)
+            self.heardFromClient = true
             if !self.receivedBytes {
                 self.receivedBytes = true
                 self.noticeTLSOnPlaintextPort(bytes)

@@ -1,0 +1,75 @@
+@testable import DeadlineRPC
+import NIOCore
+import Testing
+import Wire
+
+/// The server's keepalive (`RPCServer.Configuration.keepalive`, PROTOCOL.md §13.5): a client gone quiet while a call
+/// is open is pinged; answered, the connection lives on; unanswered, it is closed and the handlers are cancelled.
+/// These tests speak raw frames, so that the client answers pings exactly when the test says.
+@Suite("Server keepalive", .timeLimit(.minutes(2)))
+struct KeepaliveTests {
+    static func configuration() -> RPCServer.Configuration {
+        var configuration = RPCServer.Configuration()
+        // A generous answer time: the test's own task answers, and may be slow to run on a loaded machine.
+        configuration.keepalive = .init(interval: .milliseconds(100), timeout: .seconds(5))
+        return configuration
+    }
+
+    /// The next frame that is not the server's settings; nil (and an issue) for anything else.
+    static func nextPing(_ raw: RawConnection, sourceLocation: SourceLocation = #_sourceLocation) async -> PingFrame? {
+        let event = await raw.next()
+        guard case .frame(.ping(let ping))? = event else {
+            Issue.record("expected a keepalive PING, got \(String(describing: event))", sourceLocation: sourceLocation)
+            return nil
+        }
+        return ping
+    }
+
+    @Test("A quiet client with a call open is pinged each interval; answered pings keep the connection; the first unanswered one closes it and cancels the handler")
+    func pingsThenClosesWhenUnanswered() async throws {
+        let started = Signal()
+        let gate = Signal()
+        let cancelled = Signal()
+        let router = ConnectionAgeTests.router(started: started, gate: gate, cancelled: cancelled)
+        try await withServerAndClient(router: router, serverConfiguration: Self.configuration()) { server, _ in
+            let raw = try await ConnectionAgeTests.connectWithHeldCall(port: try await server.listeningAddress.port!)
+            await started.wait()
+            for _ in 0..<3 {
+                guard let ping = await Self.nextPing(raw) else { return }
+                #expect(!ping.ack)
+                try await raw.send(.ping(PingFrame(payload: ping.payload, ack: true)))
+            }
+            #expect(!cancelled.isFired)
+            // The fourth goes unanswered: the connection is closed without a GOAWAY (nobody would read it) and the
+            // held call's handler is cancelled.
+            guard await Self.nextPing(raw) != nil else { return }
+            let end = await raw.awaitClose()
+            #expect(end.closed)
+            #expect(end.goAway == nil)
+            #expect(end.callEnds.isEmpty)
+            #expect(await cancelled.wait())
+            gate.fire()  // The handler, cancelled, returns (its wait does not look at cancellation).
+            await server.stats(until: { $0.connections == 0 })
+        }
+    }
+
+    @Test("A quiet connection with no call open is never pinged: the idle timeout ends it, with no PING before its GOAWAY")
+    func noPingWithoutCalls() async throws {
+        var configuration = Self.configuration()
+        configuration.connectionLimits.idleTimeout = .seconds(1)  // Ten keepalive intervals.
+        try await withServerAndClient(router: ConnectionAgeTests.router(started: Signal(), gate: Signal()), serverConfiguration: configuration) { server, _ in
+            let raw = try await RawConnection.connect(port: try await server.listeningAddress.port!)
+            let event = await raw.next()
+            guard case .frame(.goAway(let goAway))? = event else {
+                Issue.record("expected the idle timeout's GOAWAY first, got \(String(describing: event))")
+                return
+            }
+            #expect(goAway.code == .timeout)
+        }
+    }
+
+    @Test("On by default: two minutes of quiet, then 20 s for the answer")
+    func defaults() {
+        #expect(RPCServer.Configuration().keepalive == RPCServer.Keepalive(interval: .seconds(120), timeout: .seconds(20)))
+    }
+}
