@@ -3,10 +3,11 @@ import NIOCore
 import Testing
 import Wire
 
-/// The server's keepalive (`RPCServer.Configuration.keepalive`, PROTOCOL.md §13.5): a client gone quiet while a call
-/// is open is pinged; answered, the connection lives on; unanswered, it is closed and the handlers are cancelled.
-/// These tests speak raw frames, so that the client answers pings exactly when the test says.
-@Suite("Server keepalive", .timeLimit(.minutes(2)))
+/// Keepalive (PROTOCOL.md §13.5). The server's (`RPCServer.Configuration.keepalive`): a client gone quiet while a
+/// call is open is pinged; answered, the connection lives on; unanswered, it is closed and the handlers are
+/// cancelled — these tests speak raw frames, so that the client answers pings exactly when the test says. The
+/// client's (`RPCClient.Configuration.keepalive`): a quiet connection is pinged, calls open or not.
+@Suite("Keepalive", .timeLimit(.minutes(2)))
 struct KeepaliveTests {
     static func configuration() -> RPCServer.Configuration {
         var configuration = RPCServer.Configuration()
@@ -68,8 +69,32 @@ struct KeepaliveTests {
         }
     }
 
-    @Test("On by default: two minutes of quiet, then 20 s for the answer")
+    @Test("On by default: a server waits two minutes of quiet, then 20 s for the answer; a client 20 s, then 10 s")
     func defaults() {
         #expect(RPCServer.Configuration().keepalive == RPCServer.Keepalive(interval: .seconds(120), timeout: .seconds(20)))
+        #expect(RPCClient.Configuration().keepalive == RPCClient.Keepalive(interval: .seconds(20), timeout: .seconds(10)))
+    }
+
+    @Test("A client finds a server that vanished while its connection was idle (no call open): the unanswered ping closes the connection, and the next call opens a new one")
+    func clientFindsVanishedServerWhileIdle() async throws {
+        let logs = LogCapture()
+        var configuration = RPCClient.Configuration()
+        configuration.keepalive = .init(interval: .milliseconds(100), timeout: .seconds(1))
+        configuration.logger = logs.logger(label: "client")
+        let clientConfiguration = configuration
+        try await withServerAndClient(router: ConnectionAgeTests.router(started: Signal(), gate: Signal())) { server, _ in
+            let proxy = try await FaultProxy.start(targetPort: try await server.listeningAddress.port!)
+            let client = RPCClient(host: "127.0.0.1", port: proxy.port, configuration: clientConfiguration)
+            #expect(try await client.unary(TestMethods.echo, Echo(text: "warm")).text == "warm")
+            proxy.setBlackholed(true)
+            let line = await logs.first { $0.message.hasPrefix("Closing the connection: the server sent nothing") }
+            #expect(line?.message == "Closing the connection: the server sent nothing for 0.1 seconds and did not answer a keepalive ping within 1.0 seconds")
+            #expect(line?.metadata["drpc.open_calls"] == "0")
+            proxy.setBlackholed(false)
+            #expect(try await client.unary(TestMethods.echo, Echo(text: "again")).text == "again")
+            #expect(client.stats.connectionsOpened == 2)
+            await client.close()
+            await proxy.stop()
+        }
     }
 }

@@ -5,21 +5,35 @@ import Wire
 extension ClientConnectionHandler {
     // MARK: Liveness
 
-    /// Pings the server every keepalive interval; a ping unanswered within the timeout closes the connection.
+    /// Checks each keepalive interval whether the server was heard from; a connection quiet for a whole interval is
+    /// pinged, and closed when nothing comes back within the timeout (its calls fail `unavailable`).
     func scheduleKeepalive() {
         guard let keepalive = self.configuration.keepalive, let context = self.context else { return }
         self.keepaliveTimer = context.eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds(keepalive.interval.nanoseconds)) { [self] in
             guard self.state == .ready || self.state == .draining else { return }
+            guard !self.heardFromServer else {
+                self.heardFromServer = false
+                self.scheduleKeepalive()
+                return
+            }
             let now = Int64(clamping: context.eventLoop.now.uptimeNanoseconds)
             self.writer.scheduler.writeControl(.ping(PingFrame(payload: UInt64(bitPattern: now), ack: false)))
             self.flushNow()
-            if self.pingTimeoutTimer == nil {
-                self.pingTimeoutTimer = context.eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds(keepalive.timeout.nanoseconds)) { [self] in
-                    self.closeError = RPCError(code: .unavailable, message: "The server did not answer a keepalive ping within \(keepalive.timeout); the connection is considered dead.")
-                    context.close(promise: nil)
+            self.pingTimeoutTimer = context.eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds(keepalive.timeout.nanoseconds)) { [self] in
+                self.pingTimeoutTimer = nil
+                if self.heardFromServer {
+                    // Bytes came, if not the acknowledgement yet: alive.
+                    self.heardFromServer = false
+                    self.scheduleKeepalive()
+                    return
                 }
+                self.configuration.logger.info(
+                    "Closing the connection: the server sent nothing for \(keepalive.interval) and did not answer a keepalive ping within \(keepalive.timeout)",
+                    metadata: ["drpc.open_calls": "\(self.streams.count)"]
+                )
+                self.closeError = RPCError(code: .unavailable, message: "The server did not answer a keepalive ping within \(keepalive.timeout); the connection is considered dead.")
+                context.close(promise: nil)
             }
-            self.scheduleKeepalive()
         }
     }
 

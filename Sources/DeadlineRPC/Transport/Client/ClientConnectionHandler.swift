@@ -57,6 +57,8 @@ final class ClientConnectionHandler: ChannelDuplexHandler, ConnectionFlushing {
     @exclusivity(unchecked) var state: State = .awaitingSettings
     var keepaliveTimer: Scheduled<Void>?
     var pingTimeoutTimer: Scheduled<Void>?
+    /// Bytes arrived since the last keepalive check.
+    @exclusivity(unchecked) var heardFromServer = false
     @exclusivity(unchecked) var closeError: RPCError?
     /// The server's verified certificate (TLS), set when the handshake completes; its calls report it.
     @exclusivity(unchecked) var serverIdentity: PeerIdentity?
@@ -126,6 +128,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler, ConnectionFlushing {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard self.state != .closed else { return }
         let bytes = self.unwrapInboundIn(data)
+        self.heardFromServer = true
         let first = !self.receivedBytes
         self.receivedBytes = true
         if first, !self.configuration.transportSecurity.usesTLS, Self.looksLikeTLS(bytes) {
@@ -231,8 +234,13 @@ final class ClientConnectionHandler: ChannelDuplexHandler, ConnectionFlushing {
             }
         case .ping(let ping):
             if ping.ack {
-                self.pingTimeoutTimer?.cancel()
-                self.pingTimeoutTimer = nil
+                if let waiting = self.pingTimeoutTimer {
+                    // The keepalive's ping: answered, so the next interval starts now.
+                    waiting.cancel()
+                    self.pingTimeoutTimer = nil
+                    self.heardFromServer = false
+                    self.scheduleKeepalive()
+                }
                 let sent = Int64(bitPattern: ping.payload)
                 self.roundTripTime = .nanoseconds(Int64(clamping: self.manager.eventLoop.now.uptimeNanoseconds) - sent)
             } else {
