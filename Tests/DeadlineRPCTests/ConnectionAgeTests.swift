@@ -14,22 +14,6 @@ struct ConnectionAgeTests {
     /// beat that first read on a loaded machine. The tests await the GOAWAY; they time nothing.
     static let age = Duration.seconds(3)
 
-    /// `wait` holds its call until `gate` fires (or its task is cancelled); `echo` answers at once.
-    static func router(started: Signal, gate: Signal, cancelled: Signal? = nil) -> Router {
-        var router = Router()
-        router.unary(TestMethods.wait) { request, _ in
-            started.fire()
-            _ = await withTaskCancellationHandler {
-                await gate.wait()
-            } onCancel: {
-                cancelled?.fire()
-            }
-            return request
-        }
-        router.unary(TestMethods.echo) { request, _ in request }
-        return router
-    }
-
     /// The server's configuration in these tests: the suite's age, with `grace` and `drainTimeout`.
     static func configuration(grace: Duration = .seconds(60), drainTimeout: Duration = .seconds(30)) -> RPCServer.Configuration {
         var configuration = RPCServer.Configuration()
@@ -71,7 +55,7 @@ struct ConnectionAgeTests {
     func goAwayThenDrain() async throws {
         let started = Signal()
         let gate = Signal()
-        try await withServerAndClient(router: Self.router(started: started, gate: gate), serverConfiguration: Self.configuration()) { server, _ in
+        try await withServerAndClient(router: Router.heldCalls(started: started, gate: gate), serverConfiguration: Self.configuration()) { server, _ in
             let raw = try await Self.connectWithHeldCall(port: try await server.listeningAddress.port!)
             await started.wait()
             guard case .frame(.goAway(let goAway))? = await raw.next() else {
@@ -104,7 +88,7 @@ struct ConnectionAgeTests {
         let started = Signal()
         let gate = Signal()
         let cancelled = Signal()
-        let router = Self.router(started: started, gate: gate, cancelled: cancelled)
+        let router = Router.heldCalls(started: started, gate: gate, cancelled: cancelled)
         try await withServerAndClient(router: router, serverConfiguration: Self.configuration(grace: .milliseconds(100))) { server, _ in
             let raw = try await Self.connectWithHeldCall(port: try await server.listeningAddress.port!)
             await started.wait()
@@ -121,7 +105,7 @@ struct ConnectionAgeTests {
         let started = Signal()
         let gate = Signal()
         let cancelled = Signal()
-        let router = Self.router(started: started, gate: gate, cancelled: cancelled)
+        let router = Router.heldCalls(started: started, gate: gate, cancelled: cancelled)
         let configuration = Self.configuration(grace: .seconds(60), drainTimeout: .milliseconds(100))
         try await withServerAndClient(router: router, serverConfiguration: configuration) { server, _ in
             let raw = try await Self.connectWithHeldCall(port: try await server.listeningAddress.port!)
@@ -145,7 +129,7 @@ struct ConnectionAgeTests {
     func clientMovesOn() async throws {
         let started = Signal()
         let gate = Signal()
-        try await withServerAndClient(router: Self.router(started: started, gate: gate), serverConfiguration: Self.configuration()) { _, client in
+        try await withServerAndClient(router: Router.heldCalls(started: started, gate: gate), serverConfiguration: Self.configuration()) { _, client in
             #expect(try await client.unary(TestMethods.echo, Echo(text: "first")).text == "first")
             async let held = client.unary(TestMethods.wait, Echo(text: "held"), options: CallOptions(timeout: .seconds(60)))
             await started.wait()
@@ -160,7 +144,7 @@ struct ConnectionAgeTests {
 
     @Test("Sixteen callers calling without pause across the GOAWAY: no call fails (calls the server never processed are sent again on the new connection)")
     func noCallFailsUnderLoad() async throws {
-        let router = Self.router(started: Signal(), gate: Signal())
+        let router = Router.heldCalls(started: Signal(), gate: Signal())
         try await withServerAndClient(router: router, serverConfiguration: Self.configuration()) { _, client in
             let failures = try await withThrowingTaskGroup(of: Int.self) { group in
                 for caller in 0..<16 {
@@ -193,7 +177,7 @@ struct ConnectionAgeTests {
     func healthWatchLetsGo() async throws {
         let started = Signal()
         let gate = Signal()
-        var router = Self.router(started: started, gate: gate)
+        var router = Router.heldCalls(started: started, gate: gate)
         router.addHealthService(HealthService())
         var clientConfiguration = RPCClient.Configuration()
         clientConfiguration.healthChecking = HealthChecking()

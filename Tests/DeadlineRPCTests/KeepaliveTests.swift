@@ -31,7 +31,7 @@ struct KeepaliveTests {
         let started = Signal()
         let gate = Signal()
         let cancelled = Signal()
-        let router = ConnectionAgeTests.router(started: started, gate: gate, cancelled: cancelled)
+        let router = Router.heldCalls(started: started, gate: gate, cancelled: cancelled)
         try await withServerAndClient(router: router, serverConfiguration: Self.configuration()) { server, _ in
             let raw = try await ConnectionAgeTests.connectWithHeldCall(port: try await server.listeningAddress.port!)
             await started.wait()
@@ -58,7 +58,7 @@ struct KeepaliveTests {
     func noPingWithoutCalls() async throws {
         var configuration = Self.configuration()
         configuration.connectionLimits.idleTimeout = .seconds(1)  // Ten keepalive intervals.
-        try await withServerAndClient(router: ConnectionAgeTests.router(started: Signal(), gate: Signal()), serverConfiguration: configuration) { server, _ in
+        try await withServerAndClient(router: Router.heldCalls(started: Signal(), gate: Signal()), serverConfiguration: configuration) { server, _ in
             let raw = try await RawConnection.connect(port: try await server.listeningAddress.port!)
             let event = await raw.next()
             guard case .frame(.goAway(let goAway))? = event else {
@@ -71,8 +71,8 @@ struct KeepaliveTests {
 
     @Test("On by default: a server waits two minutes of quiet, then 20 s for the answer; a client 20 s, then 10 s")
     func defaults() {
-        #expect(RPCServer.Configuration().keepalive == RPCServer.Keepalive(interval: .seconds(120), timeout: .seconds(20)))
-        #expect(RPCClient.Configuration().keepalive == RPCClient.Keepalive(interval: .seconds(20), timeout: .seconds(10)))
+        #expect(RPCServer.Configuration().keepalive == Keepalive(interval: .seconds(120), timeout: .seconds(20)))
+        #expect(RPCClient.Configuration().keepalive == Keepalive(interval: .seconds(20), timeout: .seconds(10)))
     }
 
     @Test("A client finds a server that vanished while its connection was idle (no call open): the unanswered ping closes the connection, and the next call opens a new one")
@@ -82,7 +82,7 @@ struct KeepaliveTests {
         configuration.keepalive = .init(interval: .milliseconds(100), timeout: .seconds(1))
         configuration.logger = logs.logger(label: "client")
         let clientConfiguration = configuration
-        try await withServerAndClient(router: ConnectionAgeTests.router(started: Signal(), gate: Signal())) { server, _ in
+        try await withServerAndClient(router: Router.heldCalls(started: Signal(), gate: Signal())) { server, _ in
             let proxy = try await FaultProxy.start(targetPort: try await server.listeningAddress.port!)
             let client = RPCClient(host: "127.0.0.1", port: proxy.port, configuration: clientConfiguration)
             #expect(try await client.unary(TestMethods.echo, Echo(text: "warm")).text == "warm")

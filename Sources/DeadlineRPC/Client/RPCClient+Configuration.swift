@@ -33,24 +33,8 @@ extension RPCClient {
         }
     }
 
-    /// Liveness probing of a quiet connection: a server that vanished without closing (its host killed, a
-    /// partition) is found, its connection closed and its endpoint no longer picked.
-    public struct Keepalive: Sendable, Hashable {
-        /// How long a connection may stay quiet (nothing read from the server) before it is pinged.
-        public var interval: Duration
-        /// Time to wait for the answer before the connection is declared dead (its calls fail `unavailable`).
-        public var timeout: Duration
-
-        /// Creates a keepalive policy.
-        public init(interval: Duration, timeout: Duration) {
-            self.interval = interval
-            self.timeout = timeout
-        }
-
-        /// 20 s of quiet, then 10 s for the answer: a dead replica is dropped within half a minute. A server allows
-        /// pings 5 s apart (`RPCServer.ConnectionLimits.pingMinimumInterval`).
-        public static let `default` = Keepalive(interval: .seconds(20), timeout: .seconds(10))
-    }
+    /// The keepalive policy type, shared with the server (``DeadlineRPC/Keepalive``).
+    public typealias Keepalive = DeadlineRPC.Keepalive
 
     /// Whether deadlines and cancellation flow from the call being served into outbound calls.
     public enum Propagation: Sendable, Hashable {
@@ -73,7 +57,7 @@ extension RPCClient {
         public var backoff: Backoff = Backoff()
         /// Pings a connection the server has been quiet on, to find a server that vanished without closing; nil
         /// disables them (calls then rely on their deadlines alone).
-        public var keepalive: Keepalive? = .default
+        public var keepalive: Keepalive? = .client
         /// Calls that may wait for a connection being established; more fail `unavailable` at once.
         public var maxPendingCalls: Int = 10_000
         /// Encodings the client can decompress (advertised in settings).

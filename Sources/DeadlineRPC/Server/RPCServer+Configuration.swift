@@ -41,7 +41,7 @@ extension RPCServer {
         public var maxConnectionAge: Duration? = nil
         /// Pings a client that went quiet while calls are open, and closes its connection (cancelling the calls'
         /// handlers) when it does not answer: a vanished client cannot keep handlers running. Nil disables it.
-        public var keepalive: Keepalive? = .default
+        public var keepalive: Keepalive? = .server
         /// How long a connection past ``maxConnectionAge`` lets its open calls run (each still bounded by its own
         /// deadline) before they are ended with `unavailable` and the connection is closed.
         public var maxConnectionAgeGrace: Duration = .seconds(30)

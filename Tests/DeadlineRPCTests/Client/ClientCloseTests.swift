@@ -75,11 +75,7 @@ struct ClientCloseTests {
         await client.close()
         let outcome: Result<Echo, any Error>
         do { outcome = .success(try await call) } catch { outcome = .failure(error) }
-        guard case .failure(let error as RPCError) = outcome else {
-            Issue.record("The waiting call did not fail with an RPCError: \(outcome)")
-            return
-        }
-        #expect(error.code == .unavailable)
+        #expect(Self.failureCode(outcome) == .unavailable)
         // Before, the attempt lived on after close() until the server's settings or the connect timeout (10 min
         // here); wait(timeout:)'s 30 s only turns that into a failure instead of a hang.
         #expect(await listener.peerClosed.wait(timeout: .seconds(30)))
@@ -87,19 +83,16 @@ struct ClientCloseTests {
         try await listener.channel.close()
     }
 
-    /// `wait` handlers hold their call until `gate` fires; `echo` answers at once.
-    static func router(started: Signal, gate: Signal) -> Router {
-        var router = Router()
-        router.unary(TestMethods.wait) { request, _ in
-            started.fire()
-            await gate.wait()
-            return request
-        }
-        router.unary(TestMethods.echo) { request, _ in request }
-        return router
-    }
-
     static let shutdownLine = "Client shutting down gracefully"
+
+    /// The code of the `RPCError` a call failed with; nil, with an issue, for a reply or another error.
+    static func failureCode<T>(_ outcome: Result<T, any Error>, sourceLocation: SourceLocation = #_sourceLocation) -> Status.Code? {
+        guard case .failure(let error as RPCError) = outcome else {
+            Issue.record("The call did not fail with an RPCError: \(outcome)", sourceLocation: sourceLocation)
+            return nil
+        }
+        return error.code
+    }
 
     @Test("Graceful shutdown of a client run as a Service: a new call fails unavailable, the call already open finishes OK, then run() returns and the connection closes")
     func gracefulShutdownLetsOpenCallsFinish() async throws {
@@ -108,7 +101,7 @@ struct ClientCloseTests {
         configuration.logger = logs.logger(label: "client")
         let started = Signal()
         let gate = Signal()
-        try await withServerAndClient(router: Self.router(started: started, gate: gate), clientConfiguration: configuration) { server, client in
+        try await withServerAndClient(router: Router.heldCalls(started: started, gate: gate), clientConfiguration: configuration) { server, client in
             #expect(try await client.unary(TestMethods.echo, Echo(text: "first")).text == "first")
             let group = ServiceGroup(services: [client], logger: Logger(label: "test"))
             try await withThrowingTaskGroup(of: Void.self) { tasks in
@@ -147,7 +140,7 @@ struct ClientCloseTests {
         configuration.logger = logs.logger(label: "client")
         let started = Signal()
         let gate = Signal()
-        try await withServerAndClient(router: Self.router(started: started, gate: gate), clientConfiguration: configuration) { server, client in
+        try await withServerAndClient(router: Router.heldCalls(started: started, gate: gate), clientConfiguration: configuration) { server, client in
             let group = ServiceGroup(services: [client], logger: Logger(label: "test"))
             try await withThrowingTaskGroup(of: Void.self) { tasks in
                 tasks.addTask { try await group.run() }
@@ -160,11 +153,7 @@ struct ClientCloseTests {
                 tasks.cancelAll()
                 let outcome: Result<Echo, any Error>
                 do { outcome = .success(try await held) } catch { outcome = .failure(error) }
-                guard case .failure(let error as RPCError) = outcome else {
-                    Issue.record("The open call did not fail with an RPCError: \(outcome)")
-                    return
-                }
-                #expect(error.code == .unavailable)
+                #expect(Self.failureCode(outcome) == .unavailable)
                 gate.fire()  // The server's handler (which does not look at cancellation) returns.
                 try? await tasks.waitForAll()
             }
@@ -176,7 +165,7 @@ struct ClientCloseTests {
     func healthWatchDoesNotHoldTheDrain() async throws {
         var configuration = RPCClient.Configuration()
         configuration.healthChecking = HealthChecking()
-        var router = Self.router(started: Signal(), gate: Signal())
+        var router = Router.heldCalls(started: Signal(), gate: Signal())
         router.addHealthService(HealthService())
         try await withServerAndClient(router: router, clientConfiguration: configuration) { server, client in
             let returned = Signal()
@@ -199,7 +188,7 @@ struct ClientCloseTests {
 
     @Test("In a ServiceGroup, a client added before a server outlives it: a handler still running when shutdown begins calls downstream through the client and succeeds; then the client closes")
     func clientOutlivesTheServerUsingIt() async throws {
-        try await withServerAndClient(router: Self.router(started: Signal(), gate: Signal())) { downstream, _ in
+        try await withServerAndClient(router: Router.heldCalls(started: Signal(), gate: Signal())) { downstream, _ in
             let port = try await downstream.listeningAddress.port!
             let outbound = RPCClient(host: "127.0.0.1", port: port)
             // The front server's handler waits for the gate, then asks downstream through `outbound`.

@@ -155,16 +155,7 @@ extension HostileTests {
                 let start = ContinuousClock.now
                 await withTaskGroup(of: Void.self) { calls in
                     for _ in 0..<10 {
-                        calls.addTask {
-                            do {
-                                _ = try await client.unary(TestMethods.wait, Echo(text: "lost"), options: CallOptions(timeout: .seconds(60)))
-                                codes.append(.ok)
-                            } catch let error as RPCError {
-                                codes.append(error.code)
-                            } catch {
-                                codes.append(.unknown)
-                            }
-                        }
+                        calls.addTask { await recordLostCall(client, timeout: .seconds(60), into: codes) }
                     }
                     await gauge.waitUntil(running: 10)
                     proxy.setBlackholed(true)
@@ -194,21 +185,14 @@ extension HostileTests {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { try await server.run() }
                 let proxy = try await FaultProxy.start(targetPort: try await server.listeningAddress.port!)
-                let client = RPCClient(host: "127.0.0.1", port: proxy.port)  // No client keepalive: only the server can tell.
+                var clientConfiguration = RPCClient.Configuration()
+                clientConfiguration.keepalive = nil  // Only the server can tell.
+                let client = RPCClient(host: "127.0.0.1", port: proxy.port, configuration: clientConfiguration)
                 _ = try await client.unary(TestMethods.echo, Echo(text: "warm"), options: CallOptions(timeout: .seconds(10)))
                 let codes = CodeLog()
                 await withTaskGroup(of: Void.self) { calls in
                     for _ in 0..<10 {
-                        calls.addTask {
-                            do {
-                                _ = try await client.unary(TestMethods.wait, Echo(text: "lost"), options: CallOptions(timeout: .seconds(600)))
-                                codes.append(.ok)
-                            } catch let error as RPCError {
-                                codes.append(error.code)
-                            } catch {
-                                codes.append(.unknown)
-                            }
-                        }
+                        calls.addTask { await recordLostCall(client, timeout: .seconds(600), into: codes) }
                     }
                     await gauge.waitUntil(running: 10)
                     proxy.setBlackholed(true)
@@ -363,4 +347,16 @@ final class CodeLog: Sendable {
 
     /// Every code so far.
     var all: [RPCError.Code] { self.codes.withLock { $0 } }
+}
+
+/// Calls `TestMethods.wait` (held by the server until it is cancelled) and records how the call ended.
+private func recordLostCall(_ client: RPCClient, timeout: Duration, into codes: CodeLog) async {
+    do {
+        _ = try await client.unary(TestMethods.wait, Echo(text: "lost"), options: CallOptions(timeout: timeout))
+        codes.append(.ok)
+    } catch let error as RPCError {
+        codes.append(error.code)
+    } catch {
+        codes.append(.unknown)
+    }
 }

@@ -1,11 +1,11 @@
 import NIOCore
 import Wire
 
-// Keepalive (``RPCServer/Keepalive``): a quiet client with open calls is pinged, and closed when nothing comes back.
+// Keepalive (``Keepalive``): a quiet client with open calls is pinged, and closed when nothing comes back.
 extension ServerConnectionHandler {
     /// Checks after one interval whether the client was heard from; armed when the connection starts, again after
     /// every check (one timer per connection, never per call).
-    func scheduleKeepaliveCheck(_ keepalive: RPCServer.Keepalive) {
+    func scheduleKeepaliveCheck(_ keepalive: Keepalive) {
         guard let context = self.context else { return }
         self.keepaliveTimer = context.eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds(keepalive.interval.nanoseconds)) { [self] in
             self.keepaliveTimer = nil

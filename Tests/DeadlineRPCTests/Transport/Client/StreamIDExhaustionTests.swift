@@ -5,23 +5,11 @@ import Testing
 /// second that is under two hours, so a long-lived client must move to a fresh connection without failing a call.
 @Suite("Client connections that run out of stream ids", .serialized, .timeLimit(.minutes(5)))
 struct StreamIDExhaustionTests {
-    /// `wait` handlers hold their call until `gate` fires; `echo` answers at once.
-    static func router(started: Signal, gate: Signal) -> Router {
-        var router = Router()
-        router.unary(TestMethods.wait) { request, _ in
-            started.fire()
-            await gate.wait()
-            return request
-        }
-        router.unary(TestMethods.echo) { request, _ in request }
-        return router
-    }
-
     @Test("Out of stream ids, a connection is retired: the next call opens a fresh one, the call still open on the old one finishes, then the old one closes")
     func retiresAndReplaces() async throws {
         let started = Signal()
         let gate = Signal()
-        try await withServerAndClient(router: Self.router(started: started, gate: gate)) { server, client in
+        try await withServerAndClient(router: Router.heldCalls(started: started, gate: gate)) { server, client in
             #expect(try await client.unary(TestMethods.echo, Echo(text: "first")).text == "first")
             #expect(client.stats.connectionsOpened == 1)
 
@@ -52,7 +40,7 @@ struct StreamIDExhaustionTests {
         let started = Signal()
         let gate = Signal()
         let health = HealthService()
-        var router = Self.router(started: started, gate: gate)
+        var router = Router.heldCalls(started: started, gate: gate)
         router.addHealthService(health)
         try await withServerAndClient(router: router, clientConfiguration: configuration) { server, client in
             #expect(try await client.unary(TestMethods.echo, Echo(text: "first")).text == "first")
