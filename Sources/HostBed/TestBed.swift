@@ -42,6 +42,14 @@ package final class TestBed: Sendable {
             try await self.bed.start(in: self.namespace, clockOffset: self.clockOffset, executable.path, arguments)
         }
 
+        /// Cuts the host off the bridge (its link down on the root side), or joins it again. Nothing is sent to
+        /// either side — no FIN, no RST: the host's processes run on and its peers' packets go nowhere, as when a
+        /// machine loses power or a partition cuts it off.
+        package func setPartitioned(_ partitioned: Bool) async throws {
+            guard let ip = Command.find("ip") else { throw TestBedError("`ip` (iproute2) is missing") }
+            try await Command.run(ip, ["link", "set", self.bed.layout.veth(of: self.namespace), partitioned ? "down" : "up"])
+        }
+
         /// Two hosts are the same host of the same bed.
         package static func == (left: Host, right: Host) -> Bool { left.namespace == right.namespace }
 

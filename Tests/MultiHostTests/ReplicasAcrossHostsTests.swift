@@ -80,4 +80,55 @@ struct ReplicasAcrossHostsTests {
             for process in replicas + [restarted] where process.isRunning { await process.stop() }
         }
     }
+
+    @Test("A replica whose host is cut off (no FIN, no RST) is dropped by the client's keepalive: the call sent there is retried on the other replica within its deadline, none fails, and the replica rejoins once its host is back")
+    func vanishedReplicaIsDropped() async throws {
+        try await withTestBed(hosts: 2) { bed in
+            let demo = try TestBed.executable("demo-services")
+            var replicas: [BedProcess] = []
+            for host in bed.hosts {
+                let process = try await host.run(demo, ["echo-server", "--host", host.address, "--port", "7000", "--name", "r\(host.number)"])
+                try await process.line(containing: "listening on")
+                replicas.append(process)
+            }
+            try await bed.setRecords("echo.test", to: bed.hosts.map(\.address))
+
+            var configuration = RPCClient.Configuration()
+            configuration.resolver = bed.resolver
+            configuration.loadBalancing = .roundRobin
+            configuration.budgetAwarePicking = nil
+            configuration.interceptors = [RetryInterceptor()]
+            // The shortest interval a default server allows (pings closer together are strikes, then TOO_MANY_PINGS).
+            configuration.keepalive = Keepalive(interval: .seconds(5), timeout: .seconds(1))
+            let client = RPCClient(target: .dns("echo.test", port: 7000), configuration: configuration)
+
+            /// `count` calls of 30 s each; how many each replica answered. Any failed call throws.
+            func spread(_ count: Int) async throws -> [String: Int] {
+                var answers: [String: Int] = [:]
+                for index in 0..<count {
+                    let answer = try await client.unary(Self.echo, Echo(text: "\(index)"), options: CallOptions(timeout: .seconds(30)))
+                    answers[String(answer.text.prefix { $0 != ":" }), default: 0] += 1
+                }
+                return answers
+            }
+
+            _ = try await spread(1)
+            _ = await client.stats.wait { $0.connectionsOpened >= 2 }
+            #expect(try await spread(20) == ["r1": 10, "r2": 10])
+
+            // Host 2 drops off the network; its replica runs on and its connection stays open on both ends. The one
+            // call round robin sends there hears nothing: the keepalive (at most two 5 s intervals, then 1 s) closes
+            // the connection, the call fails `unavailable`, and the retry goes to r1 — within the call's 30 s deadline.
+            try await bed.host(2).setPartitioned(true)
+            #expect(try await spread(20) == ["r1": 20])
+            #expect(client.stats.connectionsOpened == 2)  // Reconnecting to r2 goes nowhere while it is cut off.
+
+            try await bed.host(2).setPartitioned(false)
+            _ = await client.stats.wait { $0.connectionsOpened >= 3 }
+            #expect(try await spread(20) == ["r1": 10, "r2": 10])
+
+            await client.close()
+            for process in replicas where process.isRunning { await process.stop() }
+        }
+    }
 }
