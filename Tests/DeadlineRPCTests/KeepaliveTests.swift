@@ -97,4 +97,27 @@ struct KeepaliveTests {
             await proxy.stop()
         }
     }
+
+    @Test("A server that refuses the client's pings as too frequent (GOAWAY TOO_MANY_PINGS) doubles the client's keepalive interval for its next connections, once per refusal, until the server accepts it")
+    func tooManyPingsDoublesTheInterval() async throws {
+        let logs = LogCapture()
+        var serverConfiguration = RPCServer.Configuration()
+        serverConfiguration.connectionLimits.pingMinimumInterval = .milliseconds(500)
+        var clientConfiguration = RPCClient.Configuration()
+        clientConfiguration.keepalive = .init(interval: .milliseconds(100), timeout: .seconds(5))
+        clientConfiguration.logger = logs.logger(label: "client")
+        let router = Router.heldCalls(started: Signal(), gate: Signal())
+        try await withServerAndClient(router: router, serverConfiguration: serverConfiguration, clientConfiguration: clientConfiguration) { _, client in
+            // 100, 200 and 400 ms are each refused (a quiet connection's third early ping); 800 ms is not.
+            for (refusal, (before, after)) in [("0.1", "0.2"), ("0.2", "0.4"), ("0.4", "0.8")].enumerated() {
+                let reply = try await client.unary(TestMethods.echo, Echo(text: "\(refusal)"))  // On a fresh connection.
+                #expect(reply.text == "\(refusal)")
+                let line = await logs.first { $0.message.contains("the interval goes from \(before) seconds to \(after) seconds") }
+                #expect(line != nil)
+                _ = await client.stats.wait { $0.goAwaysReceived >= refusal + 1 }  // Counted just after the log line.
+                #expect(client.stats.goAwaysReceived == refusal + 1)
+            }
+            #expect(client.stats.connectionsOpened == 3)
+        }
+    }
 }

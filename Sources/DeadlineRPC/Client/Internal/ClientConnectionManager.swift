@@ -68,6 +68,8 @@ final class ClientConnectionManager: @unchecked Sendable {
     @exclusivity(unchecked) var picker: Picker
     /// The DNS refresh loop's state (unused for a fixed list).
     var resolution = ResolutionState()
+    /// The configured keepalive interval is multiplied by this: doubled at each `TOO_MANY_PINGS` (``pingsRefused()``).
+    var keepaliveScale: Int64 = 1
 
     /// The owning client's counters.
     let stats: ClientStats

@@ -8,8 +8,8 @@ extension ClientConnectionHandler {
     /// Checks each keepalive interval whether the server was heard from; a connection quiet for a whole interval is
     /// pinged, and closed when nothing comes back within the timeout (its calls fail `unavailable`).
     func scheduleKeepalive() {
-        guard let keepalive = self.configuration.keepalive, let context = self.context else { return }
-        self.keepaliveTimer = context.eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds(keepalive.interval.nanoseconds)) { [self] in
+        guard let keepalive = self.configuration.keepalive, let interval = self.manager.keepaliveInterval, let context = self.context else { return }
+        self.keepaliveTimer = context.eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds(interval.nanoseconds)) { [self] in
             guard self.state == .ready || self.state == .draining else { return }
             guard !self.heardFromServer else {
                 self.heardFromServer = false
@@ -28,7 +28,7 @@ extension ClientConnectionHandler {
                     return
                 }
                 self.configuration.logger.info(
-                    "Closing the connection: the server sent nothing for \(keepalive.interval) and did not answer a keepalive ping within \(keepalive.timeout)",
+                    "Closing the connection: the server sent nothing for \(interval) and did not answer a keepalive ping within \(keepalive.timeout)",
                     metadata: ["drpc.open_calls": "\(self.streams.count)"]
                 )
                 self.closeError = RPCError(code: .unavailable, message: "The server did not answer a keepalive ping within \(keepalive.timeout); the connection is considered dead.")

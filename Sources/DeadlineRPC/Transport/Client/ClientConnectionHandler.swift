@@ -363,6 +363,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler, ConnectionFlushing {
         if goAway.code != .noError {
             self.configuration.logger.warning("The server closed the connection: \(goAway.code): \(goAway.reason)")
         }
+        if goAway.code == .tooManyPings { self.manager.pingsRefused() }
         self.state = self.state == .closed ? .closed : .draining
         self.keepaliveTimer?.cancel()
         // Tell the manager first: failing the last open call below closes the connection on the spot, and a
