@@ -51,6 +51,7 @@ struct KeepaliveTests {
             #expect(await cancelled.wait())
             gate.fire()  // The handler, cancelled, returns (its wait does not look at cancellation).
             await server.stats(until: { $0.connections == 0 })
+            #expect(server.stats.keepaliveTimeouts == 1)
         }
     }
 
@@ -90,6 +91,8 @@ struct KeepaliveTests {
             let line = await logs.first { $0.message.hasPrefix("Closing the connection: the server sent nothing") }
             #expect(line?.message == "Closing the connection: the server sent nothing for 0.1 seconds and did not answer a keepalive ping within 1.0 seconds")
             #expect(line?.metadata["drpc.open_calls"] == "0")
+            _ = await client.stats.wait { $0.keepaliveTimeouts >= 1 }  // Counted just after the log line.
+            #expect(client.stats.keepaliveTimeouts == 1)
             proxy.setBlackholed(false)
             #expect(try await client.unary(TestMethods.echo, Echo(text: "again")).text == "again")
             #expect(client.stats.connectionsOpened == 2)

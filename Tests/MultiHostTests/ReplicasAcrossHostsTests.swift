@@ -121,6 +121,7 @@ struct ReplicasAcrossHostsTests {
             // the connection, the call fails `unavailable`, and the retry goes to r1 — within the call's 30 s deadline.
             try await bed.host(2).setPartitioned(true)
             #expect(try await spread(20) == ["r1": 20])
+            #expect(client.stats.keepaliveTimeouts == 1)
             #expect(client.stats.connectionsOpened == 2)  // Reconnecting to r2 goes nowhere while it is cut off.
 
             try await bed.host(2).setPartitioned(false)

@@ -16,6 +16,7 @@ public final class ClientStats: Sendable, TLSReloadRecording {
     private let transparent = Atomic<Int>(0)
     private let health = Atomic<Int>(0)
     private let resolutions = Atomic<Int>(0)
+    private let keepalives = Atomic<Int>(0)
     private let tlsReloadCounters = TLSReloadCounters()
     private let waiters = CounterWaiters<ClientStats>()
     /// Which path compressed messages took (on the loop or off it), for tests.
@@ -81,6 +82,9 @@ public final class ClientStats: Sendable, TLSReloadRecording {
     /// Reloads of the client's certificate chain, key and trust roots (on the interval or asked for): how many took,
     /// and how many failed by cause (the old material stayed). Each failure is also logged (`docs/SECURITY.md`).
     public var tlsReloads: TLSReloadStats { self.tlsReloadCounters.snapshot }
+    /// Connections closed because the server went quiet and did not answer a keepalive ping
+    /// (``RPCClient/Configuration/keepalive``): servers that vanished. Each is also logged.
+    public var keepaliveTimeouts: Int { self.keepalives.load(ordering: .sequentiallyConsistent) }
 
     func tlsReloadSucceeded() {
         TLSReloadCounters.counter(prefix: self.prefix, role: "client", cause: nil, factory: self.factory).increment()
@@ -102,6 +106,12 @@ public final class ClientStats: Sendable, TLSReloadRecording {
     func recordHealthChange() {
         self.health.add(1, ordering: .sequentiallyConsistent)
         self.waiters.changed { self }
+    }
+
+    func recordKeepaliveTimeout() {
+        self.keepalives.add(1, ordering: .sequentiallyConsistent)
+        self.waiters.changed { self }
+        Counter(label: "\(self.prefix)_client_keepalive_timeouts_total", dimensions: [], factory: self.factory).increment()
     }
 
     func recordGoAwayReceived() {

@@ -64,6 +64,13 @@ final class ServerMetrics: TLSReloadRecording {
         self.counters.changed()
     }
 
+    /// A connection closed because its client did not answer a keepalive ping.
+    func keepaliveTimedOut() {
+        Counter(label: "\(self.prefix)_server_keepalive_timeouts_total", dimensions: [], factory: self.factory).increment()
+        self.counters.keepaliveTimeouts.add(1, ordering: .sequentiallyConsistent)
+        self.counters.changed()
+    }
+
     /// A connection refused at the TLS layer (`cause` is a short label, e.g. `no_client_certificate`).
     func tlsHandshakeFailed(cause: String) {
         Counter(label: "\(self.prefix)_server_tls_handshake_failures_total", dimensions: [("cause", cause)], factory: self.factory).increment()

@@ -32,6 +32,9 @@ public struct ServerStats: Sendable, Hashable {
     /// Reloads of the certificate chain, key and client trust roots (on the interval or asked for): how many took,
     /// and how many failed by cause (the old material stayed). Each failure is also logged (`docs/SECURITY.md`).
     public var tlsReloads = TLSReloadStats()
+    /// Connections closed because their client went quiet with calls open and did not answer a keepalive ping
+    /// (``RPCServer/Configuration/keepalive``): clients that vanished. Each is also logged.
+    public var keepaliveTimeouts: Int = 0
 }
 
 /// Atomic storage behind ``ServerStats``.
@@ -53,6 +56,7 @@ final class ServerCounters: Sendable {
     let lateFramesDropped = Atomic<Int>(0)
     let tlsHandshakeFailures = Atomic<Int>(0)
     let tlsReloads = TLSReloadCounters()
+    let keepaliveTimeouts = Atomic<Int>(0)
     /// Which path compressed messages took (on the loop or off it); not part of ``ServerStats``.
     let compression = CompressionCounters()
     let waiters = CounterWaiters<ServerStats>()
@@ -81,7 +85,8 @@ final class ServerCounters: Sendable {
             connections: self.connections.load(ordering: .sequentiallyConsistent),
             lateFramesDropped: self.lateFramesDropped.load(ordering: .sequentiallyConsistent),
             tlsHandshakeFailures: self.tlsHandshakeFailures.load(ordering: .sequentiallyConsistent),
-            tlsReloads: self.tlsReloads.snapshot
+            tlsReloads: self.tlsReloads.snapshot,
+            keepaliveTimeouts: self.keepaliveTimeouts.load(ordering: .sequentiallyConsistent)
         )
     }
 
@@ -97,7 +102,8 @@ final class ServerCounters: Sendable {
             connections: self.connections.load(ordering: .relaxed),
             lateFramesDropped: self.lateFramesDropped.load(ordering: .relaxed),
             tlsHandshakeFailures: self.tlsHandshakeFailures.load(ordering: .relaxed),
-            tlsReloads: self.tlsReloads.snapshot
+            tlsReloads: self.tlsReloads.snapshot,
+            keepaliveTimeouts: self.keepaliveTimeouts.load(ordering: .relaxed)
         )
     }
 }

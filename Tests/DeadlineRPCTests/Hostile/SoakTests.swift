@@ -200,6 +200,7 @@ extension HostileTests {
                     await gauge.waitUntil(running: 0)
                     let line = await logs.first { $0.message.hasPrefix("Closing the connection: the client sent nothing") }
                     #expect(line?.message == "Closing the connection: the client sent nothing for 0.2 seconds and did not answer a keepalive ping within 2.0 seconds; its calls' handlers are cancelled")
+                    await server.stats(until: { $0.keepaliveTimeouts == 1 })
                     await proxy.stop()  // The client's side of the dead path closes: its calls end.
                 }
                 #expect(codes.all.count == 10)

@@ -31,6 +31,7 @@ extension ClientConnectionHandler {
                     "Closing the connection: the server sent nothing for \(interval) and did not answer a keepalive ping within \(keepalive.timeout)",
                     metadata: ["drpc.open_calls": "\(self.streams.count)"]
                 )
+                self.manager.stats.recordKeepaliveTimeout()
                 self.closeError = RPCError(code: .unavailable, message: "The server did not answer a keepalive ping within \(keepalive.timeout); the connection is considered dead.")
                 context.close(promise: nil)
             }

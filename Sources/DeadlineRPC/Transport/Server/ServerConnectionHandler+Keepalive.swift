@@ -33,6 +33,7 @@ extension ServerConnectionHandler {
                     "Closing the connection: the client sent nothing for \(keepalive.interval) and did not answer a keepalive ping within \(keepalive.timeout); its calls' handlers are cancelled",
                     metadata: ["drpc.open_calls": "\(self.streams.count)", "drpc.running_handlers": "\(self.slots.running)"]
                 )
+                self.metrics.keepaliveTimedOut()
                 self.closeReason = .cancelled
                 self.close()
             }
