@@ -123,4 +123,38 @@ struct KeepaliveTests {
             #expect(client.stats.connectionsOpened == 3)
         }
     }
+
+    @Test("A server that vanishes while it drains (after its GOAWAY, a call still open) is found by the client's keepalive: the call fails unavailable, not at its deadline")
+    func clientFindsServerVanishedMidDrain() async throws {
+        let started = Signal()
+        let gate = Signal()
+        var serverConfiguration = RPCServer.Configuration()
+        serverConfiguration.connectionLimits.pingMinimumInterval = .milliseconds(10)  // The client pings every 200 ms.
+        serverConfiguration.drainTimeout = .seconds(600)
+        var clientConfiguration = RPCClient.Configuration()
+        clientConfiguration.keepalive = .init(interval: .milliseconds(200), timeout: .seconds(1))
+        let configuration = clientConfiguration
+        try await withServerAndClient(router: Router.heldCalls(started: started, gate: gate), serverConfiguration: serverConfiguration) { server, _ in
+            let proxy = try await FaultProxy.start(targetPort: try await server.listeningAddress.port!)
+            let client = RPCClient(host: "127.0.0.1", port: proxy.port, configuration: configuration)
+            async let held = client.unary(TestMethods.wait, Echo(text: "held"), options: CallOptions(timeout: .seconds(600)))
+            await started.wait()
+            server.beginGracefulShutdown()
+            _ = await client.stats.wait { $0.goAwaysReceived >= 1 }
+            proxy.setBlackholed(true)
+            let outcome: Result<Echo, any Error>
+            do { outcome = .success(try await held) } catch { outcome = .failure(error) }
+            guard case .failure(let error as RPCError) = outcome else {
+                Issue.record("The held call did not fail with an RPCError: \(outcome)")
+                gate.fire()
+                return
+            }
+            #expect(error.code == .unavailable)
+            #expect(error.message.contains("keepalive"))
+            #expect(client.stats.keepaliveTimeouts == 1)
+            gate.fire()
+            await client.close()
+            await proxy.stop()
+        }
+    }
 }

@@ -364,8 +364,8 @@ final class ClientConnectionHandler: ChannelDuplexHandler, ConnectionFlushing {
             self.configuration.logger.warning("The server closed the connection: \(goAway.code): \(goAway.reason)")
         }
         if goAway.code == .tooManyPings { self.manager.pingsRefused() }
+        // The keepalive goes on while the open calls finish: a server that vanishes mid-drain is found as before.
         self.state = self.state == .closed ? .closed : .draining
-        self.keepaliveTimer?.cancel()
         // Tell the manager first: failing the last open call below closes the connection on the spot, and a
         // connection reported draining after it closed would be waited for by close() forever.
         self.manager.connectionDraining(self)
