@@ -83,7 +83,10 @@ struct KeepaliveTests {
         configuration.keepalive = .init(interval: .milliseconds(100), timeout: .seconds(1))
         configuration.logger = logs.logger(label: "client")
         let clientConfiguration = configuration
-        try await withServerAndClient(router: Router.heldCalls(started: Signal(), gate: Signal())) { server, _ in
+        var serverConfiguration = RPCServer.Configuration()
+        // Pings 100 ms apart are within this server's policy, whenever the test gets to blackhole the path.
+        serverConfiguration.connectionLimits.pingMinimumInterval = .milliseconds(10)
+        try await withServerAndClient(router: Router.heldCalls(started: Signal(), gate: Signal()), serverConfiguration: serverConfiguration) { server, _ in
             let proxy = try await FaultProxy.start(targetPort: try await server.listeningAddress.port!)
             let client = RPCClient(host: "127.0.0.1", port: proxy.port, configuration: clientConfiguration)
             #expect(try await client.unary(TestMethods.echo, Echo(text: "warm")).text == "warm")
@@ -113,8 +116,9 @@ struct KeepaliveTests {
         try await withServerAndClient(router: router, serverConfiguration: serverConfiguration, clientConfiguration: clientConfiguration) { _, client in
             // 100, 200 and 400 ms are each refused (a quiet connection's third early ping); 800 ms is not.
             for (refusal, (before, after)) in [("0.1", "0.2"), ("0.2", "0.4"), ("0.4", "0.8")].enumerated() {
-                let reply = try await client.unary(TestMethods.echo, Echo(text: "\(refusal)"))  // On a fresh connection.
-                #expect(reply.text == "\(refusal)")
+                // The call opens a fresh connection, which is what is wanted of it. On a loaded machine its reply can
+                // come after that connection's third early ping, which ends it: then the call fails `unavailable`.
+                _ = try? await client.unary(TestMethods.echo, Echo(text: "\(refusal)"))
                 let line = await logs.first { $0.message.contains("the interval goes from \(before) seconds to \(after) seconds") }
                 #expect(line != nil)
                 _ = await client.stats.wait { $0.goAwaysReceived >= refusal + 1 }  // Counted just after the log line.

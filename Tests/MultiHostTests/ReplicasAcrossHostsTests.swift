@@ -17,16 +17,33 @@ struct ReplicasAcrossHostsTests {
         var text: String
     }
 
+    /// `echo-server` replicas named r1, r2, … on port 7000 of each host, once each says it listens.
+    static func startReplicas(in bed: TestBed) async throws -> [BedProcess] {
+        let demo = try TestBed.executable("demo-services")
+        var replicas: [BedProcess] = []
+        for host in bed.hosts {
+            let process = try await host.run(demo, ["echo-server", "--host", host.address, "--port", "7000", "--name", "r\(host.number)"])
+            try await process.line(containing: "listening on")
+            replicas.append(process)
+        }
+        return replicas
+    }
+
+    /// `count` calls, one after another, each with `timeout`; how many each replica answered. Any failed call throws.
+    static func spread(_ client: RPCClient, _ count: Int, timeout: Duration) async throws -> [String: Int] {
+        var answers: [String: Int] = [:]
+        for index in 0..<count {
+            let answer = try await client.unary(Self.echo, Echo(text: "\(index)"), options: CallOptions(timeout: timeout))
+            answers[String(answer.text.prefix { $0 != ":" }), default: 0] += 1
+        }
+        return answers
+    }
+
     @Test("Traffic follows DNS within one refresh; a failed resolution keeps the last good set; a killed replica costs 0 failed calls and rejoins when back")
     func trafficFollowsDNS() async throws {
         try await withTestBed(hosts: 3, clockOffsets: [.zero, .days(3), .zero]) { bed in
             let demo = try TestBed.executable("demo-services")
-            var replicas: [BedProcess] = []
-            for host in bed.hosts {
-                let process = try await host.run(demo, ["echo-server", "--host", host.address, "--port", "7000", "--name", "r\(host.number)"])
-                try await process.line(containing: "listening on")
-                replicas.append(process)
-            }
+            let replicas = try await Self.startReplicas(in: bed)
             let (one, two, three) = (bed.host(1).address, bed.host(2).address, bed.host(3).address)
             try await bed.setRecords("echo.test", to: [one, two])
 
@@ -38,15 +55,7 @@ struct ReplicasAcrossHostsTests {
             configuration.interceptors = [RetryInterceptor()]
             let client = RPCClient(target: .dns("echo.test", port: 7000), configuration: configuration)
 
-            /// `count` calls; how many each replica answered. Any failed call throws.
-            func spread(_ count: Int) async throws -> [String: Int] {
-                var answers: [String: Int] = [:]
-                for index in 0..<count {
-                    let answer = try await client.unary(Self.echo, Echo(text: "\(index)"), options: CallOptions(timeout: .seconds(10)))
-                    answers[String(answer.text.prefix { $0 != ":" }), default: 0] += 1
-                }
-                return answers
-            }
+            func spread(_ count: Int) async throws -> [String: Int] { try await Self.spread(client, count, timeout: .seconds(10)) }
 
             _ = try await spread(1)
             _ = await client.stats.wait { $0.connectionsOpened >= 2 }
@@ -84,13 +93,7 @@ struct ReplicasAcrossHostsTests {
     @Test("A replica whose host is cut off (no FIN, no RST) is dropped by the client's keepalive: the call sent there is retried on the other replica within its deadline, none fails, and the replica rejoins once its host is back")
     func vanishedReplicaIsDropped() async throws {
         try await withTestBed(hosts: 2) { bed in
-            let demo = try TestBed.executable("demo-services")
-            var replicas: [BedProcess] = []
-            for host in bed.hosts {
-                let process = try await host.run(demo, ["echo-server", "--host", host.address, "--port", "7000", "--name", "r\(host.number)"])
-                try await process.line(containing: "listening on")
-                replicas.append(process)
-            }
+            let replicas = try await Self.startReplicas(in: bed)
             try await bed.setRecords("echo.test", to: bed.hosts.map(\.address))
 
             var configuration = RPCClient.Configuration()
@@ -102,15 +105,7 @@ struct ReplicasAcrossHostsTests {
             configuration.keepalive = Keepalive(interval: .seconds(5), timeout: .seconds(1))
             let client = RPCClient(target: .dns("echo.test", port: 7000), configuration: configuration)
 
-            /// `count` calls of 30 s each; how many each replica answered. Any failed call throws.
-            func spread(_ count: Int) async throws -> [String: Int] {
-                var answers: [String: Int] = [:]
-                for index in 0..<count {
-                    let answer = try await client.unary(Self.echo, Echo(text: "\(index)"), options: CallOptions(timeout: .seconds(30)))
-                    answers[String(answer.text.prefix { $0 != ":" }), default: 0] += 1
-                }
-                return answers
-            }
+            func spread(_ count: Int) async throws -> [String: Int] { try await Self.spread(client, count, timeout: .seconds(30)) }
 
             _ = try await spread(1)
             _ = await client.stats.wait { $0.connectionsOpened >= 2 }
