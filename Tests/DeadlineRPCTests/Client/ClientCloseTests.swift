@@ -130,6 +130,28 @@ struct ClientCloseTests {
         }
     }
 
+    @Test("shutdownGracefully() without a ServiceGroup: a new call fails unavailable, the call already open finishes OK, then it returns with the connection closed")
+    func shutdownGracefullyDirectly() async throws {
+        let logs = LogCapture()
+        var configuration = RPCClient.Configuration()
+        configuration.logger = logs.logger(label: "client")
+        let started = Signal()
+        let gate = Signal()
+        try await withServerAndClient(router: Router.heldCalls(started: started, gate: gate), clientConfiguration: configuration) { server, client in
+            async let held = client.unary(TestMethods.wait, Echo(text: "held"), options: CallOptions(timeout: .seconds(60)))
+            await started.wait()
+            async let shutDown: Void = client.shutdownGracefully()
+            _ = await logs.first { $0.message.hasPrefix(Self.shutdownLine) }
+            let late = await #expect(throws: RPCError.self) { try await client.unary(TestMethods.echo, Echo(text: "late")) }
+            #expect(late?.message == "The client is shutting down; the call was not sent.")
+            gate.fire()
+            let reply = try await held
+            #expect(reply.text == "held")
+            await shutDown
+            await server.stats(until: { $0.connections == 0 })
+        }
+    }
+
     @Test(
         "A client run as a Service and cancelled — before or during a graceful shutdown — closes at once: its open call fails unavailable",
         arguments: [false, true]
