@@ -64,6 +64,13 @@ final class ServerMetrics: TLSReloadRecording {
         self.counters.changed()
     }
 
+    /// Cancelling a handler task held its event loop (its cancellation handlers were slow).
+    func slowCancellationHandler() {
+        Counter(label: "\(self.prefix)_server_slow_cancellation_handlers_total", dimensions: [], factory: self.factory).increment()
+        self.counters.slowCancellationHandlers.add(1, ordering: .sequentiallyConsistent)
+        self.counters.changed()
+    }
+
     /// A connection closed because its client did not answer a keepalive ping.
     func keepaliveTimedOut() {
         Counter(label: "\(self.prefix)_server_keepalive_timeouts_total", dimensions: [], factory: self.factory).increment()

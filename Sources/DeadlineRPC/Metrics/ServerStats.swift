@@ -35,6 +35,9 @@ public struct ServerStats: Sendable, Hashable {
     /// Connections closed because their client went quiet with calls open and did not answer a keepalive ping
     /// (``RPCServer/Configuration/keepalive``): clients that vanished. Each is also logged.
     public var keepaliveTimeouts: Int = 0
+    /// Handler cancellations that held their event loop over 10 ms: a cancellation handler (`onCancel`) in user code
+    /// that blocks, which makes every connection on the loop wait. Each is also logged with the method.
+    public var slowCancellationHandlers: Int = 0
 }
 
 /// Atomic storage behind ``ServerStats``.
@@ -57,6 +60,7 @@ final class ServerCounters: Sendable {
     let tlsHandshakeFailures = Atomic<Int>(0)
     let tlsReloads = TLSReloadCounters()
     let keepaliveTimeouts = Atomic<Int>(0)
+    let slowCancellationHandlers = Atomic<Int>(0)
     /// Which path compressed messages took (on the loop or off it); not part of ``ServerStats``.
     let compression = CompressionCounters()
     let waiters = CounterWaiters<ServerStats>()
@@ -86,7 +90,8 @@ final class ServerCounters: Sendable {
             lateFramesDropped: self.lateFramesDropped.load(ordering: .sequentiallyConsistent),
             tlsHandshakeFailures: self.tlsHandshakeFailures.load(ordering: .sequentiallyConsistent),
             tlsReloads: self.tlsReloads.snapshot,
-            keepaliveTimeouts: self.keepaliveTimeouts.load(ordering: .sequentiallyConsistent)
+            keepaliveTimeouts: self.keepaliveTimeouts.load(ordering: .sequentiallyConsistent),
+            slowCancellationHandlers: self.slowCancellationHandlers.load(ordering: .sequentiallyConsistent)
         )
     }
 
@@ -103,7 +108,8 @@ final class ServerCounters: Sendable {
             lateFramesDropped: self.lateFramesDropped.load(ordering: .relaxed),
             tlsHandshakeFailures: self.tlsHandshakeFailures.load(ordering: .relaxed),
             tlsReloads: self.tlsReloads.snapshot,
-            keepaliveTimeouts: self.keepaliveTimeouts.load(ordering: .relaxed)
+            keepaliveTimeouts: self.keepaliveTimeouts.load(ordering: .relaxed),
+            slowCancellationHandlers: self.slowCancellationHandlers.load(ordering: .relaxed)
         )
     }
 }

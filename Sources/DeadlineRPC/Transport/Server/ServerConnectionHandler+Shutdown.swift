@@ -18,9 +18,11 @@ extension ServerConnectionHandler {
             }
         }
         LatencyTrace.mark(.handlerTaskCancel, self, value: Int64(reason.rawValue))
+        let cancelledAt = self.uptimeNow()
         stream.task?.cancel()
         LatencyTrace.mark(.handlerTaskCancelReturned, self)
         let now = self.uptimeNow()
+        if now - cancelledAt > Self.slowCancellationHandler { self.reportSlowCancellation(stream, took: now - cancelledAt) }
         switch stream.machine.handlerCancelled(reason, now: now) {
         case .release:
             self.release(stream)
@@ -30,6 +32,21 @@ extension ServerConnectionHandler {
         case .none:
             break  // Already cancelled: one straggler timer, one count.
         }
+    }
+
+    /// How long cancelling a handler task may take on the loop before it is reported: 10 ms, far beyond a cancel's
+    /// own cost (microseconds) or a preemption, so only user code is named.
+    static let slowCancellationHandler: Int64 = 10_000_000
+
+    /// Cancelling the handler's task ran its cancellation handlers (`withTaskCancellationHandler`'s `onCancel`, the
+    /// handler's and those of what it awaits) on this loop, and they took `nanoseconds`: every connection on the
+    /// loop waited that long. The runtime cannot stop such code; it names it (logged with the method, counted).
+    func reportSlowCancellation(_ stream: ServerStream, took nanoseconds: Int64) {
+        self.metrics.slowCancellationHandler()
+        stream.context.logger.warning(
+            "Cancelling the handler held the event loop for \(nanoseconds / 1_000_000) ms: a cancellation handler (withTaskCancellationHandler's onCancel) in it, or in what it awaits, blocks; keep them short",
+            metadata: ["drpc.cancellation_handler_ms": "\(nanoseconds / 1_000_000)"]
+        )
     }
 
     /// The handler of a call that ended is still running a grace period later: a straggler.
