@@ -1,5 +1,14 @@
 // What tests and diagnostics read from or do to a client's connections; none of it is public API.
 extension RPCClient {
+    /// Calls started and not yet ended, waiting or on a connection (DeadlineRPCTesting's leak check).
+    package var openCalls: Int {
+        get async {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Int, Never>) in
+                self.manager.onLoop { continuation.resume(returning: self.manager.openCallCount) }
+            }
+        }
+    }
+
     /// What the client is doing and waiting for (diagnostics for tests; the format may change).
     func debugSnapshot() async -> String {
         await self.manager.debugSnapshot()

@@ -83,6 +83,28 @@ struct ClientCloseTests {
         try await listener.channel.close()
     }
 
+    @Test("A client let go without close() has its connection closed, and the oversight logged")
+    func abandonedClientClosesItsConnection() async throws {
+        let logs = LogCapture()
+        var configuration = RPCClient.Configuration()
+        configuration.logger = logs.logger(label: "client")
+        let clientConfiguration = configuration
+        try await withServerAndClient(router: Router.heldCalls(started: Signal(), gate: Signal())) { server, _ in
+            try await Self.callThenLetGo(port: try await server.listeningAddress.port!, configuration: clientConfiguration)
+            // Before, the connection stayed open for the life of the process: this waited in vain.
+            await server.stats(until: { $0.connections == 0 })
+            let line = await logs.first { $0.message.hasPrefix("An RPCClient was deinitialized without close()") }
+            #expect(line?.level == .warning)
+            #expect(line?.message == "An RPCClient was deinitialized without close(): its 1 connection is closed now; call close() (or run it as a Service) when done with a client")
+        }
+    }
+
+    /// Makes one call on a client of its own, which connects, and returns without closing it.
+    static func callThenLetGo(port: Int, configuration: RPCClient.Configuration) async throws {
+        let client = RPCClient(host: "127.0.0.1", port: port, configuration: configuration)
+        _ = try await client.unary(TestMethods.echo, Echo(text: "x"))
+    }
+
     static let shutdownLine = "Client shutting down gracefully"
 
     /// The code of the `RPCError` a call failed with; nil, with an issue, for a reply or another error.

@@ -2,7 +2,7 @@ import NIOCore
 import Synchronization
 
 // Graceful shutdown (`RPCClient.run()` as a swift-service-lifecycle `Service`): new calls are refused while the calls
-// made before run to their end; `close()` then closes the connections.
+// made before run to their end; `close()` then closes the connections. And a client let go without either.
 extension ClientConnectionManager {
     /// Calls made and not ended: waiting for a connection or a stream, or on one. The client's own health watches
     /// are not calls: a drain stops them.
@@ -49,5 +49,18 @@ extension ClientConnectionManager {
         let waiters = self.drainWaiters
         self.drainWaiters = []
         for waiter in waiters { waiter.resume() }
+    }
+
+    /// The client was let go without `close()` (on the loop): its connections close, the resolution under way is
+    /// cancelled (nobody is left to await it; it ends at its next suspension), and the oversight is logged.
+    func abandon() {
+        guard !self.isClosed else { return }
+        let open = self.endpoints.filter { $0.lifecycle.readyConnection != nil || $0.attempt != nil }.count + self.draining.count
+        _ = self.closeNow()
+        guard open > 0 else { return }
+        self.configuration.logger.warning(
+            "An RPCClient was deinitialized without close(): its \(open) connection\(open == 1 ? " is" : "s are") closed now; call close() (or run it as a Service) when done with a client",
+            metadata: ["drpc.target": "\(self.targetName)"]
+        )
     }
 }

@@ -404,19 +404,7 @@ final class ClientConnectionManager: @unchecked Sendable {
     /// Refuses new calls, closes connections, and returns once every call has ended.
     func close() async {
         let resolving: Task<Void, Never>? = await withCheckedContinuation { (continuation: CheckedContinuation<Task<Void, Never>?, Never>) in
-            self.onLoop {
-                self.isClosed = true
-                self.stopTLSReloads()
-                let resolving = self.stopResolution()
-                for endpoint in self.endpoints { self.shutDown(endpoint) }
-                for handler in self.draining.values { handler.close() }
-                let waiting = self.pending
-                self.pending = []
-                for call in waiting {
-                    self.refuse(call, RPCError(code: .unavailable, message: "The client was closed before the call was sent."))
-                }
-                continuation.resume(returning: resolving)
-            }
+            self.onLoop { continuation.resume(returning: self.closeNow()) }
         }
         // The resolution under way is the client's own task: cancelled above, awaited here.
         await resolving?.value
@@ -428,6 +416,21 @@ final class ClientConnectionManager: @unchecked Sendable {
                 self.checkClosed()
             }
         }
+    }
+
+    /// Refuses new calls and closes every connection (on the loop); returns the resolution under way, cancelled.
+    func closeNow() -> Task<Void, Never>? {
+        self.isClosed = true
+        self.stopTLSReloads()
+        let resolving = self.stopResolution()
+        for endpoint in self.endpoints { self.shutDown(endpoint) }
+        for handler in self.draining.values { handler.close() }
+        let waiting = self.pending
+        self.pending = []
+        for call in waiting {
+            self.refuse(call, RPCError(code: .unavailable, message: "The client was closed before the call was sent."))
+        }
+        return resolving
     }
 
     /// Resumes `close()`'s waiters once the client is closed and nothing is left in flight or draining.
