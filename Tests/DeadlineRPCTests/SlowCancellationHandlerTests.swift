@@ -9,13 +9,16 @@ import Testing
 struct SlowCancellationHandlerTests {
     static let slow = Method<Echo, Echo>.unary("test.Slow/Cancel")
 
-    /// Starts `method`, waits until its handler runs, cancels the caller, and waits until the handler has returned.
-    static func cancelOneCall(_ method: Method<Echo, Echo>, client: RPCClient, server: RPCServer, started: Signal) async {
+    /// Starts `method`, waits until its handler runs, cancels the caller, waits until the handler's cancellation
+    /// handler has run, lets it return (`gate`), and waits until it has.
+    static func cancelOneCall(_ method: Method<Echo, Echo>, client: RPCClient, server: RPCServer, started: Signal, cancelled: Signal, gate: Signal) async {
         await withTaskGroup(of: Void.self) { group in
             group.addTask { _ = try? await client.unary(method, Echo(text: "x"), options: CallOptions(timeout: .seconds(60))) }
             await started.wait()
             group.cancelAll()
         }
+        await cancelled.wait()
+        gate.fire()
         await server.stats(until: { $0.handlersInFlight == 0 })
     }
 
@@ -24,28 +27,27 @@ struct SlowCancellationHandlerTests {
         let logs = LogCapture()
         var configuration = RPCServer.Configuration()
         configuration.logger = logs.logger(label: "server")
-        let quickStarted = Signal()
-        let slowStarted = Signal()
-        var router = Router()
-        router.unary(TestMethods.wait) { request, _ in
-            quickStarted.fire()
-            try? await Task.sleep(for: .seconds(60))  // Ends at the cancel.
-            return request
-        }
+        let (quickStarted, quickCancelled, quickGate) = (Signal(), Signal(), Signal())
+        let (slowStarted, slowCancelled, slowGate) = (Signal(), Signal(), Signal())
+        // `wait` fires a signal in its onCancel: quick.
+        var router = Router.heldCalls(started: quickStarted, gate: quickGate, cancelled: quickCancelled)
         router.unary(Self.slow) { request, _ in
             slowStarted.fire()
             await withTaskCancellationHandler {
-                try? await Task.sleep(for: .seconds(60))
+                await slowGate.wait()
             } onCancel: {
-                usleep(50_000)  // Runs on the thread that cancels: the connection's event loop.
+                // The subject of the test: a cancellation handler that blocks, for a time, the thread that cancels
+                // (the connection's event loop). Only a duration can make the warning's "over 10 ms" true.
+                usleep(50_000)
+                slowCancelled.fire()
             }
             return request
         }
         try await withServerAndClient(router: router, serverConfiguration: configuration) { server, client in
-            await Self.cancelOneCall(TestMethods.wait, client: client, server: server, started: quickStarted)
+            await Self.cancelOneCall(TestMethods.wait, client: client, server: server, started: quickStarted, cancelled: quickCancelled, gate: quickGate)
             #expect(server.stats.slowCancellationHandlers == 0)
 
-            await Self.cancelOneCall(Self.slow, client: client, server: server, started: slowStarted)
+            await Self.cancelOneCall(Self.slow, client: client, server: server, started: slowStarted, cancelled: slowCancelled, gate: slowGate)
             let line = await logs.first { $0.message.hasPrefix("Cancelling the handler held the event loop") }
             #expect(line?.level == .warning)
             #expect(line?.metadata["drpc.method"] == "test.Slow/Cancel")

@@ -75,7 +75,7 @@ struct ClientCloseTests {
         await client.close()
         let outcome: Result<Echo, any Error>
         do { outcome = .success(try await call) } catch { outcome = .failure(error) }
-        #expect(Self.failureCode(outcome) == .unavailable)
+        #expect(rpcError(of: outcome)?.code == .unavailable)
         // Before, the attempt lived on after close() until the server's settings or the connect timeout (10 min
         // here); wait(timeout:)'s 30 s only turns that into a failure instead of a hang.
         #expect(await listener.peerClosed.wait(timeout: .seconds(30)))
@@ -86,9 +86,7 @@ struct ClientCloseTests {
     @Test("A client let go without close() has its connection closed, and the oversight logged")
     func abandonedClientClosesItsConnection() async throws {
         let logs = LogCapture()
-        var configuration = RPCClient.Configuration()
-        configuration.logger = logs.logger(label: "client")
-        let clientConfiguration = configuration
+        let clientConfiguration = Self.logging(into: logs)
         try await withServerAndClient(router: Router.heldCalls(started: Signal(), gate: Signal())) { server, _ in
             try await Self.callThenLetGo(port: try await server.listeningAddress.port!, configuration: clientConfiguration)
             // Before, the connection stayed open for the life of the process: this waited in vain.
@@ -107,20 +105,17 @@ struct ClientCloseTests {
 
     static let shutdownLine = "Client shutting down gracefully"
 
-    /// The code of the `RPCError` a call failed with; nil, with an issue, for a reply or another error.
-    static func failureCode<T>(_ outcome: Result<T, any Error>, sourceLocation: SourceLocation = #_sourceLocation) -> Status.Code? {
-        guard case .failure(let error as RPCError) = outcome else {
-            Issue.record("The call did not fail with an RPCError: \(outcome)", sourceLocation: sourceLocation)
-            return nil
-        }
-        return error.code
+    /// A client configuration whose logs `logs` captures.
+    static func logging(into logs: LogCapture) -> RPCClient.Configuration {
+        var configuration = RPCClient.Configuration()
+        configuration.logger = logs.logger(label: "client")
+        return configuration
     }
 
     @Test("Graceful shutdown of a client run as a Service: a new call fails unavailable, the call already open finishes OK, then run() returns and the connection closes")
     func gracefulShutdownLetsOpenCallsFinish() async throws {
         let logs = LogCapture()
-        var configuration = RPCClient.Configuration()
-        configuration.logger = logs.logger(label: "client")
+        let configuration = Self.logging(into: logs)
         let started = Signal()
         let gate = Signal()
         try await withServerAndClient(router: Router.heldCalls(started: started, gate: gate), clientConfiguration: configuration) { server, client in
@@ -155,8 +150,7 @@ struct ClientCloseTests {
     @Test("shutdownGracefully() without a ServiceGroup: a new call fails unavailable, the call already open finishes OK, then it returns with the connection closed")
     func shutdownGracefullyDirectly() async throws {
         let logs = LogCapture()
-        var configuration = RPCClient.Configuration()
-        configuration.logger = logs.logger(label: "client")
+        let configuration = Self.logging(into: logs)
         let started = Signal()
         let gate = Signal()
         try await withServerAndClient(router: Router.heldCalls(started: started, gate: gate), clientConfiguration: configuration) { server, client in
@@ -180,8 +174,7 @@ struct ClientCloseTests {
     )
     func cancelledClosesAtOnce(duringDrain: Bool) async throws {
         let logs = LogCapture()
-        var configuration = RPCClient.Configuration()
-        configuration.logger = logs.logger(label: "client")
+        let configuration = Self.logging(into: logs)
         let started = Signal()
         let gate = Signal()
         try await withServerAndClient(router: Router.heldCalls(started: started, gate: gate), clientConfiguration: configuration) { server, client in
@@ -197,7 +190,7 @@ struct ClientCloseTests {
                 tasks.cancelAll()
                 let outcome: Result<Echo, any Error>
                 do { outcome = .success(try await held) } catch { outcome = .failure(error) }
-                #expect(Self.failureCode(outcome) == .unavailable)
+                #expect(rpcError(of: outcome)?.code == .unavailable)
                 gate.fire()  // The server's handler (which does not look at cancellation) returns.
                 try? await tasks.waitForAll()
             }
