@@ -11,8 +11,8 @@ extension ClientConnectionHandler {
         guard let keepalive = self.configuration.keepalive, let interval = self.manager.keepaliveInterval, let context = self.context else { return }
         self.keepaliveTimer = context.eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds(interval.nanoseconds)) { [self] in
             guard self.state == .ready || self.state == .draining else { return }
-            guard !self.heardFromServer else {
-                self.heardFromServer = false
+            // A client probes any quiet connection, calls open or not: an idle one may be picked next.
+            guard self.keepaliveProbe.intervalPassed(worthProbing: true) == .ping else {
                 self.scheduleKeepalive()
                 return
             }
@@ -21,9 +21,8 @@ extension ClientConnectionHandler {
             self.flushNow()
             self.pingTimeoutTimer = context.eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds(keepalive.timeout.nanoseconds)) { [self] in
                 self.pingTimeoutTimer = nil
-                if self.heardFromServer {
+                guard self.keepaliveProbe.timeoutPassed() == .closeDead else {
                     // Bytes came, if not the acknowledgement yet: alive.
-                    self.heardFromServer = false
                     self.scheduleKeepalive()
                     return
                 }

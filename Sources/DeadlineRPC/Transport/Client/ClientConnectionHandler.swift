@@ -57,8 +57,8 @@ final class ClientConnectionHandler: ChannelDuplexHandler, ConnectionFlushing {
     @exclusivity(unchecked) var state: State = .awaitingSettings
     var keepaliveTimer: Scheduled<Void>?
     var pingTimeoutTimer: Scheduled<Void>?
-    /// Bytes arrived since the last keepalive check.
-    @exclusivity(unchecked) var heardFromServer = false
+    /// Whether the server was heard from, and whether a keepalive `PING` waits for its answer.
+    @exclusivity(unchecked) var keepaliveProbe = KeepaliveProbe()
     @exclusivity(unchecked) var closeError: RPCError?
     /// The server's verified certificate (TLS), set when the handshake completes; its calls report it.
     @exclusivity(unchecked) var serverIdentity: PeerIdentity?
@@ -128,7 +128,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler, ConnectionFlushing {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard self.state != .closed else { return }
         let bytes = self.unwrapInboundIn(data)
-        self.heardFromServer = true
+        self.keepaliveProbe.heardFromPeer()
         let first = !self.receivedBytes
         self.receivedBytes = true
         if first, !self.configuration.transportSecurity.usesTLS, Self.looksLikeTLS(bytes) {
@@ -234,11 +234,10 @@ final class ClientConnectionHandler: ChannelDuplexHandler, ConnectionFlushing {
             }
         case .ping(let ping):
             if ping.ack {
-                if let waiting = self.pingTimeoutTimer {
+                if self.keepaliveProbe.acknowledged() {
                     // The keepalive's ping: answered, so the next interval starts now.
-                    waiting.cancel()
+                    self.pingTimeoutTimer?.cancel()
                     self.pingTimeoutTimer = nil
-                    self.heardFromServer = false
                     self.scheduleKeepalive()
                 }
                 let sent = Int64(bitPattern: ping.payload)

@@ -10,22 +10,18 @@ extension ServerConnectionHandler {
         self.keepaliveTimer = context.eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds(keepalive.interval.nanoseconds)) { [self] in
             self.keepaliveTimer = nil
             guard self.state != .closed else { return }
-            let quiet = !self.heardFromClient
-            self.heardFromClient = false
-            // Heard from, or nothing open to protect (the idle timeout looks after connections without calls).
-            guard quiet, !self.streams.isEmpty || self.slots.running > 0 else {
+            // Only calls open are worth a probe: the idle timeout looks after connections without them.
+            guard self.keepaliveProbe.intervalPassed(worthProbing: !self.streams.isEmpty || self.slots.running > 0) == .ping else {
                 self.scheduleKeepaliveCheck(keepalive)
                 return
             }
             self.writeControl(.ping(PingFrame(payload: UInt64(self.uptimeNow()), ack: false)))
             self.flushNow()
-            self.keepalivePingOutstanding = true
             self.keepaliveTimer = context.eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds(keepalive.timeout.nanoseconds)) { [self] in
                 self.keepaliveTimer = nil
-                self.keepalivePingOutstanding = false
+                let next = self.keepaliveProbe.timeoutPassed()
                 guard self.state != .closed else { return }
-                if self.heardFromClient {
-                    self.heardFromClient = false
+                guard next == .closeDead else {
                     self.scheduleKeepaliveCheck(keepalive)
                     return
                 }
@@ -43,10 +39,8 @@ extension ServerConnectionHandler {
     /// The client acknowledged a `PING`: if it was the keepalive's, the wait ends now and the next interval starts
     /// (not only when the timeout would have passed).
     func keepalivePingAnswered() {
-        guard self.keepalivePingOutstanding, let keepalive = self.configuration.keepalive else { return }
-        self.keepalivePingOutstanding = false
+        guard let keepalive = self.configuration.keepalive, self.keepaliveProbe.acknowledged() else { return }
         self.keepaliveTimer?.cancel()
-        self.heardFromClient = false
         self.scheduleKeepaliveCheck(keepalive)
     }
 }

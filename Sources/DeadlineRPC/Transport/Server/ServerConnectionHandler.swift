@@ -84,10 +84,8 @@ final class ServerConnectionHandler: ChannelDuplexHandler, ConnectionFlushing {
     var ageTimer: Scheduled<Void>?
     /// The next keepalive check, or the wait for the client's answer to a keepalive ping.
     var keepaliveTimer: Scheduled<Void>?
-    /// Bytes arrived since the last keepalive check.
-    @exclusivity(unchecked) var heardFromClient = false
-    /// A keepalive `PING` waits for its acknowledgement.
-    @exclusivity(unchecked) var keepalivePingOutstanding = false
+    /// Whether the client was heard from, and whether a keepalive `PING` waits for its answer.
+    @exclusivity(unchecked) var keepaliveProbe = KeepaliveProbe()
     /// A later tick will continue decoding the buffered frames.
     @exclusivity(unchecked) var decodeScheduled = false
     /// A socket read was requested while frames were still waiting; it is issued once they are handled.
@@ -230,7 +228,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler, ConnectionFlushing {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard case .closed = self.state else {
             let bytes = self.unwrapInboundIn(data)
-            self.heardFromClient = true
+            self.keepaliveProbe.heardFromPeer()
             if !self.receivedBytes {
                 self.receivedBytes = true
                 self.noticeTLSOnPlaintextPort(bytes)
